@@ -1,0 +1,29 @@
+"""The Inpainter interface: fill the masked pixels of a short window of frames.
+
+The pipeline hands over a window of already-cropped frames with ``context``
+extra frames on each side of the ones it wants back, so an inpainter can borrow
+background from neighbours without ever seeing the whole clip.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+class Inpainter(ABC):
+    name: str = ""
+    #: Frames needed on each side of a target frame (the pipeline loads that many extra).
+    context: int = 0
+    #: Preferred working size (width, height) for the crop; None means "any size".
+    work_size: tuple[int, int] | None = None
+
+    @abstractmethod
+    def inpaint(self, frames: np.ndarray, masks: np.ndarray, targets: range) -> np.ndarray:
+        """Fill ``masks`` in ``frames[targets]``.
+
+        frames: (T, H, W, 3) uint8 RGB; masks: (T, H, W) bool, True = fill.
+        Returns (len(targets), H, W, 3) uint8; pixels outside the mask may be
+        returned as-is, the pipeline pastes back only the (feathered) hole.
+        """

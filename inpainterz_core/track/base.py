@@ -1,0 +1,31 @@
+"""The Tracker interface: propagate a label map from one frame to the next.
+
+The pipeline drives the direction (forward from a keyframe, then backward by
+feeding frames in reverse order) and re-seeds at every keyframe, so a tracker
+only needs to know "the previous frames I saw" and never holds the whole clip.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+class Tracker(ABC):
+    name: str = ""
+
+    @abstractmethod
+    def reset(self, image: np.ndarray, labels: np.ndarray) -> None:
+        """Start over from a reference frame: RGB uint8 HxWx3 image and its uint8 label map (0 = background)."""
+
+    @abstractmethod
+    def step(self, image: np.ndarray) -> np.ndarray:
+        """The label map (uint8 HxW) of the next frame in the current direction."""
+
+    def correct(self, image: np.ndarray, labels: np.ndarray) -> None:
+        """A user-corrected keyframe met while propagating: take its labels as truth.
+
+        The default restarts from it; model trackers may keep their long-term memory.
+        """
+        self.reset(image, labels)
