@@ -1,0 +1,134 @@
+"""Classical segmentation from clicks and boxes: GrabCut seeded from the prompts.
+
+No weights, no GPU. ``set_image`` keeps a smoothed copy of the frame (the
+"embedding" of this backend); ``predict`` runs GrabCut on a crop around the
+prompt, scaled to at most ``work_side`` pixels, so a click costs the same on a
+480p and a 4K frame.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable
+
+import cv2
+import numpy as np
+
+from ..masks import bounding_box, ellipse, padded_box
+from ..prompts import ObjectPrompt
+from .base import Segmenter
+
+
+class GrabCutSegmenter(Segmenter):
+    name = "grabcut"
+
+    def __init__(self, cache_size: int = 8, work_side: int = 400, iterations: int = 4):
+        self.cache_size = cache_size
+        self.work_side = work_side
+        self.iterations = iterations
+        self._images: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+
+    def set_image(self, key: Hashable, image: np.ndarray) -> None:
+        if key in self._images:
+            self._images.move_to_end(key)
+            return
+        # Edge-preserving smoothing takes the compression noise out of the colour models.
+        self._images[key] = cv2.bilateralFilter(np.ascontiguousarray(image), 5, 30, 5)
+        while len(self._images) > self.cache_size:
+            self._images.popitem(last=False)
+
+    def predict(self, key: Hashable, prompt: ObjectPrompt, previous: np.ndarray | None = None) -> np.ndarray:
+        image = self._images[key]
+        self._images.move_to_end(key)
+        h, w = image.shape[:2]
+        box = self._region_of_interest(image, prompt, previous)
+        x0, y0, x1, y1 = padded_box(box, pad=max(8, (box[2] - box[0] + box[3] - box[1]) // 4), width=w, height=h)
+        crop = image[y0:y1, x0:x1]
+        scale = min(1.0, self.work_side / max(crop.shape[:2]))
+        small = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else crop
+
+        seeds = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
+        bx0, by0, bx1, by1 = ((np.array(box) - [x0, y0, x0, y0]) * scale).round().astype(int)
+        seeds[max(by0, 0):by1, max(bx0, 0):bx1] = cv2.GC_PR_FGD
+        if previous is not None:
+            prev = cv2.resize(previous[y0:y1, x0:x1].astype(np.uint8), small.shape[1::-1],
+                              interpolation=cv2.INTER_NEAREST).astype(bool)
+            seeds[prev] = cv2.GC_PR_FGD
+        radius = max(2, round(3 * scale * max(1.0, max(h, w) / 1000)))
+        for p in prompt.points:
+            centre = (round((p.x - x0) * scale), round((p.y - y0) * scale))
+            cv2.circle(seeds, centre, radius, int(cv2.GC_FGD if p.label else cv2.GC_BGD), -1)
+
+        cv2.setRNGSeed(0)  # GrabCut's k-means init: same prompts, same mask, in every process
+        bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+        cv2.grabCut(small, seeds, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
+        fg = np.isin(seeds, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
+        fg = _keep_prompted_components(fg, prompt, x0, y0, scale)
+        if scale < 1:
+            fg = cv2.resize(fg, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        mask = np.zeros((h, w), bool)
+        mask[y0:y1, x0:x1] = fg > 0
+        return mask
+
+    def _region_of_interest(self, image, prompt: ObjectPrompt, previous) -> tuple[int, int, int, int]:
+        """The box GrabCut works in: the user's box, else one grown around the positive clicks."""
+        h, w = image.shape[:2]
+        if prompt.box is not None:
+            x0, y0, x1, y1 = prompt.box
+            return max(0, int(x0)), max(0, int(y0)), min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1)))
+        positives = [p for p in prompt.points if p.label] or list(prompt.points)
+        boxes = [bounding_box(previous)] if previous is not None and previous.any() else []
+        for p in positives:
+            boxes.append(_flood_box(image, int(p.x), int(p.y)))
+        xs0, ys0, xs1, ys1 = zip(*boxes, strict=True)
+        return min(xs0), min(ys0), max(xs1), max(ys1)
+
+
+def _flood_box(image: np.ndarray, x: int, y: int, tolerance: int = 20) -> tuple[int, int, int, int]:
+    """Box of the object under a click: the clicked colour region, chained to nearby regions of that colour.
+
+    A logo's letters are separate blobs of one colour: starting from the clicked
+    blob, blobs of the same colour closer than half the blob's size are added
+    until none is left. If the colour leaks over most of the search window, a
+    box of moderate size around the click is used instead.
+    """
+    h, w = image.shape[:2]
+    limit = max(32, min(h, w) // 4)
+    x0, y0 = max(0, x - limit), max(0, y - limit)
+    x1, y1 = min(w, x + limit + 1), min(h, y + limit + 1)
+    window = image[y0:y1, x0:x1].astype(np.int16)
+    seed_colour = image[y, x].astype(np.int16)
+    similar = (np.abs(window - seed_colour).max(axis=2) <= tolerance).astype(np.uint8)
+    count, blobs = cv2.connectedComponents(similar, connectivity=8)
+    reach = blobs == blobs[y - y0, x - x0]
+    for _ in range(16):
+        bx0, by0, bx1, by1 = bounding_box(reach)
+        gap = max(3, max(bx1 - bx0, by1 - by0) // 2)
+        touched = np.unique(blobs[cv2.dilate(reach.astype(np.uint8), ellipse(gap)).astype(bool) & (similar > 0)])
+        grown = np.isin(blobs, touched[touched > 0])
+        if grown.sum() == reach.sum():
+            break
+        reach = grown
+    bx0, by0, bx1, by1 = bounding_box(reach)
+    if reach.mean() > 0.5 or (bx1 - bx0) * (by1 - by0) > 0.8 * reach.size:
+        half = max(16, min(h, w) // 12)
+        return max(0, x - half), max(0, y - half), min(w, x + half + 1), min(h, y + half + 1)
+    return bx0 + x0, by0 + y0, bx1 + x0, by1 + y0
+
+
+def _keep_prompted_components(fg: np.ndarray, prompt: ObjectPrompt, x0: int, y0: int, scale: float) -> np.ndarray:
+    """Drop stray foreground blobs: keep components touching a positive click, or the largest ones."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    if count <= 2:
+        return fg
+    keep = set()
+    for p in prompt.points:
+        if p.label:
+            cx = min(max(round((p.x - x0) * scale), 0), fg.shape[1] - 1)
+            cy = min(max(round((p.y - y0) * scale), 0), fg.shape[0] - 1)
+            if labels[cy, cx]:
+                keep.add(int(labels[cy, cx]))
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    # Letters of a logo are separate blobs: keep every blob of a meaningful size, not just the clicked one.
+    keep.update(int(i) + 1 for i in np.flatnonzero(areas >= 0.05 * areas.max()))
+    return np.isin(labels, sorted(keep)).astype(np.uint8)
