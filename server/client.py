@@ -1,0 +1,344 @@
+"""A pure-Python client for the Inpainterz server: pyzmq and msgpack, nothing else.
+
+The Blender add-on bundles this file with ``protocol.py``. Blender's UI thread must
+never block, so every request returns a ``Future`` at once and ``Client.poll()``
+reads whatever replies and events have arrived, without waiting; the add-on calls
+it from a timer. Scripts and tests use the blocking helpers (``hello()``,
+``segment()``, ...), which send a request and pump ``poll()`` until its reply.
+
+A ``Client`` is not thread-safe: use it from one thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+
+import zmq
+
+from . import protocol
+
+Progress = Callable[[str, int, int], None]
+
+
+class ServerError(Exception):
+    """An error reply (or a failed or cancelled job): ``code`` is machine-readable, the text is for people."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Future:
+    """The reply to one request: ``done()``, ``result(timeout)``, ``add_done_callback(fn)``."""
+
+    def __init__(self, client: Client, op: str):
+        self._client = client
+        self.op = op
+        self._done = False
+        self._result: dict | None = None
+        self._error: ServerError | None = None
+        self._callbacks: list[Callable[[Future], None]] = []
+
+    def done(self) -> bool:
+        return self._done
+
+    def result(self, timeout: float | None = None) -> dict:
+        """The reply body; raises ServerError for an error reply, TimeoutError if none came in time."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._done:
+            left = 0.05 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no answer to {self.op} within {timeout:g} s: is the server running?")
+            self._client.poll(min(left, 0.05))
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def exception(self) -> ServerError | None:
+        return self._error
+
+    def add_done_callback(self, fn: Callable[[Future], None]) -> None:
+        if self._done:
+            fn(self)
+        else:
+            self._callbacks.append(fn)
+
+    def _finish(self, result: dict | None = None, error: ServerError | None = None) -> None:
+        self._done, self._result, self._error = True, result, error
+        for fn in self._callbacks:
+            fn(self)
+        self._callbacks.clear()
+
+
+class JobFuture(Future):
+    """A track or inpaint job: resolves with its ``results`` when it finishes.
+
+    ``job_id`` and ``out_dir`` are set once the server has accepted the job;
+    ``progress(stage, done, total)`` is called from ``poll()`` as events arrive.
+    A failed job raises ServerError from ``result()``; a cancelled one raises it
+    with code ``"cancelled"``.
+    """
+
+    def __init__(self, client: Client, op: str, progress: Progress | None):
+        super().__init__(client, op)
+        self.progress = progress
+        self.job_id: str | None = None
+        self.out_dir: str | None = None
+        self.state = "starting"
+        self._cancel_asked = False
+
+    def cancel(self) -> None:
+        """Ask the server to cancel the job (sent as soon as the job id is known)."""
+        self._cancel_asked = True
+        if self.job_id is not None and not self._done:
+            self._client.send("cancel", job=self.job_id)
+
+    def _accepted(self, body: dict) -> None:
+        self.job_id, self.out_dir, self.state = body["job"], body.get("out_dir"), "queued"
+        if self._cancel_asked:
+            self.cancel()
+
+    def _event(self, op: str, body: dict) -> None:
+        if op == "progress":
+            self.state = "running"
+            if self.progress is not None:
+                self.progress(body.get("stage", ""), body.get("done", 0), body.get("total", 0))
+        elif op == "job_finished":
+            self.state = "finished"
+            self._finish(body.get("results", {}))
+        elif op == "job_failed":
+            self.state = "failed"
+            self._finish(error=ServerError(body.get("code", "internal"), body.get("message", "the job failed")))
+        elif op == "job_cancelled":
+            self.state = "cancelled"
+            self._finish(error=ServerError("cancelled", f"job {self.job_id} was cancelled"))
+
+
+class Client:
+    """One DEALER connection to a server.
+
+    ``key`` is the shared HMAC key (bytes) when the server was started with a
+    connection file; use ``Client.from_connection_file(path)`` to read both.
+    """
+
+    def __init__(self, address: str = protocol.DEFAULT_ADDRESS, key: bytes | None = None, *,
+                 timeout: float = 60.0, context: zmq.Context | None = None):
+        self.address = address
+        self.key = key or None
+        self.timeout = timeout  # for the blocking helpers
+        self._socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, 4 * protocol.MAX_MESSAGE_BYTES)
+        self._socket.connect(address)
+        self._prefix = secrets.token_hex(3)
+        self._counter = 0
+        self._pending: dict[str, Future] = {}
+        self._jobs: dict[str, JobFuture] = {}
+        #: Messages dropped because their signature was wrong or they were unreadable.
+        self.dropped = 0
+
+    @classmethod
+    def from_connection_file(cls, path: str | os.PathLike, **kwargs) -> Client:
+        with open(path, encoding="utf-8") as f:
+            info = json.load(f)
+        return cls(info["address"], info["key"].encode("utf-8"), **kwargs)
+
+    def close(self) -> None:
+        self._socket.close(linger=0)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- non-blocking core ---------------------------------------------------------------------------
+
+    def send(self, op: str, **body) -> Future:
+        """Send a request and return its Future at once. Bad fields raise ProtocolError before sending."""
+        return self._send(op, body, Future(self, op))
+
+    def start_job(self, op: str, *, progress: Progress | None = None, **body) -> JobFuture:
+        """Start a track or inpaint job; the returned JobFuture resolves when the job ends."""
+        if op not in protocol.JOB_OPS:
+            raise ValueError(f"{op} is not a job op: use one of {', '.join(protocol.JOB_OPS)}")
+        return self._send(op, body, JobFuture(self, op, progress))
+
+    def poll(self, timeout: float = 0.0) -> int:
+        """Handle every reply and event that has arrived; wait up to ``timeout`` seconds for the first.
+
+        Returns how many messages were read. Blender calls this with timeout 0 from a timer.
+        """
+        count = 0
+        wait_ms = int(timeout * 1000)
+        while self._socket.poll(wait_ms, zmq.POLLIN):
+            self._receive(self._socket.recv_multipart(zmq.NOBLOCK))
+            count += 1
+            wait_ms = 0
+        return count
+
+    def _send(self, op: str, body: dict, future: Future) -> Future:
+        body = {k: _plain(v) for k, v in body.items() if v is not None}
+        protocol.validate_body(op, body)
+        self._counter += 1
+        request_id = f"{self._prefix}-{self._counter}"
+        self._pending[request_id] = future
+        self._socket.send_multipart(protocol.pack(protocol.request(request_id, op, body), self.key), copy=False)
+        return future
+
+    def _receive(self, frames: list[bytes]) -> None:
+        if len(frames) != 2 or not protocol.verify(self.key, frames[1], frames[0]):
+            self.dropped += 1
+            return
+        try:
+            message = protocol.unpack(frames[1], trusted=True)
+            kind, request_id, op, body = message["kind"], message["id"], message["op"], message["body"]
+        except (protocol.ProtocolError, KeyError, TypeError):
+            self.dropped += 1
+            return
+        if kind == "event":
+            job = self._jobs.get(body.get("job"))
+            if job is not None:
+                job._event(op, body)
+                if job.done():
+                    del self._jobs[job.job_id]
+            return
+        future = self._pending.pop(request_id, None)
+        if future is None:  # the answer to a request nobody waits for any more (e.g. an old health check)
+            return
+        if kind == "error":
+            future._finish(error=ServerError(body.get("code", "internal"), body.get("message", "")))
+        elif isinstance(future, JobFuture):
+            future._accepted(body)
+            self._jobs[future.job_id] = future
+        else:
+            future._finish(body)
+
+    # -- blocking helpers ----------------------------------------------------------------------------
+
+    def call(self, op: str, timeout: float | None = None, **body) -> dict:
+        """Send a request and wait for its reply body (ServerError on an error reply)."""
+        return self.send(op, **body).result(self.timeout if timeout is None else timeout)
+
+    def health(self, timeout: float = 1.0) -> dict | None:
+        """The ``hello`` reply if a server answers within ``timeout`` seconds, else None."""
+        try:
+            return self.call("hello", timeout=timeout)
+        except (TimeoutError, ServerError):
+            return None
+
+    def hello(self) -> dict:
+        return self.call("hello")
+
+    def open_video(self, path: str, settings: dict | None = None) -> dict:
+        """Open a video file or image folder on the server's machine; returns the session's description."""
+        return self.call("open_video", path=path, settings=settings)
+
+    def upload_video(self, frames: Iterable[bytes], width: int, height: int, frame_count: int, fps: float,
+                     settings: dict | None = None, chunk: int = 16) -> dict:
+        """Upload PNG-encoded frames to a remote server, in chunks; returns the opened session."""
+        upload = {"width": width, "height": height, "frame_count": frame_count, "fps": float(fps)}
+        session = self.call("open_video", upload=upload, settings=settings)
+        batch, received = [], 0
+        for png in frames:
+            batch.append(png)
+            if len(batch) == chunk:
+                received = self.call("upload_frames", session=session["session"], start=received,
+                                     frames=batch)["received"]
+                batch = []
+        if batch:
+            self.call("upload_frames", session=session["session"], start=received, frames=batch)
+        return session
+
+    def frame(self, session: str, frame: int, max_side: int = 1024, format: str = "jpeg") -> dict:
+        return self.call("frame", session=session, frame=frame, max_side=max_side, format=format)
+
+    def add_object(self, session: str) -> int:
+        return self.call("add_object", session=session)["object_id"]
+
+    def segment(self, session: str, object_id: int, frame: int, points: Iterable = (), box=None) -> dict:
+        """The object's mask (RLE) for every click on it on this frame; see ``rle_decode``."""
+        return self.call("segment", session=session, object_id=object_id, frame=frame,
+                         points=[list(p) for p in points], box=box)
+
+    def remove_object(self, session: str, object_id: int) -> dict:
+        return self.call("remove_object", session=session, object_id=object_id)
+
+    def track(self, session: str, start: int = 0, stop: int | None = None, *, settings: dict | None = None,
+              out_dir: str | None = None, progress: Progress | None = None) -> JobFuture:
+        return self.start_job("track", progress=progress, session=session, start=start, stop=stop,
+                              settings=settings, out_dir=out_dir)
+
+    def inpaint(self, session: str, start: int = 0, stop: int | None = None, *, settings: dict | None = None,
+                progress: Progress | None = None) -> JobFuture:
+        return self.start_job("inpaint", progress=progress, session=session, start=start, stop=stop,
+                              settings=settings)
+
+    def cancel(self, job: str) -> dict:
+        return self.call("cancel", job=job)
+
+    def job_status(self, job: str) -> dict:
+        return self.call("job_status", job=job)
+
+    def results(self, session: str) -> dict:
+        return self.call("results", session=session)
+
+    def close_video(self, session: str) -> dict:
+        return self.call("close_video", session=session)
+
+    def shutdown(self) -> dict:
+        return self.call("shutdown")
+
+
+def _plain(value):
+    """Tuples to lists, recursively: msgpack sends both as arrays, and the schema checks for lists."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def rle_decode(rle: dict) -> bytes:
+    """A mask's RLE as ``h * w`` bytes of 0 and 1, row-major, without numpy."""
+    h, w = rle["size"]
+    counts = rle["counts"]
+    if any(c < 0 for c in counts) or sum(counts) != h * w:
+        raise ValueError(f"run-length mask does not add up to {h}x{w} pixels")
+    return b"".join((b"\x01" if i % 2 else b"\x00") * c for i, c in enumerate(counts))
+
+
+def ensure_local_server(command: list[str], address: str = protocol.DEFAULT_ADDRESS, *, timeout: float = 30.0,
+                        log_path: str | os.PathLike | None = None, env: dict | None = None) -> subprocess.Popen | None:
+    """Start ``command`` (an ``inpainterz serve --bind ADDRESS ...`` line) unless a server already answers there.
+
+    Waits until the new server answers ``hello``. Returns the started process, or
+    None when a server was already running. Pass ``--idle-timeout`` in the command
+    so a server started this way exits once it is no longer used.
+    """
+    with Client(address) as client:
+        if client.health(timeout=0.5) is not None:
+            return None
+    log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL
+    try:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                                   start_new_session=True)
+    finally:
+        if log_path is not None:
+            log.close()
+    deadline = time.monotonic() + timeout
+    with Client(address) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited at start with code {process.returncode}"
+                                   + (f": see {log_path}" if log_path else ""))
+            if client.health(timeout=0.5) is not None:
+                return process
+    process.terminate()
+    raise TimeoutError(f"the server did not answer on {address} within {timeout:g} s")
