@@ -43,7 +43,9 @@ class _MemoryEntry:
 class ObjectGroupEngine:
     """Memories and propagation for up to ``model.max_objects`` objects (labels 1..obj_nums)."""
 
-    def __init__(self, model: DeAOT, long_term_mem_gap: int, short_term_mem_skip: int, max_len_long_term: int):
+    def __init__(
+        self, model: DeAOT, long_term_mem_gap: int, short_term_mem_skip: int, max_len_long_term: int
+    ):
         self.model = model
         self.long_term_mem_gap = long_term_mem_gap
         self.max_len_long_term = max_len_long_term
@@ -75,8 +77,10 @@ class ObjectGroupEngine:
         self.frame_step += 1
         if self._long_term_cat is None:
             self._long_term_cat = [
-                LayerMemory(torch.cat([e.layers[i].key for e in self.long_term]),
-                            torch.cat([e.layers[i].value for e in self.long_term]))
+                LayerMemory(
+                    torch.cat([e.layers[i].key for e in self.long_term]),
+                    torch.cat([e.layers[i].value for e in self.long_term]),
+                )
                 for i in range(len(self.long_term[0].layers))
             ]
         lstt_out, frames = self.model.propagate(features, self._long_term_cat, self.short_term[0].layers)
@@ -86,7 +90,7 @@ class ObjectGroupEngine:
         """(n, max_objects + 1, ...) logits; identities beyond obj_nums are pushed to a large negative value."""
         features, lstt_out, _ = self._current
         logits = self.model.decode(lstt_out, features)
-        logits[:, self.obj_nums + 1:] = -1e10 if logits.dtype == torch.float32 else -1e4
+        logits[:, self.obj_nums + 1 :] = -1e10 if logits.dtype == torch.float32 else -1e4
         if output_size is not None:
             logits = F.interpolate(logits, size=output_size, mode="bilinear", align_corners=True)
         return logits
@@ -101,7 +105,9 @@ class ObjectGroupEngine:
             self.last_mem_step = self.frame_step
 
     def _entry(self, frames, id_emb, is_reference: bool) -> _MemoryEntry:
-        layers = [layer.memory(frame, id_emb) for layer, frame in zip(self.model.LSTT.layers, frames)]
+        layers = [
+            layer.memory(frame, id_emb) for layer, frame in zip(self.model.LSTT.layers, frames, strict=True)
+        ]
         return _MemoryEntry(layers, is_reference)
 
     def _append_long_term(self, entry: _MemoryEntry) -> None:
@@ -115,8 +121,13 @@ class ObjectGroupEngine:
 class DeAOTEngine:
     """Any number of objects: groups of ``model.max_objects`` sharing the image features."""
 
-    def __init__(self, model: DeAOT, long_term_mem_gap: int = 9999, short_term_mem_skip: int = 1,
-                 max_len_long_term: int = 9999):
+    def __init__(
+        self,
+        model: DeAOT,
+        long_term_mem_gap: int = 9999,
+        short_term_mem_skip: int = 1,
+        max_len_long_term: int = 9999,
+    ):
         self.model = model
         self.memory_settings = (long_term_mem_gap, short_term_mem_skip, max_len_long_term)
         self.groups: list[ObjectGroupEngine] = []
@@ -132,7 +143,9 @@ class DeAOTEngine:
         features = self.model.encode_image(image)
         labels = self._resize_labels(labels)
         for index, group in enumerate(self.groups):
-            group.add_reference_frame(features, self._group_labels(labels, index), self._group_obj_nums(index))
+            group.add_reference_frame(
+                features, self._group_labels(labels, index), self._group_obj_nums(index)
+            )
 
     def match_propagate_one_frame(self, image: torch.Tensor) -> None:
         features = self.model.encode_image(image)
@@ -167,5 +180,5 @@ class DeAOTEngine:
         """Merge groups: background probability = product of the groups' backgrounds, then back to logits."""
         probs = [torch.softmax(logits.float(), dim=1) for logits in all_logits]
         background = torch.prod(torch.cat([p[:, :1] for p in probs], dim=1), dim=1, keepdim=True)
-        merged = torch.cat([background] + [p[:, 1:1 + self.model.max_objects] for p in probs], dim=1)
+        merged = torch.cat([background] + [p[:, 1 : 1 + self.model.max_objects] for p in probs], dim=1)
         return torch.logit(merged.clamp(1e-5, 1 - 1e-5))

@@ -35,8 +35,14 @@ class ImageFeatures(NamedTuple):
 
 
 class DeAOT(nn.Module):
-    def __init__(self, encoder: nn.Module, encoder_dims: tuple[int, int, int], num_layers: int = 3,
-                 d_model: int = 256, max_objects: int = MAX_OBJECTS):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        encoder_dims: tuple[int, int, int],
+        num_layers: int = 3,
+        d_model: int = 256,
+        max_objects: int = MAX_OBJECTS,
+    ):
         super().__init__()
         self.max_objects = max_objects
         self.encoder = encoder
@@ -64,8 +70,9 @@ class DeAOT(nn.Module):
         emb = F.conv2d(one_hot, bank.weight[:, :used], bank.bias, stride=bank.stride, padding=bank.padding)
         return self.id_norm(seq_from_2d(emb))
 
-    def propagate(self, features: ImageFeatures, long_term=None, short_term=None, id_emb=None
-                  ) -> tuple[torch.Tensor, list[FrameOutput]]:
+    def propagate(
+        self, features: ImageFeatures, long_term=None, short_term=None, id_emb=None
+    ) -> tuple[torch.Tensor, list[FrameOutput]]:
         """LSTT over one frame; returns the decoder input (h*w, n, 2c) and each layer's FrameOutput."""
         return self.LSTT(seq_from_2d(features.embedding), features.size_2d, long_term, short_term, id_emb)
 

@@ -1,0 +1,167 @@
+"""Our DeAOT computes what the reference DeAOT computes, on the golden parity cases.
+
+The cases (``<golden>/deaot_r50l/case-N.json`` + ``.npz``) hold the reference's logits
+for deterministic stand-in weights (``recipe.case_state_dict``). Tolerance, from
+each case's json: ``np.allclose(ours, golden, rtol=1e-4, atol=1e-4)`` on the first
+N+1 logit channels (the reference's own float64-vs-float32 noise is ~2e-6), and
+labels equal wherever the golden top-2 logit margin exceeds 1e-4.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from inpainterz_core.track.deaot import build_deaot
+from inpainterz_core.track.deaot.engine import DeAOTEngine
+from inpainterz_core.track.deaot.preprocess import MAX_LONG_EDGE, image_to_tensor, network_size
+
+GOLDEN = Path(
+    os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden"
+)
+CASE_DIR = GOLDEN / "deaot_r50l"
+LABEL_MARGIN = 1e-4
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One thread: on the shared 2-core machine, two contended OpenMP threads run ~8x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_network_size_is_16k_plus_1_with_long_edge_cap():
+    for height, width in [
+        (145, 257),
+        (480, 854),
+        (1080, 1920),
+        (1920, 1080),
+        (2000, 100),
+        (33, 47),
+        (17, 17),
+    ]:
+        h, w = network_size(height, width)
+        assert (h - 1) % 16 == 0 and (w - 1) % 16 == 0, (height, width, h, w)
+        # The cap applies before rounding to 16k+1, so the long edge may exceed it by up to 8 (half a stride).
+        assert max(h, w) <= MAX_LONG_EDGE + 8
+    assert network_size(145, 257) == (145, 257)  # already 16k+1 and small: unchanged
+    assert network_size(480, 854) == (481, 849)  # no scaling, nearest 16k+1
+    assert network_size(1080, 1920) == (
+        577,
+        1041,
+    )  # scaled to 585x1040, then 584/16 = 36.5 rounds half to even
+
+
+pytestmark_golden = pytest.mark.skipif(
+    not CASE_DIR.is_dir(), reason=f"golden parity data not found at {CASE_DIR}"
+)
+
+
+def _cases() -> list[Path]:
+    if not CASE_DIR.is_dir():
+        return []
+    return sorted(p for p in CASE_DIR.glob("case-*.json") if re.fullmatch(r"case-\d+\.json", p.name))
+
+
+def _recipe():
+    spec = importlib.util.spec_from_file_location("golden_recipe", GOLDEN / "recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tolerance(case: dict) -> tuple[float, float]:
+    text = case["tolerance"]["logits"]
+    return float(re.search(r"rtol=([0-9.e+-]+)", text).group(1)), float(
+        re.search(r"atol=([0-9.e+-]+)", text).group(1)
+    )
+
+
+def _model_for(case_json: Path):
+    model = build_deaot("r50_deaotl")
+    state = _recipe().case_state_dict(str(case_json))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
+    return model
+
+
+def _run_case(model, arrays) -> tuple[np.ndarray, np.ndarray]:
+    """The README's engine call sequence; returns logits (T-1, N+1, H, W) and labels (T-1, H, W)."""
+    frames = torch.from_numpy(arrays["frames"])
+    obj_nums = int(arrays["obj_nums"])
+    height, width = frames.shape[-2:]
+    logits, labels = [], []
+    with torch.inference_mode():
+        engine = DeAOTEngine(model, long_term_mem_gap=9999, short_term_mem_skip=1, max_len_long_term=9999)
+        engine.add_reference_frame(
+            frames[0], torch.from_numpy(arrays["ref_mask"])[None, None].float(), obj_nums
+        )
+        for frame in frames[1:]:
+            engine.match_propagate_one_frame(frame)
+            frame_logits = engine.decode_current_logits((height, width))
+            frame_labels = torch.argmax(frame_logits, dim=1, keepdim=True)
+            engine.update_memory(frame_labels.float())
+            logits.append(frame_logits[0, : obj_nums + 1].numpy())
+            labels.append(frame_labels[0, 0].numpy())
+    return np.stack(logits), np.stack(labels)
+
+
+@pytestmark_golden
+def test_state_dict_matches_checkpoint_manifest():
+    manifest = json.loads((CASE_DIR / "manifest.json").read_text())
+    ours = [
+        [name, list(t.shape), str(t.dtype).removeprefix("torch.")]
+        for name, t in build_deaot().state_dict().items()
+    ]
+    assert ours == manifest["keys"]
+
+
+@pytestmark_golden
+@pytest.mark.parametrize("case_json", _cases(), ids=lambda p: p.stem)
+def test_logits_and_labels_match_reference(case_json):
+    case = json.loads(case_json.read_text())
+    rtol, atol = _tolerance(case)
+    with np.load(case_json.with_suffix(".npz")) as arrays:
+        arrays = dict(arrays)
+    logits, labels = _run_case(_model_for(case_json), arrays)
+
+    golden = arrays["logits"]
+    assert logits.shape == golden.shape
+    assert np.allclose(logits, golden, rtol=rtol, atol=atol), (
+        f"max abs diff {np.abs(logits - golden).max():.3g}"
+    )
+    top2 = np.sort(golden, axis=1)[:, -2:]
+    decided = (top2[:, 1] - top2[:, 0]) > LABEL_MARGIN
+    assert np.array_equal(labels[decided], arrays["labels"][decided])
+
+
+@pytestmark_golden
+def test_perturbed_lstt_weight_breaks_parity():
+    """The parity check can fail: nudging one LSTT weight tensor moves the logits beyond tolerance."""
+    case_json = _cases()[0]
+    case = json.loads(case_json.read_text())
+    rtol, atol = _tolerance(case)
+    model = _model_for(case_json)
+    with torch.no_grad():
+        model.LSTT.layers[1].linear_ID_V.weight.mul_(1.05)
+    with np.load(case_json.with_suffix(".npz")) as arrays:
+        arrays = dict(arrays)
+    logits, _ = _run_case(model, arrays)
+    assert not np.allclose(logits, arrays["logits"], rtol=rtol, atol=atol)
+
+
+@pytestmark_golden
+def test_image_normalisation_matches_reference_frames():
+    with np.load(_cases()[0].with_suffix(".npz")) as arrays:
+        raw, expected = arrays["frames_uint8_rgb"], arrays["frames"]
+    for image, frame in zip(raw, expected, strict=True):
+        ours = image_to_tensor(image, network_size(*image.shape[:2]))
+        assert np.array_equal(ours.numpy(), frame)
