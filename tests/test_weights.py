@@ -275,3 +275,10 @@ def test_cli_errors_are_one_line_and_exit_1(capsys, tmp_path):
 def test_cli_fetch_one(tiny, capsys, tmp_path):
     assert run_weights_command(["fetch", "tiny", "--ckpt-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == f"tiny: {tmp_path / 'tiny.bin'}"
+
+
+def test_ckpt_readme_lists_every_file():
+    readme = (Path(__file__).resolve().parents[1] / "ckpt" / "README.md").read_text()
+    for entry in weights.list_entries():
+        assert f"`{entry.file_name}`" in readme
+        assert entry.size is None or str(entry.size) in readme
