@@ -1,0 +1,362 @@
+"""Operators: connect or start a server, prompt on the active strip, run jobs, use the results.
+
+The click tool is modal in the preview, but every prompt it makes goes through an operator
+with an `execute()` path taking preview (view) coordinates, because in background mode Blender
+only ever calls `execute()`; the tests drive the add-on through those.
+"""
+
+import shlex
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+
+from . import compat, connection, geometry, strips
+from .props import preferences
+
+DRAG_PIXELS = 6  # a press that moves further than this draws a box
+
+
+def active_source(context):
+    """The active strip when it is a movie or image sequence, else None."""
+    scene = compat.sequencer_scene(context)
+    editor = scene.sequence_editor if scene is not None else None
+    strip = editor.active_strip if editor is not None else None
+    return strip if strip is not None and strip.type in {"MOVIE", "IMAGE"} else None
+
+
+def connect(context):
+    return connection.get(preferences(context).address)
+
+
+class SourceOperator:
+    """Operators that act on the active movie or image strip."""
+
+    @classmethod
+    def poll(cls, context):
+        return active_source(context) is not None
+
+
+class INPAINTERZ_OT_report(bpy.types.Operator):
+    """Show a message from the server as a Blender report"""
+
+    bl_idname = "inpainterz.report"
+    bl_label = "Inpainterz Report"
+    bl_options = {"INTERNAL"}
+
+    level: EnumProperty(items=[(k, k, "") for k in ("INFO", "WARNING", "ERROR")])
+    message: StringProperty()
+
+    def execute(self, context):
+        self.report({self.level}, self.message)
+        return {"FINISHED"}
+
+
+class INPAINTERZ_OT_start_server(bpy.types.Operator):
+    """Start a local Inpainterz server with the Python set in the add-on's preferences"""
+
+    bl_idname = "inpainterz.start_server"
+    bl_label = "Start Local Server"
+
+    def execute(self, context):
+        prefs = preferences(context)
+        if not prefs.python:
+            self.report({"ERROR"}, "Set the Python that has inpainterz installed in the add-on's preferences")
+            return {"CANCELLED"}
+        connect(context).start_local_server(bpy.path.abspath(prefs.python), shlex.split(prefs.server_args))
+        return {"FINISHED"}
+
+
+def _source_frame(operator, context, source):
+    frame = geometry.source_frame(source, compat.sequencer_scene(context).frame_current)
+    if frame is None:
+        operator.report({"ERROR"}, f"{source.name} is not visible at the current frame")
+    return frame
+
+
+def _active_object(source):
+    """The object new prompts go to, made when the strip has none."""
+    prompts = source.inpainterz
+    if not prompts.objects:
+        item = prompts.objects.add()
+        item.object_id = 1
+        prompts.active_object = 0
+    return prompts.objects[min(prompts.active_object, len(prompts.objects) - 1)]
+
+
+class INPAINTERZ_OT_add_point(SourceOperator, bpy.types.Operator):
+    """Add a click on the active object at a preview position on the current frame"""
+
+    bl_idname = "inpainterz.add_point"
+    bl_label = "Add Point"
+    bl_options = {"REGISTER", "UNDO"}
+
+    view_x: FloatProperty(description="Preview position (render pixels from the canvas centre)")
+    view_y: FloatProperty()
+    negative: BoolProperty(description="Mark background instead of the object")
+
+    def execute(self, context):
+        source = active_source(context)
+        frame = _source_frame(self, context, source)
+        position = geometry.view_to_source(source, compat.sequencer_scene(context), self.view_x, self.view_y)
+        if frame is None:
+            return {"CANCELLED"}
+        if position is None:
+            self.report({"ERROR"}, f"The click misses {source.name}")
+            return {"CANCELLED"}
+        item = _active_object(source)
+        point = item.points.add()
+        point.frame, (point.x, point.y), point.positive = frame, position, not self.negative
+        connect(context).segment(source, item, frame)
+        return {"FINISHED"}
+
+
+class INPAINTERZ_OT_add_box(SourceOperator, bpy.types.Operator):
+    """Set the active object's box on the current frame from two preview corners"""
+
+    bl_idname = "inpainterz.add_box"
+    bl_label = "Add Box"
+    bl_options = {"REGISTER", "UNDO"}
+
+    view_x0: FloatProperty()
+    view_y0: FloatProperty()
+    view_x1: FloatProperty()
+    view_y1: FloatProperty()
+
+    def execute(self, context):
+        source = active_source(context)
+        scene = compat.sequencer_scene(context)
+        frame = _source_frame(self, context, source)
+        corners = [geometry.view_to_source(source, scene, x, y)
+                   for x, y in ((self.view_x0, self.view_y0), (self.view_x1, self.view_y1))]
+        if frame is None:
+            return {"CANCELLED"}
+        if None in corners:
+            self.report({"ERROR"}, f"The box must start and end on {source.name}")
+            return {"CANCELLED"}
+        item = _active_object(source)
+        for index in reversed(range(len(item.boxes))):
+            if item.boxes[index].frame == frame:
+                item.boxes.remove(index)
+        (xa, ya), (xb, yb) = corners
+        box = item.boxes.add()
+        box.frame, box.x0, box.y0, box.x1, box.y1 = frame, min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb)
+        connect(context).segment(source, item, frame)
+        return {"FINISHED"}
+
+
+class INPAINTERZ_OT_prompt(SourceOperator, bpy.types.Operator):
+    """Click the object in the preview (Ctrl or Shift: background), drag for a box; Esc or right-click ends"""
+
+    bl_idname = "inpainterz.prompt"
+    bl_label = "Click Object"
+
+    def invoke(self, context, event):
+        if context.area is None or context.area.type != "SEQUENCE_EDITOR" or context.region.type != "PREVIEW":
+            self.report({"ERROR"}, "Use the click tool in the sequencer preview")
+            return {"CANCELLED"}
+        self._press = None
+        context.window_manager.modal_handler_add(self)
+        context.workspace.status_text_set("Click: object   Ctrl/Shift-click: background   Drag: box   Esc: done")
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type in {"ESC", "RIGHTMOUSE"}:
+            context.workspace.status_text_set(None)
+            return {"FINISHED"}
+        if event.type != "LEFTMOUSE":
+            return {"PASS_THROUGH"}
+        if event.value == "PRESS":
+            self._press = (event.mouse_region_x, event.mouse_region_y)
+            return {"RUNNING_MODAL"}
+        if event.value == "RELEASE" and self._press is not None:
+            view2d = context.region.view2d
+            x0, y0 = view2d.region_to_view(*self._press)
+            x1, y1 = view2d.region_to_view(event.mouse_region_x, event.mouse_region_y)
+            dragged = max(abs(event.mouse_region_x - self._press[0]), abs(event.mouse_region_y - self._press[1]))
+            self._press = None
+            if dragged > DRAG_PIXELS:
+                bpy.ops.inpainterz.add_box(view_x0=x0, view_y0=y0, view_x1=x1, view_y1=y1)
+            else:
+                bpy.ops.inpainterz.add_point(view_x=x1, view_y=y1, negative=event.ctrl or event.shift)
+            return {"RUNNING_MODAL"}
+        return {"PASS_THROUGH"}
+
+
+class INPAINTERZ_OT_undo_point(SourceOperator, bpy.types.Operator):
+    """Remove the active object's last click on the current frame"""
+
+    bl_idname = "inpainterz.undo_point"
+    bl_label = "Undo Point"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        source = active_source(context)
+        frame = _source_frame(self, context, source)
+        if frame is None or not source.inpainterz.objects:
+            return {"CANCELLED"}
+        item = _active_object(source)
+        indices = [i for i, p in enumerate(item.points) if p.frame == frame]
+        if not indices:
+            return {"CANCELLED"}
+        item.points.remove(indices[-1])
+        connect(context).segment(source, item, frame)
+        return {"FINISHED"}
+
+
+class INPAINTERZ_OT_add_object(SourceOperator, bpy.types.Operator):
+    """Start another object: new clicks go to it"""
+
+    bl_idname = "inpainterz.add_object"
+    bl_label = "Add Object"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        prompts = active_source(context).inpainterz
+        used = {item.object_id for item in prompts.objects}
+        item = prompts.objects.add()
+        item.object_id = min(set(range(1, 256)) - used)
+        prompts.active_object = len(prompts.objects) - 1
+        return {"FINISHED"}
+
+
+class INPAINTERZ_OT_clear(SourceOperator, bpy.types.Operator):
+    """Remove the active object and its prompts (all objects with Shift)"""
+
+    bl_idname = "inpainterz.clear"
+    bl_label = "Clear"
+    bl_options = {"REGISTER", "UNDO"}
+
+    all_objects: BoolProperty(name="All Objects")
+
+    def invoke(self, context, event):
+        self.all_objects = event.shift
+        return self.execute(context)
+
+    def execute(self, context):
+        source = active_source(context)
+        prompts = source.inpainterz
+        indices = range(len(prompts.objects)) if self.all_objects else [prompts.active_object]
+        for index in sorted((i for i in indices if i < len(prompts.objects)), reverse=True):
+            connect(context).forget_object(source, prompts.objects[index].object_id)
+            prompts.objects.remove(index)
+        prompts.active_object = max(0, min(prompts.active_object, len(prompts.objects) - 1))
+        return {"FINISHED"}
+
+
+class INPAINTERZ_OT_run(SourceOperator, bpy.types.Operator):
+    """Run a server job over the strip's visible frames; the results come back as strips"""
+
+    bl_idname = "inpainterz.run"
+    bl_label = "Run"
+
+    kind: EnumProperty(items=[("track", "Track", "Follow the objects through the strip's frames"),
+                              ("inpaint", "Inpaint", "Paint the tracked objects out")])
+
+    @classmethod
+    def description(cls, context, properties):
+        return {"track": "Track the clicked objects through the strip's visible frames",
+                "inpaint": "Paint the tracked objects out of the strip's visible frames"}[properties.kind]
+
+    def execute(self, context):
+        source = active_source(context)
+        conn = connect(context)
+        if conn.jobs:
+            self.report({"ERROR"}, "A job is already running: wait for it or cancel it")
+            return {"CANCELLED"}
+        if self.kind == "track" and not any(item.points or item.boxes for item in source.inpainterz.objects):
+            self.report({"ERROR"}, f"Click the object to remove on {source.name} first")
+            return {"CANCELLED"}
+        if len(getattr(source, "retiming_keys", ())) > 0:
+            self.report({"ERROR"}, f"{source.name} is retimed; Inpainterz needs one source frame per frame")
+            return {"CANCELLED"}
+        conn.run_job(self.kind, compat.sequencer_scene(context), source, grow=preferences(context).grow)
+        _ensure_timer()
+        return {"FINISHED"}
+
+
+class INPAINTERZ_OT_cancel(bpy.types.Operator):
+    """Cancel the running job"""
+
+    bl_idname = "inpainterz.cancel"
+    bl_label = "Cancel"
+
+    @classmethod
+    def poll(cls, context):
+        conn = connection.current()
+        return conn is not None and bool(conn.jobs)
+
+    def execute(self, context):
+        connection.current().cancel_jobs()
+        return {"FINISHED"}
+
+
+class INPAINTERZ_OT_apply_mask(SourceOperator, bpy.types.Operator):
+    """Add a Mask modifier using the active strip's mask to the other selected strips"""
+
+    bl_idname = "inpainterz.apply_mask"
+    bl_label = "Mask Selected Strips"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        scene = compat.sequencer_scene(context)
+        source = active_source(context)
+        mask = strips.find_result(scene, source, strips.MASK)
+        if mask is None:
+            self.report({"ERROR"}, f"{source.name} has no mask yet: track it first")
+            return {"CANCELLED"}
+        targets = [s for s in compat.strips_all(scene.sequence_editor)
+                   if s.select and s != source and s.get("inpainterz_source") != source.name]
+        if not targets:
+            self.report({"ERROR"}, "Select the strips to mask as well as the masked strip")
+            return {"CANCELLED"}
+        for target in targets:
+            strips.apply_mask_modifier(scene, target, mask)
+        return {"FINISHED"}
+
+
+class INPAINTERZ_OT_mask_to_compositor(SourceOperator, bpy.types.Operator):
+    """Add the active strip's mask sequence to the compositor as an Image node and a matte"""
+
+    bl_idname = "inpainterz.mask_to_compositor"
+    bl_label = "Mask to Compositor"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        scene = compat.sequencer_scene(context)
+        source = active_source(context)
+        mask = strips.find_result(scene, source, strips.MASK)
+        if mask is None:
+            self.report({"ERROR"}, f"{source.name} has no mask yet: track it first")
+            return {"CANCELLED"}
+        strips.compositor_mask_node(scene, source, mask)
+        return {"FINISHED"}
+
+
+def _timer():
+    return connect(bpy.context).poll()
+
+
+def _ensure_timer():
+    if not bpy.app.timers.is_registered(_timer):
+        bpy.app.timers.register(_timer, first_interval=0.0, persistent=True)
+
+
+classes = (
+    INPAINTERZ_OT_report, INPAINTERZ_OT_start_server, INPAINTERZ_OT_add_point, INPAINTERZ_OT_add_box,
+    INPAINTERZ_OT_prompt, INPAINTERZ_OT_undo_point, INPAINTERZ_OT_add_object, INPAINTERZ_OT_clear,
+    INPAINTERZ_OT_run, INPAINTERZ_OT_cancel, INPAINTERZ_OT_apply_mask, INPAINTERZ_OT_mask_to_compositor,
+)
+
+
+def register():
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    _ensure_timer()
+
+
+def unregister():
+    if bpy.app.timers.is_registered(_timer):
+        bpy.app.timers.unregister(_timer)  # 4.2 crashes at exit with a timer still registered
+    connection.close()
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

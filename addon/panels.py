@@ -1,0 +1,95 @@
+"""The sidebar panel in the sequencer (N panel, tab "Inpainterz")."""
+
+import bpy
+
+from . import compat, connection, operators, strips
+from .props import preferences
+
+
+class INPAINTERZ_PT_main(bpy.types.Panel):
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "Inpainterz"
+    bl_label = "Inpainterz"
+
+    def draw(self, context):
+        layout = self.layout
+        prefs = preferences(context)
+        conn = connection.current()
+        self.draw_server(layout, prefs, conn)
+        source = operators.active_source(context)
+        if source is None:
+            layout.label(text="Select a movie or image strip", icon="INFO")
+            return
+        self.draw_prompts(layout, source, conn)
+        self.draw_jobs(layout, conn)
+        self.draw_results(layout, context, source)
+
+    @staticmethod
+    def draw_server(layout, prefs, conn):
+        box = layout.box()
+        box.prop(prefs, "address", text="")
+        hello = conn.hello if conn is not None else None
+        if hello is not None:
+            backends = ", ".join(f"{stage}: {'/'.join(names)}" for stage, names in hello.get("backends", {}).items())
+            weights = [name for name, present in hello.get("weights", {}).items() if present]
+            box.label(text=f"Connected: server {hello.get('server_version')} on {hello.get('device')}", icon="CHECKMARK")
+            box.label(text=f"Backends: {backends or 'none'}")
+            box.label(text=f"Weights: {', '.join(weights) or 'none (classical backends only)'}")
+        elif conn is not None and conn.starting:
+            box.label(text="Starting a local server...", icon="TIME")
+        else:
+            box.label(text="No server answers", icon="ERROR")
+            box.operator("inpainterz.start_server", icon="PLAY")
+        if conn is not None and conn.error:
+            box.label(text=conn.error, icon="CANCEL")
+
+    @staticmethod
+    def draw_prompts(layout, source, conn):
+        prompts = source.inpainterz
+        col = layout.column(align=True)
+        col.operator("inpainterz.prompt", icon="RESTRICT_SELECT_OFF")
+        for index, item in enumerate(prompts.objects):
+            row = col.row(align=True)
+            active = index == prompts.active_object
+            mask = conn.masks.get((source.name, item.object_id)) if conn is not None else None
+            row.label(text=f"Object {item.object_id}: {len(item.points)} clicks"
+                      + (", box" if len(item.boxes) else "") + ("" if mask else ", no mask yet"),
+                      icon="RADIOBUT_ON" if active else "RADIOBUT_OFF")
+        row = col.row(align=True)
+        row.operator("inpainterz.undo_point", icon="LOOP_BACK")
+        row.operator("inpainterz.add_object", icon="ADD")
+        row.operator("inpainterz.clear", icon="X")
+
+    @staticmethod
+    def draw_jobs(layout, conn):
+        row = layout.row(align=True)
+        row.operator("inpainterz.run", text="Track", icon="TRACKING").kind = "track"
+        row.operator("inpainterz.run", text="Inpaint", icon="BRUSH_DATA").kind = "inpaint"
+        if conn is not None and conn.jobs:
+            stage, done, total = conn.progress or ("starting", 0, 0)
+            row = layout.row(align=True)
+            row.progress(factor=done / total if total else 0.0, text=f"{stage} {done}/{total}")
+            row.operator("inpainterz.cancel", text="", icon="CANCEL")
+
+    @staticmethod
+    def draw_results(layout, context, source):
+        scene = compat.sequencer_scene(context)
+        if strips.find_result(scene, source, strips.MASK) is None:
+            return
+        col = layout.column(align=True)
+        col.operator("inpainterz.apply_mask", icon="MOD_MASK")
+        col.operator("inpainterz.mask_to_compositor", icon="NODE_COMPOSITING")
+
+
+classes = (INPAINTERZ_PT_main,)
+
+
+def register():
+    for cls in classes:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

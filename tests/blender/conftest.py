@@ -1,0 +1,88 @@
+"""Tests that run inside Blender's Python (the bpy wheel), in the .venv-blender-* environments.
+
+The add-on is staged exactly as `make addon` packs it (addon/build.py) and enabled through
+Blender's add-on system. Teardown disables it: bpy 4.2 crashes at exit while an operator class
+or timer of an add-on is still registered.
+"""
+
+import pathlib
+import struct
+import sys
+import zlib
+
+import bpy
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "addon"))
+import build  # noqa: E402  (addon/build.py)
+
+
+@pytest.fixture(scope="session")
+def addon(tmp_path_factory):
+    stage = tmp_path_factory.mktemp("addon")
+    build.stage(stage)
+    sys.path.insert(0, str(stage))
+    assert bpy.ops.preferences.addon_enable(module="inpainterz") == {"FINISHED"}
+    import inpainterz
+
+    yield inpainterz
+    bpy.ops.preferences.addon_disable(module="inpainterz")
+
+
+@pytest.fixture
+def scene(addon):
+    """The current scene with an empty sequencer and colour settings under which pixels
+    round-trip exactly (Standard view, no dither)."""
+    scene = bpy.context.scene
+    if scene.sequence_editor is not None:
+        scene.sequence_editor_clear()
+    scene.sequence_editor_create()
+    scene.view_settings.view_transform = "Standard"
+    scene.view_settings.look = "None"
+    scene.render.dither_intensity = 0
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = "RGBA"
+    scene.render.use_sequencer = True
+    scene.render.use_compositing = False
+    addon.compat.ensure_sequencer_scene(scene)
+    return scene
+
+
+def write_png(path, image):
+    """Write an HxW (grey) or HxWx3 (RGB) uint8 array as PNG, without PIL or cv2."""
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    h, w = image.shape[:2]
+    color_type = 0 if image.ndim == 2 else 2
+    raw = b"".join(b"\x00" + image[y].tobytes() for y in range(h))
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0)
+    pathlib.Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+                                   + chunk(b"IEND", b""))
+
+
+def render(scene, frame, path):
+    """Render the scene's output at `frame` and return it as HxWx4 uint8, row 0 at the top."""
+    scene.frame_set(frame)
+    scene.render.filepath = str(path)
+    bpy.ops.render.render(write_still=True)
+    return read_png(path)
+
+
+def read_png(path):
+    image = bpy.data.images.load(str(path), check_existing=False)
+    w, h = image.size
+    pixels = np.empty(w * h * 4, np.float32)
+    image.pixels.foreach_get(pixels)
+    bpy.data.images.remove(image)
+    return np.round(pixels.reshape(h, w, 4)[::-1] * 255).astype(np.uint8)
+
+
+def set_resolution(scene, w, h):
+    scene.render.resolution_x, scene.render.resolution_y = w, h
+
