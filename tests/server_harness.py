@@ -1,0 +1,111 @@
+"""Starting a real ``inpainterz serve`` process for the server tests, on a random loopback port.
+
+The server package is ``inpainterz_server`` once the project is pip-installed;
+in a bare checkout on PYTHONPATH it is importable as ``server``. Both work here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+try:
+    importlib.import_module("inpainterz_server")
+    PACKAGE = "inpainterz_server"
+except ImportError:
+    PACKAGE = "server"
+client = importlib.import_module(f"{PACKAGE}.client")
+protocol = importlib.import_module(f"{PACKAGE}.protocol")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """A server subprocess; ``log`` holds its stderr (read it when a test fails)."""
+
+    def __init__(self, tmp: Path, *args: str, connection_file: Path | None = None, wait: bool = True):
+        self.tmp = tmp
+        self.log = tmp / f"server-{time.monotonic_ns()}.log"
+        self.connection_file = connection_file
+        if connection_file is not None:
+            self.address = None  # the server writes its address into the file
+            bind = ["--bind", "tcp://127.0.0.1:*", "--connection-file", str(connection_file)]
+        else:
+            self.address = f"tcp://127.0.0.1:{free_port()}"
+            bind = ["--bind", self.address]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        command = [sys.executable, "-m", PACKAGE, *bind, "--work-dir", str(tmp / "work"), "--log-level", "info",
+                   *args]
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                                            stdout=log, stderr=log)
+        if wait:
+            self.wait_healthy()
+
+    def client(self, **kwargs):
+        if self.connection_file is not None:
+            return client.Client.from_connection_file(self.connection_file, **kwargs)
+        return client.Client(self.address, **kwargs)
+
+    def wait_healthy(self, timeout: float = 120.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log.read_text()}")
+            if self.connection_file is not None and self.address is None:
+                if not self.connection_file.exists():
+                    time.sleep(0.1)
+                    continue
+                self.address = client.Client.from_connection_file(self.connection_file).address
+            with self.client() as c:
+                hello = c.health(timeout=0.5)
+            if hello is not None:
+                return hello
+        raise TimeoutError(f"server did not answer:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextlib.contextmanager
+def running_server(tmp: Path, *args: str, connection_file: Path | None = None):
+    server = ServerProcess(tmp, *args, connection_file=connection_file)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def synthetic_clip(folder: Path, frames: int = 6, width: int = 160, height: int = 120) -> Path:
+    """A folder of PNGs: a red disc moving over a grey-green texture (what a click should find)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    background = (rng.integers(60, 120, (height, width, 3))).astype(np.uint8)
+    background[..., 1] += 40
+    for i in range(frames):
+        image = background.copy()
+        cv2.circle(image, (50 + 4 * i, height // 2), 18, (40, 40, 220), -1)  # BGR red
+        cv2.imwrite(str(folder / f"{i:06d}.png"), image)
+    return folder
