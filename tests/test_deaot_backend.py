@@ -67,7 +67,7 @@ def test_label_ids_round_trip(tracker, monkeypatch):
     frames = _frames(2)
     tracker.reset(frames[0], TWO_OBJECTS)
     contiguous = torch.from_numpy(np.select([TWO_OBJECTS == 3, TWO_OBJECTS == 7], [1, 2], 0))
-    one_hot = torch.nn.functional.one_hot(contiguous, 11).permute(2, 0, 1)[None].float()
+    one_hot = torch.nn.functional.one_hot(contiguous, 3).permute(2, 0, 1)[None].float()
     monkeypatch.setattr(tracker.engine, "decode_current_logits", lambda output_size=None: one_hot)
     assert np.array_equal(tracker.step(frames[1]), TWO_OBJECTS)
 

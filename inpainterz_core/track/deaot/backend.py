@@ -67,8 +67,7 @@ class DeAOTTracker(Tracker):
             logits = self.engine.decode_current_logits((height, width))
             contiguous = logits.argmax(dim=1, keepdim=True)
             self.engine.update_memory(contiguous)
-        to_user_id = np.zeros(logits.shape[1], dtype=np.uint8)  # unused channels (never argmax) -> 0
-        to_user_id[1 : len(self._object_ids) + 1] = self._object_ids
+        to_user_id = np.concatenate([[0], self._object_ids]).astype(np.uint8)
         return to_user_id[contiguous[0, 0].cpu().numpy()]
 
     def correct(self, image: np.ndarray, labels: np.ndarray) -> None:

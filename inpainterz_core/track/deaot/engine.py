@@ -87,10 +87,14 @@ class ObjectGroupEngine:
         self._current = (features, lstt_out, frames)
 
     def decode_current_logits(self, output_size: tuple[int, int] | None = None) -> torch.Tensor:
-        """(n, max_objects + 1, ...) logits; identities beyond obj_nums are pushed to a large negative value."""
+        """Logits (n, obj_nums + 1, ...) of background and this group's objects.
+
+        The network scores all 10 identities; the reference then sets the unused ones to
+        -1e10 and resizes all 11. Dropping them before the resize gives the same logits for
+        the used ones and the same argmax, for less work.
+        """
         features, lstt_out, _ = self._current
-        logits = self.model.decode(lstt_out, features)
-        logits[:, self.obj_nums + 1 :] = -1e10 if logits.dtype == torch.float32 else -1e4
+        logits = self.model.decode(lstt_out, features)[:, : self.obj_nums + 1]
         if output_size is not None:
             logits = F.interpolate(logits, size=output_size, mode="bilinear", align_corners=True)
         return logits
@@ -153,7 +157,7 @@ class DeAOTEngine:
             group.match_propagate_one_frame(features)
 
     def decode_current_logits(self, output_size: tuple[int, int] | None = None) -> torch.Tensor:
-        """Logits (1, 1 + max_objects * groups, ...): channel g * max_objects + i is object i of group g."""
+        """Logits (1, obj_nums + 1, ...): channel i is object i (0 = background)."""
         logits = [group.decode_current_logits(output_size) for group in self.groups]
         return logits[0] if len(logits) == 1 else self._soft_aggregation(logits)
 
@@ -180,5 +184,5 @@ class DeAOTEngine:
         """Merge groups: background probability = product of the groups' backgrounds, then back to logits."""
         probs = [torch.softmax(logits.float(), dim=1) for logits in all_logits]
         background = torch.prod(torch.cat([p[:, :1] for p in probs], dim=1), dim=1, keepdim=True)
-        merged = torch.cat([background] + [p[:, 1 : 1 + self.model.max_objects] for p in probs], dim=1)
+        merged = torch.cat([background] + [p[:, 1:] for p in probs], dim=1)
         return torch.logit(merged.clamp(1e-5, 1 - 1e-5))

@@ -1,0 +1,85 @@
+"""DeAOT on the CPU: our engine's time per propagated frame on the golden cases vs the reference's.
+
+Per frame, as the reference was timed: match_propagate_one_frame + decode_current_logits
++ argmax + update_memory, float32, one torch thread (the reference's conditions on
+this 2-core machine, where two contended threads mostly measure the contention).
+A warm-up pass, then 3 timed passes over the case; the result is the median of
+the passes' median frame times. Goal: ratio (ours / reference) <= 1.0.
+Run alone with ``python -m bench.bench_deaot``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inpainterz_core.track.deaot import build_deaot
+from inpainterz_core.track.deaot.engine import DeAOTEngine
+
+GOLDEN = Path(
+    os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden"
+)
+PASSES = 3
+
+
+def _recipe():
+    spec = importlib.util.spec_from_file_location("golden_recipe", GOLDEN / "recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _frame_times(model, arrays) -> list[float]:
+    frames = torch.from_numpy(arrays["frames"])
+    obj_nums = int(arrays["obj_nums"])
+    engine = DeAOTEngine(model)
+    engine.add_reference_frame(frames[0], torch.from_numpy(arrays["ref_mask"])[None, None].float(), obj_nums)
+    times = []
+    for frame in frames[1:]:
+        start = time.perf_counter()
+        engine.match_propagate_one_frame(frame)
+        logits = engine.decode_current_logits(tuple(frames.shape[-2:]))
+        engine.update_memory(torch.argmax(logits, dim=1, keepdim=True).float())
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def run() -> dict:
+    results = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for case_json in sorted((GOLDEN / "deaot_r50l").glob("case-*.json")):
+            if not case_json.with_suffix(".npz").is_file() or "trace" in case_json.name:
+                continue
+            case = json.loads(case_json.read_text())
+            model = build_deaot("r50_deaotl")
+            state = _recipe().case_state_dict(str(case_json))
+            model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
+            with np.load(case_json.with_suffix(".npz")) as npz:
+                arrays = dict(npz)
+            with torch.inference_mode():
+                _frame_times(model, arrays)
+                ours = statistics.median(
+                    statistics.median(_frame_times(model, arrays)) for _ in range(PASSES)
+                )
+            reference = case["cpu_time_per_frame_s_median"]
+            results[case_json.stem] = {
+                "ours_s": round(ours, 4),
+                "reference_s": reference,
+                "ratio": round(ours / reference, 3),
+            }
+    finally:
+        torch.set_num_threads(threads)
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
