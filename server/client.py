@@ -245,16 +245,15 @@ class Client:
         """Upload PNG-encoded frames to a remote server, in chunks; returns the opened session."""
         upload = {"width": width, "height": height, "frame_count": frame_count, "fps": float(fps)}
         session = self.call("open_video", upload=upload, settings=settings)
-        batch, received = [], 0
+        batch, state = [], {"received": 0, "ready": False}
         for png in frames:
             batch.append(png)
             if len(batch) == chunk:
-                received = self.call("upload_frames", session=session["session"], start=received,
-                                     frames=batch)["received"]
+                state = self.call("upload_frames", session=session["session"], start=state["received"], frames=batch)
                 batch = []
         if batch:
-            self.call("upload_frames", session=session["session"], start=received, frames=batch)
-        return session
+            state = self.call("upload_frames", session=session["session"], start=state["received"], frames=batch)
+        return {**session, "ready": state["ready"]}
 
     def frame(self, session: str, frame: int, max_side: int = 1024, format: str = "jpeg") -> dict:
         return self.call("frame", session=session, frame=frame, max_side=max_side, format=format)
