@@ -9,6 +9,7 @@ cached features, the same calls ``SamPredictor.predict_torch`` makes.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -36,7 +37,13 @@ class SAMSegmenter(Segmenter):
 
     name = "sam"
 
-    def __init__(self, checkpoint=None, device: str = "auto", model_type: str = "vit_b", cache_size: int = 8):
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike | None = None,
+        device: str = "auto",
+        model_type: str = "vit_b",
+        cache_size: int = 8,
+    ):
         if model_type not in sam_model_registry:
             raise InputError(
                 f"unknown SAM model type {model_type!r}: use one of {', '.join(sam_model_registry)}"
