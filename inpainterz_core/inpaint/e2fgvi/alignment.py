@@ -9,7 +9,6 @@ deformable convolution whose offsets are the optical flow plus a learnt residual
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import deform_conv2d
 
@@ -122,5 +121,7 @@ class BidirectionalPropagation(nn.Module):
         frames = list(x.unbind(1))
         backward = self._propagate("backward_", frames, flows_for_backward_pass, [])
         forward = self._propagate("forward_", frames, flows_for_forward_pass, [backward])
-        fused = self.fusion(torch.cat([torch.stack(backward, 1), torch.stack(forward, 1)], dim=2).view(b * t, 2 * c, h, w))
+        fused = self.fusion(
+            torch.cat([torch.stack(backward, 1), torch.stack(forward, 1)], dim=2).view(b * t, 2 * c, h, w)
+        )
         return fused.view(b, t, c, h, w) + x

@@ -121,20 +121,24 @@ class InpaintGenerator(nn.Module):
             )
 
     def estimate_flows(self, local_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Forward (i -> i+1) and backward (i+1 -> i) flows of (b, l, 3, h, w) frames in [-1, 1],
-        each (b, l - 1, 2, h/4, w/4)."""
-        b, l, c, h, w = local_frames.shape
-        small = F.interpolate(
-            ((local_frames + 1) / 2).reshape(b * l, c, h, w), size=(h // 4, w // 4), mode="bilinear", align_corners=True
-        ).view(b, l, c, h // 4, w // 4)
-        if l < 2:
-            empty = small.new_zeros(b, 0, 2, h // 4, w // 4)
+        """Forward (i -> i+1) and backward (i+1 -> i) flows of (b, n, 3, h, w) frames in [-1, 1],
+        each (b, n - 1, 2, h/4, w/4)."""
+        b, n, c, h, w = local_frames.shape
+        qh, qw = h // 4, w // 4
+        if n < 2:
+            empty = local_frames.new_zeros(b, 0, 2, qh, qw)
             return empty, empty
-        earlier = small[:, :-1].reshape(-1, c, h // 4, w // 4)
-        later = small[:, 1:].reshape(-1, c, h // 4, w // 4)
+        small = F.interpolate(
+            ((local_frames + 1) / 2).reshape(b * n, c, h, w),
+            size=(qh, qw),
+            mode="bilinear",
+            align_corners=True,
+        ).view(b, n, c, qh, qw)
+        earlier = small[:, :-1].reshape(-1, c, qh, qw)
+        later = small[:, 1:].reshape(-1, c, qh, qw)
         # Both directions in one batch.
         flows = self.update_spynet(torch.cat([earlier, later]), torch.cat([later, earlier]))
-        forward, backward = flows.view(2, b, l - 1, 2, h // 4, w // 4).unbind(0)
+        forward, backward = flows.view(2, b, n - 1, 2, qh, qw).unbind(0)
         return forward, backward
 
     def forward(

@@ -46,9 +46,7 @@ class _FlowLevel(nn.Module):
     def __init__(self):
         super().__init__()
         widths = [8, 32, 64, 32, 16, 2]
-        self.basic_module = nn.Sequential(
-            *(_ConvAct(widths[i], widths[i + 1], relu=i < 4) for i in range(5))
-        )
+        self.basic_module = nn.Sequential(*(_ConvAct(widths[i], widths[i + 1], relu=i < 4) for i in range(5)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.basic_module(x)

@@ -135,17 +135,31 @@ class TemporalFocalAttention(nn.Module):
         nwh, nww = h // wh, w // ww
         device = self.valid_ind_rolled.device
         # Token coordinates of every window position: (nwh, nww, wh, ww).
-        rows = (torch.arange(nwh, device=device) * wh).view(nwh, 1, 1, 1) + torch.arange(wh, device=device).view(1, 1, wh, 1)
-        cols = (torch.arange(nww, device=device) * ww).view(1, nww, 1, 1) + torch.arange(ww, device=device).view(1, 1, 1, ww)
+        rows = (torch.arange(nwh, device=device) * wh).view(nwh, 1, 1, 1) + torch.arange(
+            wh, device=device
+        ).view(1, 1, wh, 1)
+        cols = (torch.arange(nww, device=device) * ww).view(1, nww, 1, 1) + torch.arange(
+            ww, device=device
+        ).view(1, 1, 1, ww)
         rows, cols = torch.broadcast_tensors(rows, cols)
         own = (rows * w + cols).reshape(nwh * nww, wh * ww)
-        shifted = [((rows + dy) % h) * w + (cols + dx) % w for dy, dx in ((eh, ew), (eh, -ew), (-eh, ew), (-eh, -ew))]
+        shifted = [
+            ((rows + dy) % h) * w + (cols + dx) % w for dy, dx in ((eh, ew), (eh, -ew), (-eh, ew), (-eh, -ew))
+        ]
         ring = torch.stack(shifted, dim=2).reshape(nwh * nww, 4 * wh * ww)[:, self.valid_ind_rolled]
         local = torch.cat([own, ring], dim=1)
 
         # Pooled keys: the wh x ww neighbourhood of the window's own pooled token.
-        prow = torch.arange(nwh, device=device).view(nwh, 1, 1, 1) + torch.arange(wh, device=device).view(1, 1, wh, 1) - eh
-        pcol = torch.arange(nww, device=device).view(1, nww, 1, 1) + torch.arange(ww, device=device).view(1, 1, 1, ww) - ew
+        prow = (
+            torch.arange(nwh, device=device).view(nwh, 1, 1, 1)
+            + torch.arange(wh, device=device).view(1, 1, wh, 1)
+            - eh
+        )
+        pcol = (
+            torch.arange(nww, device=device).view(1, nww, 1, 1)
+            + torch.arange(ww, device=device).view(1, 1, 1, ww)
+            - ew
+        )
         prow, pcol = torch.broadcast_tensors(prow, pcol)
         inside = (prow >= 0) & (prow < nwh) & (pcol >= 0) & (pcol < nww)
         pooled = torch.where(inside, prow * nww + pcol, nwh * nww).reshape(nwh * nww, wh * ww)
@@ -198,7 +212,9 @@ class TemporalFocalTransformerBlock(nn.Module):
         b, t, h, w, c = x.shape
         (wh, ww), pool = WINDOW, self.pool_layers[0]
         windows = x.reshape(b, t, h // wh, wh, w // ww, ww, c).permute(0, 1, 2, 4, 6, 3, 5)
-        return F.linear(windows.reshape(b, t, h // wh, w // ww, c, wh * ww), pool.weight, pool.bias).squeeze(-1)
+        return F.linear(windows.reshape(b, t, h // wh, w // ww, c, wh * ww), pool.weight, pool.bias).squeeze(
+            -1
+        )
 
     def forward(self, x: torch.Tensor, output_size: tuple[int, int]) -> torch.Tensor:
         b, t, h, w, c = x.shape
