@@ -4,6 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BPY_42 := 4.2.23
 BPY_50 := 5.0.1
+# The add-on's bundled wheels (Blender's Python is 3.11); addon/blender_manifest.toml lists the same files.
+PYZMQ_VERSION := 27.3.0
+MSGPACK_VERSION := 1.2.4
+WHEEL_PLATFORMS := manylinux_2_28_x86_64 manylinux_2_28_aarch64 win_amd64 macosx_11_0_arm64 macosx_10_15_x86_64
 
 .PHONY: demo test test-core test-blender bench addon lint clean
 
@@ -21,10 +25,23 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(PY) -m inpainterz_core.demo --out demo-output
 
-test: test-core
+test: test-core test-blender
 
 test-core: $(VENV)/.installed
 	$(PY) -m pytest -q
+
+# The add-on's tests run inside each Blender's Python; the end-to-end one starts a server from $(VENV).
+test-blender: $(VENV)/.installed .venv-blender-5.0/.installed .venv-blender-4.2/.installed
+	.venv-blender-5.0/bin/python -m pytest -q tests/blender
+	.venv-blender-4.2/bin/python -m pytest -q tests/blender
+
+# dist/inpainterz-<version>.zip: Edit > Preferences > Get Extensions > Install from Disk.
+addon:
+	for platform in $(WHEEL_PLATFORMS); do \
+	  $(PYTHON) -m pip download -q --only-binary=:all: --python-version 3.11 --no-deps --platform $$platform \
+	    -d addon/wheels pyzmq==$(PYZMQ_VERSION) msgpack==$(MSGPACK_VERSION) || exit 1; \
+	done
+	$(PYTHON) addon/build.py --stage build/addon --zip dist
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.run --out bench-output/bench.json
