@@ -31,8 +31,9 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
         box.prop(prefs, "address", text="")
         hello = conn.hello if conn is not None else None
         if hello is not None:
-            backends = ", ".join(f"{stage}: {'/'.join(names)}" for stage, names in hello.get("backends", {}).items())
-            weights = [name for name, present in hello.get("weights", {}).items() if present]
+            stages = (hello.get("backends") or {}).get("stages", {})
+            backends = ", ".join(f"{stage}: {'/'.join(names)}" for stage, names in stages.items())
+            weights = [name for name, present in (hello.get("weights") or {}).items() if present]
             box.label(text=f"Connected: server {hello.get('server_version')} on {hello.get('device')}", icon="CHECKMARK")
             box.label(text=f"Backends: {backends or 'none'}")
             box.label(text=f"Weights: {', '.join(weights) or 'none (classical backends only)'}")
