@@ -12,7 +12,7 @@ import time
 import bpy
 import numpy as np
 import pytest
-from conftest import ROOT, read_png, render
+from conftest import ROOT, read_png, render, write_png
 
 CASE = ROOT.parent / "shared" / "clips" / "insert-mg4car"
 SERVER_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -100,6 +100,24 @@ def grow(mask, radius):
             shifted |= np.roll(out, r, axis) | np.roll(out, -r, axis)
         out = shifted
     return out
+
+
+def test_server_errors_become_reports(addon, scene, server, tmp_path_factory):
+    """Media outside the server's allowed folders: the server's own message reaches the user."""
+    address, _ = server
+    addon.props.preferences().address = address
+    outside = tmp_path_factory.mktemp("outside")
+    write_png(outside / "frame_0000.png", np.zeros((16, 16, 3), np.uint8))
+    source = addon.compat.strips(scene.sequence_editor).new_image(
+        name="elsewhere", filepath=str(outside / "frame_0000.png"), channel=1, frame_start=1)
+    scene.sequence_editor.active_strip = source
+    scene.frame_set(1)
+    conn = addon.connection.get(address)
+    conn.error = None
+    assert bpy.ops.inpainterz.add_point(view_x=0, view_y=0) == {"FINISHED"}
+    poll_until(addon, lambda: conn.error is not None, timeout=60)
+    assert "Could not open" in conn.error and "allowed" in conn.error.lower()
+    conn.error = None
 
 
 def test_click_track_inpaint_render(addon, scene, server, truth, tmp_path):
