@@ -1,0 +1,253 @@
+"""The `inpainterz` command line: remove | segment | track | inpaint | serve | weights.
+
+Every user error ends as one line on stderr and a non-zero exit code; a
+traceback means a bug in Inpainterz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from .errors import InpainterzError, InputError
+from .prompts import ObjectPrompt, Point, Prompts
+from .settings import BACKENDS, Settings
+
+log = logging.getLogger("inpainterz")
+
+
+# -- argument parsing ----------------------------------------------------------------------------------
+
+
+def _numbers(text: str, count: tuple[int, ...], what: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in count:
+        raise argparse.ArgumentTypeError(f"{what} must be {' or '.join(str(c) for c in count)} "
+                                         f"comma-separated numbers, not {text!r}")
+    return values
+
+
+def point_arg(text: str) -> Point:
+    values = _numbers(text, (2, 3), "--point X,Y[,LABEL]")
+    label = int(values[2]) if len(values) == 3 else 1
+    if label not in (0, 1):
+        raise argparse.ArgumentTypeError(f"--point label must be 1 (positive) or 0 (negative), not {label}")
+    return Point(values[0], values[1], label)
+
+
+def box_arg(text: str) -> tuple[float, float, float, float]:
+    return tuple(_numbers(text, (4,), "--box X0,Y0,X1,Y1"))
+
+
+def _add_prompt_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--point", type=point_arg, action="append", default=[], metavar="X,Y[,LABEL]",
+                   help="a click in full-resolution pixels (origin top-left); LABEL 1 = object (default), 0 = not")
+    p.add_argument("--box", type=box_arg, metavar="X0,Y0,X1,Y1", help="a box around the object")
+    p.add_argument("--frame", type=int, default=0, help="the frame the prompts are on (default 0)")
+    p.add_argument("--prompts", type=Path, metavar="JSON",
+                   help='several objects or keyframes: [{"frame": 0, "object_id": 1, "points": [[x, y, 1]], '
+                        '"box": [x0, y0, x1, y1]}, ...]')
+
+
+def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="model backends when their weights are present (auto), or force one kind")
+    p.add_argument("--dilate", type=int, default=Settings.dilate, metavar="PX",
+                   help=f"grow the mask by PX pixels before painting it out (default {Settings.dilate})")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (model backends)")
+    p.add_argument("--fp16", action="store_true", help="half precision on CUDA (model backends)")
+    p.add_argument("--ckpt-dir", help="checkpoint folder (default: $INPAINTERZ_CKPT_DIR, else ckpt/)")
+    p.add_argument("--inpaint-model", choices=["e2fgvi_hq", "e2fgvi"], default=Settings.inpaint_model)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inpainterz", description="Remove objects from video.")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, help_text):
+        p = commands.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
+        return p
+
+    p = command("remove", "segment, track and paint out the prompted objects")
+    p.add_argument("input", type=Path, help="a video file or a folder of numbered images")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    _add_prompt_arguments(p)
+    _add_settings_arguments(p)
+    p.set_defaults(func=run_remove)
+
+    p = command("segment", "the prompted frame's mask only")
+    p.add_argument("input", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    _add_prompt_arguments(p)
+    _add_settings_arguments(p)
+    p.set_defaults(func=run_segment)
+
+    p = command("track", "masks for every frame from the prompts")
+    p.add_argument("input", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    _add_prompt_arguments(p)
+    _add_settings_arguments(p)
+    p.set_defaults(func=run_track)
+
+    p = command("inpaint", "paint out given masks (one 8-bit mask per frame)")
+    p.add_argument("input", type=Path)
+    p.add_argument("--masks", type=Path, required=True, metavar="DIR")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    _add_settings_arguments(p)
+    p.set_defaults(func=run_inpaint)
+
+    from inpainterz_server.app import add_serve_parser
+
+    from .weights_cli import add_weights_parser
+
+    add_serve_parser(commands)
+    add_weights_parser(commands)
+    return parser
+
+
+def prompts_from_args(args) -> Prompts:
+    objects = []
+    if args.prompts is not None:
+        try:
+            items = json.loads(args.prompts.read_text())
+        except (OSError, ValueError) as e:
+            raise InputError(f"cannot read prompts from {args.prompts}: {e}") from None
+        if isinstance(items, dict):
+            items = items.get("objects", [items])
+        try:
+            objects += [ObjectPrompt.from_dict(item) for item in items]
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+            raise InputError(f"{args.prompts}: malformed prompt ({e})") from None
+    if args.point or args.box:
+        objects.append(ObjectPrompt(frame=args.frame, points=tuple(args.point), box=args.box))
+    if not objects:
+        raise InputError("no prompts: give --point X,Y and/or --box X0,Y0,X1,Y1 (or --prompts FILE)")
+    return Prompts(tuple(objects))
+
+
+def settings_from_args(args) -> Settings:
+    return Settings(backend=args.backend, dilate=args.dilate, device=args.device, fp16=args.fp16,
+                    ckpt_dir=args.ckpt_dir, inpaint_model=args.inpaint_model)
+
+
+class ProgressBars:
+    """One tqdm bar per stage on stderr; silent with --quiet."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self._bars = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = self._bars[stage] = tqdm(total=total, desc=stage, unit="frame", file=sys.stderr,
+                                           dynamic_ncols=True, leave=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    def close(self):
+        for bar in self._bars.values():
+            bar.close()
+
+
+# -- commands ------------------------------------------------------------------------------------------
+
+
+def run_remove(args) -> int:
+    from . import pipeline
+
+    bars = ProgressBars(args.quiet)
+    try:
+        report = pipeline.remove(args.input, prompts_from_args(args), settings_from_args(args), args.output,
+                                 progress=bars)
+    finally:
+        bars.close()
+    s = report["seconds"]
+    print(f"{report['frames']} frames -> {args.output} (segment {s['segment']:.1f}s, track {s['track']:.1f}s, "
+          f"inpaint {s['inpaint']:.1f}s; peak memory {report['peak_rss_mb']:.0f} MB)")
+    return 0
+
+
+def run_segment(args) -> int:
+    from . import backends, pipeline
+    from .video import frame_name, open_video, write_png
+
+    settings = settings_from_args(args)
+    with open_video(args.input) as source:
+        t0 = time.perf_counter()
+        segmenter = backends.make_segmenter(settings)
+        keyframes = pipeline.segment_keyframes(source, prompts_from_args(args), segmenter)
+        with pipeline.atomic_dir(args.output / "masks") as masks:
+            for frame, labels in keyframes.items():
+                write_png(masks / frame_name(frame), labels)
+    print(f"{len(keyframes)} mask(s) -> {args.output / 'masks'} ({time.perf_counter() - t0:.2f}s, "
+          f"{segmenter.name})")
+    return 0
+
+
+def run_track(args) -> int:
+    from . import backends, pipeline
+    from .video import open_video
+
+    settings = settings_from_args(args)
+    bars = ProgressBars(args.quiet)
+    with open_video(args.input) as source:
+        keyframes = pipeline.segment_keyframes(source, prompts_from_args(args), backends.make_segmenter(settings))
+        try:
+            report = pipeline.track(source, keyframes, settings, args.output, progress=bars)
+        finally:
+            bars.close()
+    print(f"{report['frames']} masks -> {report['masks']} ({report['seconds']:.1f}s, {report['backend']['name']})")
+    return 0
+
+
+def run_inpaint(args) -> int:
+    from . import pipeline
+
+    bars = ProgressBars(args.quiet)
+    try:
+        report = pipeline.inpaint(args.input, args.masks, settings_from_args(args), args.output, progress=bars)
+    finally:
+        bars.close()
+    print(f"{report['frames']} frames -> {args.output} ({report['seconds']:.1f}s, {report['backend']['name']})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "quiet"):
+        args.quiet = False
+    if args.command not in ("serve",):
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO if args.verbose else logging.WARNING,
+                            format="inpainterz: %(message)s")
+    try:
+        return args.func(args)
+    except InpainterzError as e:
+        print(f"inpainterz: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("inpainterz: interrupted: no output was written", file=sys.stderr)
+        return 130
+    except OSError as e:  # disk full, permission denied mid-run: still one line
+        print(f"inpainterz: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,423 @@
+"""remove(): prompts -> masks -> clean frames, streamed in windows, written atomically.
+
+Everything here is a function of its arguments and the files it reads, so a run
+can be shipped unchanged to another process or machine (the server's job
+threads, a Ray task). Memory stays bounded: tracking holds one frame per
+direction, inpainting holds a window of crops around the mask (``chunk`` frames
+plus the inpainter's ``context`` on each side) and one full frame being written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import backends
+from .errors import Cancelled, InputError
+from .masks import bounding_box, dilate, feather, padded_box
+from .prompts import Prompts
+from .settings import Settings
+from .video import FrameSource, Mp4Writer, frame_name, open_video, read_mask, write_png
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+#: The inpainting crop is scaled down to at most this many pixels on its long side (classical backend).
+MAX_WORK_SIDE = 960
+
+
+# -- plumbing ------------------------------------------------------------------------------------------
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")
+
+
+def _report_progress(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, done, total)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+@contextmanager
+def _open(source: FrameSource | str | os.PathLike) -> Iterator[FrameSource]:
+    if isinstance(source, FrameSource):
+        yield source
+    else:
+        with open_video(source) as opened:
+            yield opened
+
+
+def _writable_parent(path: Path) -> None:
+    parent = path.parent if not path.exists() else path
+    parent = next((p for p in [parent, *parent.parents] if p.exists()), None)
+    if parent is None or not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write to {path}: the folder is not writable")
+
+
+@contextmanager
+def atomic_dir(final: Path) -> Iterator[Path]:
+    """A scratch folder beside ``final`` that replaces it only when the block succeeds.
+
+    An interrupted or failed run leaves ``final`` as it was (or absent), never half-written.
+    """
+    final = Path(final)
+    _writable_parent(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    scratch = final.with_name(f".{final.name}.partial-{uuid.uuid4().hex[:8]}")
+    scratch.mkdir()
+    try:
+        yield scratch
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        final.rename(old)
+    scratch.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+
+
+def _frame_range(source: FrameSource, frame_range: tuple[int, int] | None) -> tuple[int, int]:
+    if frame_range is None:
+        return 0, source.frame_count
+    start, stop = int(frame_range[0]), int(frame_range[1])
+    if not 0 <= start < stop <= source.frame_count:
+        raise InputError(f"frame range {start}..{stop} is outside the video's 0..{source.frame_count}")
+    return start, stop
+
+
+# -- segment ---------------------------------------------------------------------------------------------
+
+
+def segment_keyframes(source: FrameSource, prompts: Prompts, segmenter) -> dict[int, np.ndarray]:
+    """The label map of every prompted frame: object k's mask painted with k (later objects on top)."""
+    if not prompts.objects:
+        raise InputError("no prompts: give at least one --point or --box")
+    for prompt in prompts.objects:
+        prompt.check_inside(source.width, source.height, source.frame_count)
+    keyframes = {}
+    for frame in prompts.keyframes():
+        image = source.read(frame)
+        segmenter.set_image(frame, image)
+        labels = np.zeros(image.shape[:2], np.uint8)
+        for prompt in sorted((o for o in prompts.objects if o.frame == frame), key=lambda o: o.object_id):
+            labels[segmenter.predict(frame, prompt)] = prompt.object_id
+        keyframes[frame] = labels
+    return keyframes
+
+
+# -- track ------------------------------------------------------------------------------------------------
+
+
+def _merge_keyframe(tracked: np.ndarray, keyframe: np.ndarray) -> np.ndarray:
+    """A corrected keyframe wins for the objects it names; the other objects keep their tracked masks."""
+    merged = tracked.copy()
+    for k in np.unique(keyframe[keyframe > 0]):
+        merged[merged == k] = 0
+    merged[keyframe > 0] = keyframe[keyframe > 0]
+    return merged
+
+
+def _track_into(source, keyframes, tracker, masks_dir: Path, start, stop, progress, cancel) -> None:
+    first = min(keyframes)
+    total, done = stop - start, 0
+
+    def emit(index, labels):
+        nonlocal done
+        _check_cancel(cancel)
+        write_png(masks_dir / frame_name(index), labels)
+        done += 1
+        _report_progress(progress, "track", done, total)
+
+    # Forward from the first keyframe, re-seeding at every later keyframe.
+    frames = source.frames(first, stop)
+    _, image = next(frames)
+    labels = keyframes[first]
+    tracker.reset(image, labels)
+    emit(first, labels)
+    for index, image in frames:
+        labels = tracker.step(image)
+        if index in keyframes:
+            labels = _merge_keyframe(labels, keyframes[index])
+            tracker.correct(image, labels)
+        emit(index, labels)
+    # Backward from the first keyframe to the start of the range.
+    if first > start:
+        tracker.reset(source.read(first), keyframes[first])
+        for index, image in source.frames_reversed(start, first):
+            emit(index, tracker.step(image))
+
+
+def track(source, keyframes: dict[int, np.ndarray], settings: Settings, out_dir, *,
+          frame_range=None, progress: Progress | None = None, cancel=None, tracker=None) -> dict:
+    """Propagate keyframe label maps over ``frame_range``; writes ``out_dir/masks/%06d.png`` atomically."""
+    out_dir = Path(out_dir)
+    with _open(source) as src:
+        start, stop = _frame_range(src, frame_range)
+        if not keyframes:
+            raise InputError("no keyframes to track from")
+        outside = [k for k in keyframes if not start <= k < stop]
+        if outside:
+            raise InputError(f"keyframe {outside[0]} is outside the frame range {start}..{stop}")
+        for k, labels in keyframes.items():
+            if labels.shape != (src.height, src.width):
+                raise InputError(f"keyframe {k} mask is {labels.shape[1]}x{labels.shape[0]}, "
+                                 f"the video is {src.width}x{src.height}")
+        tracker = tracker or backends.make_tracker(settings)
+        t0 = time.perf_counter()
+        with atomic_dir(out_dir / "masks") as masks_dir:
+            _track_into(src, keyframes, tracker, masks_dir, start, stop, progress, cancel)
+        seconds = time.perf_counter() - t0
+    return {"stage": "track", "backend": backends.describe(tracker), "frames": stop - start,
+            "range": [start, stop], "seconds": seconds, "masks": str(out_dir / "masks")}
+
+
+# -- inpaint -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Chunk:
+    targets: range  # frames whose output this chunk produces
+    window: range  # frames it reads: targets plus context on each side
+    box: tuple[int, int, int, int] | None  # crop (x0, y0, x1, y1) around the window's holes
+
+
+def _mask_files(masks_dir: Path, start: int, stop: int, source: FrameSource) -> dict[int, Path]:
+    """Mask file per frame: ``%06d.png`` by source frame index, or any numbered sequence of the right length."""
+    masks_dir = Path(masks_dir)
+    if not masks_dir.is_dir():
+        raise InputError(f"masks folder {masks_dir} does not exist")
+    named = {i: masks_dir / frame_name(i) for i in range(start, stop)}
+    if all(p.is_file() for p in named.values()):
+        return named
+    from .video import ImageFolder
+
+    try:
+        files = ImageFolder(masks_dir).files
+    except InputError:
+        raise InputError(f"{masks_dir} holds no mask images") from None
+    if len(files) != stop - start:
+        raise InputError(f"{masks_dir} has {len(files)} masks for {stop - start} frames: "
+                         f"give one mask per frame (000000.png, 000001.png, ...)")
+    return dict(zip(range(start, stop), files, strict=True))
+
+
+def _hole(labels: np.ndarray, radius: int) -> np.ndarray:
+    return dilate(labels > 0, radius)
+
+
+def _plan(boxes: dict[int, tuple | None], start, stop, chunk, context, width, height) -> list[_Chunk]:
+    chunks = []
+    for a in range(start, stop, chunk):
+        targets = range(a, min(stop, a + chunk))
+        window = range(max(start, a - context), min(stop, targets.stop + context))
+        present = [boxes[f] for f in window if boxes[f] is not None]
+        box = None
+        if any(boxes[f] is not None for f in targets):
+            x0, y0, x1, y1 = (min(b[0] for b in present), min(b[1] for b in present),
+                              max(b[2] for b in present), max(b[3] for b in present))
+            pad = max(16, (x1 - x0 + y1 - y0) // 8)
+            box = padded_box((x0, y0, x1, y1), pad, width, height, min_size=64)
+        chunks.append(_Chunk(targets, window, box))
+    return chunks
+
+
+def _paste(frame: np.ndarray, fill: np.ndarray, hole: np.ndarray, box, edge: int) -> np.ndarray:
+    """Replace the hole with the fill, blending over ``edge`` pixels inside the hole's border only."""
+    x0, y0, x1, y1 = box
+    core = ~dilate(~hole, edge) if edge else hole  # the hole shrunk by ``edge``
+    alpha = np.minimum(feather(core, edge), hole.astype(np.float32))[..., None]
+    out = frame.copy()
+    region = out[y0:y1, x0:x1]
+    blended = alpha * fill.astype(np.float32) + (1.0 - alpha) * region.astype(np.float32)
+    inside = hole
+    region[inside] = np.clip(blended[inside] + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _inpaint_into(source, mask_files, inpainter, settings, dest: Path, start, stop, progress, cancel) -> None:
+    width, height = source.width, source.height
+    # Pass 1 over the masks only: where is there something to paint, frame by frame.
+    boxes = {}
+    for i in range(start, stop):
+        labels = read_mask(mask_files[i])
+        if labels.shape != (height, width):
+            raise InputError(f"mask {mask_files[i].name} is {labels.shape[1]}x{labels.shape[0]}, "
+                             f"the video is {width}x{height}")
+        boxes[i] = bounding_box(_hole(labels, settings.dilate))
+    chunks = _plan(boxes, start, stop, settings.chunk, inpainter.context, width, height)
+    # Each frame is cropped once, to the union of the boxes of every chunk whose window holds it.
+    keep: dict[int, tuple] = {}
+    for c in chunks:
+        if c.box is None:
+            continue
+        for f in c.window:
+            b = keep.get(f, c.box)
+            keep[f] = (min(b[0], c.box[0]), min(b[1], c.box[1]), max(b[2], c.box[2]), max(b[3], c.box[3]))
+
+    inpainted = dest / "inpainted"
+    inpainted.mkdir()
+    edge = min(4, settings.dilate // 2)
+    lookahead = source.frames(start, stop)  # feeds crops to the inpainter
+    last_read = start - 1
+    crops: dict[int, tuple[tuple, np.ndarray, np.ndarray]] = {}  # frame -> (box, image crop, hole crop)
+    fills: dict[int, tuple[tuple, np.ndarray, np.ndarray]] = {}  # frame -> (box, fill, hole crop)
+    written = 0
+    # A second, independent decoder writes the output, one full frame at a time, so the
+    # lookahead never has to seek back and no full frame waits in memory for its fill.
+    with open_video(source.path) as second:
+        output = second.frames(start, stop)
+        video = Mp4Writer(dest / "result.mp4", width, height, source.fps) if settings.write_video else None
+        try:
+            for c in chunks:
+                if c.box is not None:
+                    while last_read < c.window.stop - 1:
+                        last_read, image = next(lookahead)
+                        _check_cancel(cancel)
+                        if last_read in keep:
+                            x0, y0, x1, y1 = keep[last_read]
+                            hole = _hole(read_mask(mask_files[last_read]), settings.dilate)[y0:y1, x0:x1]
+                            crops[last_read] = (keep[last_read], image[y0:y1, x0:x1].copy(), hole)
+                    fills.update(_fill_chunk(c, crops, inpainter, cancel))
+                    for f in [f for f in crops if f < c.targets.stop - inpainter.context]:
+                        del crops[f]
+                for i in c.targets:
+                    _check_cancel(cancel)
+                    _, frame = next(output)
+                    if i in fills:
+                        box, fill, hole = fills.pop(i)
+                        frame = _paste(frame, fill, hole, box, edge)
+                    write_png(inpainted / frame_name(i), frame)
+                    if video is not None:
+                        video.write(frame)
+                    written += 1
+                    _report_progress(progress, "inpaint", written, stop - start)
+        finally:
+            if video is not None:
+                video.close()
+
+
+def _fill_chunk(c: _Chunk, crops, inpainter, cancel) -> dict[int, tuple]:
+    """Run the inpainter on the chunk's window, cropped to its box and scaled to the working size."""
+    x0, y0, x1, y1 = c.box
+    images, holes = [], []
+    for f in c.window:
+        (kx0, ky0, _, _), image, hole = crops[f]
+        images.append(image[y0 - ky0:y1 - ky0, x0 - kx0:x1 - kx0])
+        holes.append(hole[y0 - ky0:y1 - ky0, x0 - kx0:x1 - kx0])
+    frames, masks = np.stack(images), np.stack(holes)
+    w, h = x1 - x0, y1 - y0
+    work = inpainter.work_size
+    if work is None and max(w, h) > MAX_WORK_SIDE:
+        s = MAX_WORK_SIDE / max(w, h)
+        work = (max(8, round(w * s)), max(8, round(h * s)))
+    if work is not None and work != (w, h) and inpainter.work_size is None:
+        frames = np.stack([cv2.resize(f, work, interpolation=cv2.INTER_AREA) for f in frames])
+        masks = np.stack([cv2.resize(m.astype(np.uint8), work, interpolation=cv2.INTER_LINEAR) > 0 for m in masks])
+    _check_cancel(cancel)
+    offset = c.window.start
+    targets = range(c.targets.start - offset, c.targets.stop - offset)
+    out = inpainter.inpaint(frames, masks, targets)
+    result = {}
+    for n, f in enumerate(c.targets):
+        fill = out[n]
+        if fill.shape[:2] != (h, w):
+            fill = cv2.resize(fill, (w, h), interpolation=cv2.INTER_CUBIC)
+        hole = holes[f - offset]
+        if hole.any():
+            result[f] = (c.box, fill, hole)
+    return result
+
+
+def inpaint(source, masks_dir, settings: Settings, out_dir, *, frame_range=None,
+            progress: Progress | None = None, cancel=None, inpainter=None) -> dict:
+    """Paint out the masked pixels; writes ``inpainted/%06d.png``, ``result.mp4`` and ``report.json``.
+
+    The three appear together: they are built in a scratch folder and moved into
+    ``out_dir`` only when every frame is done (``report.json`` last).
+    """
+    out_dir = Path(out_dir)
+    with _open(source) as src:
+        start, stop = _frame_range(src, frame_range)
+        mask_files = _mask_files(Path(masks_dir), start, stop, src)
+        inpainter = inpainter or backends.make_inpainter(settings)
+        t0 = time.perf_counter()
+        with atomic_dir(out_dir / ".inpaint") as scratch:
+            _inpaint_into(src, mask_files, inpainter, settings, scratch, start, stop, progress, cancel)
+        seconds = time.perf_counter() - t0
+        report = {"stage": "inpaint", "backend": backends.describe(inpainter), "frames": stop - start,
+                  "range": [start, stop], "seconds": seconds, "width": src.width, "height": src.height}
+        _publish(out_dir / ".inpaint", out_dir, report)
+    return report
+
+
+def _publish(scratch: Path, out_dir: Path, report: dict) -> None:
+    """Move a finished stage's files from its scratch folder into ``out_dir``; report.json goes last."""
+    for name in ("inpainted", "result.mp4"):
+        src, dst = scratch / name, out_dir / name
+        if not src.exists():
+            continue
+        if dst.is_dir():
+            shutil.rmtree(dst)
+        elif dst.exists():
+            dst.unlink()
+        src.rename(dst)
+    shutil.rmtree(scratch, ignore_errors=True)
+    tmp = out_dir / f".report.json.{uuid.uuid4().hex[:8]}"
+    tmp.write_text(json.dumps(report, indent=2))
+    tmp.replace(out_dir / "report.json")
+
+
+# -- the whole job -------------------------------------------------------------------------------------------
+
+
+def remove(source, prompts: Prompts, settings: Settings, out_dir, *,
+           progress: Progress | None = None, cancel=None) -> dict:
+    """Remove the prompted objects from a video: ``out_dir`` gets masks/, inpainted/, result.mp4, report.json.
+
+    A pure function of (source, prompts, settings): no global state, the output
+    folder appears complete or not at all.
+    """
+    out_dir = Path(out_dir)
+    seconds = {}
+    with _open(source) as src, atomic_dir(out_dir) as scratch:
+        t0 = time.perf_counter()
+        segmenter = backends.make_segmenter(settings)
+        keyframes = segment_keyframes(src, prompts, segmenter)
+        seconds["segment"] = time.perf_counter() - t0
+        tracked = track(src, keyframes, settings, scratch, progress=progress, cancel=cancel)
+        seconds["track"] = tracked["seconds"]
+        painted = inpaint(src, scratch / "masks", settings, scratch, progress=progress, cancel=cancel)
+        seconds["inpaint"] = painted["seconds"]
+        report = {
+            "source": str(src.path), "frames": src.frame_count, "width": src.width, "height": src.height,
+            "fps": src.fps,
+            "backends": {"segment": backends.describe(segmenter), "track": tracked["backend"],
+                         "inpaint": painted["backend"]},
+            "seconds": seconds,
+            "frames_per_second": {k: (src.frame_count / v if v > 0 and k != "segment" else None)
+                                  for k, v in seconds.items()},
+            "peak_rss_mb": peak_rss_mb(),
+            "prompts": [o.to_dict() for o in prompts.objects],
+            "settings": settings.to_dict(),
+        }
+        (scratch / "report.json").write_text(json.dumps(report, indent=2))
+    return report
