@@ -315,7 +315,10 @@ def _show_reports(connection):
     while connection.reports:
         level, message = connection.reports.pop(0)
         print(f"Inpainterz: {message}")
-        bpy.ops.inpainterz.report(level=level, message=message)
+        try:
+            bpy.ops.inpainterz.report(level=level, message=message)
+        except RuntimeError:
+            pass  # an ERROR report, once shown, also raises in the caller: here it has been shown
 
 
 def _redraw(status=None):

@@ -32,11 +32,15 @@ def free_port():
 def server(tmp_path_factory, addon):
     work = tmp_path_factory.mktemp("server")
     address = f"tcp://127.0.0.1:{free_port()}"
+    # The repository's server as `inpainterz_server`, installed or not (setuptools maps it to server/).
+    (work / "path").mkdir()
+    (work / "path" / "inpainterz_server").symlink_to(ROOT / "server")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(work / "path"), str(ROOT)])}
     log = open(work / "server.log", "wb")
     process = subprocess.Popen(
         [str(SERVER_PYTHON), "-m", "inpainterz_server", "--bind", address, "--allow-root", str(work),
          "--allow-root", str(CASE), "--work-dir", str(work / "jobs"), "--idle-timeout", "900"],
-        stdout=log, stderr=log, cwd=ROOT)
+        stdout=log, stderr=log, cwd=ROOT, env=env)
     client = addon.remote.client.Client(address)
     deadline = time.monotonic() + 120
     while client.health(timeout=1.0) is None:
@@ -204,7 +208,7 @@ def test_moved_and_trimmed_source_reruns_consistently(addon, server):
     source = scene.sequence_editor.active_strip
     strips_before = len(addon.compat.strips(scene.sequence_editor))
     source.frame_start += 7
-    source.frame_offset_start = 3  # visible: source frames 3..19
+    source.frame_offset_end += 4  # visible: source frames 0..15 (the prompt's frame 0 must stay visible)
     scene.frame_set(source.frame_final_start)
     run_job(addon, "track")
     run_job(addon, "inpaint")
@@ -213,4 +217,4 @@ def test_moved_and_trimmed_source_reruns_consistently(addon, server):
         strip = addon.strips.find_result(scene, source, kind)
         assert (strip.frame_final_start, strip.frame_final_end) == (source.frame_final_start, source.frame_final_end)
     mask = addon.strips.find_result(scene, source, addon.strips.MASK)
-    assert mask.elements[0].filename == "000003.png" and len(mask.elements) == 17
+    assert mask.elements[0].filename == "000000.png" and len(mask.elements) == FRAMES - 4
