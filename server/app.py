@@ -405,9 +405,9 @@ class Server:
         return {
             "protocol": protocol.VERSION,
             "server_version": __version__,
-            "backends": self.backends,
-            "device": self.backends.get("device"),
-            "weights": self.backends.get("weights"),
+            "backends": self.backends["stages"],
+            "device": self.backends["device"],
+            "weights": self.backends["weights"],
             "auth": self.key is not None,
             "allowed_roots": [str(r) for r in self.roots.roots],
             "limits": {
