@@ -25,34 +25,37 @@ from .prompts import ObjectPrompt, Point, Prompts
 from .settings import Settings
 from .video import Mp4Writer, frame_name, open_video, read_mask, write_png
 
-WIDTH, HEIGHT, FRAMES, FPS = 480, 270, 60, 25.0
+WIDTH, HEIGHT, FRAMES = 480, 270, 60
 
 
 class PanClip:
     """Frame ``i`` of the synthetic clip, its background and its logo mask, computed on demand (no clip in memory)."""
 
-    def __init__(self):
+    def __init__(self, frames: int = FRAMES, width: int = WIDTH, height: int = HEIGHT):
         from skimage import data
+
+        self.frames, self.width, self.height = frames, width, height
 
         self.photo = data.rocket()  # 427x640 RGB photograph
         logo = data.logo()  # 500x500 RGBA
         size = 72
+        size = round(size * height / HEIGHT)
         self.logo_rgb = cv2.resize(logo[..., :3], (size, size), interpolation=cv2.INTER_AREA)
         self.logo_alpha = cv2.resize(logo[..., 3], (size, size), interpolation=cv2.INTER_AREA) >= 128
 
     def background(self, i: int) -> np.ndarray:
-        t = i / (FRAMES - 1)
+        t = i / max(1, self.frames - 1)
         ph, pw = self.photo.shape[:2]
         zoom = 1.0 + 0.08 * t  # a slow push-in
-        w, h = WIDTH / zoom * 1.0, HEIGHT / zoom * 1.0
+        w, h = self.width / zoom, self.height / zoom
         cx = w / 2 + (pw - w) * (0.15 + 0.6 * t)
         cy = h / 2 + (ph - h) * (0.45 + 0.1 * math.sin(2 * math.pi * t))
-        a = np.array([[zoom, 0, WIDTH / 2 - zoom * cx], [0, zoom, HEIGHT / 2 - zoom * cy]], np.float32)
-        return cv2.warpAffine(self.photo, a, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        a = np.array([[zoom, 0, self.width / 2 - zoom * cx], [0, zoom, self.height / 2 - zoom * cy]], np.float32)
+        return cv2.warpAffine(self.photo, a, (self.width, self.height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
     def _logo_transform(self, i: int) -> np.ndarray:
-        t = i / (FRAMES - 1)
-        x, y = WIDTH * (0.35 + 0.25 * t), HEIGHT * (0.45 + 0.12 * math.sin(math.pi * t))
+        t = i / max(1, self.frames - 1)
+        x, y = self.width * (0.35 + 0.25 * t), self.height * (0.45 + 0.12 * math.sin(math.pi * t))
         angle = 20 * t
         m = cv2.getRotationMatrix2D((self.logo_rgb.shape[1] / 2, self.logo_rgb.shape[0] / 2), angle, 1.0)
         m[:, 2] += (x - self.logo_rgb.shape[1] / 2, y - self.logo_rgb.shape[0] / 2)
@@ -60,11 +63,11 @@ class PanClip:
 
     def mask(self, i: int) -> np.ndarray:
         alpha = self.logo_alpha.astype(np.uint8) * 255
-        warped = cv2.warpAffine(alpha, self._logo_transform(i), (WIDTH, HEIGHT), flags=cv2.INTER_NEAREST)
+        warped = cv2.warpAffine(alpha, self._logo_transform(i), (self.width, self.height), flags=cv2.INTER_NEAREST)
         return warped > 0
 
     def frame(self, i: int) -> np.ndarray:
-        logo = cv2.warpAffine(self.logo_rgb, self._logo_transform(i), (WIDTH, HEIGHT), flags=cv2.INTER_NEAREST)
+        logo = cv2.warpAffine(self.logo_rgb, self._logo_transform(i), (self.width, self.height), flags=cv2.INTER_NEAREST)
         out = self.background(i)
         m = self.mask(i)
         out[m] = logo[m]
@@ -73,7 +76,7 @@ class PanClip:
 
 def write_clip(clip: PanClip, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for i in range(FRAMES):
+    for i in range(clip.frames):
         write_png(folder / frame_name(i), clip.frame(i))
 
 

@@ -40,8 +40,25 @@ class GrabCutSegmenter(Segmenter):
     def predict(self, key: Hashable, prompt: ObjectPrompt, previous: np.ndarray | None = None) -> np.ndarray:
         image = self._images[key]
         self._images.move_to_end(key)
-        h, w = image.shape[:2]
         box = self._region_of_interest(image, prompt, previous)
+        mask = self._grabcut(image, box, prompt, previous)
+        # A click alone only says where the object starts: while the mask fills its box to the
+        # edge, the object goes on beyond it, so grow the box around the mask and cut again.
+        for _ in range(3 if prompt.box is None else 0):
+            found = bounding_box(mask)
+            if found is None or not _touches(found, box, image.shape):
+                break
+            size = max(found[2] - found[0], found[3] - found[1])
+            box = padded_box(found, pad=size // 2, width=image.shape[1], height=image.shape[0], min_size=0)
+            grown = self._grabcut(image, box, prompt, mask)
+            if grown.sum() > 3 * mask.sum():  # leaking into the background, not completing the object
+                break
+            mask = grown
+        return mask
+
+    def _grabcut(self, image, box, prompt: ObjectPrompt, previous) -> np.ndarray:
+        """GrabCut in a crop around ``box`` (probable foreground), clicks as certain seeds."""
+        h, w = image.shape[:2]
         x0, y0, x1, y1 = padded_box(box, pad=max(8, (box[2] - box[0] + box[3] - box[1]) // 4), width=w, height=h)
         crop = image[y0:y1, x0:x1]
         scale = min(1.0, self.work_side / max(crop.shape[:2]))
@@ -54,6 +71,10 @@ class GrabCutSegmenter(Segmenter):
             prev = cv2.resize(previous[y0:y1, x0:x1].astype(np.uint8), small.shape[1::-1],
                               interpolation=cv2.INTER_NEAREST).astype(bool)
             seeds[prev] = cv2.GC_PR_FGD
+        if not (seeds == cv2.GC_BGD).any():  # the box fills the frame: its rim is the only background hint
+            rim = np.ones_like(seeds, bool)
+            rim[2:-2, 2:-2] = False
+            seeds[rim] = cv2.GC_PR_BGD
         radius = max(2, round(3 * scale * max(1.0, max(h, w) / 1000)))
         for p in prompt.points:
             centre = (round((p.x - x0) * scale), round((p.y - y0) * scale))
@@ -82,6 +103,17 @@ class GrabCutSegmenter(Segmenter):
             boxes.append(_flood_box(image, int(p.x), int(p.y)))
         xs0, ys0, xs1, ys1 = zip(*boxes, strict=True)
         return min(xs0), min(ys0), max(xs1), max(ys1)
+
+
+def _touches(found, box, shape, margin: int = 2) -> bool:
+    """Does the mask's box reach an edge of the search box that is not the frame's edge?"""
+    h, w = shape[:2]
+    return any((
+        found[0] <= box[0] + margin and box[0] > 0,
+        found[1] <= box[1] + margin and box[1] > 0,
+        found[2] >= box[2] - margin and box[2] < w,
+        found[3] >= box[3] - margin and box[3] < h,
+    ))
 
 
 def _flood_box(image: np.ndarray, x: int, y: int, tolerance: int = 20) -> tuple[int, int, int, int]:
