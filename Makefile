@@ -32,8 +32,8 @@ test-core: $(VENV)/.installed
 
 # The add-on's tests run inside each Blender's Python; the end-to-end one starts a server from $(VENV).
 test-blender: $(VENV)/.installed .venv-blender-5.0/.installed .venv-blender-4.2/.installed
-	.venv-blender-5.0/bin/python -m pytest -q tests/blender
-	.venv-blender-4.2/bin/python -m pytest -q tests/blender
+	.venv-blender-5.0/bin/python -m pytest -q --confcutdir=tests/blender tests/blender
+	.venv-blender-4.2/bin/python -m pytest -q --confcutdir=tests/blender tests/blender
 
 # dist/inpainterz-<version>.zip: Edit > Preferences > Get Extensions > Install from Disk.
 addon:

@@ -92,11 +92,10 @@ class Connection:
         self._health = None
         self._health_at = 0.0
         self._starting = None  # the thread starting a local server
+        self._segments_in_flight = 0
 
     def close(self):
-        for job in self.jobs:
-            if job.future is not None:
-                job.future.cancel()
+        """Drop the connection. Jobs on the server go on; any client can ask for their results."""
         self.client.close()
 
     # -- the poll step ------------------------------------------------------------------------------
@@ -114,11 +113,9 @@ class Connection:
         if self._starting is not None and not self._starting.is_alive():
             self._starting = None
         _show_reports(self)
-        busy = self.jobs or self._starting or any(s.id is None for s in self.sessions.values())
-        return POLL_INTERVAL if busy or self.masks_pending() else IDLE_INTERVAL
-
-    def masks_pending(self):
-        return any(session.waiting for session in self.sessions.values())
+        busy = self.jobs or self._starting or self._segments_in_flight or any(
+            s.id is None for s in self.sessions.values())
+        return POLL_INTERVAL if busy else IDLE_INTERVAL
 
     def _answered_hello(self, future):
         self._health = None
@@ -197,6 +194,7 @@ class Connection:
         self._ensure_object(session, item.object_id)
         future = self.client.send("segment", session=session.id, object_id=item.object_id, frame=frame,
                                   points=points, box=box)
+        self._segments_in_flight += 1
         future.add_done_callback(lambda f: self._segmented(session, key, f))
 
     def _ensure_object(self, session, object_id):
@@ -215,6 +213,7 @@ class Connection:
             session.objects.discard(filler)
 
     def _segmented(self, session, key, future):
+        self._segments_in_flight -= 1
         error = future.exception()
         if error is None:
             reply = future.result()

@@ -8,7 +8,7 @@ only ever calls `execute()`; the tests drive the add-on through those.
 import shlex
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from . import compat, connection, geometry, strips
 from .props import preferences
@@ -63,6 +63,7 @@ class INPAINTERZ_OT_start_server(bpy.types.Operator):
             self.report({"ERROR"}, "Set the Python that has inpainterz installed in the add-on's preferences")
             return {"CANCELLED"}
         connect(context).start_local_server(bpy.path.abspath(prefs.python), shlex.split(prefs.server_args))
+        wake_timer()
         return {"FINISHED"}
 
 
@@ -107,6 +108,7 @@ class INPAINTERZ_OT_add_point(SourceOperator, bpy.types.Operator):
         point = item.points.add()
         point.frame, (point.x, point.y), point.positive = frame, position, not self.negative
         connect(context).segment(source, item, frame)
+        wake_timer()
         return {"FINISHED"}
 
 
@@ -141,6 +143,7 @@ class INPAINTERZ_OT_add_box(SourceOperator, bpy.types.Operator):
         box = item.boxes.add()
         box.frame, box.x0, box.y0, box.x1, box.y1 = frame, min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb)
         connect(context).segment(source, item, frame)
+        wake_timer()
         return {"FINISHED"}
 
 
@@ -200,6 +203,7 @@ class INPAINTERZ_OT_undo_point(SourceOperator, bpy.types.Operator):
             return {"CANCELLED"}
         item.points.remove(indices[-1])
         connect(context).segment(source, item, frame)
+        wake_timer()
         return {"FINISHED"}
 
 
@@ -216,6 +220,21 @@ class INPAINTERZ_OT_add_object(SourceOperator, bpy.types.Operator):
         item = prompts.objects.add()
         item.object_id = min(set(range(1, 256)) - used)
         prompts.active_object = len(prompts.objects) - 1
+        return {"FINISHED"}
+
+
+class INPAINTERZ_OT_select_object(SourceOperator, bpy.types.Operator):
+    """Send new clicks to this object"""
+
+    bl_idname = "inpainterz.select_object"
+    bl_label = "Select Object"
+    bl_options = {"REGISTER", "UNDO"}
+
+    index: IntProperty(min=0)
+
+    def execute(self, context):
+        prompts = active_source(context).inpainterz
+        prompts.active_object = min(self.index, max(0, len(prompts.objects) - 1))
         return {"FINISHED"}
 
 
@@ -270,7 +289,7 @@ class INPAINTERZ_OT_run(SourceOperator, bpy.types.Operator):
             self.report({"ERROR"}, f"{source.name} is retimed; Inpainterz needs one source frame per frame")
             return {"CANCELLED"}
         conn.run_job(self.kind, compat.sequencer_scene(context), source, grow=preferences(context).grow)
-        _ensure_timer()
+        wake_timer()
         return {"FINISHED"}
 
 
@@ -336,14 +355,17 @@ def _timer():
     return connect(bpy.context).poll()
 
 
-def _ensure_timer():
-    if not bpy.app.timers.is_registered(_timer):
-        bpy.app.timers.register(_timer, first_interval=0.0, persistent=True)
+def wake_timer():
+    """Run the poll step now: a request was just sent, and the timer may be in a long idle wait."""
+    if bpy.app.timers.is_registered(_timer):
+        bpy.app.timers.unregister(_timer)
+    bpy.app.timers.register(_timer, first_interval=0.0, persistent=True)
 
 
 classes = (
     INPAINTERZ_OT_report, INPAINTERZ_OT_start_server, INPAINTERZ_OT_add_point, INPAINTERZ_OT_add_box,
-    INPAINTERZ_OT_prompt, INPAINTERZ_OT_undo_point, INPAINTERZ_OT_add_object, INPAINTERZ_OT_clear,
+    INPAINTERZ_OT_prompt, INPAINTERZ_OT_undo_point, INPAINTERZ_OT_add_object, INPAINTERZ_OT_select_object,
+    INPAINTERZ_OT_clear,
     INPAINTERZ_OT_run, INPAINTERZ_OT_cancel, INPAINTERZ_OT_apply_mask, INPAINTERZ_OT_mask_to_compositor,
 )
 
@@ -351,7 +373,7 @@ classes = (
 def register():
     for cls in classes:
         bpy.utils.register_class(cls)
-    _ensure_timer()
+    wake_timer()
 
 
 def unregister():

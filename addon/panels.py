@@ -54,9 +54,10 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
             row = col.row(align=True)
             active = index == prompts.active_object
             mask = conn.masks.get((source.name, item.object_id)) if conn is not None else None
-            row.label(text=f"Object {item.object_id}: {len(item.points)} clicks"
-                      + (", box" if len(item.boxes) else "") + ("" if mask else ", no mask yet"),
-                      icon="RADIOBUT_ON" if active else "RADIOBUT_OFF")
+            text = (f"Object {item.object_id}: {len(item.points)} clicks" + (", box" if len(item.boxes) else "")
+                    + ("" if mask else ", no mask yet"))
+            row.operator("inpainterz.select_object", text=text, depress=active,
+                         icon="RADIOBUT_ON" if active else "RADIOBUT_OFF").index = index
         row = col.row(align=True)
         row.operator("inpainterz.undo_point", icon="LOOP_BACK")
         row.operator("inpainterz.add_object", icon="ADD")
