@@ -28,6 +28,7 @@ demo: $(VENV)/.installed
 test: test-core test-blender
 
 test-core: $(VENV)/.installed
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 # The add-on's tests run inside each Blender's Python; the end-to-end one starts a server from $(VENV).
