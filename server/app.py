@@ -303,7 +303,10 @@ class Server:
         frames = [identity, *protocol.pack(envelope, self.key)]
         with self._outbox_lock:
             self._outbox.append(frames)
-            self._wake_out.send(b"", zmq.NOBLOCK)
+            try:
+                self._wake_out.send(b"", zmq.NOBLOCK)
+            except zmq.ZMQError:  # the server is shutting down: a late job event goes nowhere
+                pass
 
     def _flush(self) -> None:
         while True:
@@ -388,6 +391,13 @@ class Server:
             source.close()
             raise ProtocolError("too_large", f"{path.name} is {source.width}x{source.height} with "
                                 f"{source.frame_count} frames: over the server's limits")
+        return source
+
+    def _job_source(self, session: Session) -> FrameSource:
+        """A job's own reader of the session's video (decoders are not shared between threads)."""
+        source = open_video(session.path)
+        if session.upload is not None:
+            source.fps = session.fps  # a folder of PNGs has no frame rate: use the one the client announced
         return source
 
     def _close_session(self, session: Session) -> None:
@@ -556,7 +566,7 @@ class Server:
         segmenter = self._segmenter(session, settings)
 
         def work(job: Job, progress) -> dict:
-            with open_video(session.path) as source:
+            with self._job_source(session) as source:
                 keyframes = segment_keyframes(source, prompts, segmenter)
                 track(source, keyframes, settings, out_dir, frame_range=frame_range, progress=progress,
                       cancel=job.cancel)
@@ -574,7 +584,7 @@ class Server:
         out_dir, masks = Path(tracked.results["out_dir"]), Path(tracked.results["masks"])
 
         def work(job: Job, progress) -> dict:
-            with open_video(session.path) as source:
+            with self._job_source(session) as source:
                 inpaint(source, masks, settings, out_dir, frame_range=frame_range, progress=progress,
                         cancel=job.cancel)
             video, report = out_dir / "result.mp4", out_dir / "report.json"
@@ -657,7 +667,7 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def build_server(args: argparse.Namespace) -> tuple[Server, Path | None]:
-    """The bound server and the connection file it created (None if it used an existing one or none)."""
+    """The bound server and the connection file it created, to delete at exit (None if it reused one)."""
     info = read_connection_file(args.connection_file) if args.connection_file else None
     address = args.bind or (info or {}).get("address") or protocol.DEFAULT_ADDRESS
     key = info["key"] if info else (new_key() if args.connection_file else None)
@@ -676,12 +686,14 @@ def build_server(args: argparse.Namespace) -> tuple[Server, Path | None]:
     except zmq.ZMQError as e:
         raise ConfigError(f"cannot listen on {address}: {e} (is another server running there?)") from None
     created = None
-    if args.connection_file and info is None:
-        created = Path(args.connection_file)
-        tmp = created.with_name(created.name + ".tmp")
+    if args.connection_file and (info is None or info.get("address") != server.address):
+        # Write (or correct) the address clients will read, e.g. after binding a random port.
+        path = Path(args.connection_file)
+        tmp = path.with_name(path.name + ".tmp")
         tmp.unlink(missing_ok=True)
         write_connection_file(tmp, server.address, key)
-        os.replace(tmp, created)  # readers never see a half-written file
+        os.replace(tmp, path)  # readers never see a half-written file
+        created = path if info is None else None
     return server, created
 
 

@@ -68,7 +68,7 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log.read_text()}")
-            if self.connection_file is not None and self.address is None:
+            if self.connection_file is not None:  # the server writes its bound address there
                 if not self.connection_file.exists():
                     time.sleep(0.1)
                     continue

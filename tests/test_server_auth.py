@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 
 import pytest
 import zmq
-from server_harness import ServerProcess, client, protocol, running_server, synthetic_clip
+from server_harness import PACKAGE, ServerProcess, client, protocol, running_server, synthetic_clip
+
+security = importlib.import_module(f"{PACKAGE}.security")
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +110,15 @@ def test_a_connection_file_others_can_read_is_refused(tmp_path):
     assert server.process.returncode == 2
     log = server.log.read_text()
     assert "chmod 600" in log and "Traceback" not in log
+
+
+def test_an_existing_connection_file_keeps_its_key_and_gets_the_bound_address(tmp_path):
+    conn = tmp_path / "conn.json"
+    security.write_connection_file(conn, "tcp://127.0.0.1:1", "k" * 32)
+    with running_server(tmp_path, "--allow-root", str(tmp_path), connection_file=conn) as server:
+        info = json.loads(conn.read_text())
+        assert info["key"] == "k" * 32 and info["address"] not in ("tcp://127.0.0.1:1", "tcp://127.0.0.1:*")
+        with server.client() as c:
+            assert c.hello()["auth"] is True
+        assert os.stat(conn).st_mode & 0o777 == 0o600
+    assert conn.exists()  # the user's file: kept after the server exits

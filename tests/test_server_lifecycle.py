@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def test_upload_in_chunks_then_click(tmp_path):
     clip = synthetic_clip(tmp_path / "clip", frames=5)
     frames = [(tmp_path / "clip" / f"{i:06d}.png").read_bytes() for i in range(5)]
     with running_server(tmp_path, "--allow-root", str(tmp_path)) as server, server.client() as c:
-        session = c.upload_video(frames, 160, 120, 5, fps=24.0, chunk=2)
+        session = c.upload_video(frames, 160, 120, 5, fps=24.0, chunk=2, settings={"backend": "classical"})
         assert session["ready"]
         sid = session["session"]
         with pytest.raises(client.ServerError) as e:  # the upload is complete: no more frames
@@ -64,6 +65,10 @@ def test_upload_in_chunks_then_click(tmp_path):
         c.add_object(opened)
         direct = client.rle_decode(c.segment(opened, 1, 2, [(58, 60, 1)])["mask"])
         assert uploaded == direct and sum(uploaded) > 500
+        c.track(sid).result(timeout=300)
+        video = c.inpaint(sid).result(timeout=300)["video"]
+        with av.open(video) as container:  # the announced frame rate, not a folder's default
+            assert container.streams.video[0].average_rate == 24
 
         bad = c.call("open_video", upload={"width": 160, "height": 120, "frame_count": 2, "fps": 24.0})["session"]
         for frame, code in ((png(np.zeros((60, 80, 3), np.uint8)), "bad_input"), (b"GIF89a" * 4, "bad_input")):
