@@ -31,15 +31,14 @@ WIDTH, HEIGHT, FRAMES = 480, 270, 60
 class PanClip:
     """Frame ``i`` of the synthetic clip, its background and its logo mask, computed on demand (no clip in memory)."""
 
-    def __init__(self, frames: int = FRAMES, width: int = WIDTH, height: int = HEIGHT):
+    def __init__(self, frames: int = FRAMES, width: int = WIDTH, height: int = HEIGHT, logo_size: int | None = None):
         from skimage import data
 
         self.frames, self.width, self.height = frames, width, height
 
         self.photo = data.rocket()  # 427x640 RGB photograph
         logo = data.logo()  # 500x500 RGBA
-        size = 72
-        size = round(size * height / HEIGHT)
+        size = logo_size or round(72 * height / HEIGHT)
         self.logo_rgb = cv2.resize(logo[..., :3], (size, size), interpolation=cv2.INTER_AREA)
         self.logo_alpha = cv2.resize(logo[..., 3], (size, size), interpolation=cv2.INTER_AREA) >= 128
 
