@@ -60,16 +60,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _segmenter_alone(folder: Path, backend: str, points: list[tuple[int, int]], clicks: int) -> list[float]:
+def _local_segmenter(folder: Path, backend: str):
+    """The same segmenter the server uses, in this process, on the same frame."""
     segmenter = make_segmenter(Settings(backend=backend))
     segmenter.set_image(0, cv2.cvtColor(cv2.imread(str(folder / "000000.png")), cv2.COLOR_BGR2RGB))
-    times = []
-    for i in range(clicks):
-        prompt = ObjectPrompt(0, (Point(*points[i % len(points)]),))
-        start = time.perf_counter()
-        segmenter.predict(0, prompt)
-        times.append((time.perf_counter() - start) * 1000)
-    return times
+    return segmenter
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
 
 
 def run(backend: str = "classical", hellos: int = 1000, clicks: int = 20) -> dict:
@@ -90,33 +89,39 @@ def run(backend: str = "classical", hellos: int = 1000, clicks: int = 20) -> dic
                 for _ in range(hellos):
                     start = time.perf_counter()
                     c.hello()
-                    rtt.append((time.perf_counter() - start) * 1000)
+                    rtt.append(_ms_since(start))
 
                 session = c.open_video(str(tmp / "clip"), settings={"backend": backend})["session"]
                 object_id = c.add_object(session)
                 c.frame(session, 0, max_side=960)  # computes the embedding in the background
                 start = time.perf_counter()
                 c.segment(session, object_id, 0, [points[0]])
-                first = (time.perf_counter() - start) * 1000
-                times = []
+                first = _ms_since(start)
+                # Each click goes to the server and, right after, to the segmenter alone: pairs see the
+                # same machine load, so their difference is the server's own share.
+                local = _local_segmenter(tmp / "clip", backend)
+                served, alone = [], []
                 for i in range(clicks):
+                    point = points[i % len(points)]
                     start = time.perf_counter()
-                    reply = c.segment(session, object_id, 0, [points[i % len(points)]])
-                    times.append((time.perf_counter() - start) * 1000)
+                    reply = c.segment(session, object_id, 0, [point])
+                    served.append(_ms_since(start))
                     assert reply["area"] > 0
+                    start = time.perf_counter()
+                    local.predict(0, ObjectPrompt(0, (Point(*point),)))
+                    alone.append(_ms_since(start))
                 c.shutdown()
         finally:
             if process is not None and process.poll() is None:
                 process.kill()
-        alone = _segmenter_alone(tmp / "clip", backend, points, clicks)
     result = {
         "hello_rtt_ms_median": round(statistics.median(rtt), 3),
         "hello_rtt_ms_p99": round(sorted(rtt)[int(0.99 * len(rtt))], 3),
-        "segment_ms_median": round(statistics.median(times), 1),
-        "segment_ms_p90": round(sorted(times)[int(0.9 * len(times))], 1),
+        "segment_ms_median": round(statistics.median(served), 1),
+        "segment_ms_p90": round(sorted(served)[int(0.9 * len(served))], 1),
         "segment_first_click_ms": round(first, 1),
         "segmenter_alone_ms_median": round(statistics.median(alone), 1),
-        "server_overhead_ms_median": round(statistics.median(times) - statistics.median(alone), 1),
+        "server_overhead_ms_median": round(statistics.median(s - a for s, a in zip(served, alone, strict=True)), 1),
         "frame": "1920x1080",
         "backend": backend,
         "budget": BUDGET,
