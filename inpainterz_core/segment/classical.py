@@ -22,7 +22,7 @@ from .base import Segmenter
 class GrabCutSegmenter(Segmenter):
     name = "grabcut"
 
-    def __init__(self, cache_size: int = 8, work_side: int = 400, iterations: int = 4):
+    def __init__(self, cache_size: int = 8, work_side: int = 320, iterations: int = 3):
         self.cache_size = cache_size
         self.work_side = work_side
         self.iterations = iterations
@@ -128,15 +128,17 @@ def _flood_box(image: np.ndarray, x: int, y: int, tolerance: int = 20) -> tuple[
     limit = max(32, min(h, w) // 4)
     x0, y0 = max(0, x - limit), max(0, y - limit)
     x1, y1 = min(w, x + limit + 1), min(h, y + limit + 1)
-    window = image[y0:y1, x0:x1].astype(np.int16)
-    seed_colour = image[y, x].astype(np.int16)
-    similar = (np.abs(window - seed_colour).max(axis=2) <= tolerance).astype(np.uint8)
-    count, blobs = cv2.connectedComponents(similar, connectivity=8)
-    reach = blobs == blobs[y - y0, x - x0]
+    # Work on a window of at most ~200 px: the box only needs to be roughly right, and a 4K click costs the same.
+    scale = min(1.0, 200 / max(x1 - x0, y1 - y0))
+    window = cv2.resize(image[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    cx, cy = min(round((x - x0) * scale), window.shape[1] - 1), min(round((y - y0) * scale), window.shape[0] - 1)
+    similar = (np.abs(window.astype(np.int16) - window[cy, cx].astype(np.int16)).max(axis=2) <= tolerance)
+    _, blobs = cv2.connectedComponents(similar.astype(np.uint8), connectivity=8)
+    reach = blobs == blobs[cy, cx]
     for _ in range(16):
         bx0, by0, bx1, by1 = bounding_box(reach)
-        gap = max(3, max(bx1 - bx0, by1 - by0) // 2)
-        touched = np.unique(blobs[cv2.dilate(reach.astype(np.uint8), ellipse(gap)).astype(bool) & (similar > 0)])
+        gap = max(2, max(bx1 - bx0, by1 - by0) // 2)
+        touched = np.unique(blobs[cv2.dilate(reach.astype(np.uint8), ellipse(gap)).astype(bool) & similar])
         grown = np.isin(blobs, touched[touched > 0])
         if grown.sum() == reach.sum():
             break
@@ -145,7 +147,8 @@ def _flood_box(image: np.ndarray, x: int, y: int, tolerance: int = 20) -> tuple[
     if reach.mean() > 0.5 or (bx1 - bx0) * (by1 - by0) > 0.8 * reach.size:
         half = max(16, min(h, w) // 12)
         return max(0, x - half), max(0, y - half), min(w, x + half + 1), min(h, y + half + 1)
-    return bx0 + x0, by0 + y0, bx1 + x0, by1 + y0
+    return (x0 + int(bx0 / scale), y0 + int(by0 / scale),
+            min(w, x0 + int(np.ceil(bx1 / scale))), min(h, y0 + int(np.ceil(by1 / scale))))
 
 
 def _keep_prompted_components(fg: np.ndarray, prompt: ObjectPrompt, x0: int, y0: int, scale: float) -> np.ndarray:
