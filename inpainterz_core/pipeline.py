@@ -13,6 +13,7 @@ import json
 import os
 import resource
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -52,6 +53,14 @@ def _report_progress(progress: Progress | None, stage: str, done: int, total: in
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def peak_gpu_mb() -> float | None:
+    """Most CUDA memory torch held in this process, or None when no model ran on a GPU."""
+    torch = sys.modules.get("torch")  # never import torch just to ask
+    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return None
+    return torch.cuda.max_memory_allocated() / 2**20
 
 
 @contextmanager
@@ -416,6 +425,7 @@ def remove(source, prompts: Prompts, settings: Settings, out_dir, *,
             "frames_per_second": {k: (src.frame_count / v if v > 0 and k != "segment" else None)
                                   for k, v in seconds.items()},
             "peak_rss_mb": peak_rss_mb(),
+            "peak_gpu_mb": peak_gpu_mb(),
             "prompts": [o.to_dict() for o in prompts.objects],
             "settings": settings.to_dict(),
         }
