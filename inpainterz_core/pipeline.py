@@ -272,7 +272,10 @@ def _inpaint_into(source, mask_files, inpainter, settings, dest: Path, start, st
             raise InputError(f"mask {mask_files[i].name} is {labels.shape[1]}x{labels.shape[0]}, "
                              f"the video is {width}x{height}")
         boxes[i] = bounding_box(_hole(labels, settings.dilate))
-    chunks = _plan(boxes, start, stop, settings.chunk, inpainter.context, width, height)
+    # Each chunk re-reads its context frames: with a long reach (E2FGVI's references) longer chunks
+    # keep that overhead small; memory stays bounded at chunk + 2 x context crops either way.
+    chunk = max(settings.chunk, 2 * inpainter.context)
+    chunks = _plan(boxes, start, stop, chunk, inpainter.context, width, height)
     # Each frame is cropped once, to the union of the boxes of every chunk whose window holds it.
     keep: dict[int, tuple] = {}
     for c in chunks:

@@ -19,7 +19,7 @@ class Settings:
     inpaint_model: str = "e2fgvi_hq"  # e2fgvi_hq (any size) | e2fgvi (432x240)
     long_term_mem_gap: int = 9999  # DeAOT: add a long-term memory frame every N frames
     max_len_long_term: int = 9999  # DeAOT: most long-term memory frames kept
-    chunk: int = 24  # frames inpainted per window (memory stays at chunk + 2 x context)
+    chunk: int = 24  # frames inpainted per window, at least 2 x the inpainter's context (memory: chunk + 2 x context crops)
     write_video: bool = True  # also write result.mp4 beside the PNGs
 
     def __post_init__(self):
