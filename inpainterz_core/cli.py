@@ -73,38 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", "-v", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name, help_text):
+    def command(name, help_text, func, prompts=True):
+        """A subcommand taking INPUT, -o OUTDIR, the settings and (unless told) the prompts."""
         p = commands.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
+        p.add_argument("input", type=Path, help="a video file or a folder of numbered images")
+        p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+        if prompts:
+            _add_prompt_arguments(p)
+        _add_settings_arguments(p)
+        p.set_defaults(func=func)
         return p
 
-    p = command("remove", "segment, track and paint out the prompted objects")
-    p.add_argument("input", type=Path, help="a video file or a folder of numbered images")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
-    _add_prompt_arguments(p)
-    _add_settings_arguments(p)
-    p.set_defaults(func=run_remove)
-
-    p = command("segment", "the prompted frame's mask only")
-    p.add_argument("input", type=Path)
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
-    _add_prompt_arguments(p)
-    _add_settings_arguments(p)
-    p.set_defaults(func=run_segment)
-
-    p = command("track", "masks for every frame from the prompts")
-    p.add_argument("input", type=Path)
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
-    _add_prompt_arguments(p)
-    _add_settings_arguments(p)
-    p.set_defaults(func=run_track)
-
-    p = command("inpaint", "paint out given masks (one 8-bit mask per frame)")
-    p.add_argument("input", type=Path)
-    p.add_argument("--masks", type=Path, required=True, metavar="DIR")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
-    _add_settings_arguments(p)
-    p.set_defaults(func=run_inpaint)
+    command("remove", "segment, track and paint out the prompted objects", run_remove)
+    command("segment", "the prompted frame's mask only", run_segment)
+    command("track", "masks for every frame from the prompts", run_track)
+    inpaint = command("inpaint", "paint out given masks (one 8-bit mask per frame)", run_inpaint, prompts=False)
+    inpaint.add_argument("--masks", type=Path, required=True, metavar="DIR",
+                         help="one mask per frame: 000000.png, 000001.png, ... (0 = keep, other = paint out)")
 
     from inpainterz_server.app import add_serve_parser
 
