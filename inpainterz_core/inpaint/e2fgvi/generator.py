@@ -165,7 +165,9 @@ class InpaintGenerator(nn.Module):
             tokens = block(tokens, (fh, fw))
         feats = feats + self.sc(tokens, (fh, fw)).view(b, t, fc, fh, fw)
 
-        frames = torch.tanh(self.decoder(feats.view(b * t, fc, fh, fw)))
+        # The decoder's full-resolution convs run faster channels-last on CPU (oneDNN).
+        decoded = self.decoder(feats.view(b * t, fc, fh, fw).contiguous(memory_format=torch.channels_last))
+        frames = torch.tanh(decoded).contiguous()
         return frames, (flows_forward, flows_backward)
 
 

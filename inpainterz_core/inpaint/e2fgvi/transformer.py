@@ -17,6 +17,8 @@ Names follow the official checkpoints.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -53,18 +55,26 @@ def rolled_ring_indices(window: tuple[int, int] = WINDOW, expand: tuple[int, int
 
 
 class SoftSplit(nn.Module):
-    """Feature maps (b*t, c, h, w) -> tokens (b, t, fh, fw, hidden) of overlapping 7x7 patches."""
+    """Feature maps (b*t, c, h, w) -> tokens (b, t, fh, fw, hidden) of overlapping 7x7 patches.
+
+    ``embedding`` is a linear map of each unfolded patch (channel-major, as ``F.unfold`` lays
+    it out), which is exactly a strided conv with the same weights: run it as one.
+    """
 
     def __init__(self, channels: int, hidden: int):
         super().__init__()
+        self.channels = channels
         k = PATCH["kernel_size"]
         self.embedding = nn.Linear(channels * k[0] * k[1], hidden)
 
     def forward(self, feats: torch.Tensor, b: int) -> torch.Tensor:
-        patches = F.unfold(feats, **PATCH).transpose(1, 2)
-        tokens = self.embedding(patches)
-        fh, fw = token_grid(*feats.shape[2:])
-        return tokens.view(b, -1, fh, fw, tokens.shape[-1])
+        hidden = self.embedding.out_features
+        weight = self.embedding.weight.view(hidden, self.channels, *PATCH["kernel_size"])
+        tokens = F.conv2d(
+            feats, weight, self.embedding.bias, stride=PATCH["stride"], padding=PATCH["padding"]
+        )
+        _, _, fh, fw = tokens.shape
+        return tokens.permute(0, 2, 3, 1).reshape(b, -1, fh, fw, hidden)
 
 
 class SoftComp(nn.Module):
@@ -128,43 +138,32 @@ class TemporalFocalAttention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3)
         self.proj = nn.Linear(dim, dim)
 
-    def _key_indices(self, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per window: token indices of its own + ring keys (into h*w), of its pooled keys
-        (into the pooled grid plus one zero row at the end), and the pooled keys' logit bias."""
+    def _key_indices(self, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per window (rows), its keys as indices into [h*w tokens, pooled tokens, one zero token],
+        and each key's logit bias (the zero token, a pooled key beyond the border, gets -100)."""
         (wh, ww), (eh, ew) = WINDOW, EXPAND
         nwh, nww = h // wh, w // ww
-        device = self.valid_ind_rolled.device
+        arange = partial(torch.arange, device=self.valid_ind_rolled.device)
         # Token coordinates of every window position: (nwh, nww, wh, ww).
-        rows = (torch.arange(nwh, device=device) * wh).view(nwh, 1, 1, 1) + torch.arange(
-            wh, device=device
-        ).view(1, 1, wh, 1)
-        cols = (torch.arange(nww, device=device) * ww).view(1, nww, 1, 1) + torch.arange(
-            ww, device=device
-        ).view(1, 1, 1, ww)
+        rows = (arange(nwh) * wh).view(nwh, 1, 1, 1) + arange(wh).view(1, 1, wh, 1)
+        cols = (arange(nww) * ww).view(1, nww, 1, 1) + arange(ww).view(1, 1, 1, ww)
         rows, cols = torch.broadcast_tensors(rows, cols)
         own = (rows * w + cols).reshape(nwh * nww, wh * ww)
-        shifted = [
-            ((rows + dy) % h) * w + (cols + dx) % w for dy, dx in ((eh, ew), (eh, -ew), (-eh, ew), (-eh, -ew))
-        ]
+        diagonal_shifts = ((eh, ew), (eh, -ew), (-eh, ew), (-eh, -ew))
+        shifted = [((rows + dy) % h) * w + (cols + dx) % w for dy, dx in diagonal_shifts]
         ring = torch.stack(shifted, dim=2).reshape(nwh * nww, 4 * wh * ww)[:, self.valid_ind_rolled]
-        local = torch.cat([own, ring], dim=1)
 
         # Pooled keys: the wh x ww neighbourhood of the window's own pooled token.
-        prow = (
-            torch.arange(nwh, device=device).view(nwh, 1, 1, 1)
-            + torch.arange(wh, device=device).view(1, 1, wh, 1)
-            - eh
-        )
-        pcol = (
-            torch.arange(nww, device=device).view(1, nww, 1, 1)
-            + torch.arange(ww, device=device).view(1, 1, 1, ww)
-            - ew
-        )
+        prow = arange(nwh).view(nwh, 1, 1, 1) + arange(wh).view(1, 1, wh, 1) - eh
+        pcol = arange(nww).view(1, nww, 1, 1) + arange(ww).view(1, 1, 1, ww) - ew
         prow, pcol = torch.broadcast_tensors(prow, pcol)
-        inside = (prow >= 0) & (prow < nwh) & (pcol >= 0) & (pcol < nww)
-        pooled = torch.where(inside, prow * nww + pcol, nwh * nww).reshape(nwh * nww, wh * ww)
-        pooled_bias = torch.where(inside, 0.0, POOLED_PAD_LOGIT).reshape(nwh * nww, wh * ww)
-        return local, pooled, pooled_bias
+        inside = ((prow >= 0) & (prow < nwh) & (pcol >= 0) & (pcol < nww)).reshape(nwh * nww, wh * ww)
+        pooled = h * w + torch.where(inside, (prow * nww + pcol).reshape(inside.shape), nwh * nww)
+
+        indices = torch.cat([own, ring, pooled], dim=1)
+        bias = torch.zeros(indices.shape, device=indices.device)
+        bias[:, -wh * ww :] = torch.where(inside, 0.0, POOLED_PAD_LOGIT)
+        return indices, bias
 
     def forward(self, x: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
         """x: normalised tokens (b, t, h, w, c); pooled: one token per window (b, t, h/5, w/9, c)."""
@@ -172,27 +171,26 @@ class TemporalFocalAttention(nn.Module):
         (wh, ww), heads = WINDOW, self.num_heads
         nwh, nww = h // wh, w // ww
         n_windows, hd = nwh * nww, c // heads
-        local_idx, pooled_idx, pooled_bias = self._key_indices(h, w)
+        key_indices, key_bias = self._key_indices(h, w)
 
-        q, k, v = self.qkv(x).chunk(3, dim=-1)
-        q = q.reshape(b, t, nwh, wh, nww, ww, heads, hd).permute(0, 2, 4, 6, 1, 3, 5, 7)
-        q = q.reshape(b * n_windows, heads, t * wh * ww, hd)
+        q, kv = self.qkv(x).split([c, 2 * c], dim=-1)
+        # Queries: (b * heads, windows, t * wh * ww, hd); 4-D, which CPU attention runs with its fast kernel.
+        q = q.reshape(b, t, nwh, wh, nww, ww, heads, hd).permute(0, 6, 2, 4, 1, 3, 5, 7)
+        q = q.reshape(b * heads, n_windows, t * wh * ww, hd)
 
-        # Keys/values as (b, t, windows, keys per window and frame, c).
-        kv = torch.cat([k, v], dim=-1).reshape(b, t, h * w, 2 * c)[:, :, local_idx]
+        # Key/value sources (2, b, heads, tokens, t, hd): every token, every pooled token, one zero token.
         kv_pooled = F.linear(pooled, self.qkv.weight[c:], self.qkv.bias[c:]).reshape(b, t, n_windows, 2 * c)
-        kv_pooled = F.pad(kv_pooled, (0, 0, 0, 1))[:, :, pooled_idx]
-        kv = torch.cat([kv, kv_pooled], dim=3)
-        n_keys = kv.shape[3]
-        kv = kv.reshape(b, t, n_windows, n_keys, 2, heads, hd).permute(4, 0, 2, 5, 1, 3, 6)
-        k, v = kv.reshape(2, b * n_windows, heads, t * n_keys, hd).unbind(0)
-
-        bias = torch.cat([pooled_bias.new_zeros(n_windows, local_idx.shape[1]), pooled_bias], dim=1)
-        bias = bias.view(1, n_windows, 1, 1, n_keys).expand(b, n_windows, t, 1, n_keys)
-        bias = bias.permute(0, 1, 3, 2, 4).reshape(b * n_windows, 1, 1, t * n_keys).to(q.dtype)
+        sources = torch.cat([kv.reshape(b, t, h * w, 2 * c), kv_pooled, kv.new_zeros(b, t, 1, 2 * c)], dim=2)
+        sources = sources.view(b, t, -1, 2, heads, hd).permute(3, 0, 4, 2, 1, 5).contiguous()
+        # Selecting whole tokens (all t frames at once) gives the keys in the layout attention wants,
+        # ordered (key, frame); attention does not depend on the keys' order.
+        n_keys = key_indices.shape[1] * t
+        keys_values = sources.index_select(3, key_indices.flatten())
+        k, v = keys_values.view(2, b * heads, n_windows, n_keys, hd).unbind(0)
+        bias = key_bias[:, :, None].expand(-1, -1, t).reshape(1, n_windows, 1, n_keys).to(q.dtype)
 
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-        out = out.reshape(b, nwh, nww, heads, t, wh, ww, hd).permute(0, 4, 1, 5, 2, 6, 3, 7)
+        out = out.view(b, heads, nwh, nww, t, wh, ww, hd).permute(0, 4, 2, 5, 3, 6, 1, 7)
         return self.proj(out.reshape(b, t, h, w, c))
 
 

@@ -1,0 +1,78 @@
+"""E2FGVI on the CPU: our generator's forward time on the golden cases vs the reference's.
+
+Timed as the reference was (each case json's ``reference_forward_time_s``): the case's
+forward call, float32, batch 1, no grad, torch's default two threads on the 2-core
+machine; one warm-up call, then the median of 3 timed calls. Goal: ratio (ours /
+reference) <= 1.0. The reference was timed on an otherwise idle machine: run this alone.
+Run with ``python -m bench.bench_e2fgvi``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inpainterz_core.inpaint.e2fgvi import build_e2fgvi
+
+GOLDEN = Path(
+    os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden"
+)
+MODELS = {"e2fgvi_cvpr22": "cvpr22", "e2fgvi_hq": "hq"}
+TIMED_CALLS = 3
+
+
+def _recipe():
+    spec = importlib.util.spec_from_file_location("golden_recipe", GOLDEN / "recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _forward_seconds(model: torch.nn.Module, masked_frames: torch.Tensor, num_local_frames: int) -> float:
+    with torch.inference_mode():
+        model(masked_frames, num_local_frames)
+        times = []
+        for _ in range(TIMED_CALLS):
+            start = time.perf_counter()
+            model(masked_frames, num_local_frames)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run(threads: int = 2) -> dict:
+    results = {}
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for model_dir, variant in MODELS.items():
+            for case_json in sorted((GOLDEN / model_dir).glob("case-*.json")):
+                if not re.fullmatch(r"case-\d+\.json", case_json.name):
+                    continue
+                case = json.loads(case_json.read_text())
+                model = build_e2fgvi(variant)
+                state = _recipe().case_state_dict(str(case_json))
+                model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
+                with np.load(case_json.with_suffix(".npz")) as npz:
+                    frames, n_local = torch.from_numpy(npz["masked_frames"]), int(npz["num_local_frames"])
+                ours = _forward_seconds(model, frames, n_local)
+                reference = case["reference_forward_time_s"]["median_of_3"]
+                results[f"{model_dir}/{case_json.stem}"] = {
+                    "ours_s": round(ours, 3),
+                    "reference_s": round(reference, 3),
+                    "ratio": round(ours / reference, 3),
+                }
+    finally:
+        torch.set_num_threads(previous_threads)
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
