@@ -10,7 +10,7 @@ import importlib.util
 import logging
 
 from . import weights
-from .errors import MissingWeightsError
+from .errors import InputError, MissingWeightsError
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,11 +51,28 @@ def choose(stage: str, settings: Settings) -> str:
     return "model" if have else "classical"
 
 
+def device(settings: Settings) -> str:
+    """The torch device for the model backends, checked here so a missing GPU is one clear line."""
+    import torch
+
+    if settings.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if settings.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {settings.device}: PyTorch sees no CUDA GPU here; use --device cpu or auto")
+        index = int(settings.device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise InputError(f"--device {settings.device}: only {torch.cuda.device_count()} CUDA GPU(s) here")
+    elif settings.device != "cpu":
+        raise InputError(f"--device must be auto, cpu, cuda or cuda:N, not {settings.device!r}")
+    return settings.device
+
+
 def make_segmenter(settings: Settings):
     if choose("segment", settings) == "model":
         from .segment.sam import SAMSegmenter
 
-        return SAMSegmenter(weights.path_for("sam_vit_b", settings.ckpt_dir), device=settings.device)
+        return SAMSegmenter(weights.path_for("sam_vit_b", settings.ckpt_dir), device=device(settings))
     from .segment.classical import GrabCutSegmenter
 
     return GrabCutSegmenter()
@@ -65,7 +82,7 @@ def make_tracker(settings: Settings):
     if choose("track", settings) == "model":
         from .track.deaot import DeAOTTracker
 
-        return DeAOTTracker(weights.path_for("deaot_r50l", settings.ckpt_dir), device=settings.device,
+        return DeAOTTracker(weights.path_for("deaot_r50l", settings.ckpt_dir), device=device(settings),
                             fp16=settings.fp16, long_term_mem_gap=settings.long_term_mem_gap,
                             max_len_long_term=settings.max_len_long_term)
     from .track.classical import FlowTracker
@@ -79,7 +96,7 @@ def make_inpainter(settings: Settings):
 
         variant = "hq" if settings.inpaint_model == "e2fgvi_hq" else "cvpr22"
         return E2FGVIInpainter(variant, weights.path_for(settings.inpaint_model, settings.ckpt_dir),
-                               device=settings.device, fp16=settings.fp16)
+                               device=device(settings), fp16=settings.fp16)
     from .inpaint.classical import FlowGuidedInpainter
 
     return FlowGuidedInpainter()

@@ -164,3 +164,19 @@ def test_auto_says_once_that_it_falls_back(tmp_path, pan_folder, pan_clip):
 def test_bad_arguments_are_usage_errors(tmp_path, pan_folder):
     result = run_cli("remove", str(pan_folder), "-o", str(tmp_path / "o"), "--point", "1,2,3,4")
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_error_cuda_device_without_a_gpu(tmp_path, pan_folder):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the missing-GPU message cannot be checked")
+    from inpainterz_core.backends import device
+    from inpainterz_core.errors import InputError
+    from inpainterz_core.settings import Settings
+
+    with pytest.raises(InputError, match="no CUDA GPU"):
+        device(Settings(device="cuda"))
+    with pytest.raises(InputError, match="cuda:N"):
+        device(Settings(device="tpu"))
+    assert device(Settings(device="auto")) == "cpu"
