@@ -27,6 +27,13 @@ PATCH = {"kernel_size": (7, 7), "stride": (3, 3), "padding": (3, 3)}
 WINDOW = (5, 9)
 #: How far the ring of extra keys reaches beyond a window: half the window size.
 EXPAND = (WINDOW[0] // 2, WINDOW[1] // 2)
+#: The ring comes from the window's content at these (row, col) offsets, in the checkpoints' order.
+RING_OFFSETS = (
+    (EXPAND[0], EXPAND[1]),
+    (EXPAND[0], -EXPAND[1]),
+    (-EXPAND[0], EXPAND[1]),
+    (-EXPAND[0], -EXPAND[1]),
+)
 #: Border value added to the attention logits of zero-padded pooled keys.
 POOLED_PAD_LOGIT = -100.0
 
@@ -36,20 +43,17 @@ def token_grid(h: int, w: int) -> tuple[int, int]:
     return (h - 1) // 3 + 1, (w - 1) // 3 + 1
 
 
-def rolled_ring_indices(window: tuple[int, int] = WINDOW, expand: tuple[int, int] = EXPAND) -> torch.Tensor:
-    """Which of the four diagonally shifted windows' tokens (4 x wh*ww, flattened) lie outside the window.
+def rolled_ring_indices() -> torch.Tensor:
+    """Of the window's content at each ``RING_OFFSETS`` offset (4 x wh*ww positions, flattened),
+    the positions whose source lies outside the window: the ring keys.
 
-    Shift order: top-left, top-right, bottom-left, bottom-right neighbour. The official
-    checkpoints store this as ``attn.valid_ind_rolled``.
+    The official checkpoints store this as ``attn.valid_ind_rolled``.
     """
-    (wh, ww), (eh, ew) = window, expand
+    wh, ww = WINDOW
     rows = torch.arange(wh).view(wh, 1)
     cols = torch.arange(ww).view(1, ww)
     outside = [
-        (rows >= wh - eh) | (cols >= ww - ew),  # window shifted by (+eh, +ew): keep what leaves it
-        (rows >= wh - eh) | (cols < ew),
-        (rows < eh) | (cols >= ww - ew),
-        (rows < eh) | (cols < ew),
+        (rows + dy < 0) | (rows + dy >= wh) | (cols + dx < 0) | (cols + dx >= ww) for dy, dx in RING_OFFSETS
     ]
     return torch.stack(outside).flatten().nonzero().view(-1)
 
@@ -88,7 +92,8 @@ class SoftComp(nn.Module):
         super().__init__()
         k = PATCH["kernel_size"]
         self.embedding = nn.Linear(hidden, channels * k[0] * k[1])
-        if bias_map_size is not None:
+        self.learnt_bias_map = bias_map_size is not None
+        if self.learnt_bias_map:
             self.bias = nn.Parameter(torch.zeros(channels, *bias_map_size))
         else:
             self.bias_conv = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
@@ -97,9 +102,7 @@ class SoftComp(nn.Module):
         b, t, fh, fw, hidden = tokens.shape
         patches = self.embedding(tokens.reshape(b * t, fh * fw, hidden)).transpose(1, 2)
         feats = F.fold(patches, output_size, **PATCH)
-        if hasattr(self, "bias_conv"):
-            return self.bias_conv(feats)
-        return feats + self.bias
+        return feats + self.bias if self.learnt_bias_map else self.bias_conv(feats)
 
 
 class FusionFeedForward(nn.Module):
@@ -149,8 +152,7 @@ class TemporalFocalAttention(nn.Module):
         cols = (arange(nww) * ww).view(1, nww, 1, 1) + arange(ww).view(1, 1, 1, ww)
         rows, cols = torch.broadcast_tensors(rows, cols)
         own = (rows * w + cols).reshape(nwh * nww, wh * ww)
-        diagonal_shifts = ((eh, ew), (eh, -ew), (-eh, ew), (-eh, -ew))
-        shifted = [((rows + dy) % h) * w + (cols + dx) % w for dy, dx in diagonal_shifts]
+        shifted = [((rows + dy) % h) * w + (cols + dx) % w for dy, dx in RING_OFFSETS]
         ring = torch.stack(shifted, dim=2).reshape(nwh * nww, 4 * wh * ww)[:, self.valid_ind_rolled]
 
         # Pooled keys: the wh x ww neighbourhood of the window's own pooled token.
