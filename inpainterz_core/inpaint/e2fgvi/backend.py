@@ -59,11 +59,11 @@ class E2FGVIInpainter(Inpainter):
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = str(torch.device(device))
+        self.model = build_e2fgvi(variant, checkpoint).to(self.device)
         self.variant = variant
         self.name = "e2fgvi_hq" if variant == "hq" else "e2fgvi"
         self.work_size = CVPR22_SIZE if variant == "cvpr22" else None
         self.fp16 = fp16 and self.device.startswith("cuda")
-        self.model = build_e2fgvi(variant, checkpoint).to(self.device)
 
     def _to_work_size(self, frames: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frames and masks at the working size; a working pixel is a hole if any part of it was."""
