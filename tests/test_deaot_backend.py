@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from golden import GOLDEN, one_torch_thread  # noqa: F401 (the fixture applies to every test here)
 
 from inpainterz_core.errors import InputError, MissingWeightsError
 from inpainterz_core.track.deaot import DeAOTTracker
 
-GOLDEN = Path(
-    os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden"
-)
 HEIGHT, WIDTH = 60, 90  # not 16k+1: exercises the resize to 65x97 and back
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread: on the shared 2-core machine, two contended OpenMP threads run ~8x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -11,32 +11,21 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from golden import GOLDEN, one_torch_thread  # noqa: F401 (the fixture applies to every test here)
 
 from inpainterz_core.track.deaot import build_deaot
 from inpainterz_core.track.deaot.engine import DeAOTEngine
 from inpainterz_core.track.deaot.preprocess import MAX_LONG_EDGE, image_to_tensor, network_size
 
-GOLDEN = Path(
-    os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden"
-)
 CASE_DIR = GOLDEN / "deaot_r50l"
 LABEL_MARGIN = 1e-4
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread: on the shared 2-core machine, two contended OpenMP threads run ~8x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_network_size_is_16k_plus_1_with_long_edge_cap():

@@ -6,29 +6,15 @@ Random weights throughout (the model maths is covered by test_e2fgvi_parity.py).
 from __future__ import annotations
 
 import importlib.util
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from golden import GOLDEN, one_torch_thread  # noqa: F401 (the fixture applies to every test here)
 
 from inpainterz_core.errors import InputError, MissingWeightsError
 from inpainterz_core.inpaint.e2fgvi import E2FGVIInpainter
 from inpainterz_core.inpaint.e2fgvi.schedule import plan
-
-GOLDEN = Path(
-    os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden"
-)
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread: on the shared 2-core machine, two contended OpenMP threads mostly measure the contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _steps(length, targets=None):

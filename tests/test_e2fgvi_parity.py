@@ -11,31 +11,20 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from golden import GOLDEN, one_torch_thread  # noqa: F401 (the fixture applies to every test here)
 
 from inpainterz_core.inpaint.e2fgvi import build_e2fgvi
 
-GOLDEN = Path(
-    os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden"
-)
 MODELS = {"e2fgvi_cvpr22": "cvpr22", "e2fgvi_hq": "hq"}
 
 pytestmark = pytest.mark.skipif(not GOLDEN.is_dir(), reason=f"golden parity data not found at {GOLDEN}")
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread: on the shared 2-core machine, two contended OpenMP threads mostly measure the contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _cases() -> list[tuple[str, Path]]:
