@@ -1,15 +1,27 @@
 """Classical video inpainting: copy the real background that other frames reveal, along completed flow.
 
 For a window of frames (already cropped around the hole):
-1. dense optical flow (DIS) between neighbouring frames, forward and backward;
-2. flow completion: inside the hole the flow is the object's, not the background's,
-   so it is thrown away and filled smoothly from the surrounding background flow;
-3. propagation: every hole pixel of a target frame follows the completed flow,
-   frame by frame, forward and backward, until it lands on a pixel that is not
-   hidden there; the nearest such real pixels (in time) give its colour;
-4. pixels never revealed in the window are filled once by spatial inpainting
-   (Telea) and then carried along the flow from the previous output frame, so the
-   fill moves with the background instead of flickering.
+1. dense optical flow (DIS) between neighbouring frames, forward and backward, on grey
+   frames whose holes were first smoothed over (Telea), so the object's own texture does
+   not drag the flow of the background around it;
+2. flow completion, twice, because no single guess of the motion hidden under the object
+   is reliable and their errors are largely independent:
+   - spatial: the flow in the hole is filled smoothly from the ring around it (Telea);
+   - temporal: a hole pixel takes the flow the same image location had in the nearest
+     frames where it was visible, shifted by how the flow around the hole changed between
+     the two frames (the background's motion varies slowly in time, and this keeps the
+     hidden layer structure, e.g. a car edge under the hole, which a spatial fill smears);
+3. propagation, for each completed flow: every hole pixel of a target frame follows the
+   flow frame by frame, forward and backward, until it lands on a pixel that is not hidden
+   there, and takes that real pixel's colour;
+4. each completed flow gives an estimate (its forward and backward copies averaged, nearer
+   frames weighing more); the two estimates are averaged, each weighted by how well its
+   forward and backward copies agree around the pixel (they disagree where that flow is
+   wrong). Averaging largely independent misalignments cuts their error and steadies the
+   fill in time;
+5. pixels never revealed in the window are filled once by spatial inpainting (Telea) and
+   then carried along the flow from the previous output frame, so the fill moves with the
+   background instead of flickering.
 """
 
 from __future__ import annotations
@@ -20,24 +32,74 @@ import numpy as np
 from .base import Inpainter
 
 
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
 class FlowGuidedInpainter(Inpainter):
     name = "flow-guided"
 
-    def __init__(self, context: int = 12, telea_radius: int = 5):
+    def __init__(
+        self,
+        context: int = 20,
+        telea_radius: int = 5,
+        ring: int = 12,
+        grow: int = 3,
+        tau: float = 25.0,
+        window: int = 15,
+    ):
+        self.tau = tau
+        self.window = window
         self.context = context
         self.telea_radius = telea_radius
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self.ring = ring  # width of the band around the hole that calibrates temporal flow completion
+        self.grow = grow  # flow this close to the hole is dragged by the object, so it is replaced too
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
 
     def inpaint(self, frames: np.ndarray, masks: np.ndarray, targets: range) -> np.ndarray:
         frames = np.ascontiguousarray(frames)
         masks = np.asarray(masks, bool)
-        grays = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
         t_lo, t_hi = max(0, targets.start - self.context), min(len(frames), targets.stop + self.context)
-        # forward[t]: t -> t+1, backward[t]: t -> t-1, both completed inside the holes.
-        forward = {t: self._completed_flow(grays[t], grays[t + 1], masks[t]) for t in range(t_lo, t_hi - 1)}
-        backward = {t: self._completed_flow(grays[t], grays[t - 1], masks[t]) for t in range(t_lo + 1, t_hi)}
-
+        grays = {t: self._smoothed_grey(frames[t], masks[t]) for t in range(t_lo, t_hi)}
+        hidden = {t: cv2.dilate(masks[t].astype(np.uint8), _disk(self.grow)).astype(bool) for t in grays}
+        # forward[t]: t -> t+1, backward[t]: t -> t-1
+        forward = {t: self._dis.calc(grays[t], grays[t + 1], None) for t in range(t_lo, t_hi - 1)}
+        backward = {t: self._dis.calc(grays[t], grays[t - 1], None) for t in range(t_lo + 1, t_hi)}
+        completions = [
+            (self._spatial(forward, hidden), self._spatial(backward, hidden)),
+            (self._temporal(forward, hidden), self._temporal(backward, hidden)),
+        ]
+        total = np.zeros(frames[targets].shape, np.float32)
+        weight = np.zeros(total.shape[:3], np.float32)
+        for fwd, bwd in completions:
+            estimate, disagreement = self._fill(frames, masks, fwd, bwd, targets, t_lo, t_hi)
+            confidence = 1.0 / (self.tau**2 + self._local_mean(disagreement, masks[targets]) ** 2)
+            total += estimate * confidence[..., None]
+            weight += confidence
+        estimate = total / weight[..., None]
         out = frames[targets].copy()
+        holes = masks[targets]
+        out[holes] = np.clip(estimate[holes] + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+    def _local_mean(self, values: np.ndarray, holes: np.ndarray) -> np.ndarray:
+        """Mean of the known (non-NaN) values around each pixel; tau where none is known."""
+        known = ~np.isnan(values)
+        out = np.full(values.shape, self.tau, np.float32)
+        for n in range(len(values)):
+            if not holes[n].any():
+                continue
+            size = (self.window, self.window)
+            num = cv2.blur(np.where(known[n], values[n], 0).astype(np.float32), size)
+            den = cv2.blur(known[n].astype(np.float32), size)
+            out[n] = np.where(den > 0.05, num / np.maximum(den, 1e-6), self.tau)
+        return out
+
+    def _fill(self, frames, masks, forward, backward, targets, t_lo, t_hi):
+        """Float estimate of the target frames from one completed flow, and how much the forward and
+        backward copies disagree (mean absolute difference; NaN where they did not both land)."""
+        out = frames[targets].astype(np.float32)
+        disagreement = np.full(out.shape[:3], np.nan, np.float32)
         previous = None  # last output frame, to carry never-seen fill along the flow
         for n, k in enumerate(targets):
             hole = masks[k]
@@ -45,73 +107,128 @@ class FlowGuidedInpainter(Inpainter):
                 previous = None
                 continue
             ys, xs = np.nonzero(hole)
-            colour, found = self._propagate(frames, masks, forward, backward, k, xs, ys, t_lo, t_hi)
+            total = np.zeros((len(xs), 3), np.float32)
+            weight = np.zeros(len(xs), np.float32)
+            copies = []
+            for step_dir, flows in ((1, forward), (-1, backward)):
+                colour, distance = self._propagate(frames, masks, flows, k, step_dir, xs, ys, t_lo, t_hi)
+                landed = distance > 0
+                total[landed] += colour[landed] / distance[landed, None]
+                weight[landed] += 1.0 / distance[landed]
+                copies.append(np.where(landed[:, None], colour, np.nan))
+            disagreement[n, ys, xs] = np.abs(copies[0] - copies[1]).mean(1)
+            found = weight > 0
             result = frames[k].copy()
-            result[ys[found], xs[found]] = colour[found]
+            result[ys[found], xs[found]] = np.clip(total[found] / weight[found, None] + 0.5, 0, 255)
             missing = np.zeros_like(hole)
             missing[ys[~found], xs[~found]] = True
             if missing.any():
                 result = self._fill_unseen(result, missing, previous, backward.get(k))
             out[n] = result
             previous = result
+        return out, disagreement
+
+    @staticmethod
+    def _smoothed_grey(frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        return cv2.inpaint(grey, hole.astype(np.uint8), 3, cv2.INPAINT_TELEA) if hole.any() else grey
+
+    def _spatial(self, flows: dict, hidden: dict) -> dict:
+        """Flow inside the (grown) hole filled from the ring around it."""
+        out = {}
+        for t, flow in flows.items():
+            flow = flow.copy()
+            if hidden[t].any():
+                self._fill_flow(flow, hidden[t])
+            out[t] = flow
         return out
 
-    def _completed_flow(self, a: np.ndarray, b: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        """Flow a -> b with the hole filled in from the background flow around it."""
-        flow = self._dis.calc(a, b, None)
-        if hole.any():
-            invalid = hole.astype(np.uint8)
-            for c in range(2):
-                flow[..., c] = cv2.inpaint(np.ascontiguousarray(flow[..., c]), invalid, 3, cv2.INPAINT_TELEA)
-        return flow
+    def _temporal(self, flows: dict, hidden: dict) -> dict:
+        """Flow inside the hole taken from the same place in the nearest frames that show it.
 
-    def _propagate(self, frames, masks, forward, backward, k, xs, ys, t_lo, t_hi):
-        """Colour for each hole pixel of frame k from the nearest frame that shows it, both directions blended."""
+        Each borrowed vector is shifted by the median change of the flow over the ring around
+        the hole between the two frames; what no frame shows is filled spatially.
+        """
+        ts = sorted(flows)
+        stack = np.stack([flows[t] for t in ts])
+        seen = ~np.stack([hidden[t] for t in ts])
+        out = {}
+        for i, t in enumerate(ts):
+            hole = hidden[t].copy()
+            flow = flows[t].copy()
+            out[t] = flow
+            if not hole.any():
+                continue
+            ring = cv2.dilate(hole.astype(np.uint8), _disk(self.ring)).astype(bool) & ~hole
+            ry, rx = np.nonzero(ring)
+            ry, rx = ry[:: max(1, len(ry) // 500)], rx[:: max(1, len(rx) // 500)]
+            ys, xs = np.nonzero(hole)
+            order = np.array(sorted((j for j in range(len(ts)) if j != i), key=lambda j: abs(j - i)), int)
+            if not order.size:
+                continue
+            visible = seen[order][:, ys, xs]  # (frames by distance, hole pixels)
+            nearest = np.argmax(visible, 0)
+            ok = visible[nearest, np.arange(len(ys))]
+            for j in np.unique(nearest[ok]):
+                other = order[j]
+                common = seen[other, ry, rx]
+                if common.sum() <= 20:
+                    continue
+                shift = np.median(flow[ry[common], rx[common]] - stack[other, ry[common], rx[common]], 0)
+                take = ok & (nearest == j)
+                flow[ys[take], xs[take]] = stack[other, ys[take], xs[take]] + shift
+                hole[ys[take], xs[take]] = False
+            if hole.any():
+                self._fill_flow(flow, hole)
+        return out
+
+    @staticmethod
+    def _fill_flow(flow: np.ndarray, hole: np.ndarray) -> None:
+        """Fill ``flow`` inside ``hole`` smoothly from around it (Telea), in place."""
+        invalid = hole.astype(np.uint8)
+        for c in range(2):
+            flow[..., c] = cv2.inpaint(np.ascontiguousarray(flow[..., c]), invalid, 3, cv2.INPAINT_TELEA)
+
+    def _propagate(self, frames, masks, flows, k, step_dir, xs, ys, t_lo, t_hi):
+        """Colour of the first real pixel each hole pixel of frame k lands on, and how many frames away (0: none)."""
         n = len(xs)
         h, w = masks.shape[1:]
-        total = np.zeros((n, 3), np.float32)
-        weight = np.zeros(n, np.float32)
-        for step_dir, flows in ((1, forward), (-1, backward)):
-            px, py = xs.astype(np.float32), ys.astype(np.float32)
-            alive = np.ones(n, bool)
-            t = k
-            for distance in range(1, self.context + 1):
-                if t not in flows or not alive.any():
-                    break
-                idx = np.flatnonzero(alive)
-                f = cv2.remap(flows[t], px[idx, None], py[idx, None], cv2.INTER_LINEAR)[:, 0]
-                px[idx] += f[:, 0]
-                py[idx] += f[:, 1]
-                t += step_dir
-                inside = (px[idx] >= 0) & (px[idx] <= w - 1) & (py[idx] >= 0) & (py[idx] <= h - 1)
-                alive[idx[~inside]] = False
-                idx = idx[inside]
-                hidden = masks[t][np.rint(py[idx]).astype(int), np.rint(px[idx]).astype(int)]
-                landed = idx[~hidden]
-                if landed.size:
-                    c = cv2.remap(frames[t], px[landed, None], py[landed, None], cv2.INTER_LINEAR)[:, 0]
-                    total[landed] += c.astype(np.float32) / distance
-                    weight[landed] += 1.0 / distance
-                    alive[landed] = False
-                if not t_lo <= t < t_hi:
-                    break
-        found = weight > 0
-        colour = np.zeros((n, 3), np.uint8)
-        colour[found] = np.clip(total[found] / weight[found, None] + 0.5, 0, 255).astype(np.uint8)
-        return colour, found
+        colour = np.zeros((n, 3), np.float32)
+        distance = np.zeros(n, np.float32)
+        px, py = xs.astype(np.float32), ys.astype(np.float32)
+        alive = np.arange(n)
+        t = k
+        for step in range(1, self.context + 1):
+            if t not in flows or not alive.size:
+                break
+            f = cv2.remap(flows[t], px[alive, None], py[alive, None], cv2.INTER_LINEAR)[:, 0]
+            px[alive] += f[:, 0]
+            py[alive] += f[:, 1]
+            t += step_dir
+            if not t_lo <= t < t_hi:
+                break
+            inside = (px[alive] >= 0) & (px[alive] <= w - 1) & (py[alive] >= 0) & (py[alive] <= h - 1)
+            alive = alive[inside]
+            hidden = masks[t][np.rint(py[alive]).astype(int), np.rint(px[alive]).astype(int)]
+            landed = alive[~hidden]
+            if landed.size:
+                sample = cv2.remap(frames[t], px[landed, None], py[landed, None], cv2.INTER_LINEAR)
+                colour[landed] = sample[:, 0]
+                distance[landed] = step
+            alive = alive[hidden]
+        return colour, distance
 
     def _fill_unseen(self, image, missing, previous, flow_to_previous):
         """Never-revealed pixels: carried from the previous output along the flow, else Telea."""
         if previous is not None and flow_to_previous is not None:
             ys, xs = np.nonzero(missing)
-            fx = xs + flow_to_previous[ys, xs, 0]
-            fy = ys + flow_to_previous[ys, xs, 1]
+            fx = (xs + flow_to_previous[ys, xs, 0]).astype(np.float32)
+            fy = (ys + flow_to_previous[ys, xs, 1]).astype(np.float32)
             h, w = missing.shape
             ok = (fx >= 0) & (fx <= w - 1) & (fy >= 0) & (fy <= h - 1)
             if ok.any():
-                c = cv2.remap(previous, fx[ok, None].astype(np.float32), fy[ok, None].astype(np.float32),
-                              cv2.INTER_LINEAR)[:, 0]
-                image[ys[ok], xs[ok]] = c
+                carried = cv2.remap(previous, fx[ok, None], fy[ok, None], cv2.INTER_LINEAR)
+                image[ys[ok], xs[ok]] = carried[:, 0]
             missing = missing.copy()
             missing[ys[ok], xs[ok]] = False
         if missing.any():
