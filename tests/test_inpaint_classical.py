@@ -78,3 +78,11 @@ def test_never_revealed_background_is_filled_plausibly_and_steadily():
     assert np.isfinite(hole).all()
     assert abs(hole.mean() - 150) < 8
     assert np.abs(np.diff(hole, axis=0)).mean() < 3  # no flicker between frames
+
+
+def test_single_frame_window_is_filled_spatially():
+    frames, masks, _ = panning_clip()
+    out = FlowGuidedInpainter(context=0).inpaint(frames[5:6], masks[5:6], range(0, 1))
+    outside = ~masks[5]
+    assert np.array_equal(out[0][outside], frames[5][outside])
+    assert out[0][masks[5]].std() > 5  # the flat grey object was replaced by texture from around it

@@ -9,8 +9,8 @@ For a window of frames (already cropped around the hole):
    - spatial: the flow in the hole is filled smoothly from the ring around it (Telea);
    - temporal: a hole pixel takes the flow the same image location had in the nearest
      frames where it was visible, shifted by how the flow around the hole changed between
-     the two frames (the background's motion varies slowly in time, and this keeps the
-     hidden layer structure, e.g. a car edge under the hole, which a spatial fill smears);
+     the two frames (the background's motion varies slowly in time; this keeps structure
+     of the motion under the hole, such as a layer edge, that a spatial fill smears);
 3. propagation, for each completed flow: every hole pixel of a target frame follows the
    flow frame by frame, forward and backward, until it lands on a pixel that is not hidden
    there, and takes that real pixel's colour;
@@ -150,6 +150,8 @@ class FlowGuidedInpainter(Inpainter):
         the hole between the two frames; what no frame shows is filled spatially.
         """
         ts = sorted(flows)
+        if not ts:
+            return {}
         stack = np.stack([flows[t] for t in ts])
         seen = ~np.stack([hidden[t] for t in ts])
         out = {}
