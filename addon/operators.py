@@ -35,6 +35,15 @@ class SourceOperator:
     def poll(cls, context):
         return active_source(context) is not None
 
+    def tracked_mask(self, context):
+        """(scene, active source strip, its mask strip); reports and gives no mask if it has not been tracked."""
+        scene = compat.sequencer_scene(context)
+        source = active_source(context)
+        mask = strips.find_result(scene, source, strips.MASK)
+        if mask is None:
+            self.report({"ERROR"}, f"{source.name} has no mask yet: track it first")
+        return scene, source, mask
+
 
 class INPAINTERZ_OT_report(bpy.types.Operator):
     """Show a message from the server as a Blender report"""
@@ -317,11 +326,8 @@ class INPAINTERZ_OT_apply_mask(SourceOperator, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        scene = compat.sequencer_scene(context)
-        source = active_source(context)
-        mask = strips.find_result(scene, source, strips.MASK)
+        scene, source, mask = self.tracked_mask(context)
         if mask is None:
-            self.report({"ERROR"}, f"{source.name} has no mask yet: track it first")
             return {"CANCELLED"}
         targets = [s for s in compat.strips_all(scene.sequence_editor)
                    if s.select and s != source and s.get("inpainterz_source") != source.name]
@@ -341,11 +347,8 @@ class INPAINTERZ_OT_mask_to_compositor(SourceOperator, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        scene = compat.sequencer_scene(context)
-        source = active_source(context)
-        mask = strips.find_result(scene, source, strips.MASK)
+        scene, source, mask = self.tracked_mask(context)
         if mask is None:
-            self.report({"ERROR"}, f"{source.name} has no mask yet: track it first")
             return {"CANCELLED"}
         strips.compositor_mask_node(scene, source, mask)
         return {"FINISHED"}
