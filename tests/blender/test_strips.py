@@ -131,3 +131,31 @@ def test_mask_in_the_compositor_follows_the_timeline(addon, scene, media, tmp_pa
     assert addon.strips.compositor_mask_node(scene, source, mask) == matte  # re-running reuses the nodes
     assert sum(n.bl_idname == "CompositorNodeImage" for n in tree.nodes) == 1
     bpy.data.images.remove(bpy.data.images[f"Inpainterz mask: {source.name}"])
+
+
+def test_mask_operators_report_until_tracked_then_apply(addon, scene, media):
+    """The panel's two buttons: a clear report before any track, then a modifier and compositor nodes."""
+    src, out, _ = media
+    set_resolution(scene, W, H)
+    source = add_source(addon, scene, src)
+    other = addon.compat.strips(scene.sequence_editor).new_image(
+        name="grade", filepath=str(src / "src_0000.png"), channel=8, frame_start=1)
+    scene.sequence_editor.active_strip = source
+    with pytest.raises(RuntimeError, match="no mask yet"):
+        bpy.ops.inpainterz.apply_mask()
+    with pytest.raises(RuntimeError, match="no mask yet"):
+        bpy.ops.inpainterz.mask_to_compositor()
+
+    first, stop = addon.geometry.visible_source_range(source)
+    mask, _ = addon.strips.place_results(scene, source, files(out, "masks", first, stop),
+                                         files(out, "inpainted", first, stop))
+    for strip in addon.compat.strips_all(scene.sequence_editor):
+        strip.select = strip in (source, other)
+    scene.sequence_editor.active_strip = source
+    assert bpy.ops.inpainterz.apply_mask() == {"FINISHED"}
+    assert other.modifiers[addon.strips.MODIFIER_NAME].input_mask_strip == mask
+    assert not source.modifiers
+    assert bpy.ops.inpainterz.mask_to_compositor() == {"FINISHED"}
+    tree = addon.compat.compositor_tree(scene)
+    assert tree.nodes.get("Inpainterz mask: shot").image.source == "SEQUENCE"
+    assert tree.nodes.get("Inpainterz mask: shot (matte)").operation == "GREATER_THAN"
