@@ -409,6 +409,9 @@ def remove(source, prompts: Prompts, settings: Settings, out_dir, *,
     folder appears complete or not at all.
     """
     out_dir = Path(out_dir)
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "report.json").is_file():
+        raise InputError(f"{out_dir} exists and is not an earlier Inpainterz result: "
+                         "give a new or empty folder (an earlier result there is replaced)")
     seconds = {}
     with _open(source) as src, atomic_dir(out_dir) as scratch:
         t0 = time.perf_counter()

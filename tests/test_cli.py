@@ -180,3 +180,18 @@ def test_error_cuda_device_without_a_gpu(tmp_path, pan_folder):
     with pytest.raises(InputError, match="cuda:N"):
         device(Settings(device="tpu"))
     assert device(Settings(device="auto")) == "cpu"
+
+
+def test_remove_never_replaces_a_folder_that_is_not_its_own(tmp_path, pan_folder, pan_clip):
+    precious = tmp_path / "footage"
+    precious.mkdir()
+    (precious / "take1.mov").write_bytes(b"not ours")
+    assert_one_line_error(run_cli("remove", str(pan_folder), "-o", str(precious), "-q", "--backend", "classical",
+                                  *prompt_args(pan_clip)), "not an earlier Inpainterz result")
+    assert (precious / "take1.mov").read_bytes() == b"not ours"
+    # An earlier result is replaced, not stacked.
+    out = tmp_path / "out"
+    for _ in range(2):
+        assert main(["remove", str(pan_folder), "-o", str(out), "-q", "--backend", "classical",
+                     *prompt_args(pan_clip)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["inpainted", "masks", "report.json", "result.mp4"]
