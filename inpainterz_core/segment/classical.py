@@ -22,7 +22,7 @@ from .base import Segmenter
 class GrabCutSegmenter(Segmenter):
     name = "grabcut"
 
-    def __init__(self, cache_size: int = 8, work_side: int = 320, iterations: int = 3):
+    def __init__(self, cache_size: int = 8, work_side: int = 256, iterations: int = 3):
         self.cache_size = cache_size
         self.work_side = work_side
         self.iterations = iterations
@@ -102,7 +102,11 @@ class GrabCutSegmenter(Segmenter):
         for p in positives:
             boxes.append(_flood_box(image, int(p.x), int(p.y)))
         xs0, ys0, xs1, ys1 = zip(*boxes, strict=True)
-        return min(xs0), min(ys0), max(xs1), max(ys1)
+        box = min(xs0), min(ys0), max(xs1), max(ys1)
+        # Leave a margin around the colour region, so an object that is exactly that region does
+        # not touch its search box (which would make ``predict`` grow the box and cut again).
+        margin = max(4, max(box[2] - box[0], box[3] - box[1]) // 5)
+        return padded_box(box, pad=margin, width=w, height=h, min_size=0)
 
 
 def _touches(found, box, shape, margin: int = 2) -> bool:
