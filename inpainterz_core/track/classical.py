@@ -27,15 +27,35 @@ def _colour_index(image: np.ndarray) -> np.ndarray:
 
 
 class ColourModel:
-    """Object vs surroundings colour histograms; ``log_ratio`` says how object-like each pixel is."""
+    """Object vs surroundings colour histograms; ``log_ratio`` says how object-like each pixel is.
+
+    The object's colours are learnt once, on the keyframe. Its surroundings change as it
+    moves, so they are re-learnt a little on every frame (``learn_surroundings``): a white
+    wall the white logo is about to cross is background by the time they touch.
+    """
 
     def __init__(self, image: np.ndarray, mask: np.ndarray):
+        self.fg = self._histogram(image, mask)
+        self.bg = self._histogram(image, self._ring(mask))
+        self._update_table()
+
+    @staticmethod
+    def _ring(mask: np.ndarray) -> np.ndarray:
         size = max(8, int(np.sqrt(mask.sum())) // 2)
-        ring = dilate(mask, size) & ~mask
-        idx = _colour_index(image)
-        fg = np.bincount(idx[mask], minlength=_BINS**3).astype(np.float32) + 0.5
-        bg = np.bincount(idx[ring], minlength=_BINS**3).astype(np.float32) + 0.5
-        self.table = np.log(fg / fg.sum()) - np.log(bg / bg.sum())
+        return dilate(mask, size) & ~dilate(mask, 2)
+
+    @staticmethod
+    def _histogram(image: np.ndarray, where: np.ndarray) -> np.ndarray:
+        counts = np.bincount(_colour_index(image)[where], minlength=_BINS**3).astype(np.float32) + 0.5
+        return counts / counts.sum()
+
+    def _update_table(self) -> None:
+        self.table = np.log(self.fg) - np.log(self.bg)
+
+    def learn_surroundings(self, image: np.ndarray, mask: np.ndarray, rate: float) -> None:
+        if mask.any():
+            self.bg = (1 - rate) * self.bg + rate * self._histogram(image, self._ring(mask))
+            self._update_table()
 
     def log_ratio(self, image: np.ndarray) -> np.ndarray:
         return self.table[_colour_index(image)]
@@ -50,8 +70,10 @@ class _Object:
 class FlowTracker(Tracker):
     name = "flow"
 
-    def __init__(self, work_side: int = 320, colour_weight: float = 0.8, band: float = 0.2):
+    def __init__(self, work_side: int = 320, colour_weight: float = 0.8, band: float = 0.2,
+                 surroundings_rate: float = 0.1):
         self.work_side = work_side
+        self.surroundings_rate = surroundings_rate
         self.colour_weight = colour_weight
         self.band = band  # width of the refinement band, as a fraction of the object's size
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
@@ -93,7 +115,8 @@ class FlowTracker(Tracker):
         prior = cv2.remap(shrink(obj.mask[y0:y1, x0:x1].astype(np.float32), cv2.INTER_LINEAR),
                           gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderValue=0)
 
-        colour = obj.colours.log_ratio(shrink(image[y0:y1, x0:x1]))
+        small_image = shrink(image[y0:y1, x0:x1])
+        colour = obj.colours.log_ratio(small_image)
         evidence = np.log(np.clip(prior, 0.02, 0.98) / np.clip(1 - prior, 0.02, 0.98))
         evidence += self.colour_weight * np.clip(colour, -6, 6)
         crisp = prior > 0.5
@@ -102,6 +125,7 @@ class FlowTracker(Tracker):
         refined = np.where(band, evidence > 0, crisp).astype(np.uint8)
         refined = cv2.morphologyEx(refined, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         refined = cv2.morphologyEx(refined, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+        obj.colours.learn_surroundings(small_image, refined > 0, self.surroundings_rate)
         if scale < 1:
             refined = cv2.resize(refined, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         mask = np.zeros((h, w), bool)
