@@ -146,8 +146,17 @@ def _merge_keyframe(tracked: np.ndarray, keyframe: np.ndarray) -> np.ndarray:
 
 
 def _track_into(source, keyframes, tracker, masks_dir: Path, start, stop, progress, cancel) -> None:
-    first = min(keyframes)
-    total, done = stop - start, 0
+    """Every frame of the range gets its mask from the nearest keyframe (in time).
+
+    Forward from the first keyframe to the end, re-seeding at each later keyframe; backward
+    from the first keyframe to the start; then backward from each later keyframe over the
+    frames that are nearer to it than to the keyframe before it, overwriting what the
+    forward pass wrote there. One frame per direction is held at a time.
+    """
+    keys = sorted(keyframes)
+    back_from_later = [(k, (before + k) // 2 + 1) for before, k in zip(keys, keys[1:], strict=False)]
+    total = (stop - start) + sum(k - lo for k, lo in back_from_later)
+    done = 0
 
     def emit(index, labels):
         nonlocal done
@@ -156,23 +165,30 @@ def _track_into(source, keyframes, tracker, masks_dir: Path, start, stop, progre
         done += 1
         _report_progress(progress, "track", done, total)
 
-    # Forward from the first keyframe, re-seeding at every later keyframe.
+    def backward(keyframe: int, labels: np.ndarray, lo: int) -> None:
+        tracker.reset(source.read(keyframe), labels)
+        for index, image in source.frames_reversed(lo, keyframe):
+            emit(index, tracker.step(image))
+
+    first = keys[0]
     frames = source.frames(first, stop)
     _, image = next(frames)
     labels = keyframes[first]
     tracker.reset(image, labels)
     emit(first, labels)
+    seeded = {first: labels}
     for index, image in frames:
         labels = tracker.step(image)
         if index in keyframes:
             labels = _merge_keyframe(labels, keyframes[index])
             tracker.correct(image, labels)
+            seeded[index] = labels
         emit(index, labels)
-    # Backward from the first keyframe to the start of the range.
     if first > start:
-        tracker.reset(source.read(first), keyframes[first])
-        for index, image in source.frames_reversed(start, first):
-            emit(index, tracker.step(image))
+        backward(first, keyframes[first], start)
+    for keyframe, lo in back_from_later:
+        if lo < keyframe:
+            backward(keyframe, seeded[keyframe], lo)
 
 
 def track(source, keyframes: dict[int, np.ndarray], settings: Settings, out_dir, *,
