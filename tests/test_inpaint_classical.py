@@ -86,3 +86,16 @@ def test_single_frame_window_is_filled_spatially():
     outside = ~masks[5]
     assert np.array_equal(out[0][outside], frames[5][outside])
     assert out[0][masks[5]].std() > 5  # the flat grey object was replaced by texture from around it
+
+
+def test_tracked_completion_takes_the_flow_observed_where_the_hole_point_is_next_seen():
+    """A wrong guess inside the hole is replaced by the flow measured in the frame where the point shows."""
+    true = np.zeros((H, W, 2), np.float32)
+    true[..., 0], true[..., 1] = 3.0, -1.0
+    flows = {t: true.copy() for t in range(4)}
+    hidden = {t: np.zeros((H, W), bool) for t in range(5)}
+    hidden[0][30:60, 40:80] = True
+    flows[0][hidden[0]] = (1.0, 0.0)  # e.g. a smooth spatial guess that missed this layer's motion
+    out = FlowGuidedInpainter(context=4)._tracked(flows, hidden, 1)
+    assert np.allclose(out[0][hidden[0]], (3.0, -1.0))
+    assert np.array_equal(out[1], flows[1])

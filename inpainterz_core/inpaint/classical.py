@@ -4,18 +4,23 @@ For a window of frames (already cropped around the hole):
 1. dense optical flow (DIS) between neighbouring frames, forward and backward, on grey
    frames whose holes were first smoothed over (Telea), so the object's own texture does
    not drag the flow of the background around it;
-2. flow completion, twice, because no single guess of the motion hidden under the object
-   is reliable and their errors are largely independent:
-   - spatial: the flow in the hole is filled smoothly from the ring around it (Telea);
+2. flow completion, three ways, because no single guess of the motion hidden under the
+   object is reliable and their errors are largely independent:
+   - spatial: the flow in the hole is filled smoothly from the ring around it (Telea, at
+     half resolution: the filled flow is smooth anyway, and this is the costliest step);
    - temporal: a hole pixel takes the flow the same image location had in the nearest
      frames where it was visible, shifted by how the flow around the hole changed between
      the two frames (the background's motion varies slowly in time; this keeps structure
      of the motion under the hole, such as a layer edge, that a spatial fill smears);
+   - tracked: a hole pixel follows the spatially completed flow, in the flow's own
+     direction, to the first frame where that point is visible, and takes the flow observed
+     there (a scene point's velocity varies slowly in time; unlike the temporal guess this
+     follows the point rather than the image location, so it suits a moving layer);
 3. propagation, for each completed flow: every hole pixel of a target frame follows the
    flow frame by frame, forward and backward, until it lands on a pixel that is not hidden
    there, and takes that real pixel's colour;
 4. each completed flow gives an estimate (its forward and backward copies averaged, nearer
-   frames weighing more); the two estimates are averaged, each weighted by how well its
+   frames weighing more); the three estimates are averaged, each weighted by how well its
    forward and backward copies agree around the pixel (they disagree where that flow is
    wrong). Averaging largely independent misalignments cuts their error and steadies the
    fill in time;
@@ -65,9 +70,11 @@ class FlowGuidedInpainter(Inpainter):
         # forward[t]: t -> t+1, backward[t]: t -> t-1
         forward = {t: self._dis.calc(grays[t], grays[t + 1], None) for t in range(t_lo, t_hi - 1)}
         backward = {t: self._dis.calc(grays[t], grays[t - 1], None) for t in range(t_lo + 1, t_hi)}
+        spatial = (self._spatial(forward, hidden), self._spatial(backward, hidden))
         completions = [
-            (self._spatial(forward, hidden), self._spatial(backward, hidden)),
+            spatial,
             (self._temporal(forward, hidden), self._temporal(backward, hidden)),
+            (self._tracked(spatial[0], hidden, 1), self._tracked(spatial[1], hidden, -1)),
         ]
         total = np.zeros(frames[targets].shape, np.float32)
         weight = np.zeros(total.shape[:3], np.float32)
@@ -164,61 +171,94 @@ class FlowGuidedInpainter(Inpainter):
             ring = cv2.dilate(hole.astype(np.uint8), _disk(self.ring)).astype(bool) & ~hole
             ry, rx = np.nonzero(ring)
             ry, rx = ry[:: max(1, len(ry) // 500)], rx[:: max(1, len(rx) // 500)]
-            ys, xs = np.nonzero(hole)
-            order = np.array(sorted((j for j in range(len(ts)) if j != i), key=lambda j: abs(j - i)), int)
-            if not order.size:
-                continue
-            visible = seen[order][:, ys, xs]  # (frames by distance, hole pixels)
-            nearest = np.argmax(visible, 0)
-            ok = visible[nearest, np.arange(len(ys))]
-            for j in np.unique(nearest[ok]):
-                other = order[j]
-                common = seen[other, ry, rx]
-                if common.sum() <= 20:
-                    continue
-                shift = np.median(flow[ry[common], rx[common]] - stack[other, ry[common], rx[common]], 0)
-                take = ok & (nearest == j)
-                flow[ys[take], xs[take]] = stack[other, ys[take], xs[take]] + shift
-                hole[ys[take], xs[take]] = False
+            ring_seen = seen[:, ry, rx]
+            usable = ring_seen.sum(1) > 20  # frames that show enough of the ring to measure the shift
+            usable[i] = False
+            if usable.any():
+                change = np.where(ring_seen[usable, :, None], flow[ry, rx] - stack[:, ry, rx][usable], np.nan)
+                shift = np.zeros((len(ts), 2), np.float32)
+                shift[usable] = np.nanmedian(change, 1)
+                ys, xs = np.nonzero(hole)
+                order = np.argsort(np.abs(np.arange(len(ts)) - i), kind="stable")
+                order = order[usable[order]]
+                visible = seen[:, ys, xs][order]  # (usable frames by distance, hole pixels)
+                nearest = np.argmax(visible, 0)
+                ok = visible[nearest, np.arange(len(ys))]
+                source = order[nearest[ok]]
+                flow[ys[ok], xs[ok]] = stack[source, ys[ok], xs[ok]] + shift[source]
+                hole[ys[ok], xs[ok]] = False
             if hole.any():
                 self._fill_flow(flow, hole)
         return out
 
+    def _tracked(self, flows: dict, hidden: dict, step_dir: int) -> dict:
+        """Flow inside the hole taken from where each hole point is next seen along ``flows``.
+
+        ``flows`` (already completed) run in direction ``step_dir``; a point that is never seen
+        within the context keeps its completed flow.
+        """
+        landable = {t: hidden[t] for t in flows}  # a landing frame must have a flow to take
+        out = {}
+        for t, flow in flows.items():
+            flow = flow.copy()
+            out[t] = flow
+            if not hidden[t].any():
+                continue
+            ys, xs = np.nonzero(hidden[t])
+            for _, s, px, py, landed in self._chain(flows, landable, t, step_dir, xs, ys):
+                flow[ys[landed], xs[landed]] = cv2.remap(
+                    flows[s], px[:, None], py[:, None], cv2.INTER_LINEAR
+                )[:, 0]
+        return out
+
     @staticmethod
     def _fill_flow(flow: np.ndarray, hole: np.ndarray) -> None:
-        """Fill ``flow`` inside ``hole`` smoothly from around it (Telea), in place."""
-        invalid = hole.astype(np.uint8)
+        """Fill ``flow`` inside ``hole`` smoothly from around it (Telea at half resolution), in place."""
+        h, w = hole.shape
+        size = (max(1, w // 2), max(1, h // 2))
+        small = cv2.resize(flow, size, interpolation=cv2.INTER_AREA)
+        invalid = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_AREA)
+        invalid = cv2.dilate(invalid, np.ones((3, 3), np.uint8))  # cover every low-res pixel the hole touches
         for c in range(2):
-            flow[..., c] = cv2.inpaint(np.ascontiguousarray(flow[..., c]), invalid, 3, cv2.INPAINT_TELEA)
+            small[..., c] = cv2.inpaint(np.ascontiguousarray(small[..., c]), invalid, 2, cv2.INPAINT_TELEA)
+        flow[hole] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)[hole]
 
     def _propagate(self, frames, masks, flows, k, step_dir, xs, ys, t_lo, t_hi):
         """Colour of the first real pixel each hole pixel of frame k lands on, and how many frames away (0: none)."""
-        n = len(xs)
-        h, w = masks.shape[1:]
-        colour = np.zeros((n, 3), np.float32)
-        distance = np.zeros(n, np.float32)
+        colour = np.zeros((len(xs), 3), np.float32)
+        distance = np.zeros(len(xs), np.float32)
+        window = {t: masks[t] for t in range(t_lo, t_hi)}
+        for step, t, px, py, landed in self._chain(flows, window, k, step_dir, xs, ys):
+            colour[landed] = cv2.remap(frames[t], px[:, None], py[:, None], cv2.INTER_LINEAR)[:, 0]
+            distance[landed] = step
+        return colour, distance
+
+    def _chain(self, flows, hidden, k, step_dir, xs, ys):
+        """Follow ``flows`` from frame k, frame by frame, for up to ``context`` frames.
+
+        Yields (step, frame, x, y, indices) for the points that, at that frame, first land on a
+        pixel outside ``hidden[frame]``; points that leave the image or the frames in ``hidden`` stop.
+        """
+        h, w = next(iter(hidden.values())).shape
         px, py = xs.astype(np.float32), ys.astype(np.float32)
-        alive = np.arange(n)
+        alive = np.arange(len(xs))
         t = k
         for step in range(1, self.context + 1):
             if t not in flows or not alive.size:
-                break
+                return
             f = cv2.remap(flows[t], px[alive, None], py[alive, None], cv2.INTER_LINEAR)[:, 0]
             px[alive] += f[:, 0]
             py[alive] += f[:, 1]
             t += step_dir
-            if not t_lo <= t < t_hi:
-                break
+            if t not in hidden:
+                return
             inside = (px[alive] >= 0) & (px[alive] <= w - 1) & (py[alive] >= 0) & (py[alive] <= h - 1)
             alive = alive[inside]
-            hidden = masks[t][np.rint(py[alive]).astype(int), np.rint(px[alive]).astype(int)]
-            landed = alive[~hidden]
+            still = hidden[t][np.rint(py[alive]).astype(int), np.rint(px[alive]).astype(int)]
+            landed = alive[~still]
             if landed.size:
-                sample = cv2.remap(frames[t], px[landed, None], py[landed, None], cv2.INTER_LINEAR)
-                colour[landed] = sample[:, 0]
-                distance[landed] = step
-            alive = alive[hidden]
-        return colour, distance
+                yield step, t, px[landed], py[landed], landed
+            alive = alive[still]
 
     def _fill_unseen(self, image, missing, previous, flow_to_previous):
         """Never-revealed pixels: carried from the previous output along the flow, else Telea."""
