@@ -99,3 +99,15 @@ def test_tracked_completion_takes_the_flow_observed_where_the_hole_point_is_next
     out = FlowGuidedInpainter(context=4)._tracked(flows, hidden, 1)
     assert np.allclose(out[0][hidden[0]], (3.0, -1.0))
     assert np.array_equal(out[1], flows[1])
+
+
+def test_holes_larger_than_opencvs_map_limit():
+    """cv2.remap maps are limited to 32767 per side: a 200x200 hole (40000 pixels) must still work."""
+    rng = np.random.default_rng(3)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (260, 400, 3), dtype=np.uint8), (0, 0), 2)
+    frames = np.stack([np.roll(texture, 3 * t, axis=1)[:, :300] for t in range(5)])
+    masks = np.zeros(frames.shape[:3], bool)
+    masks[:, 30:230, 50:250] = True
+    out = FlowGuidedInpainter().inpaint(frames, masks, range(1, 4))
+    assert out.shape == (3, 260, 300, 3)
+    np.testing.assert_array_equal(out[:, ~masks[0]], frames[1:4][:, ~masks[0]])

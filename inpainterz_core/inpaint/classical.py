@@ -37,6 +37,22 @@ import numpy as np
 from .base import Inpainter
 
 
+def _sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``image`` at float points, one row per point.
+
+    cv2.remap takes the points as a map image, and a map side must stay under 32767: the
+    points are laid out in rows of 4096, so a hole of any size can be sampled in one call.
+    """
+    n = len(xs)
+    cols = 4096
+    rows = max(1, -(-n // cols))
+    mx = np.zeros(rows * cols, np.float32)
+    my = np.zeros(rows * cols, np.float32)
+    mx[:n], my[:n] = xs, ys
+    out = cv2.remap(image, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_LINEAR)
+    return out.reshape(rows * cols, *image.shape[2:])[:n]
+
+
 def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
@@ -206,9 +222,7 @@ class FlowGuidedInpainter(Inpainter):
                 continue
             ys, xs = np.nonzero(hidden[t])
             for _, s, px, py, landed in self._chain(flows, landable, t, step_dir, xs, ys):
-                flow[ys[landed], xs[landed]] = cv2.remap(
-                    flows[s], px[:, None], py[:, None], cv2.INTER_LINEAR
-                )[:, 0]
+                flow[ys[landed], xs[landed]] = _sample(flows[s], px, py)
         return out
 
     @staticmethod
@@ -229,7 +243,7 @@ class FlowGuidedInpainter(Inpainter):
         distance = np.zeros(len(xs), np.float32)
         window = {t: masks[t] for t in range(t_lo, t_hi)}
         for step, t, px, py, landed in self._chain(flows, window, k, step_dir, xs, ys):
-            colour[landed] = cv2.remap(frames[t], px[:, None], py[:, None], cv2.INTER_LINEAR)[:, 0]
+            colour[landed] = _sample(frames[t], px, py)
             distance[landed] = step
         return colour, distance
 
@@ -246,7 +260,7 @@ class FlowGuidedInpainter(Inpainter):
         for step in range(1, self.context + 1):
             if t not in flows or not alive.size:
                 return
-            f = cv2.remap(flows[t], px[alive, None], py[alive, None], cv2.INTER_LINEAR)[:, 0]
+            f = _sample(flows[t], px[alive], py[alive])
             px[alive] += f[:, 0]
             py[alive] += f[:, 1]
             t += step_dir
@@ -269,8 +283,7 @@ class FlowGuidedInpainter(Inpainter):
             h, w = missing.shape
             ok = (fx >= 0) & (fx <= w - 1) & (fy >= 0) & (fy <= h - 1)
             if ok.any():
-                carried = cv2.remap(previous, fx[ok, None], fy[ok, None], cv2.INTER_LINEAR)
-                image[ys[ok], xs[ok]] = carried[:, 0]
+                image[ys[ok], xs[ok]] = _sample(previous, fx[ok], fy[ok])
             missing = missing.copy()
             missing[ys[ok], xs[ok]] = False
         if missing.any():
