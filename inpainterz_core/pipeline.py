@@ -17,7 +17,9 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +36,9 @@ from .video import FrameSource, Mp4Writer, frame_name, open_video, read_mask, wr
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
-#: The inpainting crop is scaled down to at most this many pixels on its long side (classical backend).
-MAX_WORK_SIDE = 960
+#: A crop larger than this on its long side is scaled down for inpainters of any size (classical,
+#: E2FGVI-HQ): their working memory grows with the crop's area times the window's length.
+MAX_WORK_SIDE = 640
 
 
 # -- plumbing ------------------------------------------------------------------------------------------
@@ -52,6 +55,14 @@ def _report_progress(progress: Progress | None, stage: str, done: int, total: in
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM, where there is one: unlike ru_maxrss it
+    starts afresh at exec, so a child of a big process does not report its parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -314,6 +325,7 @@ def _inpaint_into(source, mask_files, inpainter, settings, dest: Path, start, st
     with open_video(source.path) as second:
         output = second.frames(start, stop)
         video = Mp4Writer(dest / "result.mp4", width, height, source.fps) if settings.write_video else None
+        writer = _OutputWriter(inpainted, video)
         try:
             for c in chunks:
                 if c.box is not None:
@@ -333,14 +345,52 @@ def _inpaint_into(source, mask_files, inpainter, settings, dest: Path, start, st
                     if i in fills:
                         box, fill, hole = fills.pop(i)
                         frame = _paste(frame, fill, hole, box, edge)
-                    write_png(inpainted / frame_name(i), frame)
-                    if video is not None:
-                        video.write(frame)
+                    writer.put(i, frame)
                     written += 1
                     _report_progress(progress, "inpaint", written, stop - start)
+            writer.finish()
         finally:
-            if video is not None:
-                video.close()
+            writer.close()
+
+
+class _OutputWriter:
+    """Writes the output PNGs and mp4 frames on one background thread, in order.
+
+    Encoding a PNG and an H.264 frame releases the GIL, so it overlaps with the next frame's
+    inpainting on the other core. At most ``depth`` frames wait, so memory stays bounded.
+    """
+
+    def __init__(self, folder: Path, video: Mp4Writer | None, depth: int = 4):
+        self.folder, self.video = folder, video
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inpainterz-writer")
+        self._pending: deque = deque()
+        self._depth = depth
+
+    def _write(self, index: int, frame: np.ndarray) -> None:
+        write_png(self.folder / frame_name(index), frame)
+        if self.video is not None:
+            self.video.write(frame)
+
+    def put(self, index: int, frame: np.ndarray) -> None:
+        self._pending.append(self._pool.submit(self._write, index, frame))
+        while len(self._pending) > self._depth:
+            self._pending.popleft().result()  # re-raises a failed write here
+
+    def finish(self) -> None:
+        """Wait for every frame, then close the mp4 (its last packets are written here)."""
+        while self._pending:
+            self._pending.popleft().result()
+        if self.video is not None:
+            self.video.close()
+            self.video = None
+
+    def close(self) -> None:
+        """On success after ``finish``; on failure, stop without waiting to write the rest."""
+        for pending in self._pending:
+            pending.cancel()
+        self._pool.shutdown(wait=True)
+        if self.video is not None:
+            self.video.close()
 
 
 def _fill_chunk(c: _Chunk, crops, inpainter, cancel) -> dict[int, tuple]:

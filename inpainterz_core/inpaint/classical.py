@@ -41,11 +41,11 @@ def _sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Bilinear samples of ``image`` at float points, one row per point.
 
     cv2.remap takes the points as a map image, and a map side must stay under 32767: the
-    points are laid out in rows of 4096, so a hole of any size can be sampled in one call.
+    points are laid out in rows of up to 4096, so a hole of any size can be sampled in one call.
     """
     n = len(xs)
-    cols = 4096
-    rows = max(1, -(-n // cols))
+    cols = min(max(n, 1), 4096)
+    rows = -(-max(n, 1) // cols)
     mx = np.zeros(rows * cols, np.float32)
     my = np.zeros(rows * cols, np.float32)
     mx[:n], my[:n] = xs, ys
@@ -62,7 +62,7 @@ class FlowGuidedInpainter(Inpainter):
 
     def __init__(
         self,
-        context: int = 20,
+        context: int = 16,
         telea_radius: int = 5,
         ring: int = 12,
         grow: int = 3,
@@ -86,10 +86,11 @@ class FlowGuidedInpainter(Inpainter):
         # forward[t]: t -> t+1, backward[t]: t -> t-1
         forward = {t: self._dis.calc(grays[t], grays[t + 1], None) for t in range(t_lo, t_hi - 1)}
         backward = {t: self._dis.calc(grays[t], grays[t - 1], None) for t in range(t_lo + 1, t_hi)}
-        spatial = (self._spatial(forward, hidden), self._spatial(backward, hidden))
+        temporal = (self._temporal(forward, hidden), self._temporal(backward, hidden))
+        spatial = (self._spatial(forward, hidden), self._spatial(backward, hidden))  # in place: raw flows are done
         completions = [
             spatial,
-            (self._temporal(forward, hidden), self._temporal(backward, hidden)),
+            temporal,
             (self._tracked(spatial[0], hidden, 1), self._tracked(spatial[1], hidden, -1)),
         ]
         total = np.zeros(frames[targets].shape, np.float32)
@@ -157,14 +158,11 @@ class FlowGuidedInpainter(Inpainter):
         return cv2.inpaint(grey, hole.astype(np.uint8), 3, cv2.INPAINT_TELEA) if hole.any() else grey
 
     def _spatial(self, flows: dict, hidden: dict) -> dict:
-        """Flow inside the (grown) hole filled from the ring around it."""
-        out = {}
+        """Flow inside the (grown) hole filled from the ring around it, in place (memory: one flow set less)."""
         for t, flow in flows.items():
-            flow = flow.copy()
             if hidden[t].any():
                 self._fill_flow(flow, hidden[t])
-            out[t] = flow
-        return out
+        return flows
 
     def _temporal(self, flows: dict, hidden: dict) -> dict:
         """Flow inside the hole taken from the same place in the nearest frames that show it.
@@ -197,7 +195,7 @@ class FlowGuidedInpainter(Inpainter):
                 ys, xs = np.nonzero(hole)
                 order = np.argsort(np.abs(np.arange(len(ts)) - i), kind="stable")
                 order = order[usable[order]]
-                visible = seen[:, ys, xs][order]  # (usable frames by distance, hole pixels)
+                visible = seen[order[:, None], ys, xs]  # (usable frames by distance, hole pixels)
                 nearest = np.argmax(visible, 0)
                 ok = visible[nearest, np.arange(len(ys))]
                 source = order[nearest[ok]]
