@@ -13,30 +13,20 @@ Run alone with ``python -m bench.bench_deaot``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from bench.golden import GOLDEN, recipe
 from inpainterz_core.track.deaot import build_deaot
 from inpainterz_core.track.deaot.engine import DeAOTEngine
 
-GOLDEN = Path(
-    os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden"
-)
 PASSES = 3
 
-
-def _recipe():
-    spec = importlib.util.spec_from_file_location("golden_recipe", GOLDEN / "recipe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _frame_times(model, arrays) -> list[tuple[float, float]]:
@@ -65,7 +55,7 @@ def run() -> dict:
                 continue
             case = json.loads(case_json.read_text())
             model = build_deaot("r50_deaotl")
-            state = _recipe().case_state_dict(str(case_json))
+            state = recipe().case_state_dict(str(case_json))
             model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
             with np.load(case_json.with_suffix(".npz")) as npz:
                 arrays = dict(npz)

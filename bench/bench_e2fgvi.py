@@ -9,31 +9,20 @@ Run with ``python -m bench.bench_e2fgvi``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from bench.golden import GOLDEN, recipe
 from inpainterz_core.inpaint.e2fgvi import build_e2fgvi
 
-GOLDEN = Path(
-    os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden"
-)
 MODELS = {"e2fgvi_cvpr22": "cvpr22", "e2fgvi_hq": "hq"}
 TIMED_CALLS = 3
 
-
-def _recipe():
-    spec = importlib.util.spec_from_file_location("golden_recipe", GOLDEN / "recipe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _forward_seconds(model: torch.nn.Module, masked_frames: torch.Tensor, num_local_frames: int) -> float:
@@ -58,7 +47,7 @@ def run(threads: int = 2) -> dict:
                     continue
                 case = json.loads(case_json.read_text())
                 model = build_e2fgvi(variant)
-                state = _recipe().case_state_dict(str(case_json))
+                state = recipe().case_state_dict(str(case_json))
                 model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
                 with np.load(case_json.with_suffix(".npz")) as npz:
                     frames, n_local = torch.from_numpy(npz["masked_frames"]), int(npz["num_local_frames"])
