@@ -12,7 +12,7 @@ BACKENDS = ("auto", "classical", "model")
 @dataclass(frozen=True)
 class Settings:
     backend: str = "auto"  # auto | classical | model, for every stage
-    dilate: int = 8  # pixels added around the mask before painting it out
+    dilate: int = 4  # pixels added around the mask before painting it out (as the E2FGVI reference: 4 px)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     fp16: bool = False  # half precision on CUDA for the model backends
     ckpt_dir: str | None = None  # None: $INPAINTERZ_CKPT_DIR or ckpt/

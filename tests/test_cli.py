@@ -12,6 +12,7 @@ from inpainterz_core.cli import main
 from inpainterz_core.demo import click_prompt
 from inpainterz_core.masks import dilate
 from inpainterz_core.metrics import RegionScores
+from inpainterz_core.settings import Settings
 from inpainterz_core.video import open_video, read_mask
 
 
@@ -56,7 +57,7 @@ def test_remove_finds_the_logo_and_leaves_the_rest_untouched(removed, pan_clip):
             assert set(np.unique(labels)) <= {0, 1}
             scores.add_masks(labels > 0, pan_clip.mask(i))
             scores.add_pixels(painted, pan_clip.background(i), pan_clip.mask(i))
-            outside = ~dilate(labels > 0, 8)
+            outside = ~dilate(labels > 0, Settings.dilate)
             np.testing.assert_array_equal(painted[outside], pan_clip.frame(i)[outside])
     s = scores.summary()
     assert s["JF"] > 0.85
@@ -173,7 +174,6 @@ def test_error_cuda_device_without_a_gpu(tmp_path, pan_folder):
         pytest.skip("this machine has a GPU: the missing-GPU message cannot be checked")
     from inpainterz_core.backends import device
     from inpainterz_core.errors import InputError
-    from inpainterz_core.settings import Settings
 
     with pytest.raises(InputError, match="no CUDA GPU"):
         device(Settings(device="cuda"))
@@ -201,7 +201,6 @@ def test_frames_take_their_mask_from_the_nearest_keyframe(tmp_path, pan_folder, 
     """A wrong first keyframe and a right last one: the second half follows the right one."""
     from inpainterz_core.metrics import jaccard
     from inpainterz_core.pipeline import track
-    from inpainterz_core.settings import Settings
 
     last = pan_clip.frames - 1
     wrong = np.roll(pan_clip.mask(0), 40, axis=1).astype(np.uint8)

@@ -18,6 +18,7 @@ import torch
 
 from inpainterz_core import weights
 from inpainterz_core.masks import dilate
+from inpainterz_core.settings import Settings
 from inpainterz_core.video import open_video, read_mask
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -69,7 +70,7 @@ def test_remove_with_model_backends(tmp_path, ckpt_dir, pan_folder, pan_clip):
         assert (painted.width, painted.height, painted.frame_count) == (given.width, given.height, given.frame_count)
         for i in (0, pan_clip.frames - 1):
             labels = read_mask(out / "masks" / f"{i:06d}.png")
-            outside = ~dilate(labels > 0, 8)
+            outside = ~dilate(labels > 0, Settings.dilate)
             np.testing.assert_array_equal(painted.read(i)[outside], given.read(i)[outside])
 
 
