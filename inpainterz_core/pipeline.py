@@ -236,7 +236,7 @@ class _Chunk:
     box: tuple[int, int, int, int] | None  # crop (x0, y0, x1, y1) around the window's holes
 
 
-def _mask_files(masks_dir: Path, start: int, stop: int, source: FrameSource) -> dict[int, Path]:
+def _mask_files(masks_dir: Path, start: int, stop: int) -> dict[int, Path]:
     """Mask file per frame: ``%06d.png`` by source frame index, or any numbered sequence of the right length."""
     masks_dir = Path(masks_dir)
     if not masks_dir.is_dir():
@@ -284,8 +284,7 @@ def _paste(frame: np.ndarray, fill: np.ndarray, hole: np.ndarray, box, edge: int
     out = frame.copy()
     region = out[y0:y1, x0:x1]
     blended = alpha * fill.astype(np.float32) + (1.0 - alpha) * region.astype(np.float32)
-    inside = hole
-    region[inside] = np.clip(blended[inside] + 0.5, 0, 255).astype(np.uint8)
+    region[hole] = np.clip(blended[hole] + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
@@ -403,11 +402,10 @@ def _fill_chunk(c: _Chunk, crops, inpainter, cancel) -> dict[int, tuple]:
         holes.append(hole[y0 - ky0:y1 - ky0, x0 - kx0:x1 - kx0])
     frames, masks = np.stack(images), np.stack(holes)
     w, h = x1 - x0, y1 - y0
-    work = inpainter.work_size
-    if work is None and max(w, h) > MAX_WORK_SIDE:
-        s = MAX_WORK_SIDE / max(w, h)
-        work = (max(8, round(w * s)), max(8, round(h * s)))
-    if work is not None and work != (w, h) and inpainter.work_size is None:
+    # Inpainters of any size get at most MAX_WORK_SIDE; one with a fixed size (E2FGVI-CVPR22) resizes itself.
+    scale = MAX_WORK_SIDE / max(w, h)
+    if inpainter.work_size is None and scale < 1:
+        work = (max(8, round(w * scale)), max(8, round(h * scale)))
         frames = np.stack([cv2.resize(f, work, interpolation=cv2.INTER_AREA) for f in frames])
         masks = np.stack([cv2.resize(m.astype(np.uint8), work, interpolation=cv2.INTER_LINEAR) > 0 for m in masks])
     _check_cancel(cancel)
@@ -435,7 +433,7 @@ def inpaint(source, masks_dir, settings: Settings, out_dir, *, frame_range=None,
     out_dir = Path(out_dir)
     with _open(source) as src:
         start, stop = _frame_range(src, frame_range)
-        mask_files = _mask_files(Path(masks_dir), start, stop, src)
+        mask_files = _mask_files(Path(masks_dir), start, stop)
         inpainter = inpainter or backends.make_inpainter(settings)
         t0 = time.perf_counter()
         with atomic_dir(out_dir / ".inpaint") as scratch:
