@@ -7,6 +7,7 @@ frames are RGB uint8 HxWx3 arrays.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import re
@@ -114,7 +115,11 @@ class VideoFile(FrameSource):
         self._decoder = self._container.decode(self._stream)
         self._next = None  # unknown until a frame with a known pts comes out
 
-    def _decode_next(self) -> tuple[int, np.ndarray]:
+    def _decode_next(self) -> tuple[int | None, av.VideoFrame]:
+        """The next decoded frame and its index (None until a frame with a known pts comes out).
+
+        The frame stays undecoded to RGB: frames decoded only to reach a seek target are never converted.
+        """
         try:
             frame = next(self._decoder)
         except StopIteration:
@@ -122,24 +127,22 @@ class VideoFile(FrameSource):
         except av.error.FFmpegError as e:
             raise InputError(f"{self.path} is corrupt near frame {self._next}: {e.strerror or e}") from None
         if frame.pts is not None:
-            import bisect
-
             pos = bisect.bisect_left(self._pts, frame.pts)
             self._next = pos if pos < len(self._pts) and self._pts[pos] == frame.pts else self._next
         index = self._next
         self._next = None if index is None else index + 1
-        return index, frame.to_ndarray(format="rgb24")
+        return index, frame
 
     def read(self, index: int) -> np.ndarray:
         self.check_index(index)
         if self._decoder is None or self._next is None or self._next > index or index - self._next > 30:
             self._seek(index)
         while True:
-            i, rgb = self._decode_next()
+            i, frame = self._decode_next()
             if i is None:
                 continue
             if i == index:
-                return rgb
+                return frame.to_ndarray(format="rgb24")
             if i > index:  # the seek landed past it: start from the beginning of the stream
                 self._container.seek(0, stream=self._stream, backward=True)
                 self._decoder = self._container.decode(self._stream)
@@ -151,10 +154,9 @@ class VideoFile(FrameSource):
             return
         yield start, self.read(start)
         for i in range(start + 1, stop):
-            j, rgb = self._decode_next()
-            if j != i:  # irregular stream: fall back to exact random access
-                rgb = self.read(i)
-            yield i, rgb
+            j, frame = self._decode_next()
+            # An irregular stream falls back to exact random access.
+            yield i, frame.to_ndarray(format="rgb24") if j == i else self.read(i)
 
     def close(self) -> None:
         self._container.close()
