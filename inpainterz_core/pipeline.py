@@ -355,15 +355,16 @@ def _inpaint_into(source, mask_files, inpainter, settings, dest: Path, start, st
 class _OutputWriter:
     """Writes the output PNGs and mp4 frames on one background thread, in order.
 
-    Encoding a PNG and an H.264 frame releases the GIL, so it overlaps with the next frame's
-    inpainting on the other core. At most ``depth`` frames wait, so memory stays bounded.
+    Encoding a PNG and an H.264 frame releases the GIL, so writing one chunk's frames overlaps
+    with inpainting the next chunk on the other core. The frames waiting to be written are
+    bounded by ``budget`` bytes (a few at 4K, a whole chunk at 480p), so memory stays bounded.
     """
 
-    def __init__(self, folder: Path, video: Mp4Writer | None, depth: int = 4):
+    def __init__(self, folder: Path, video: Mp4Writer | None, budget: int = 256 << 20):
         self.folder, self.video = folder, video
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inpainterz-writer")
         self._pending: deque = deque()
-        self._depth = depth
+        self._budget = budget
 
     def _write(self, index: int, frame: np.ndarray) -> None:
         write_png(self.folder / frame_name(index), frame)
@@ -372,7 +373,7 @@ class _OutputWriter:
 
     def put(self, index: int, frame: np.ndarray) -> None:
         self._pending.append(self._pool.submit(self._write, index, frame))
-        while len(self._pending) > self._depth:
+        while len(self._pending) > max(1, self._budget // frame.nbytes):
             self._pending.popleft().result()  # re-raises a failed write here
 
     def finish(self) -> None:

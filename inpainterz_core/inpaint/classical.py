@@ -3,7 +3,8 @@
 For a window of frames (already cropped around the hole):
 1. dense optical flow (DIS) between neighbouring frames, forward and backward, on grey
    frames whose holes were first smoothed over (Telea), so the object's own texture does
-   not drag the flow of the background around it;
+   not drag the flow of the background around it. Two estimates: DIS at its "medium" and at
+   its "ultrafast" operating point (patch size, stride, pyramid), whose errors differ;
 2. flow completion, three ways, because no single guess of the motion hidden under the
    object is reliable and their errors are largely independent:
    - spatial: the flow in the hole is filled smoothly from the ring around it (Telea, at
@@ -20,10 +21,12 @@ For a window of frames (already cropped around the hole):
    flow frame by frame, forward and backward, until it lands on a pixel that is not hidden
    there, and takes that real pixel's colour;
 4. each completed flow gives an estimate (its forward and backward copies averaged, nearer
-   frames weighing more); the three estimates are averaged, each weighted by how well its
+   frames weighing more); the estimates are averaged, each weighted by how well its
    forward and backward copies agree around the pixel (they disagree where that flow is
    wrong). Averaging largely independent misalignments cuts their error and steadies the
-   fill in time;
+   fill in time. Five estimates: the medium flow completed all three ways, the ultrafast one
+   temporally and by tracking (its spatial fill only repeats the medium one's: both fill from
+   the same ring of flow around the hole);
 5. pixels never revealed in the window are filled once by spatial inpainting (Telea) and
    then carried along the flow from the previous output frame, so the fill moves with the
    background instead of flickering.
@@ -37,20 +40,23 @@ import numpy as np
 from .base import Inpainter
 
 
-def _sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Bilinear samples of ``image`` at float points, one row per point.
+def _sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, interpolation=cv2.INTER_LINEAR,
+            outside=0) -> np.ndarray:
+    """Samples of ``image`` at float32 points (``outside`` off the image), one row per point.
 
-    cv2.remap takes the points as a map image, and a map side must stay under 32767: the
-    points are laid out in rows of up to 4096, so a hole of any size can be sampled in one call.
+    cv2.remap takes the points as a map image whose sides must stay under 32767: up to that
+    many points go in as one row, more are laid out in rows of 4096.
     """
     n = len(xs)
-    cols = min(max(n, 1), 4096)
-    rows = -(-max(n, 1) // cols)
-    mx = np.zeros(rows * cols, np.float32)
-    my = np.zeros(rows * cols, np.float32)
-    mx[:n], my[:n] = xs, ys
-    out = cv2.remap(image, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_LINEAR)
-    return out.reshape(rows * cols, *image.shape[2:])[:n]
+    if 0 < n < 32767:
+        mx, my = xs.reshape(1, n), ys.reshape(1, n)
+    else:
+        cols = min(max(n, 1), 4096)
+        rows = -(-max(n, 1) // cols)
+        mx, my = np.zeros((rows, cols), np.float32), np.zeros((rows, cols), np.float32)
+        mx.reshape(-1)[:n], my.reshape(-1)[:n] = xs, ys
+    out = cv2.remap(image, mx, my, interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=outside)
+    return out.reshape(-1, *image.shape[2:])[:n]
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -75,7 +81,11 @@ class FlowGuidedInpainter(Inpainter):
         self.telea_radius = telea_radius
         self.ring = ring  # width of the band around the hole that calibrates temporal flow completion
         self.grow = grow  # flow this close to the hole is dragged by the object, so it is replaced too
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        # (flow estimator, the completions made from it): see step 4 of the module docstring
+        self._flow_estimates = (
+            (cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM), ("temporal", "spatial", "tracked")),
+            (cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST), ("temporal", "tracked")),
+        )
 
     def inpaint(self, frames: np.ndarray, masks: np.ndarray, targets: range) -> np.ndarray:
         frames = np.ascontiguousarray(frames)
@@ -83,20 +93,9 @@ class FlowGuidedInpainter(Inpainter):
         t_lo, t_hi = max(0, targets.start - self.context), min(len(frames), targets.stop + self.context)
         grays = {t: self._smoothed_grey(frames[t], masks[t]) for t in range(t_lo, t_hi)}
         hidden = {t: cv2.dilate(masks[t].astype(np.uint8), _disk(self.grow)).astype(bool) for t in grays}
-        # forward[t]: t -> t+1, backward[t]: t -> t-1
-        forward = {t: self._dis.calc(grays[t], grays[t + 1], None) for t in range(t_lo, t_hi - 1)}
-        backward = {t: self._dis.calc(grays[t], grays[t - 1], None) for t in range(t_lo + 1, t_hi)}
-        temporal = (self._temporal(forward, hidden), self._temporal(backward, hidden))
-        spatial = (self._spatial(forward, hidden), self._spatial(backward, hidden))  # in place: raw flows are done
-        completions = [
-            spatial,
-            temporal,
-            (self._tracked(spatial[0], hidden, 1), self._tracked(spatial[1], hidden, -1)),
-        ]
         total = np.zeros(frames[targets].shape, np.float32)
         weight = np.zeros(total.shape[:3], np.float32)
-        for fwd, bwd in completions:
-            estimate, disagreement = self._fill(frames, masks, fwd, bwd, targets, t_lo, t_hi)
+        for estimate, disagreement in self._estimates(frames, masks, grays, hidden, targets, t_lo, t_hi):
             confidence = 1.0 / (self.tau**2 + self._local_mean(disagreement, masks[targets]) ** 2)
             total += estimate * confidence[..., None]
             weight += confidence
@@ -105,6 +104,23 @@ class FlowGuidedInpainter(Inpainter):
         holes = masks[targets]
         out[holes] = np.clip(estimate[holes] + 0.5, 0, 255).astype(np.uint8)
         return out
+
+    def _estimates(self, frames, masks, grays, hidden, targets, t_lo, t_hi):
+        """Yield (estimate, disagreement) per completed flow, each released before the next is made."""
+        for dis, ways in self._flow_estimates:
+            # forward[t]: t -> t+1, backward[t]: t -> t-1
+            forward = {t: dis.calc(grays[t], grays[t + 1], None) for t in range(t_lo, t_hi - 1)}
+            backward = {t: dis.calc(grays[t], grays[t - 1], None) for t in range(t_lo + 1, t_hi)}
+            if "temporal" in ways:
+                temporal = (self._temporal(forward, hidden), self._temporal(backward, hidden))
+                yield self._fill(frames, masks, *temporal, targets, t_lo, t_hi)
+                del temporal
+            spatial = (self._spatial(forward, hidden), self._spatial(backward, hidden))  # in place
+            if "spatial" in ways:
+                yield self._fill(frames, masks, *spatial, targets, t_lo, t_hi)
+            if "tracked" in ways:
+                tracked = (self._tracked(spatial[0], hidden, 1), self._tracked(spatial[1], hidden, -1))
+                yield self._fill(frames, masks, *tracked, targets, t_lo, t_hi)
 
     def _local_mean(self, values: np.ndarray, holes: np.ndarray) -> np.ndarray:
         """Mean of the known (non-NaN) values around each pixel; tau where none is known."""
@@ -168,41 +184,83 @@ class FlowGuidedInpainter(Inpainter):
         """Flow inside the hole taken from the same place in the nearest frames that show it.
 
         Each borrowed vector is shifted by the median change of the flow over the ring around
-        the hole between the two frames; what no frame shows is filled spatially.
+        the hole between the two frames; frames that show too little of the ring to measure it
+        are passed over, and what no frame shows is filled spatially. Pixels are addressed by
+        flat index (``take`` on a flat view is several times faster than a 2-D fancy index).
         """
-        ts = sorted(flows)
-        if not ts:
+        out = {t: flow.copy() for t, flow in flows.items()}
+        vectors = {t: flow.reshape(-1, 2) for t, flow in flows.items()}
+        for t, (pixels, source) in self._nearest_showing(sorted(flows), hidden).items():
+            ring = self._ring_points(hidden[t])
+            shift = self._ring_shifts(vectors, hidden, t, ring, np.unique(source[source >= 0]).tolist())
+            flow = out[t].reshape(-1, 2)
+            by_source = np.argsort(source, kind="stable")
+            waiting = []  # pixels whose nearest showing frame has no shift
+            for idx in np.split(by_source, np.flatnonzero(np.diff(source[by_source])) + 1):
+                s = int(source[idx[0]])
+                if s in shift:
+                    flow[pixels[idx]] = vectors[s].take(pixels[idx], axis=0) + shift[s]
+                elif s >= 0:
+                    waiting.append(pixels[idx])
+            waiting = np.concatenate(waiting) if waiting else np.empty(0, int)
+            if waiting.size:  # those try the other frames, nearest first
+                shift = self._ring_shifts(vectors, hidden, t, ring, [s for s in flows if s != t])
+                for s in sorted(shift, key=lambda s: (abs(s - t), s)):
+                    shows = ~hidden[s].take(waiting)
+                    flow[waiting[shows]] = vectors[s].take(waiting[shows], axis=0) + shift[s]
+                    waiting = waiting[~shows]
+                    if not waiting.size:
+                        break
+            unseen = np.zeros(hidden[t].shape, bool)
+            unseen.reshape(-1)[np.concatenate([pixels[source < 0], waiting])] = True
+            if unseen.any():
+                self._fill_flow(out[t], unseen)
+        return out
+
+    def _ring_points(self, hole: np.ndarray) -> np.ndarray:
+        """Up to about 500 pixels (flat indices) spread over the ring of width ``ring`` around the hole."""
+        ring = cv2.dilate(hole.astype(np.uint8), _disk(self.ring)).astype(bool) & ~hole
+        points = np.flatnonzero(ring)
+        return points[:: max(1, len(points) // 500)]
+
+    @staticmethod
+    def _ring_shifts(vectors: dict, hidden: dict, t, ring: np.ndarray, frames: list) -> dict:
+        """{s: median change of the flow between frame s and frame t over the ``ring`` pixels},
+        for the ``frames`` s that show more than 20 of those pixels."""
+        if not frames or not ring.size:
             return {}
-        stack = np.stack([flows[t] for t in ts])
-        seen = ~np.stack([hidden[t] for t in ts])
-        out = {}
-        for i, t in enumerate(ts):
-            hole = hidden[t].copy()
-            flow = flows[t].copy()
-            out[t] = flow
-            if not hole.any():
-                continue
-            ring = cv2.dilate(hole.astype(np.uint8), _disk(self.ring)).astype(bool) & ~hole
-            ry, rx = np.nonzero(ring)
-            ry, rx = ry[:: max(1, len(ry) // 500)], rx[:: max(1, len(rx) // 500)]
-            ring_seen = seen[:, ry, rx]
-            usable = ring_seen.sum(1) > 20  # frames that show enough of the ring to measure the shift
-            usable[i] = False
-            if usable.any():
-                change = np.where(ring_seen[usable, :, None], flow[ry, rx] - stack[:, ry, rx][usable], np.nan)
-                shift = np.zeros((len(ts), 2), np.float32)
-                shift[usable] = np.nanmedian(change, 1)
-                ys, xs = np.nonzero(hole)
-                order = np.argsort(np.abs(np.arange(len(ts)) - i), kind="stable")
-                order = order[usable[order]]
-                visible = seen[order[:, None], ys, xs]  # (usable frames by distance, hole pixels)
-                nearest = np.argmax(visible, 0)
-                ok = visible[nearest, np.arange(len(ys))]
-                source = order[nearest[ok]]
-                flow[ys[ok], xs[ok]] = stack[source, ys[ok], xs[ok]] + shift[source]
-                hole[ys[ok], xs[ok]] = False
+        seen = np.stack([~hidden[s].take(ring) for s in frames])
+        change = vectors[t].take(ring, axis=0)[None] - np.stack([vectors[s].take(ring, axis=0) for s in frames])
+        change[~seen] = np.nan
+        change.sort(axis=1)  # per frame, the seen pixels' changes first, in order (NaN sorts last)
+        count = seen.sum(1)
+        rows = np.arange(len(frames))
+        median = (change[rows, (count - 1) // 2] + change[rows, count // 2]) / 2
+        return {s: median[i] for i, s in enumerate(frames) if count[i] > 20}
+
+    @staticmethod
+    def _nearest_showing(ts: list, hidden: dict) -> dict:
+        """For each frame t of ``ts`` with a hole: (pixels, source), its hole pixels (flat indices) and,
+        for each, the nearest other frame of ``ts`` that shows it (the earlier on a tie; -1 if none does).
+
+        Two scans over time (latest showing frame before, earliest after) instead of a search per pixel.
+        """
+        before, latest = {}, None
+        for t in ts:
+            hole = hidden[t].reshape(-1)
             if hole.any():
-                self._fill_flow(flow, hole)
+                pixels = np.flatnonzero(hole)
+                before[t] = (pixels, np.full(len(pixels), -1, np.int32) if latest is None else latest[pixels])
+            latest = np.where(hole, -1 if latest is None else latest, t).astype(np.int32)
+        out, earliest = {}, None
+        for t in reversed(ts):
+            hole = hidden[t].reshape(-1)
+            if t in before:
+                pixels, b = before[t]
+                a = np.full(len(pixels), -1, np.int32) if earliest is None else earliest[pixels]
+                take_before = (b >= 0) & ((a < 0) | (t - b <= a - t))
+                out[t] = (pixels, np.where(take_before, b, a))
+            earliest = np.where(hole, -1 if earliest is None else earliest, t).astype(np.int32)
         return out
 
     def _tracked(self, flows: dict, hidden: dict, step_dir: int) -> dict:
@@ -251,26 +309,26 @@ class FlowGuidedInpainter(Inpainter):
         Yields (step, frame, x, y, indices) for the points that, at that frame, first land on a
         pixel outside ``hidden[frame]``; points that leave the image or the frames in ``hidden`` stop.
         """
-        h, w = next(iter(hidden.values())).shape
         px, py = xs.astype(np.float32), ys.astype(np.float32)
-        alive = np.arange(len(xs))
+        index = np.arange(len(xs))  # the points still travelling, as indices into xs/ys
         t = k
         for step in range(1, self.context + 1):
-            if t not in flows or not alive.size:
+            if t not in flows or not index.size:
                 return
-            f = _sample(flows[t], px[alive], py[alive])
-            px[alive] += f[:, 0]
-            py[alive] += f[:, 1]
+            f = _sample(flows[t], px, py)
+            px += f[:, 0]
+            py += f[:, 1]
             t += step_dir
             if t not in hidden:
                 return
-            inside = (px[alive] >= 0) & (px[alive] <= w - 1) & (py[alive] >= 0) & (py[alive] <= h - 1)
-            alive = alive[inside]
-            still = hidden[t][np.rint(py[alive]).astype(int), np.rint(px[alive]).astype(int)]
-            landed = alive[~still]
-            if landed.size:
-                yield step, t, px[landed], py[landed], landed
-            alive = alive[still]
+            # the pixel each point lands on: 0 shown, 1 hidden, 2 off the image
+            where = _sample(hidden[t].view(np.uint8), px, py, cv2.INTER_NEAREST, outside=2)
+            landed = where == 0
+            if landed.any():
+                yield step, t, px[landed], py[landed], index[landed]
+            still = where == 1
+            if not still.all():
+                px, py, index = px[still], py[still], index[still]
 
     def _fill_unseen(self, image, missing, previous, flow_to_previous):
         """Never-revealed pixels: carried from the previous output along the flow, else Telea."""
