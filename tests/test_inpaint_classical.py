@@ -96,9 +96,11 @@ def test_tracked_completion_takes_the_flow_observed_where_the_hole_point_is_next
     hidden = {t: np.zeros((H, W), bool) for t in range(5)}
     hidden[0][30:60, 40:80] = True
     flows[0][hidden[0]] = (1.0, 0.0)  # e.g. a smooth spatial guess that missed this layer's motion
+    before = {t: f.copy() for t, f in flows.items()}
     out = FlowGuidedInpainter(context=4)._tracked(flows, hidden, 1)
     assert np.allclose(out[0][hidden[0]], (3.0, -1.0))
-    assert np.array_equal(out[1], flows[1])
+    assert np.array_equal(out[0][~hidden[0]], before[0][~hidden[0]])
+    assert np.array_equal(out[1], before[1])
 
 
 def test_holes_larger_than_opencvs_map_limit():
@@ -111,3 +113,32 @@ def test_holes_larger_than_opencvs_map_limit():
     out = FlowGuidedInpainter().inpaint(frames, masks, range(1, 4))
     assert out.shape == (3, 260, 300, 3)
     np.testing.assert_array_equal(out[:, ~masks[0]], frames[1:4][:, ~masks[0]])
+
+
+def test_nearest_showing_frame_per_hole_pixel():
+    """Each hole pixel gets the nearest other frame that shows it, the earlier one on a tie, -1 if none."""
+    hidden = {t: np.zeros((2, 3), bool) for t in range(5)}
+    hidden[2][0, 0] = True  # hidden only in frame 2: frames 1 and 3 both show it, 1 wins the tie
+    hidden[2][0, 1] = hidden[1][0, 1] = True  # shown by 0 (2 away) and 3 (1 away): 3
+    for t in range(5):
+        hidden[t][1, 2] = True  # never shown
+    found = FlowGuidedInpainter._nearest_showing(list(range(5)), hidden)
+    pixels, source = found[2]
+    assert dict(zip(pixels.tolist(), source.tolist(), strict=True)) == {0: 1, 1: 3, 5: -1}
+    pixels, source = found[1]
+    assert dict(zip(pixels.tolist(), source.tolist(), strict=True)) == {1: 0, 5: -1}
+
+
+def test_ring_shift_is_the_median_change_over_the_ring_pixels_the_other_frame_shows():
+    rng = np.random.default_rng(0)
+    flows = {t: rng.normal(0, 1, (20, 20, 2)).astype(np.float32) for t in range(2)}
+    hidden = {t: np.zeros((20, 20), bool) for t in range(2)}
+    hidden[1][:5] = True  # frame 1 hides the top rows: their changes must not count
+    ring = np.arange(0, 400, 3)
+    vectors = {t: f.reshape(-1, 2) for t, f in flows.items()}
+    shift = FlowGuidedInpainter._ring_shifts(vectors, hidden, 0, ring, [1])
+    shown = ring[~hidden[1].reshape(-1)[ring]]
+    expected = np.median(vectors[0][shown] - vectors[1][shown], axis=0)
+    np.testing.assert_allclose(shift[1], expected, rtol=1e-6)
+    hidden[1][:19] = True  # 20 or fewer of the ring's pixels shown: too few to measure
+    assert FlowGuidedInpainter._ring_shifts(vectors, hidden, 0, ring, [1]) == {}

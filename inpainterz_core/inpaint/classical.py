@@ -111,16 +111,17 @@ class FlowGuidedInpainter(Inpainter):
             # forward[t]: t -> t+1, backward[t]: t -> t-1
             forward = {t: dis.calc(grays[t], grays[t + 1], None) for t in range(t_lo, t_hi - 1)}
             backward = {t: dis.calc(grays[t], grays[t - 1], None) for t in range(t_lo + 1, t_hi)}
+            # Each completion rewrites only the (grown) holes, in place, and reads only what lies
+            # outside them, so one pair of flow sets serves all three in turn (memory: two sets).
             if "temporal" in ways:
-                temporal = (self._temporal(forward, hidden), self._temporal(backward, hidden))
-                yield self._fill(frames, masks, *temporal, targets, t_lo, t_hi)
-                del temporal
-            spatial = (self._spatial(forward, hidden), self._spatial(backward, hidden))  # in place
+                self._temporal(forward, hidden), self._temporal(backward, hidden)
+                yield self._fill(frames, masks, forward, backward, targets, t_lo, t_hi)
+            self._spatial(forward, hidden), self._spatial(backward, hidden)
             if "spatial" in ways:
-                yield self._fill(frames, masks, *spatial, targets, t_lo, t_hi)
-            if "tracked" in ways:
-                tracked = (self._tracked(spatial[0], hidden, 1), self._tracked(spatial[1], hidden, -1))
-                yield self._fill(frames, masks, *tracked, targets, t_lo, t_hi)
+                yield self._fill(frames, masks, forward, backward, targets, t_lo, t_hi)
+            if "tracked" in ways:  # starts from the spatial completion
+                self._tracked(forward, hidden, 1), self._tracked(backward, hidden, -1)
+                yield self._fill(frames, masks, forward, backward, targets, t_lo, t_hi)
 
     def _local_mean(self, values: np.ndarray, holes: np.ndarray) -> np.ndarray:
         """Mean of the known (non-NaN) values around each pixel; tau where none is known."""
@@ -174,26 +175,25 @@ class FlowGuidedInpainter(Inpainter):
         return cv2.inpaint(grey, hole.astype(np.uint8), 3, cv2.INPAINT_TELEA) if hole.any() else grey
 
     def _spatial(self, flows: dict, hidden: dict) -> dict:
-        """Flow inside the (grown) hole filled from the ring around it, in place (memory: one flow set less)."""
+        """Flow inside the (grown) hole filled from the ring around it, in place."""
         for t, flow in flows.items():
             if hidden[t].any():
                 self._fill_flow(flow, hidden[t])
         return flows
 
     def _temporal(self, flows: dict, hidden: dict) -> dict:
-        """Flow inside the hole taken from the same place in the nearest frames that show it.
+        """Flow inside the hole taken from the same place in the nearest frames that show it, in place.
 
         Each borrowed vector is shifted by the median change of the flow over the ring around
         the hole between the two frames; frames that show too little of the ring to measure it
         are passed over, and what no frame shows is filled spatially. Pixels are addressed by
         flat index (``take`` on a flat view is several times faster than a 2-D fancy index).
         """
-        out = {t: flow.copy() for t, flow in flows.items()}
-        vectors = {t: flow.reshape(-1, 2) for t, flow in flows.items()}
+        vectors = {t: flow.reshape(-1, 2) for t, flow in flows.items()}  # views: writes reach ``flows``
         for t, (pixels, source) in self._nearest_showing(sorted(flows), hidden).items():
             ring = self._ring_points(hidden[t])
             shift = self._ring_shifts(vectors, hidden, t, ring, np.unique(source[source >= 0]).tolist())
-            flow = out[t].reshape(-1, 2)
+            flow = vectors[t]
             by_source = np.argsort(source, kind="stable")
             waiting = []  # pixels whose nearest showing frame has no shift
             for idx in np.split(by_source, np.flatnonzero(np.diff(source[by_source])) + 1):
@@ -214,8 +214,8 @@ class FlowGuidedInpainter(Inpainter):
             unseen = np.zeros(hidden[t].shape, bool)
             unseen.reshape(-1)[np.concatenate([pixels[source < 0], waiting])] = True
             if unseen.any():
-                self._fill_flow(out[t], unseen)
-        return out
+                self._fill_flow(flows[t], unseen)
+        return flows
 
     def _ring_points(self, hole: np.ndarray) -> np.ndarray:
         """Up to about 500 pixels (flat indices) spread over the ring of width ``ring`` around the hole."""
@@ -264,22 +264,23 @@ class FlowGuidedInpainter(Inpainter):
         return out
 
     def _tracked(self, flows: dict, hidden: dict, step_dir: int) -> dict:
-        """Flow inside the hole taken from where each hole point is next seen along ``flows``.
+        """Flow inside the hole taken from where each hole point is next seen along ``flows``, in place.
 
         ``flows`` (already completed) run in direction ``step_dir``; a point that is never seen
-        within the context keeps its completed flow.
+        within the context keeps its completed flow. Every chain follows the flows as they were:
+        the new vectors are written only once all are found.
         """
         landable = {t: hidden[t] for t in flows}  # a landing frame must have a flow to take
-        out = {}
-        for t, flow in flows.items():
-            flow = flow.copy()
-            out[t] = flow
+        found = []
+        for t in flows:
             if not hidden[t].any():
                 continue
             ys, xs = np.nonzero(hidden[t])
             for _, s, px, py, landed in self._chain(flows, landable, t, step_dir, xs, ys):
-                flow[ys[landed], xs[landed]] = _sample(flows[s], px, py)
-        return out
+                found.append((t, ys[landed], xs[landed], _sample(flows[s], px, py)))
+        for t, ys, xs, vectors in found:
+            flows[t][ys, xs] = vectors
+        return flows
 
     @staticmethod
     def _fill_flow(flow: np.ndarray, hole: np.ndarray) -> None:
