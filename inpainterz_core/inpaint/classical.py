@@ -23,8 +23,10 @@ For a window of frames (already cropped around the hole):
 4. each completed flow gives an estimate (its forward and backward copies averaged, nearer
    frames weighing more); the estimates are averaged, each weighted by how well its
    forward and backward copies agree around the pixel (they disagree where that flow is
-   wrong). Averaging largely independent misalignments cuts their error and steadies the
-   fill in time. Five estimates: the medium flow completed all three ways, the ultrafast one
+   wrong), and by the inverse of how badly its flow estimate warps the known pixels around the
+   hole to the neighbouring frames (where one estimate suits the clip better, it counts more).
+   Averaging largely independent misalignments cuts their error and steadies the fill in time.
+   Five estimates: the medium flow completed all three ways, the ultrafast one
    temporally and by tracking (its spatial fill only repeats the medium one's: both fill from
    the same ring of flow around the hole);
 5. pixels never revealed in the window are filled once by spatial inpainting (Telea) and
@@ -95,8 +97,9 @@ class FlowGuidedInpainter(Inpainter):
         hidden = {t: cv2.dilate(masks[t].astype(np.uint8), _disk(self.grow)).astype(bool) for t in grays}
         total = np.zeros(frames[targets].shape, np.float32)
         weight = np.zeros(total.shape[:3], np.float32)
-        for estimate, disagreement in self._estimates(frames, masks, grays, hidden, targets, t_lo, t_hi):
+        for estimate, disagreement, warp_error in self._estimates(frames, masks, grays, hidden, targets, t_lo, t_hi):
             confidence = 1.0 / (self.tau**2 + self._local_mean(disagreement, masks[targets]) ** 2)
+            confidence /= 1.0 + warp_error[:, None, None]
             total += estimate * confidence[..., None]
             weight += confidence
         estimate = total / weight[..., None]
@@ -106,22 +109,45 @@ class FlowGuidedInpainter(Inpainter):
         return out
 
     def _estimates(self, frames, masks, grays, hidden, targets, t_lo, t_hi):
-        """Yield (estimate, disagreement) per completed flow, each released before the next is made."""
+        """Yield (estimate, disagreement, warp error) per completed flow, each released before the next is made."""
         for dis, ways in self._flow_estimates:
             # forward[t]: t -> t+1, backward[t]: t -> t-1
             forward = {t: dis.calc(grays[t], grays[t + 1], None) for t in range(t_lo, t_hi - 1)}
             backward = {t: dis.calc(grays[t], grays[t - 1], None) for t in range(t_lo + 1, t_hi)}
+            warp_error = self._ring_warp_error(frames, hidden, forward, backward, targets)
             # Each completion rewrites only the (grown) holes, in place, and reads only what lies
             # outside them, so one pair of flow sets serves all three in turn (memory: two sets).
             if "temporal" in ways:
                 self._temporal(forward, hidden), self._temporal(backward, hidden)
-                yield self._fill(frames, masks, forward, backward, targets, t_lo, t_hi)
+                yield *self._fill(frames, masks, forward, backward, targets, t_lo, t_hi), warp_error
             self._spatial(forward, hidden), self._spatial(backward, hidden)
             if "spatial" in ways:
-                yield self._fill(frames, masks, forward, backward, targets, t_lo, t_hi)
+                yield *self._fill(frames, masks, forward, backward, targets, t_lo, t_hi), warp_error
             if "tracked" in ways:  # starts from the spatial completion
                 self._tracked(forward, hidden, 1), self._tracked(backward, hidden, -1)
-                yield self._fill(frames, masks, forward, backward, targets, t_lo, t_hi)
+                yield *self._fill(frames, masks, forward, backward, targets, t_lo, t_hi), warp_error
+
+    def _ring_warp_error(self, frames, hidden, forward, backward, targets) -> np.ndarray:
+        """Per target frame, how well this flow estimate carries the known pixels around the hole to
+        the neighbouring frames: the mean squared colour difference over the ring, one step forward
+        and one back, where the pixel lands on a shown one. The estimates are weighed by its inverse."""
+        error = np.zeros(len(targets), np.float32)
+        for n, k in enumerate(targets):
+            if not hidden[k].any():
+                continue
+            ring = cv2.dilate(hidden[k].astype(np.uint8), _disk(self.ring)).astype(bool) & ~hidden[k]
+            ys, xs = np.nonzero(ring)
+            squares = []
+            for step_dir, flows in ((1, forward), (-1, backward)):
+                if k not in flows or k + step_dir not in hidden:
+                    continue
+                px, py = (xs + flows[k][ys, xs, 0]).astype(np.float32), (ys + flows[k][ys, xs, 1]).astype(np.float32)
+                shown = _sample(hidden[k + step_dir].view(np.uint8), px, py, cv2.INTER_NEAREST, outside=2) == 0
+                landed = _sample(frames[k + step_dir], px[shown], py[shown]).astype(np.float32)
+                squares.append(((landed - frames[k][ys[shown], xs[shown]]) ** 2).ravel())
+            squares = np.concatenate(squares) if squares else np.empty(0)
+            error[n] = squares.mean() if squares.size else 0.0
+        return error
 
     def _local_mean(self, values: np.ndarray, holes: np.ndarray) -> np.ndarray:
         """Mean of the known (non-NaN) values around each pixel; tau where none is known."""
