@@ -99,7 +99,7 @@ def make_inpainter(settings: Settings):
                                device=device(settings), fp16=settings.fp16)
     from .inpaint.classical import FlowGuidedInpainter
 
-    return FlowGuidedInpainter()
+    return FlowGuidedInpainter(context=settings.reach)
 
 
 def describe(component) -> dict:

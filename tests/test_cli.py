@@ -167,6 +167,16 @@ def test_bad_arguments_are_usage_errors(tmp_path, pan_folder):
     assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
+def test_reach_reaches_the_classical_inpainter_and_is_checked(tmp_path, pan_folder, pan_clip):
+    from inpainterz_core.backends import make_inpainter
+
+    assert make_inpainter(Settings(backend="classical", reach=24)).context == 24
+    result = run_cli("remove", str(pan_folder), "-o", str(tmp_path / "o"), "--backend", "classical",
+                     "--reach", "0", *prompt_args(pan_clip))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "reach must be between 1 and 100" in result.stderr.strip().splitlines()[-1]
+
+
 def test_error_cuda_device_without_a_gpu(tmp_path, pan_folder):
     import torch
 

@@ -142,3 +142,18 @@ def test_ring_shift_is_the_median_change_over_the_ring_pixels_the_other_frame_sh
     np.testing.assert_allclose(shift[1], expected, rtol=1e-6)
     hidden[1][:19] = True  # 20 or fewer of the ring's pixels shown: too few to measure
     assert FlowGuidedInpainter._ring_shifts(vectors, hidden, 0, ring, [1]) == {}
+
+
+def test_a_longer_reach_recovers_background_hidden_longer():
+    """A static shot, an object sliding 1 px/frame: the pixels under its middle show again only
+    about 14 frames away, so a reach of 4 must fill them spatially and a reach of 16 copies them."""
+    background = texture(H, W, seed=4)
+    frames, masks = np.repeat(background[None], 40, 0), np.zeros((40, H, W), bool)
+    for t in range(40):
+        masks[t, 30:58, 30 + t:58 + t] = True
+    frames[masks] = 128
+    targets = range(18, 22)
+    truth = np.repeat(background[None], len(targets), 0)
+    short = hole_psnr(FlowGuidedInpainter(context=4).inpaint(frames, masks, targets), truth, masks[targets])
+    long = hole_psnr(FlowGuidedInpainter(context=16).inpaint(frames, masks, targets), truth, masks[targets])
+    assert long > 25 and long > short + 8, (short, long)
