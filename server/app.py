@@ -69,7 +69,9 @@ FRAME_CACHE = 4  # decoded frames kept per session (the clicked and previewed on
 #: Ops answered on the socket thread (fast, no decoding); the rest go to workers.
 INLINE_OPS = {"hello", "add_object", "remove_object", "track", "inpaint", "cancel", "job_status", "results",
               "close_video", "shutdown"}
-SESSION_OPS = {"upload_frames", "frame", "segment"}  # in order, on the session's worker thread
+SESSION_OPS = {"upload_frames", "frame", "segment", "result_frames"}  # in order, on the session's worker thread
+#: result_frames kinds: the finished job that writes them, its folder key and its range key in ``results``
+RESULT_KINDS = {"masks": ("track", "masks", "mask_range"), "inpainted": ("inpaint", "inpainted", "inpaint_range")}
 
 
 @dataclass
@@ -623,6 +625,32 @@ class Server:
             if job is not None:
                 out.update(job.results)
         return out
+
+    def op_result_frames(self, request: Request, body: dict) -> dict:
+        """The result PNG files themselves, byte for byte, for a client on another machine."""
+        session = self._session(body["session"])
+        if body["kind"] not in RESULT_KINDS:
+            raise ProtocolError("bad_request", f"result_frames.kind must be masks or inpainted, not {body['kind']!r}")
+        job_kind, folder_key, range_key = RESULT_KINDS[body["kind"]]
+        job = session.latest(job_kind)
+        if job is None:
+            raise ProtocolError("not_ready", f"no finished {job_kind} job in this session: {job_kind} first")
+        folder, (first, stop) = Path(job.results[folder_key]), job.results[range_key]
+        start = body["start"]
+        if not first <= start < stop:
+            raise ProtocolError("not_found", f"frame {start} is not in the {body['kind']} of frames {first}..{stop - 1}")
+        frames, size = [], 0
+        for i in range(start, min(stop, start + body["count"])):
+            data = (folder / frame_name(i)).read_bytes()
+            if len(data) > protocol.MAX_FRAME_BYTES:
+                raise ProtocolError("too_large", f"{body['kind']} frame {i} is {len(data) >> 20} MB, over the "
+                                    f"{protocol.MAX_FRAME_BYTES >> 20} MB a message may carry: read it on the server")
+            if frames and size + len(data) > protocol.MAX_MESSAGE_BYTES // 2:  # the rest in the next reply
+                break
+            frames.append(data)
+            size += len(data)
+        following = start + len(frames)
+        return {"kind": body["kind"], "start": start, "frames": frames, "next": following if following < stop else None}
 
     def op_close_video(self, request: Request, body: dict) -> dict:
         with self._lock:

@@ -269,12 +269,12 @@ class Client:
     def remove_object(self, session: str, object_id: int) -> dict:
         return self.call("remove_object", session=session, object_id=object_id)
 
-    def track(self, session: str, start: int = 0, stop: int | None = None, *, settings: dict | None = None,
+    def track(self, session: str, start: int | None = None, stop: int | None = None, *, settings: dict | None = None,
               out_dir: str | None = None, progress: Progress | None = None) -> JobFuture:
         return self.start_job("track", progress=progress, session=session, start=start, stop=stop,
                               settings=settings, out_dir=out_dir)
 
-    def inpaint(self, session: str, start: int = 0, stop: int | None = None, *, settings: dict | None = None,
+    def inpaint(self, session: str, start: int | None = None, stop: int | None = None, *, settings: dict | None = None,
                 progress: Progress | None = None) -> JobFuture:
         return self.start_job("inpaint", progress=progress, session=session, start=start, stop=stop,
                               settings=settings)
@@ -287,6 +287,45 @@ class Client:
 
     def results(self, session: str) -> dict:
         return self.call("results", session=session)
+
+    def download(self, session: str, kind: str, folder: str | os.PathLike,
+                 progress: Callable[[int, int], None] | None = None) -> str:
+        """Copy the session's last finished ``kind`` ("masks" or "inpainted") into ``folder`` as
+        %06d.png files, byte for byte, for a client on another machine; returns the folder.
+
+        The frames land in a scratch folder beside ``folder`` that is renamed at the end, so an
+        interrupted download never looks complete; an existing non-empty ``folder`` is refused.
+        """
+        if kind not in ("masks", "inpainted"):
+            raise ValueError(f"kind must be masks or inpainted, not {kind!r}")
+        folder = os.fspath(folder)
+        if os.path.isfile(folder) or (os.path.isdir(folder) and os.listdir(folder)):
+            raise FileExistsError(f"{folder} exists: download into a new or empty folder")
+        frame_range = self.results(session)["mask_range" if kind == "masks" else "inpaint_range"]
+        if frame_range is None:
+            raise ServerError("not_ready", f"no finished {kind} in this session yet")
+        first, stop = frame_range
+        scratch = f"{folder.rstrip(os.sep)}.partial-{secrets.token_hex(4)}"
+        os.makedirs(scratch)
+        try:
+            index = first
+            while index is not None:
+                reply = self.call("result_frames", session=session, kind=kind, start=index)
+                for i, data in enumerate(reply["frames"], reply["start"]):
+                    with open(os.path.join(scratch, f"{i:06d}.png"), "wb") as f:
+                        f.write(data)
+                index = reply["next"]
+                if progress is not None:
+                    progress((stop if index is None else index) - first, stop - first)
+            if os.path.isdir(folder):
+                os.rmdir(folder)  # empty, checked above
+            os.rename(scratch, folder)
+        except BaseException:
+            for name in os.listdir(scratch):
+                os.remove(os.path.join(scratch, name))
+            os.rmdir(scratch)
+            raise
+        return folder
 
     def close_video(self, session: str) -> dict:
         return self.call("close_video", session=session)

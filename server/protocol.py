@@ -93,7 +93,7 @@ JOB = Str(MAX_ID, required=True)
 FRAME = Int(0, MAX_FRAMES - 1, required=True)
 POINT = Field("list", lo=2, hi=3, item=Field("number"))
 SETTINGS = Field("settings")
-RANGE = {"start": Int(0, MAX_FRAMES, default=0), "stop": Int(0, MAX_FRAMES)}
+RANGE = {"start": Int(0, MAX_FRAMES), "stop": Int(0, MAX_FRAMES)}  # nil: the default range
 
 REQUESTS: dict[str, dict[str, Field]] = {
     "hello": {},
@@ -133,6 +133,12 @@ REQUESTS: dict[str, dict[str, Field]] = {
     "cancel": {"job": JOB},
     "job_status": {"job": JOB},
     "results": {"session": SESSION},
+    "result_frames": {
+        "session": SESSION,
+        "kind": Str(16, required=True),
+        "start": Int(0, MAX_FRAMES - 1, required=True),
+        "count": Int(1, MAX_UPLOAD_FRAMES, default=16),
+    },
     "close_video": {"session": SESSION},
     "shutdown": {},
 }

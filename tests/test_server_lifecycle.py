@@ -88,7 +88,7 @@ def test_clicks_and_status_are_answered_while_a_job_runs_and_clients_come_and_go
     with running_server(tmp_path, "--allow-root", str(tmp_path)) as server:
         with server.client() as c:
             sid = c.open_video(str(clip), settings={"backend": "classical"})["session"]
-            c.segment(sid, c.add_object(sid), 0, [(50, 60, 1)])
+            c.segment(sid, c.add_object(sid), 1, [(54, 60, 1)])
             job = c.track(sid)
             deadline = time.monotonic() + 120
             while job.state in ("starting", "queued") and time.monotonic() < deadline:
@@ -106,3 +106,34 @@ def test_clicks_and_status_are_answered_while_a_job_runs_and_clients_come_and_go
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
             assert c.results(sid)["mask_range"] == [0, 40]
+
+
+def test_results_download_byte_for_byte_for_a_client_on_another_machine(tmp_path):
+    clip = synthetic_clip(tmp_path / "clip", frames=6)
+    with running_server(tmp_path, "--allow-root", str(tmp_path)) as server, server.client() as c:
+        sid = c.open_video(str(clip), settings={"backend": "classical"})["session"]
+        with pytest.raises(client.ServerError) as e:  # nothing tracked yet
+            c.call("result_frames", session=sid, kind="masks", start=0)
+        assert e.value.code == "not_ready"
+        c.segment(sid, c.add_object(sid), 1, [(54, 60, 1)])
+        c.track(sid, start=1, stop=5).result(timeout=300)
+        c.inpaint(sid).result(timeout=300)
+        on_server = c.results(sid)
+        done = []
+        for kind in ("masks", "inpainted"):
+            folder = c.download(sid, kind, tmp_path / "mine" / kind, progress=lambda d, t: done.append((d, t)))
+            names = sorted(os.listdir(folder))
+            assert names == [f"{i:06d}.png" for i in range(1, 5)] and done[-1] == (4, 4)
+            for name in names:
+                with open(os.path.join(on_server[kind], name), "rb") as original:
+                    assert (tmp_path / "mine" / kind / name).read_bytes() == original.read()
+        assert not [p for p in os.listdir(tmp_path / "mine") if ".partial-" in p]
+        with pytest.raises(FileExistsError):
+            c.download(sid, "masks", tmp_path / "mine" / "masks")
+        for body, code in (({"kind": "video", "start": 1}, "bad_request"), ({"kind": "masks", "start": 5}, "not_found"),
+                           ({"kind": "masks", "start": 0}, "not_found")):
+            with pytest.raises(client.ServerError) as e:
+                c.call("result_frames", session=sid, **body)
+            assert e.value.code == code
+        reply = c.call("result_frames", session=sid, kind="inpainted", start=2, count=1)
+        assert reply["start"] == 2 and len(reply["frames"]) == 1 and reply["next"] == 3
