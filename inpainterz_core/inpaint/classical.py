@@ -118,13 +118,16 @@ class FlowGuidedInpainter(Inpainter):
             # Each completion rewrites only the (grown) holes, in place, and reads only what lies
             # outside them, so one pair of flow sets serves all three in turn (memory: two sets).
             if "temporal" in ways:
-                self._temporal(forward, hidden), self._temporal(backward, hidden)
+                self._temporal(forward, hidden)
+                self._temporal(backward, hidden)
                 yield *self._fill(frames, masks, forward, backward, targets, t_lo, t_hi), warp_error
-            self._spatial(forward, hidden), self._spatial(backward, hidden)
+            self._spatial(forward, hidden)
+            self._spatial(backward, hidden)
             if "spatial" in ways:
                 yield *self._fill(frames, masks, forward, backward, targets, t_lo, t_hi), warp_error
             if "tracked" in ways:  # starts from the spatial completion
-                self._tracked(forward, hidden, 1), self._tracked(backward, hidden, -1)
+                self._tracked(forward, hidden, 1)
+                self._tracked(backward, hidden, -1)
                 yield *self._fill(frames, masks, forward, backward, targets, t_lo, t_hi), warp_error
 
     def _ring_warp_error(self, frames, hidden, forward, backward, targets) -> np.ndarray:
