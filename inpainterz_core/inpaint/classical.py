@@ -95,9 +95,12 @@ class FlowGuidedInpainter(Inpainter):
         t_lo, t_hi = max(0, targets.start - self.context), min(len(frames), targets.stop + self.context)
         grays = {t: self._smoothed_grey(frames[t], masks[t]) for t in range(t_lo, t_hi)}
         hidden = {t: cv2.dilate(masks[t].astype(np.uint8), _disk(self.grow)).astype(bool) for t in grays}
+        # the known band around each hole: it calibrates temporal completion and measures warp errors
+        rings = {t: cv2.dilate(h.astype(np.uint8), _disk(self.ring)).astype(bool) & ~h for t, h in hidden.items()}
         total = np.zeros(frames[targets].shape, np.float32)
         weight = np.zeros(total.shape[:3], np.float32)
-        for estimate, disagreement, warp_error in self._estimates(frames, masks, grays, hidden, targets, t_lo, t_hi):
+        for estimate, disagreement, warp_error in self._estimates(frames, masks, grays, hidden, rings, targets,
+                                                                        t_lo, t_hi):
             confidence = 1.0 / (self.tau**2 + self._local_mean(disagreement, masks[targets]) ** 2)
             confidence /= 1.0 + warp_error[:, None, None]
             total += estimate * confidence[..., None]
@@ -108,18 +111,18 @@ class FlowGuidedInpainter(Inpainter):
         out[holes] = np.clip(estimate[holes] + 0.5, 0, 255).astype(np.uint8)
         return out
 
-    def _estimates(self, frames, masks, grays, hidden, targets, t_lo, t_hi):
+    def _estimates(self, frames, masks, grays, hidden, rings, targets, t_lo, t_hi):
         """Yield (estimate, disagreement, warp error) per completed flow, each released before the next is made."""
         for dis, ways in self._flow_estimates:
             # forward[t]: t -> t+1, backward[t]: t -> t-1
             forward = {t: dis.calc(grays[t], grays[t + 1], None) for t in range(t_lo, t_hi - 1)}
             backward = {t: dis.calc(grays[t], grays[t - 1], None) for t in range(t_lo + 1, t_hi)}
-            warp_error = self._ring_warp_error(frames, hidden, forward, backward, targets)
+            warp_error = self._ring_warp_error(frames, hidden, rings, forward, backward, targets)
             # Each completion rewrites only the (grown) holes, in place, and reads only what lies
             # outside them, so one pair of flow sets serves all three in turn (memory: two sets).
             if "temporal" in ways:
-                self._temporal(forward, hidden)
-                self._temporal(backward, hidden)
+                self._temporal(forward, hidden, rings)
+                self._temporal(backward, hidden, rings)
                 yield *self._fill(frames, masks, forward, backward, targets, t_lo, t_hi), warp_error
             self._spatial(forward, hidden)
             self._spatial(backward, hidden)
@@ -130,7 +133,7 @@ class FlowGuidedInpainter(Inpainter):
                 self._tracked(backward, hidden, -1)
                 yield *self._fill(frames, masks, forward, backward, targets, t_lo, t_hi), warp_error
 
-    def _ring_warp_error(self, frames, hidden, forward, backward, targets) -> np.ndarray:
+    def _ring_warp_error(self, frames, hidden, rings, forward, backward, targets) -> np.ndarray:
         """Per target frame, how well this flow estimate carries the known pixels around the hole to
         the neighbouring frames: the mean squared colour difference over the ring, one step forward
         and one back, where the pixel lands on a shown one. The estimates are weighed by its inverse."""
@@ -138,8 +141,7 @@ class FlowGuidedInpainter(Inpainter):
         for n, k in enumerate(targets):
             if not hidden[k].any():
                 continue
-            ring = cv2.dilate(hidden[k].astype(np.uint8), _disk(self.ring)).astype(bool) & ~hidden[k]
-            ys, xs = np.nonzero(ring)
+            ys, xs = np.nonzero(rings[k])
             squares = []
             for step_dir, flows in ((1, forward), (-1, backward)):
                 if k not in flows or k + step_dir not in hidden:
@@ -210,7 +212,7 @@ class FlowGuidedInpainter(Inpainter):
                 self._fill_flow(flow, hidden[t])
         return flows
 
-    def _temporal(self, flows: dict, hidden: dict) -> dict:
+    def _temporal(self, flows: dict, hidden: dict, rings: dict) -> dict:
         """Flow inside the hole taken from the same place in the nearest frames that show it, in place.
 
         Each borrowed vector is shifted by the median change of the flow over the ring around
@@ -220,7 +222,7 @@ class FlowGuidedInpainter(Inpainter):
         """
         vectors = {t: flow.reshape(-1, 2) for t, flow in flows.items()}  # views: writes reach ``flows``
         for t, (pixels, source) in self._nearest_showing(sorted(flows), hidden).items():
-            ring = self._ring_points(hidden[t])
+            ring = self._ring_points(rings[t])
             shift = self._ring_shifts(vectors, hidden, t, ring, np.unique(source[source >= 0]).tolist())
             flow = vectors[t]
             by_source = np.argsort(source, kind="stable")
@@ -246,9 +248,9 @@ class FlowGuidedInpainter(Inpainter):
                 self._fill_flow(flows[t], unseen)
         return flows
 
-    def _ring_points(self, hole: np.ndarray) -> np.ndarray:
-        """Up to about 500 pixels (flat indices) spread over the ring of width ``ring`` around the hole."""
-        ring = cv2.dilate(hole.astype(np.uint8), _disk(self.ring)).astype(bool) & ~hole
+    @staticmethod
+    def _ring_points(ring: np.ndarray) -> np.ndarray:
+        """Up to about 500 pixels (flat indices) spread over the ``ring`` around a hole."""
         points = np.flatnonzero(ring)
         return points[:: max(1, len(points) // 500)]
 
