@@ -144,12 +144,9 @@ class FlowGuidedInpainter(Inpainter):
             ys, xs = np.nonzero(rings[k])
             squares = []
             for step_dir, flows in ((1, forward), (-1, backward)):
-                if k not in flows or k + step_dir not in hidden:
-                    continue
-                px, py = (xs + flows[k][ys, xs, 0]).astype(np.float32), (ys + flows[k][ys, xs, 1]).astype(np.float32)
-                shown = _sample(hidden[k + step_dir].view(np.uint8), px, py, cv2.INTER_NEAREST, outside=2) == 0
-                landed = _sample(frames[k + step_dir], px[shown], py[shown]).astype(np.float32)
-                squares.append(((landed - frames[k][ys[shown], xs[shown]]) ** 2).ravel())
+                for _, t, px, py, landed in self._chain(flows, hidden, k, step_dir, xs, ys, steps=1):
+                    reached = _sample(frames[t], px, py).astype(np.float32)
+                    squares.append(((reached - frames[k][ys[landed], xs[landed]]) ** 2).ravel())
             squares = np.concatenate(squares) if squares else np.empty(0)
             error[n] = squares.mean() if squares.size else 0.0
         return error
@@ -335,8 +332,8 @@ class FlowGuidedInpainter(Inpainter):
             distance[landed] = step
         return colour, distance
 
-    def _chain(self, flows, hidden, k, step_dir, xs, ys):
-        """Follow ``flows`` from frame k, frame by frame, for up to ``context`` frames.
+    def _chain(self, flows, hidden, k, step_dir, xs, ys, steps: int | None = None):
+        """Follow ``flows`` from frame k, frame by frame, for up to ``steps`` (default ``context``) frames.
 
         Yields (step, frame, x, y, indices) for the points that, at that frame, first land on a
         pixel outside ``hidden[frame]``; points that leave the image or the frames in ``hidden`` stop.
@@ -344,7 +341,7 @@ class FlowGuidedInpainter(Inpainter):
         px, py = xs.astype(np.float32), ys.astype(np.float32)
         index = np.arange(len(xs))  # the points still travelling, as indices into xs/ys
         t = k
-        for step in range(1, self.context + 1):
+        for step in range(1, (steps or self.context) + 1):
             if t not in flows or not index.size:
                 return
             f = _sample(flows[t], px, py)
