@@ -323,7 +323,7 @@ def _inpaint_into(source, mask_files, inpainter, settings, dest: Path, start, st
     # lookahead never has to seek back and no full frame waits in memory for its fill.
     with open_video(source.path) as second:
         output = second.frames(start, stop)
-        video = Mp4Writer(dest / "result.mp4", width, height, source.fps) if settings.write_video else None
+        video = Mp4Writer.for_source(dest / "result.mp4", source, start, stop) if settings.write_video else None
         writer = _OutputWriter(inpainted, video)
         try:
             for c in chunks:

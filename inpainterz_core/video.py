@@ -251,6 +251,11 @@ class Mp4Writer:
             self._stream.options = {"crf": str(crf), "preset": "veryfast"}
         self.codec = codec
 
+    @classmethod
+    def for_source(cls, path: str | os.PathLike, source: FrameSource, start: int, stop: int) -> Mp4Writer:
+        """A writer for frames ``start..stop-1`` of ``source``, written in order."""
+        return cls(path, source.width, source.height, source.fps)
+
     def write(self, rgb: np.ndarray) -> None:
         rgb = np.ascontiguousarray(rgb[: self.height, : self.width])
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
