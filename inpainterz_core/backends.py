@@ -108,13 +108,17 @@ def describe(component) -> dict:
 
 
 def available_backends(ckpt_dir: str | None = None) -> dict:
-    """What this machine can run: per stage the backends, the device, and which weights are present."""
+    """What this machine can run: per stage the backends, the device, and which weights are present.
+
+    Torch (hundreds of MB) is imported only to name the device when some checkpoint is
+    present, i.e. when a model backend could actually run; otherwise the device is "cpu".
+    """
+    present = {e.name: weights.present(e.name, ckpt_dir) for e in weights.list_entries()}
     device = "cpu"
-    if torch_available():
+    if torch_available() and any(present.values()):
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    present = {e.name: weights.present(e.name, ckpt_dir) for e in weights.list_entries()}
     stages = {}
     for stage in ("segment", "track", "inpaint"):
         names = [CLASSICAL[stage]]

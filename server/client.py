@@ -44,6 +44,8 @@ class Future:
         self._result: dict | None = None
         self._error: ServerError | None = None
         self._callbacks: list[Callable[[Future], None]] = []
+        self._request: tuple[str, dict] | None = None  # (op, body), to resend after `expired`
+        self._resent = False
 
     def done(self) -> bool:
         return self._done
@@ -138,6 +140,10 @@ class Client:
         self._socket.connect(address)
         self._prefix = secrets.token_hex(3)
         self._counter = 0
+        self._channel: str | None = None  # signed servers: this run's channel, from a hello reply
+        self._seq = 0
+        self._hello_at = -float("inf")
+        self._waiting: list[tuple[str, dict, Future]] = []  # signed requests held until a channel arrives
         self._pending: dict[str, Future] = {}
         self._jobs: dict[str, JobFuture] = {}
         #: Messages dropped because their signature was wrong or they were unreadable.
@@ -186,11 +192,46 @@ class Client:
     def _send(self, op: str, body: dict, future: Future) -> Future:
         body = {k: _plain(v) for k, v in body.items() if v is not None}
         protocol.validate_body(op, body)
+        future._request = (op, body)
+        if self.key and self._channel is None and op != "hello":
+            # A signed server accepts only requests on a channel of its current run (replay protection):
+            # hold this one until the hello reply brings the channel.
+            self._waiting.append((op, body, future))
+            if time.monotonic() - self._hello_at > 1.0:  # none asked yet, or its answer is late: ask (again)
+                self._hello_at = time.monotonic()
+                self._transmit("hello", {}, Future(self, "hello"))
+            return future
+        return self._transmit(op, body, future)
+
+    def _transmit(self, op: str, body: dict, future: Future) -> Future:
         self._counter += 1
         request_id = f"{self._prefix}-{self._counter}"
         self._pending[request_id] = future
-        self._socket.send_multipart(protocol.pack(protocol.request(request_id, op, body), self.key), copy=False)
+        channel = seq = None
+        if self.key and self._channel is not None:
+            self._seq += 1
+            channel, seq = self._channel, self._seq
+        envelope = protocol.request(request_id, op, body, channel, seq)
+        self._socket.send_multipart(protocol.pack(envelope, self.key), copy=False)
         return future
+
+    def _adopt_channel(self, channel: str) -> None:
+        """A hello reply named this run's channel: send what waited for it."""
+        if self._channel != channel:
+            self._channel, self._seq = channel, 0
+        waiting, self._waiting = self._waiting, []
+        for op, body, future in waiting:
+            self._transmit(op, body, future)
+
+    def _expired(self, future: Future) -> bool:
+        """The server did not know our channel (it restarted): say hello again and resend once."""
+        self._channel = None
+        if getattr(future, "_resent", False) or future._request is None:
+            return False
+        future._resent = True
+        op, body = future._request
+        self._send(op, body, future)
+        return True
 
     def _receive(self, frames: list[bytes]) -> None:
         if len(frames) != 2 or not protocol.verify(self.key, frames[1], frames[0]):
@@ -209,8 +250,12 @@ class Client:
                 if job.done():
                     del self._jobs[job.job_id]
             return
+        if kind == "reply" and op == "hello" and self.key and isinstance(body, dict) and body.get("channel"):
+            self._adopt_channel(body["channel"])
         future = self._pending.pop(request_id, None)
         if future is None:  # the answer to a request nobody waits for any more (e.g. an old health check)
+            return
+        if kind == "error" and isinstance(body, dict) and body.get("code") == "expired" and self._expired(future):
             return
         if kind == "error":
             future._finish(error=ServerError(body.get("code", "internal"), body.get("message", "")))

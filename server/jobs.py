@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from inpainterz_core.errors import Cancelled, InpainterzError
 
 from .protocol import ERROR_CODES, MAX_QUEUED_JOBS, ProtocolError
+from .security import RateLimitedLog
 
 log = logging.getLogger("inpainterz.server")
 
@@ -33,7 +34,7 @@ class Job:
     session: str
     owner: bytes  # ZeroMQ identity of the client that started it: events go there
     request_id: str
-    work: Callable[[Job, Callable[[str, int, int], None]], dict]  # (job, progress) -> the job's results
+    work: Callable[[Job, Callable[[str, int, int], None]], dict] | None  # (job, progress) -> results; None once ended
     id: str = field(default_factory=lambda: "j" + secrets.token_hex(8))
     state: str = "queued"
     stage: str = ""
@@ -58,6 +59,7 @@ class JobRunner:
 
     def __init__(self, post: Callable[[Job, str, dict], None], slots: int = 1):
         self._post = post
+        self._log = RateLimitedLog(log)
         self._slots = threading.Semaphore(slots)
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._threads: dict[str, threading.Thread] = {}
@@ -120,11 +122,12 @@ class JobRunner:
         except (InpainterzError, ProtocolError) as e:
             code = e.code if e.code in ERROR_CODES else "bad_input"
             self._end(job, "failed", {"code": code, "message": str(e)})
-        except Exception as e:  # a bug: keep the traceback in the log, give the client one line
-            log.exception("job %s (%s) crashed", job.id, job.kind)
+        except Exception as e:  # a bug: keep the traceback in the log (throttled), give the client one line
+            self._log.exception(f"job {job.id} ({job.kind}) crashed", key=f"crash-{job.kind}")
             self._end(job, "failed", {"code": "internal",
                                       "message": f"{job.kind} crashed ({type(e).__name__}): see the server log"})
         finally:
+            job.work = None  # the closure holds the session's video, segmenter and prompts: let them go
             with self._lock:
                 self._threads.pop(job.id, None)
 
@@ -138,7 +141,8 @@ class JobRunner:
 
     def _end(self, job: Job, state: str, error: dict | None = None) -> None:
         job.state, job.error = state, error
-        log.info("job %s (%s) %s%s", job.id, job.kind, state, f": {error['message']}" if error else "")
+        self._log.info(f"job {job.id} ({job.kind}) {state}" + (f": {error['message']}" if error else ""),
+                       key=f"end-{state}")
         body = {"job": job.id, "kind": job.kind}
         if state == "finished":
             self._post(job, "job_finished", {**body, "results": job.results})

@@ -1,7 +1,7 @@
 """The one message schema of the Inpainterz server (see docs/protocol.md).
 
-Envelope, op names, request body fields with types and limits, error codes,
-HMAC signing and bounded msgpack decoding. Server and client both import this
+Envelope, op names, request, reply and event bodies with types and limits, error
+codes, HMAC signing with per-run channels, and bounded msgpack decoding. Server and client both import this
 module, and the Blender add-on bundles a copy, so it needs only the standard
 library and msgpack: no numpy, no torch, no sibling imports.
 """
@@ -31,6 +31,8 @@ MAX_FRAMES = 100_000  # frames in one video
 MAX_UPLOAD_FRAMES = 64  # frames in one upload_frames chunk
 MAX_SESSIONS = 8
 MAX_QUEUED_JOBS = 16
+MAX_OBJECTS = 255  # objects in one session or one track request
+MAX_UNREAD = 4096  # replies a client may leave unread before further requests get `busy`
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -46,6 +48,7 @@ ERROR_CODES = (
     "path_not_allowed",
     "bad_input",
     "missing_weights",
+    "expired",
     "internal",
 )
 
@@ -71,13 +74,14 @@ class Field:
     ``lo``/``hi`` bound the value of numbers and the length of str, bytes and lists.
     """
 
-    kind: str  # int | number | str | bool | bytes | list | map | settings
+    kind: str  # int | number | str | bool | bytes | list | map | settings | any
     required: bool = False
     default: Any = None
     lo: float | None = None
     hi: float | None = None
     item: Field | None = None  # list items
     fields: dict[str, Field] | None = None  # map with known keys
+    nullable: bool = False  # replies: a required key whose value may be nil
 
 
 def Int(lo=None, hi=None, *, required=False, default=None):
@@ -94,6 +98,14 @@ FRAME = Int(0, MAX_FRAMES - 1, required=True)
 POINT = Field("list", lo=2, hi=3, item=Field("number"))
 SETTINGS = Field("settings")
 RANGE = {"start": Int(0, MAX_FRAMES), "stop": Int(0, MAX_FRAMES)}  # nil: the default range
+BOX = Field("list", lo=4, hi=4, item=Field("number"))
+#: One object's prompt on one frame, as the client shows it (``track.objects``).
+OBJECT = Field("map", fields={
+    "object_id": Int(1, 255, required=True),
+    "frame": FRAME,
+    "points": Field("list", default=[], hi=MAX_POINTS, item=POINT),
+    "box": BOX,
+})
 
 REQUESTS: dict[str, dict[str, Field]] = {
     "hello": {},
@@ -125,10 +137,11 @@ REQUESTS: dict[str, dict[str, Field]] = {
         "object_id": Int(1, 255, required=True),
         "frame": FRAME,
         "points": Field("list", default=[], hi=MAX_POINTS, item=POINT),
-        "box": Field("list", lo=4, hi=4, item=Field("number")),
+        "box": BOX,
     },
     "remove_object": {"session": SESSION, "object_id": Int(1, 255, required=True)},
-    "track": {"session": SESSION, **RANGE, "settings": SETTINGS, "out_dir": Str()},
+    "track": {"session": SESSION, **RANGE, "settings": SETTINGS, "out_dir": Str(),
+              "objects": Field("list", lo=1, hi=MAX_OBJECTS, item=OBJECT)},
     "inpaint": {"session": SESSION, **RANGE, "settings": SETTINGS},
     "cancel": {"job": JOB},
     "job_status": {"job": JOB},
@@ -145,9 +158,87 @@ REQUESTS: dict[str, dict[str, Field]] = {
 
 #: Ops that start a job: their reply carries ``job`` and events follow.
 JOB_OPS = ("track", "inpaint")
-#: Event ops (server -> client, kind "event"); the last three end a job.
-EVENTS = ("progress", "job_finished", "job_failed", "job_cancelled")
 JOB_STATES = ("queued", "running", "finished", "failed", "cancelled")
+
+
+# -- reply and event bodies (server -> client) ---------------------------------------------------------
+# Every key listed is present in every reply (``required``); ``nullable`` ones may be nil.
+
+
+def Out(kind: str, *, nullable=False, lo=None, hi=None, item=None, fields=None) -> Field:
+    return Field(kind, True, None, lo, hi, item, fields, nullable)
+
+
+RANGE_OUT = Out("list", nullable=True, lo=2, hi=2, item=Field("int"))
+PATH_OUT = Out("str", nullable=True, lo=1, hi=MAX_STR)
+RESULTS = {"out_dir": PATH_OUT, "masks": PATH_OUT, "mask_range": RANGE_OUT, "inpainted": PATH_OUT,
+           "inpaint_range": RANGE_OUT, "video": PATH_OUT, "report": PATH_OUT}
+JOB_RESULTS = Field("map", True, fields={k: Field(v.kind, False, None, v.lo, v.hi, v.item, None, True)
+                                         for k, v in RESULTS.items()})  # a job reports its own keys
+SESSION_OUT = {"session": Out("str"), "width": Out("int", lo=1), "height": Out("int", lo=1),
+               "fps": Out("number", lo=0), "frame_count": Out("int", lo=0), "ready": Out("bool")}
+RLE = Out("map", fields={"size": Out("list", lo=2, hi=2, item=Field("int", lo=0)), "counts": Out("list")})
+JOB_ACCEPTED = {"job": Out("str"), "out_dir": Out("str")}
+JOB_STATUS = {"job": Out("str"), "kind": Out("str"), "session": Out("str"), "state": Out("str"),
+              "stage": Out("str", lo=0), "done": Out("int"), "total": Out("int"),
+              "error": Out("map", nullable=True, fields={"code": Out("str"), "message": Out("str", lo=0)})}
+
+REPLIES: dict[str, dict[str, Field]] = {
+    "hello": {"protocol": Out("int"), "server_version": Out("str"), "backends": Out("map", fields=None),
+              "device": Out("str"), "weights": Out("map", fields=None), "auth": Out("bool"),
+              "channel": Out("str", nullable=True), "allowed_roots": Out("list", item=Field("str")),
+              "limits": Out("map", fields=None)},
+    "open_video": SESSION_OUT,
+    "upload_frames": {"received": Out("int", lo=0), "ready": Out("bool")},
+    "frame": {"frame": Out("int", lo=0), "width": Out("int", lo=1), "height": Out("int", lo=1),
+              "format": Out("str"), "data": Out("bytes")},
+    "add_object": {"object_id": Out("int", lo=1, hi=255)},
+    "segment": {"object_id": Out("int", lo=1, hi=255), "frame": Out("int", lo=0), "mask": RLE,
+                "area": Out("int", lo=0)},
+    "remove_object": {"object_id": Out("int", lo=1, hi=255), "objects": Out("list", item=Field("int"))},
+    "track": JOB_ACCEPTED,
+    "inpaint": JOB_ACCEPTED,
+    "cancel": {"job": Out("str"), "state": Out("str")},
+    "job_status": JOB_STATUS,
+    "results": RESULTS,
+    "result_frames": {"kind": Out("str"), "start": Out("int", lo=0), "frames": Out("list", item=Field("bytes")),
+                      "next": Out("int", nullable=True)},
+    "close_video": {},
+    "shutdown": {},
+}
+ERROR_BODY = {"code": Out("str"), "message": Out("str", lo=0)}
+
+#: Event ops (server -> client, kind "event"); the last three end a job.
+EVENTS: dict[str, dict[str, Field]] = {
+    "progress": {"job": Out("str"), "stage": Out("str", lo=0), "done": Out("int"), "total": Out("int")},
+    "job_finished": {"job": Out("str"), "kind": Out("str"), "results": JOB_RESULTS},
+    "job_failed": {"job": Out("str"), "kind": Out("str"), "code": Out("str"), "message": Out("str", lo=0)},
+    "job_cancelled": {"job": Out("str"), "kind": Out("str")},
+}
+
+
+def check_message(message: Any) -> None:
+    """Check a decoded server message (reply, error or event) against the schema; ProtocolError if it differs.
+
+    The server's tests run every reply through this, so the tables above stay the contract.
+    """
+    if not isinstance(message, dict) or set(message) != {"v", "id", "op", "kind", "body"}:
+        raise ProtocolError("bad_message", "a server message has exactly the keys v, id, op, kind, body")
+    kind, op, body = message["kind"], message["op"], message["body"]
+    if kind == "error":
+        _check_map(ERROR_BODY, body, "error")
+        if body["code"] not in ERROR_CODES:
+            raise ProtocolError("bad_message", f"error code {body['code']!r} is not in ERROR_CODES")
+    elif kind == "reply":
+        if op not in REPLIES:
+            raise ProtocolError("bad_message", f"a reply to unknown op {op!r}")
+        _check_map(REPLIES[op], body, f"{op} reply")
+    elif kind == "event":
+        if op not in EVENTS:
+            raise ProtocolError("bad_message", f"unknown event {op!r}")
+        _check_map(EVENTS[op], body, f"{op} event")
+    else:
+        raise ProtocolError("bad_message", f"unknown message kind {kind!r}")
 
 
 def validate_body(op: str, body: Any) -> dict:
@@ -166,6 +257,9 @@ def _check_map(fields: dict[str, Field], value: dict, where: str) -> dict:
     out = {}
     for name, field in fields.items():
         if value.get(name) is None:
+            if field.nullable and name in value:
+                out[name] = None
+                continue
             if field.required:
                 raise ProtocolError("bad_request", f"{where}: {name} is required")
             out[name] = field.default
@@ -197,6 +291,8 @@ def _check(field: Field, value: Any, where: str) -> Any:
     elif kind == "map":
         if type(value) is not dict:
             raise ProtocolError("bad_request", f"{where} must be a map")
+        if field.fields is None:  # a reply's free-form map (e.g. hello's limits)
+            return value
         return _check_map(field.fields or {}, value, where)
     elif kind == "settings":
         if type(value) is not dict or len(value) > MAX_SETTINGS:
@@ -219,8 +315,12 @@ def _bound(field: Field, n: float, where: str, unit: str) -> None:
 # -- envelopes --------------------------------------------------------------------------------------
 
 
-def request(request_id: str, op: str, body: dict) -> dict:
-    return {"v": VERSION, "id": request_id, "op": op, "body": body}
+def request(request_id: str, op: str, body: dict, channel: str | None = None, seq: int | None = None) -> dict:
+    """A request envelope; ``channel`` and ``seq`` bind a signed request to one server run (see ``Envelope``)."""
+    envelope = {"v": VERSION, "id": request_id, "op": op, "body": body}
+    if channel is not None:
+        envelope.update(channel=channel, seq=seq)
+    return envelope
 
 
 def reply(request_id: str | None, op: str | None, body: dict) -> dict:
@@ -235,8 +335,21 @@ def event(request_id: str | None, op: str, body: dict) -> dict:
     return {"v": VERSION, "id": request_id, "op": op, "kind": "event", "body": body}
 
 
-def parse_request(envelope: Any) -> tuple[str, str, dict]:
-    """(id, op, body) of a decoded request envelope, with the body validated.
+@dataclass(frozen=True)
+class Envelope:
+    """A parsed request. ``channel`` and ``seq`` are set on signed requests (all but a first ``hello``):
+    the channel is a token the server issued in this run's ``hello`` reply, and ``seq`` grows with each
+    request on it, so a captured request is refused later in this run and by every later run."""
+
+    id: str
+    op: str
+    body: dict
+    channel: str | None = None
+    seq: int | None = None
+
+
+def parse_request(envelope: Any) -> Envelope:
+    """The decoded request envelope, with the body validated.
 
     Raises ProtocolError, with ``request_id`` and ``op`` set when they could be read.
     """
@@ -251,14 +364,20 @@ def parse_request(envelope: Any) -> tuple[str, str, dict]:
         version = str(envelope.get("v"))[:20]
         raise ProtocolError("unsupported_version", f"protocol version {version} is not supported: "
                             f"this server speaks {VERSION}", request_id, op)
-    if "body" not in envelope or set(envelope) - {"v", "id", "op", "body"}:
-        raise ProtocolError("bad_message", "the envelope has exactly the keys v, id, op, body", request_id, op)
+    if "body" not in envelope or set(envelope) - {"v", "id", "op", "body", "channel", "seq"}:
+        raise ProtocolError("bad_message", "the envelope has the keys v, id, op, body (and channel, seq)",
+                            request_id, op)
+    channel, seq = envelope.get("channel"), envelope.get("seq")
+    if (channel is None) != (seq is None) or channel is not None and not (
+            type(channel) is str and 1 <= len(channel) <= MAX_ID and type(seq) is int and 1 <= seq < 2**63):
+        raise ProtocolError("bad_message", "channel (a string) and seq (a positive integer) come together",
+                            request_id, op)
     try:
         body = validate_body(op, envelope["body"])
     except ProtocolError as e:
         e.request_id, e.op = request_id, op
         raise
-    return request_id, op, body
+    return Envelope(request_id, op, body, channel, seq)
 
 
 # -- wire format: [signature, payload] ------------------------------------------------------------

@@ -8,7 +8,7 @@ import os
 
 import pytest
 import zmq
-from server_harness import PACKAGE, ServerProcess, client, protocol, running_server, synthetic_clip
+from server_harness import PACKAGE, ServerProcess, client, free_port, protocol, running_server, synthetic_clip
 
 security = importlib.import_module(f"{PACKAGE}.security")
 
@@ -56,20 +56,89 @@ def test_unsigned_and_wrongly_signed_messages_are_dropped_and_logged(signed):
     assert "missing or wrong signature" in signed.log.read_text()
 
 
+def signed_request(sock, key, request_id, op, body, channel=None, seq=None):
+    frames = protocol.pack(protocol.request(request_id, op, body, channel, seq), key)
+    sock.send_multipart(frames)
+    return frames
+
+
+def open_channel(sock, key) -> str:
+    signed_request(sock, key, "hello-0", "hello", {})
+    (signature, payload), = replies(sock, 5000)
+    assert protocol.verify(key, payload, signature)  # replies are signed too
+    return protocol.unpack(payload, trusted=True)["body"]["channel"]
+
+
 def test_a_replayed_signed_message_is_answered_once(signed):
     key = client.Client.from_connection_file(signed.connection_file).key
-    frames = protocol.pack(protocol.request("replay-1", "hello", {}), key)
     sock = raw_socket(signed.address)
     try:
-        sock.send_multipart(frames)
+        channel = open_channel(sock, key)
+        frames = signed_request(sock, key, "replay-1", "job_status", {"job": "j0"}, channel, 1)
         sock.send_multipart(frames)
         got = replies(sock, 5000)
+        signed_request(sock, key, "after", "job_status", {"job": "j0"}, channel, 2)  # the next seq is fine
+        got += replies(sock, 5000)
     finally:
         sock.close()
-    assert len(got) == 1
-    signature, payload = got[0]
-    assert protocol.verify(key, payload, signature)  # replies are signed too
-    assert protocol.unpack(payload, trusted=True)["id"] == "replay-1"
+    ids = [protocol.unpack(payload, trusted=True)["id"] for _, payload in got]
+    assert ids == ["replay-1", "after"]
+    assert "dropped a replayed message" in signed.log.read_text()
+
+
+def test_a_captured_shutdown_is_worthless_to_a_later_server_with_the_same_key(tmp_path):
+    conn = tmp_path / "conn.json"
+    address = f"tcp://127.0.0.1:{free_port()}"
+    security.write_connection_file(conn, address, security.new_key())  # kept by both runs
+    first = ServerProcess(tmp_path, "--allow-root", str(tmp_path), "--bind", address, connection_file=conn)
+    key = client.Client.from_connection_file(conn).key
+    sock = raw_socket(first.address)
+    try:
+        channel = open_channel(sock, key)
+        captured = signed_request(sock, key, "stop-1", "shutdown", {}, channel, 1)
+        assert len(replies(sock, 5000)) == 1
+        assert first.process.wait(timeout=15) == 0
+    finally:
+        sock.close()
+        first.stop()
+    # A later run on the same connection file and address: the captured message, and an old-style
+    # signed shutdown without a channel, are refused with `expired`, and the server keeps serving.
+    later = ServerProcess(tmp_path, "--allow-root", str(tmp_path), "--bind", first.address, connection_file=conn)
+    try:
+        sock = raw_socket(later.address)
+        try:
+            sock.send_multipart(captured)
+            signed_request(sock, key, "stop-2", "shutdown", {})
+            got = [protocol.unpack(p, trusted=True) for _, p in replies(sock, 5000)]
+        finally:
+            sock.close()
+        assert sorted((m["id"], m["kind"], m["body"]["code"]) for m in got) == [
+            ("stop-1", "error", "expired"), ("stop-2", "error", "expired")]
+        assert later.process.poll() is None
+        with later.client() as c:
+            assert c.hello()["auth"] is True
+    finally:
+        later.stop()
+
+
+def test_a_client_says_hello_again_when_its_server_restarted(tmp_path):
+    conn = tmp_path / "conn.json"
+    address = f"tcp://127.0.0.1:{free_port()}"
+    security.write_connection_file(conn, address, security.new_key())
+    first = ServerProcess(tmp_path, "--allow-root", str(tmp_path), "--bind", address, connection_file=conn)
+    with first.client() as c:
+        with pytest.raises(client.ServerError) as e:
+            c.job_status("j0")
+        assert e.value.code == "not_found"
+        first.stop()
+        later = ServerProcess(tmp_path, "--allow-root", str(tmp_path), "--bind", first.address,
+                              connection_file=conn)
+        try:
+            with pytest.raises(client.ServerError) as e:  # refused as `expired`, then resent on a new channel
+                c.job_status("j0")
+            assert e.value.code == "not_found"
+        finally:
+            later.stop()
 
 
 def test_paths_outside_the_allowed_roots_are_refused(signed):

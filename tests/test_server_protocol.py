@@ -145,9 +145,32 @@ def test_png_size_reads_the_header_only():
         security.png_size(b"GIF89a" + b"\x00" * 30)
 
 
-def test_replay_guard_is_bounded():
-    guard = security.ReplayGuard(size=3)
-    assert guard.first_time(b"a") and not guard.first_time(b"a")
-    for s in (b"b", b"c", b"d"):
-        assert guard.first_time(s)
-    assert guard.first_time(b"a")  # forgotten after `size` newer ones
+def test_a_channel_refuses_a_replay_however_many_requests_came_between():
+    guard = security.ChannelGuard(live=4, unused=2)
+    channel = guard.issue()
+    assert guard.check(channel, 1) == "ok"
+    for seq in range(2, 100_002):  # far more than any signature memory held before
+        assert guard.check(channel, seq) == "ok"
+    assert guard.check(channel, 1) == "replayed" and guard.check(channel, 100_001) == "replayed"
+    assert guard.check("0" * 32, 1) == "expired"  # never issued by this run (e.g. an earlier run's)
+    for _ in range(50):  # a flood of hellos evicts only channels nobody used
+        guard.issue()
+    assert guard.check(channel, 100_002) == "ok"
+
+
+def test_only_channels_issued_by_this_guard_are_accepted():
+    earlier, later = security.ChannelGuard(), security.ChannelGuard()
+    channel = earlier.issue()
+    assert earlier.check(channel, 1) == "ok"
+    assert later.check(channel, 2) == "expired"
+
+
+def test_signed_envelopes_carry_channel_and_seq_together():
+    envelope = protocol.request("r1", "results", {"session": "s"}, "c" * 32, 7)
+    parsed = protocol.parse_request(envelope)
+    assert (parsed.channel, parsed.seq) == ("c" * 32, 7)
+    for channel, seq in (("c", None), (None, 3), ("c", 0), ("c", 1.5), (7, 1)):
+        bad = {**protocol.request("r1", "hello", {}), "channel": channel, "seq": seq}
+        with pytest.raises(ProtocolError) as e:
+            protocol.parse_request(bad)
+        assert e.value.code == "bad_message"

@@ -1,0 +1,216 @@
+"""Sessions (one opened video each), the server's private work folder, and who writes which output folder.
+
+Work folder layout (``--work-dir``, default ``~/.cache/inpainterz/server``)::
+
+    run-<token>/                 one per server run, mode 0700, locked (flock) while the run lives
+        .inpainterz-server       marker: only folders holding it are ever swept
+        <session>/uploads/       the uploaded frames of an upload session
+        <session>/out/           results when the client names no out_dir
+
+A session's folder is deleted when it closes, and the run folder at shutdown. A run
+that was killed leaves its folder unlocked: the next server on the same work folder
+sweeps it (and the ``uploads/<session>-*`` folders of servers from before this layout).
+Clients never reach the work folder: ``AllowedRoots`` refuses every path inside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import secrets
+import shutil
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from inpainterz_core.prompts import ObjectPrompt
+from inpainterz_core.segment.base import Segmenter
+from inpainterz_core.video import FrameSource
+
+from .jobs import Job
+from .protocol import ProtocolError
+from .workers import Workers
+
+log = logging.getLogger("inpainterz.server")
+
+FRAME_CACHE = 4  # decoded frames kept per session (the clicked and previewed ones)
+MARKER = ".inpainterz-server"
+LOCK = ".lock"
+_RUN_NAME = re.compile(r"run-[0-9a-f]{16}")
+_OLD_UPLOAD_NAME = re.compile(r"s[0-9a-f]{16}-\w+")  # uploads/<session>-<mkdtemp> of the old layout
+
+
+@dataclass
+class Upload:
+    width: int
+    height: int
+    frame_count: int
+    fps: float
+    received: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class Session:
+    id: str
+    path: Path  # the video file or image folder (for an upload, the session's private folder of PNGs)
+    folder: Path  # the session's private folder in the work dir: deleted when it closes
+    settings: dict  # the client's settings, over the defaults
+    source: FrameSource | None = None  # None until an upload is complete, and again once closed
+    upload: Upload | None = None
+    fps: float = 0.0
+    objects: set[int] = field(default_factory=set)
+    prompts: dict[tuple[int, int], ObjectPrompt] = field(default_factory=dict)  # (object id, frame)
+    jobs: deque[Job] = field(default_factory=lambda: deque(maxlen=32))
+    closed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    worker: Workers = field(default_factory=lambda: Workers(1, "session"))
+    _frames: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict)
+
+    @property
+    def out_dir(self) -> Path:
+        """Where jobs write unless track names another folder."""
+        return self.folder / "out"
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame ``index`` (RGB), from a small cache: the same frame is previewed, embedded and clicked."""
+        if index in self._frames:
+            self._frames.move_to_end(index)
+            return self._frames[index]
+        image = self.source.read(index)
+        self._frames[index] = image
+        while len(self._frames) > FRAME_CACHE:
+            self._frames.popitem(last=False)
+        return image
+
+    def describe(self) -> dict:
+        if self.source is None:
+            up = self.upload
+            return {"session": self.id, "width": up.width, "height": up.height, "fps": up.fps,
+                    "frame_count": up.frame_count, "ready": False}
+        return {"session": self.id, "width": self.source.width, "height": self.source.height, "fps": self.fps,
+                "frame_count": self.source.frame_count, "ready": True}
+
+    def latest(self, kind: str) -> Job | None:
+        """The session's last finished job of this kind."""
+        return next((j for j in reversed(self.jobs) if j.kind == kind and j.state == "finished"), None)
+
+    def release(self) -> None:
+        """Close the video, drop every reference and delete the session's private folder.
+
+        Runs last on the session's worker, after its queued requests. Decoders keep
+        their threads until the last reference goes, so nothing is left pointing at them.
+        """
+        if self.source is not None:
+            self.source.close()
+        self.source = None
+        self._frames.clear()
+        self.prompts.clear()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class SessionSegmenter(Segmenter):
+    """A shared segmenter seen through one session's keys, so frame 0 of two videos never collide.
+
+    ``pipeline.segment_keyframes`` calls it with plain frame indices, as it does
+    in ``inpainterz remove``, and finds the embeddings the clicks already made.
+    """
+
+    def __init__(self, inner: Segmenter, lock: threading.Lock, session: str):
+        self.inner, self.lock, self.session = inner, lock, session
+        self.name = inner.name
+
+    def set_image(self, key: Hashable, image: np.ndarray) -> None:
+        with self.lock:
+            self.inner.set_image((self.session, key), image)
+
+    def predict(self, key: Hashable, prompt: ObjectPrompt, previous: np.ndarray | None = None) -> np.ndarray:
+        with self.lock:
+            return self.inner.predict((self.session, key), prompt, previous)
+
+
+class WorkDir:
+    """This run's private folder inside the work folder (see the module docstring)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        swept = sweep_stale(root)
+        if swept:
+            log.info("swept %d leftover folder(s) of earlier server runs from %s", swept, root)
+        self.run = root / f"run-{secrets.token_hex(8)}"
+        self.run.mkdir(mode=0o700)
+        (self.run / MARKER).write_text("scratch of one inpainterz serve run: deleted when it ends\n")
+        self._lock_fd = os.open(self.run / LOCK, os.O_WRONLY | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def session_folder(self, session_id: str) -> Path:
+        folder = self.run / session_id
+        folder.mkdir(mode=0o700)
+        return folder
+
+    def remove(self) -> None:
+        """Delete this run's folder (at shutdown)."""
+        shutil.rmtree(self.run, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.close(self._lock_fd)
+
+
+def sweep_stale(root: Path) -> int:
+    """Delete run folders no live server holds (ours by name and marker) and old-layout upload folders."""
+    swept = 0
+    for entry in root.iterdir():
+        if not (_RUN_NAME.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink()
+                and (entry / MARKER).is_file()):
+            continue
+        try:
+            fd = os.open(entry / LOCK, os.O_WRONLY)
+        except OSError:
+            continue  # a run still being set up (or not ours after all): leave it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live server holds it
+        finally:
+            os.close(fd)
+        shutil.rmtree(entry, ignore_errors=True)
+        swept += 1
+    uploads = root / "uploads"
+    if uploads.is_dir() and not uploads.is_symlink():
+        for entry in uploads.iterdir():
+            if _OLD_UPLOAD_NAME.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+                swept += 1
+    return swept
+
+
+class OutDirClaims:
+    """Which live session writes which output folder, so two sessions never mix their results.
+
+    A folder is claimed by the first session whose job writes it and stays claimed until
+    that session closes; another session naming it, or a folder inside or around it, is refused.
+    """
+
+    def __init__(self):
+        self._owners: dict[Path, str] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, folder: Path, session_id: str) -> None:
+        with self._lock:
+            for other, owner in self._owners.items():
+                if owner != session_id and (other == folder or other in folder.parents or folder in other.parents):
+                    raise ProtocolError("busy", f"{folder} is the output folder of another open session: "
+                                        "choose another out_dir, or close that session first")
+            self._owners[folder] = session_id
+
+    def release(self, session_id: str) -> None:
+        with self._lock:
+            for folder in [f for f, owner in self._owners.items() if owner == session_id]:
+                del self._owners[folder]
