@@ -162,13 +162,13 @@ def _settings_problem(e: Exception, key: str | None) -> str:
 
 def _clashes(shots: list[Shot]) -> list[str]:
     """Two shots with one name, or writing one folder, would overwrite each other's results."""
-    problems, names, outputs = [], {}, {}
+    problems, names, outputs = [], set(), {}
     for shot in shots:
         if shot.name in names:
-            problems.append(f"shots {names[shot.name]!r} and {shot.name!r}: the name {shot.name!r} is used twice")
-        names.setdefault(shot.name, shot.name)
-        if shot.output in outputs:
+            problems.append(f"the name {shot.name!r} is used by more than one shot")
+        elif shot.output in outputs:
             problems.append(f"shots {outputs[shot.output]!r} and {shot.name!r} both write to {shot.output}")
+        names.add(shot.name)
         outputs.setdefault(shot.output, shot.name)
     return problems
 
