@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -176,16 +178,18 @@ def run_remove(args) -> int:
 
 def run_segment(args) -> int:
     from . import backends, pipeline
-    from .video import frame_name, open_video, write_png
+    from .outputs import staged, write_png
+    from .video import frame_name, open_video
 
     settings = settings_from_args(args)
     with open_video(args.input) as source:
         t0 = time.perf_counter()
         segmenter = backends.make_segmenter(settings)
         keyframes = pipeline.segment_keyframes(source, prompts_from_args(args), segmenter)
-        with pipeline.atomic_dir(args.output / "masks") as masks:
+        with staged(args.output, ["masks"]) as scratch:
+            (scratch / "masks").mkdir()
             for frame, labels in keyframes.items():
-                write_png(masks / frame_name(frame), labels)
+                write_png(scratch / "masks" / frame_name(frame), labels)
     print(f"{len(keyframes)} mask(s) -> {args.output / 'masks'} ({time.perf_counter() - t0:.2f}s, "
           f"{segmenter.name})")
     return 0
@@ -219,6 +223,14 @@ def run_inpaint(args) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``timeout`` and process managers send), raised where Ctrl+C would be."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -227,17 +239,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command not in ("serve",):
         logging.basicConfig(stream=sys.stderr, level=logging.INFO if args.verbose else logging.WARNING,
                             format="inpainterz: %(message)s")
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread and args.command != "serve" \
+        else None
     try:
         return args.func(args)
     except InpainterzError as e:
         print(f"inpainterz: error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl+C or SIGTERM: the scratch folders are gone by now
         print("inpainterz: interrupted: no output was written", file=sys.stderr)
-        return 130
+        return 128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
     except OSError as e:  # disk full, permission denied mid-run: still one line
         print(f"inpainterz: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -9,14 +9,13 @@ plus the inpainter's ``context`` on each side) and one full frame being written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
-import shutil
 import sys
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,9 +29,10 @@ import numpy as np
 from . import backends
 from .errors import Cancelled, InputError
 from .masks import bounding_box, dilate, feather, padded_box
+from .outputs import RESULT_NAMES, staged, write_png
 from .prompts import Prompts
 from .settings import Settings
-from .video import FrameSource, Mp4Writer, frame_name, open_video, read_mask, write_png
+from .video import FrameSource, Mp4Writer, frame_name, open_video, read_mask
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -81,38 +81,6 @@ def _open(source: FrameSource | str | os.PathLike) -> Iterator[FrameSource]:
     else:
         with open_video(source) as opened:
             yield opened
-
-
-def _writable_parent(path: Path) -> None:
-    parent = path.parent if not path.exists() else path
-    parent = next((p for p in [parent, *parent.parents] if p.exists()), None)
-    if parent is None or not os.access(parent, os.W_OK):
-        raise InputError(f"cannot write to {path}: the folder is not writable")
-
-
-@contextmanager
-def atomic_dir(final: Path) -> Iterator[Path]:
-    """A scratch folder beside ``final`` that replaces it only when the block succeeds.
-
-    An interrupted or failed run leaves ``final`` as it was (or absent), never half-written.
-    """
-    final = Path(final)
-    _writable_parent(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    scratch = final.with_name(f".{final.name}.partial-{uuid.uuid4().hex[:8]}")
-    scratch.mkdir()
-    try:
-        yield scratch
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
-        final.rename(old)
-    scratch.rename(final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
 
 
 def _frame_range(source: FrameSource, frame_range: tuple[int, int] | None) -> tuple[int, int]:
@@ -219,8 +187,9 @@ def track(source, keyframes: dict[int, np.ndarray], settings: Settings, out_dir,
                                  f"the video is {src.width}x{src.height}")
         tracker = tracker or backends.make_tracker(settings)
         t0 = time.perf_counter()
-        with atomic_dir(out_dir / "masks") as masks_dir:
-            _track_into(src, keyframes, tracker, masks_dir, start, stop, progress, cancel)
+        with staged(out_dir, ["masks"]) as scratch:
+            (scratch / "masks").mkdir()
+            _track_into(src, keyframes, tracker, scratch / "masks", start, stop, progress, cancel)
         seconds = time.perf_counter() - t0
     return {"stage": "track", "backend": backends.describe(tracker), "frames": stop - start,
             "range": [start, stop], "seconds": seconds, "masks": str(out_dir / "masks")}
@@ -385,12 +354,17 @@ class _OutputWriter:
             self.video = None
 
     def close(self) -> None:
-        """On success after ``finish``; on failure, stop without waiting to write the rest."""
+        """On success after ``finish``; on failure, stop without waiting to write the rest.
+
+        On failure the half-written video is thrown away with its scratch folder, so an
+        error while closing it (the same full disk, say) must not hide the first one.
+        """
         for pending in self._pending:
             pending.cancel()
         self._pool.shutdown(wait=True)
         if self.video is not None:
-            self.video.close()
+            with contextlib.suppress(Exception):
+                self.video.close()
 
 
 def _fill_chunk(c: _Chunk, crops, inpainter, cancel) -> dict[int, tuple]:
@@ -429,38 +403,23 @@ def inpaint(source, masks_dir, settings: Settings, out_dir, *, frame_range=None,
     """Paint out the masked pixels; writes ``inpainted/%06d.png``, ``result.mp4`` and ``report.json``.
 
     The three appear together: they are built in a scratch folder and moved into
-    ``out_dir`` only when every frame is done (``report.json`` last).
+    ``out_dir`` only when every frame is done. Without ``write_video`` an earlier
+    ``result.mp4`` of ours is removed, so no video is left that does not match the frames.
     """
     out_dir = Path(out_dir)
     with _open(source) as src:
         start, stop = _frame_range(src, frame_range)
         mask_files = _mask_files(Path(masks_dir), start, stop)
-        inpainter = inpainter or backends.make_inpainter(settings)
-        t0 = time.perf_counter()
-        with atomic_dir(out_dir / ".inpaint") as scratch:
+        with staged(out_dir, ["inpainted", "result.mp4", "report.json"]) as scratch:
+            inpainter = inpainter or backends.make_inpainter(settings)
+            t0 = time.perf_counter()
             _inpaint_into(src, mask_files, inpainter, settings, scratch, start, stop, progress, cancel)
-        seconds = time.perf_counter() - t0
-        report = {"stage": "inpaint", "backend": backends.describe(inpainter), "frames": stop - start,
-                  "range": [start, stop], "seconds": seconds, "width": src.width, "height": src.height}
-        _publish(out_dir / ".inpaint", out_dir, report)
+            report = {"stage": "inpaint", "backend": backends.describe(inpainter), "frames": stop - start,
+                      "range": [start, stop], "seconds": time.perf_counter() - t0,
+                      "width": src.width, "height": src.height,
+                      "video": "result.mp4" if settings.write_video else None}
+            (scratch / "report.json").write_text(json.dumps(report, indent=2))
     return report
-
-
-def _publish(scratch: Path, out_dir: Path, report: dict) -> None:
-    """Move a finished stage's files from its scratch folder into ``out_dir``; report.json goes last."""
-    for name in ("inpainted", "result.mp4"):
-        src, dst = scratch / name, out_dir / name
-        if not src.exists():
-            continue
-        if dst.is_dir():
-            shutil.rmtree(dst)
-        elif dst.exists():
-            dst.unlink()
-        src.rename(dst)
-    shutil.rmtree(scratch, ignore_errors=True)
-    tmp = out_dir / f".report.json.{uuid.uuid4().hex[:8]}"
-    tmp.write_text(json.dumps(report, indent=2))
-    tmp.replace(out_dir / "report.json")
 
 
 # -- the whole job -------------------------------------------------------------------------------------------
@@ -470,15 +429,13 @@ def remove(source, prompts: Prompts, settings: Settings, out_dir, *,
            progress: Progress | None = None, cancel=None) -> dict:
     """Remove the prompted objects from a video: ``out_dir`` gets masks/, inpainted/, result.mp4, report.json.
 
-    A pure function of (source, prompts, settings): no global state, the output
-    folder appears complete or not at all.
+    A pure function of (source, prompts, settings): no global state, the outputs
+    appear complete or not at all. ``out_dir`` is a new or empty folder or an
+    earlier result, whose outputs are replaced; other files in it are kept.
     """
     out_dir = Path(out_dir)
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "report.json").is_file():
-        raise InputError(f"{out_dir} exists and is not an earlier Inpainterz result: "
-                         "give a new or empty folder (an earlier result there is replaced)")
     seconds = {}
-    with _open(source) as src, atomic_dir(out_dir) as scratch:
+    with _open(source) as src, staged(out_dir, RESULT_NAMES, whole_result=True) as scratch:
         t0 = time.perf_counter()
         segmenter = backends.make_segmenter(settings)
         keyframes = segment_keyframes(src, prompts, segmenter)
@@ -497,6 +454,7 @@ def remove(source, prompts: Prompts, settings: Settings, out_dir, *,
                                   for k, v in seconds.items()},
             "peak_rss_mb": peak_rss_mb(),
             "peak_gpu_mb": peak_gpu_mb(),
+            "video": painted["video"],
             "prompts": [o.to_dict() for o in prompts.objects],
             "settings": settings.to_dict(),
         }

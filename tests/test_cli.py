@@ -204,7 +204,8 @@ def test_remove_never_replaces_a_folder_that_is_not_its_own(tmp_path, pan_folder
     for _ in range(2):
         assert main(["remove", str(pan_folder), "-o", str(out), "-q", "--backend", "classical",
                      *prompt_args(pan_clip)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["inpainted", "masks", "report.json", "result.mp4"]
+    assert sorted(p.name for p in out.iterdir()) == [".inpainterz.json", "inpainted", "masks", "report.json",
+                                                     "result.mp4"]
 
 
 def test_frames_take_their_mask_from_the_nearest_keyframe(tmp_path, pan_folder, pan_clip):
