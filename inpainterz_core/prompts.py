@@ -1,10 +1,37 @@
-"""What the user said about the objects: clicks and boxes on a frame, per object."""
+"""What the user said about the objects: clicks and boxes on a frame, per object.
+
+Every prompt is checked here, once, when it is made, whoever makes it (the CLI,
+a ``--prompts`` file, the server, a script): a bad value is one ``InputError``
+naming it, never a traceback further down.
+"""
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 
 from .errors import InputError
+
+MAX_FRAME = 10**9  # far beyond any clip; keeps a frame number an ordinary int
+
+
+def _number(value, what: str) -> float:
+    """A finite real number (bools and strings are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise InputError(f"{what} must be a finite number, not {value!r}")
+    return float(value)
+
+
+def _whole(value, what: str, lo: int, hi: int) -> int:
+    """An integer in lo..hi; a float is accepted only when it is a whole number (JSON writes 3.0 for 3)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{what} must be a whole number, not {value!r}")
+    if not math.isfinite(value) or value != int(value):
+        raise InputError(f"{what} must be a whole number, not {value!r}")
+    if not lo <= int(value) <= hi:
+        raise InputError(f"{what} must be between {lo} and {hi}, not {int(value)}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -13,10 +40,17 @@ class Point:
     y: float
     label: int = 1  # 1 = positive (on the object), 0 = negative (not the object)
 
+    def __post_init__(self):
+        object.__setattr__(self, "x", _number(self.x, "a point's x"))
+        object.__setattr__(self, "y", _number(self.y, "a point's y"))
+        if isinstance(self.label, bool) or self.label not in (0, 1):
+            raise InputError(f"a point's label must be 1 (on the object) or 0 (not the object), not {self.label!r}")
+        object.__setattr__(self, "label", int(self.label))
+
 
 @dataclass(frozen=True)
 class ObjectPrompt:
-    """Prompts for one object on one frame, in full-resolution pixels, origin top-left."""
+    """Prompts for one object on one frame, in full-resolution displayed pixels, origin top-left."""
 
     frame: int = 0
     points: tuple[Point, ...] = ()
@@ -24,10 +58,21 @@ class ObjectPrompt:
     object_id: int = 1
 
     def __post_init__(self):
-        if not self.points and self.box is None:
-            raise InputError("a prompt needs at least one point or a box")
-        if not 1 <= self.object_id <= 255:
-            raise InputError(f"object id {self.object_id} must be between 1 and 255")
+        object.__setattr__(self, "frame", _whole(self.frame, "a prompt's frame", 0, MAX_FRAME))
+        object.__setattr__(self, "object_id", _whole(self.object_id, "an object id", 1, 255))
+        if not all(isinstance(p, Point) for p in self.points):
+            raise InputError("a prompt's points must be Point(x, y, label) values")
+        object.__setattr__(self, "points", tuple(self.points))
+        if self.box is not None:
+            if isinstance(self.box, str | bytes) or len(self.box) != 4:
+                raise InputError(f"a box is 4 numbers x0, y0, x1, y1, not {self.box!r}")
+            box = tuple(_number(v, "a box coordinate") for v in self.box)
+            if not (box[0] < box[2] and box[1] < box[3]):
+                raise InputError(f"box {box} must have x0 < x1 and y0 < y1")
+            object.__setattr__(self, "box", box)
+        if self.box is None and not any(p.label == 1 for p in self.points):
+            raise InputError("a prompt needs a box or at least one positive point (label 1) on the object: "
+                             "negative points only say what is not the object")
 
     def check_inside(self, width: int, height: int, frames: int | None = None) -> None:
         """Raise an InputError naming the first prompt that falls outside the video."""
@@ -38,8 +83,6 @@ class ObjectPrompt:
                 raise InputError(f"point ({p.x:g}, {p.y:g}) is outside the {width}x{height} frame")
         if self.box is not None:
             x0, y0, x1, y1 = self.box
-            if not (x0 < x1 and y0 < y1):
-                raise InputError(f"box {self.box} must have x0 < x1 and y0 < y1")
             if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
                 raise InputError(f"box {self.box} is outside the {width}x{height} frame")
 
@@ -53,13 +96,25 @@ class ObjectPrompt:
 
     @classmethod
     def from_dict(cls, d: dict) -> ObjectPrompt:
-        points = tuple(Point(float(p[0]), float(p[1]), int(p[2]) if len(p) > 2 else 1) for p in d.get("points") or ())
+        """A prompt from its JSON form: ``{"frame", "object_id", "points": [[x, y(, label)], ...], "box"}``."""
+        if not isinstance(d, dict):
+            raise InputError(f"a prompt is a JSON object with points and/or a box, not {d!r:.80}")
+        unknown = set(d) - {"frame", "object_id", "points", "box"}
+        if unknown:
+            raise InputError(f"unknown prompt field(s): {', '.join(sorted(map(str, unknown)))} "
+                             "(known: frame, object_id, points, box)")
+        points = d.get("points") or ()
+        if not isinstance(points, list | tuple) or not all(isinstance(p, list | tuple) and len(p) in (2, 3)
+                                                           for p in points):
+            raise InputError(f"a prompt's points are a list of [x, y] or [x, y, label], not {points!r:.80}")
         box = d.get("box")
+        if box is not None and (not isinstance(box, list | tuple) or len(box) != 4):
+            raise InputError(f"a box is 4 numbers [x0, y0, x1, y1], not {box!r:.80}")
         return cls(
-            frame=int(d.get("frame", 0)),
-            points=points,
-            box=tuple(float(v) for v in box) if box is not None else None,
-            object_id=int(d.get("object_id", 1)),
+            frame=d.get("frame", 0),
+            points=tuple(Point(*p) for p in points),
+            box=tuple(box) if box is not None else None,
+            object_id=d.get("object_id", 1),
         )
 
 

@@ -9,6 +9,18 @@ from .errors import InputError
 BACKENDS = ("auto", "classical", "model")
 
 
+#: Type and bounds of each numeric or boolean setting: (type, lowest, highest).
+_RANGES = {
+    "dilate": (int, 0, 256),
+    "fp16": (bool, None, None),
+    "long_term_mem_gap": (int, 1, 100_000),
+    "max_len_long_term": (int, 1, 100_000),
+    "reach": (int, 1, 100),
+    "chunk": (int, 1, 10_000),
+    "write_video": (bool, None, None),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     backend: str = "auto"  # auto | classical | model, for every stage
@@ -28,22 +40,32 @@ class Settings:
     write_video: bool = True  # also write result.mp4 beside the PNGs
 
     def __post_init__(self):
+        """Check every field's type and range here, so the CLI, the server and scripts get one line naming it."""
+        for name, (kind, lo, hi) in _RANGES.items():
+            value = getattr(self, name)
+            if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InputError(f"settings.{name} must be a whole number, not {value!r}")
+            if kind is bool and not isinstance(value, bool):
+                raise InputError(f"settings.{name} must be true or false, not {value!r}")
+            if kind is int and not lo <= value <= hi:
+                raise InputError(f"settings.{name} must be between {lo} and {hi}, not {value}")
+        for name in ("backend", "device", "inpaint_model"):
+            if not isinstance(getattr(self, name), str):
+                raise InputError(f"settings.{name} must be a string, not {getattr(self, name)!r}")
+        if self.ckpt_dir is not None and not isinstance(self.ckpt_dir, str):
+            raise InputError(f"settings.ckpt_dir must be a folder path, not {self.ckpt_dir!r}")
         if self.backend not in BACKENDS:
             raise InputError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
-        if not 0 <= self.dilate <= 256:
-            raise InputError(f"dilate must be between 0 and 256 pixels, not {self.dilate}")
         if self.inpaint_model not in ("e2fgvi_hq", "e2fgvi"):
             raise InputError(f"inpaint_model must be e2fgvi_hq or e2fgvi, not {self.inpaint_model!r}")
-        if not 1 <= self.reach <= 100:
-            raise InputError(f"reach must be between 1 and 100 frames, not {self.reach}")
-        if self.chunk < 1:
-            raise InputError("chunk must be at least 1 frame")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> Settings:
+        if not isinstance(d, dict):
+            raise InputError(f"settings must be a map of names to values, not {d!r:.80}")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:

@@ -53,7 +53,7 @@ def test_prompt_validation():
         ObjectPrompt(points=(Point(500, 10),)).check_inside(480, 270)
     with pytest.raises(InputError, match="out of range"):
         ObjectPrompt(frame=60, points=(Point(5, 10),)).check_inside(480, 270, frames=60)
-    with pytest.raises(InputError, match="at least one point"):
+    with pytest.raises(InputError, match="at least one positive point"):
         ObjectPrompt()
 
 
