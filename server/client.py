@@ -315,9 +315,12 @@ class Client:
         return self.call("remove_object", session=session, object_id=object_id)
 
     def track(self, session: str, start: int | None = None, stop: int | None = None, *, settings: dict | None = None,
-              out_dir: str | None = None, progress: Progress | None = None) -> JobFuture:
+              out_dir: str | None = None, objects: list[dict] | None = None,
+              progress: Progress | None = None) -> JobFuture:
+        """Track the session's clicked objects, or exactly ``objects`` (each ``{object_id, frame, points, box}``,
+        the prompts as the client shows them) when given."""
         return self.start_job("track", progress=progress, session=session, start=start, stop=stop,
-                              settings=settings, out_dir=out_dir)
+                              settings=settings, out_dir=out_dir, objects=objects)
 
     def inpaint(self, session: str, start: int | None = None, stop: int | None = None, *, settings: dict | None = None,
                 progress: Progress | None = None) -> JobFuture:
