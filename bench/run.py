@@ -15,7 +15,7 @@ import time
 import traceback
 from pathlib import Path
 
-BENCHES = ["bench_pipeline", "bench_server", "bench_sam", "bench_deaot", "bench_e2fgvi"]
+BENCHES = ["bench_pipeline", "bench_server", "bench_server_soak", "bench_sam", "bench_deaot", "bench_e2fgvi"]
 
 
 def main(argv: list[str] | None = None) -> int:
