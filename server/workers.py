@@ -13,7 +13,9 @@ import queue
 import threading
 from collections.abc import Callable
 
-log = logging.getLogger("inpainterz.server")
+from .security import RateLimitedLog
+
+log = RateLimitedLog(logging.getLogger("inpainterz.server"))
 
 _STOP = object()
 
@@ -63,5 +65,5 @@ class Workers:
             try:
                 fn(*args)
             except Exception:  # fn answers its own errors; this is a last resort that keeps the thread
-                log.exception("a worker call crashed")
+                log.exception("a worker call crashed", key="worker-crash")
             del item, fn, args  # hold nothing between calls

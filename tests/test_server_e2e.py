@@ -49,7 +49,8 @@ def test_click_track_inpaint_cancel_results_equal_remove(tmp_path):
         assert mask[y0:y1, x0:x1].sum() > 0.9 * mask.sum()
 
         progress = []
-        tracked = c.track(sid, progress=lambda *p: progress.append(p)).result(timeout=900)
+        served = tmp_path / "served"  # a folder of the user's: kept after the session and the server end
+        tracked = c.track(sid, out_dir=str(served), progress=lambda *p: progress.append(p)).result(timeout=900)
         assert progress and progress[-1][1] == progress[-1][2]
         painted = c.inpaint(sid).result(timeout=900)
 
@@ -78,11 +79,11 @@ def test_click_track_inpaint_cancel_results_equal_remove(tmp_path):
     prompt = ObjectPrompt(frame=0, points=(Point(413, 298, 1),), box=tuple(PLATE["box"]), object_id=object_id)
     with open_video(CLIP) as source:
         remove(source, Prompts((prompt,)), Settings(**SETTINGS), tmp_path / "remove")
-    for kind, served in (("masks", results["masks"]), ("inpainted", results["inpainted"])):
+    for kind, folder in (("masks", results["masks"]), ("inpainted", results["inpainted"])):
         expected = sorted((tmp_path / "remove" / kind).glob("*.png"))
-        got = sorted(p.name for p in (tmp_path / "work").glob(f"*/{kind}/*.png"))
+        got = sorted(p.name for p in (served / kind).glob("*.png"))
         assert [p.name for p in expected] == got and len(got) == 97
         for path in expected:
             a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            b = cv2.imread(f"{served}/{path.name}", cv2.IMREAD_UNCHANGED)
+            b = cv2.imread(f"{folder}/{path.name}", cv2.IMREAD_UNCHANGED)
             assert np.array_equal(a, b), f"{kind}/{path.name} differs from inpainterz remove"

@@ -124,8 +124,8 @@ def test_fuzz_then_hello_and_segment_still_work(server):
             if request_id is not None:
                 pending.add(request_id)
             drain()
-            # Like any client, keep a bounded number of requests in flight: a client that never
-            # reads loses replies beyond ZeroMQ's high-water mark, by design.
+            # Like any client, keep a bounded number of requests in flight (one that reads nothing
+            # gets `busy` past limits.max_unread; see test_server_robustness).
             while len(pending) >= 200:
                 drain(100)
         deadline = time.monotonic() + 30

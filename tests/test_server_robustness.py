@@ -259,3 +259,46 @@ def test_track_follows_exactly_the_objects_the_client_sends(served):
                 c.track(sid, objects=bad).result(30)
             assert e.value.code == "bad_request" and "track.objects[0]" in e.value.message
         c.close_video(sid)
+
+
+# -- segmenters: shared per (backend, device, checkpoints), built off the socket thread ---------------------------
+
+
+def test_segmenters_are_shared_across_unrelated_settings_and_built_off_the_socket_thread(tmp_path, monkeypatch):
+    segmenters = importlib.import_module(f"{PACKAGE}.segmenters")
+    loop = importlib.import_module(f"{PACKAGE}.loop")
+    from inpainterz_core.segment.classical import GrabCutSegmenter
+    from inpainterz_core.settings import Settings
+
+    key = segmenters.segmenter_key
+    assert key(Settings(backend="classical", dilate=2)) == key(Settings(backend="classical", dilate=8, chunk=4))
+    assert key(Settings(backend="model", device="cpu")) != key(Settings(backend="model", device="cuda"))
+
+    built_on = []
+
+    def slow_build(settings):  # as slow as loading a model
+        built_on.append(threading.current_thread().name)
+        time.sleep(2.0)
+        return GrabCutSegmenter()
+
+    monkeypatch.setattr(segmenters, "make_segmenter", slow_build)
+    clip = synthetic_clip(tmp_path / "clip", frames=3)
+    server = loop.Server("tcp://127.0.0.1:*", key=None, roots=security.AllowedRoots([tmp_path]),
+                         work_dir=tmp_path / "work")
+    thread = threading.Thread(target=server.serve, name="socket-loop", daemon=True)
+    thread.start()
+    try:
+        with client.Client(server.address, timeout=30) as c:
+            sid = c.open_video(str(clip), settings=CLASSICAL)["session"]
+            c.segment(sid, c.add_object(sid), 0, [(50, 60, 1)])
+            segmenters_before = len(built_on)
+            job = c.track(sid, settings={"backend": "model", "device": "cpu"})  # another segmenter: built by the job
+            started = time.monotonic()
+            c.hello()
+            assert time.monotonic() - started < 1.0  # the socket thread is not building it
+            with pytest.raises(client.ServerError):  # no weights here: the job fails with missing_weights
+                job.result(60)
+            c.shutdown()
+    finally:
+        thread.join(15)
+    assert "socket-loop" not in built_on and segmenters_before == 1
