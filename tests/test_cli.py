@@ -206,18 +206,3 @@ def test_remove_never_replaces_a_folder_that_is_not_its_own(tmp_path, pan_folder
                      *prompt_args(pan_clip)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [".inpainterz.json", "inpainted", "masks", "report.json",
                                                      "result.mp4"]
-
-
-def test_frames_take_their_mask_from_the_nearest_keyframe(tmp_path, pan_folder, pan_clip):
-    """A wrong first keyframe and a right last one: the second half follows the right one."""
-    from inpainterz_core.metrics import jaccard
-    from inpainterz_core.pipeline import track
-
-    last = pan_clip.frames - 1
-    wrong = np.roll(pan_clip.mask(0), 40, axis=1).astype(np.uint8)
-    right = pan_clip.mask(last).astype(np.uint8)
-    report = track(pan_folder, {0: wrong, last: right}, Settings(backend="classical"), tmp_path)
-    assert report["frames"] == pan_clip.frames
-    j = [jaccard(read_mask(tmp_path / "masks" / f"{i:06d}.png") > 0, pan_clip.mask(i)) for i in range(last + 1)]
-    assert min(j[last // 2 + 1:]) > 0.8
-    assert max(j[:5]) < 0.3  # the first frames still follow the (wrong) first keyframe

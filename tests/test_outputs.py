@@ -145,16 +145,18 @@ def test_inpaint_without_video_removes_our_earlier_video(tmp_path, pan_folder, p
 
 
 def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, pan_folder, pan_clip, monkeypatch, capsys):
-    real = pipeline.write_png
+    from inpainterz_core.pipeline import writer
+
+    real = writer.write_png
     calls = []
 
     def write_until_full(path, image):
         calls.append(path)
-        if len(calls) > 25:
+        if len(calls) > 10:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real(path, image)
 
-    monkeypatch.setattr(pipeline, "write_png", write_until_full)
+    monkeypatch.setattr(writer, "write_png", write_until_full)
     out = tmp_path / "o"
     assert main(["remove", str(pan_folder), "-o", str(out), *CLASSICAL, *prompt_args(pan_clip)]) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]

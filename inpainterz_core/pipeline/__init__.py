@@ -1,0 +1,65 @@
+"""remove(): prompts -> masks -> clean frames, streamed in windows, written atomically.
+
+The stages live in their own modules, in pipeline order: ``tracking`` (segment the
+prompted frames, track their masks), ``painting`` (paint the masks out) and
+``writer`` (the output writer thread); ``common`` holds what they share.
+
+Everything here is a function of its arguments and the files it reads, so a run
+can be shipped unchanged to another process or machine (the server's job
+threads, a Ray task). Memory stays bounded: tracking holds one frame per
+direction, inpainting holds a window of crops around the mask (``chunk`` frames
+plus the inpainter's ``context`` on each side) and one full frame being written.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .. import backends
+from ..outputs import RESULT_NAMES, staged
+from ..prompts import Prompts
+from ..settings import Settings
+from .common import Progress, open_source, peak_gpu_mb, peak_rss_mb
+from .painting import inpaint
+from .tracking import segment_keyframes, track
+
+__all__ = ["Progress", "inpaint", "peak_gpu_mb", "peak_rss_mb", "remove", "segment_keyframes", "track"]
+
+
+def remove(source, prompts: Prompts, settings: Settings, out_dir, *,
+           progress: Progress | None = None, cancel=None) -> dict:
+    """Remove the prompted objects from a video: ``out_dir`` gets masks/, inpainted/, result.mp4, report.json.
+
+    A pure function of (source, prompts, settings): no global state, the outputs
+    appear complete or not at all. ``out_dir`` is a new or empty folder or an
+    earlier result, whose outputs are replaced; other files in it are kept.
+    """
+    out_dir = Path(out_dir)
+    seconds = {}
+    with open_source(source) as src, staged(out_dir, RESULT_NAMES, whole_result=True) as scratch:
+        t0 = time.perf_counter()
+        segmenter = backends.make_segmenter(settings)
+        keyframes = segment_keyframes(src, prompts, segmenter)
+        seconds["segment"] = time.perf_counter() - t0
+        tracked = track(src, keyframes, settings, scratch, progress=progress, cancel=cancel)
+        seconds["track"] = tracked["seconds"]
+        painted = inpaint(src, scratch / "masks", settings, scratch, progress=progress, cancel=cancel)
+        seconds["inpaint"] = painted["seconds"]
+        report = {
+            "source": str(src.path), "frames": src.frame_count, "width": src.width, "height": src.height,
+            "fps": src.fps,
+            "backends": {"segment": backends.describe(segmenter), "track": tracked["backend"],
+                         "inpaint": painted["backend"]},
+            "seconds": seconds,
+            "frames_per_second": {k: (src.frame_count / v if v > 0 and k != "segment" else None)
+                                  for k, v in seconds.items()},
+            "peak_rss_mb": peak_rss_mb(),
+            "peak_gpu_mb": peak_gpu_mb(),
+            "video": painted["video"],
+            "prompts": [o.to_dict() for o in prompts.objects],
+            "settings": settings.to_dict(),
+        }
+        (scratch / "report.json").write_text(json.dumps(report, indent=2))
+    return report

@@ -1,0 +1,205 @@
+"""Paint out the masked pixels: ``inpainted/%06d.png``, ``result.mp4`` and the stage's ``report.json``.
+
+The clip is cut into chunks of ``chunk`` target frames; each chunk's window adds
+the inpainter's context on each side, is cropped to a box around its holes and
+scaled to the working size, so memory holds one window of crops, never a clip.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import backends
+from ..errors import InputError
+from ..masks import bounding_box, dilate, feather, padded_box
+from ..outputs import staged
+from ..settings import Settings
+from ..video import ImageFolder, Mp4Writer, frame_name, open_video, read_mask
+from .common import Progress, check_cancel, frame_range_of, open_source, report_progress
+from .writer import OutputWriter
+
+#: A crop larger than this on its long side is scaled down for inpainters of any size (classical,
+#: E2FGVI-HQ): their working memory grows with the crop's area times the window's length.
+MAX_WORK_SIDE = 640
+
+
+@dataclass
+class _Chunk:
+    targets: range  # frames whose output this chunk produces
+    window: range  # frames it reads: targets plus context on each side
+    box: tuple[int, int, int, int] | None  # crop (x0, y0, x1, y1) around the window's holes
+
+
+def _mask_files(masks_dir: Path, start: int, stop: int) -> dict[int, Path]:
+    """Mask file per frame: ``%06d.png`` by source frame index, or any numbered sequence of the right length."""
+    masks_dir = Path(masks_dir)
+    if not masks_dir.is_dir():
+        raise InputError(f"masks folder {masks_dir} does not exist")
+    named = {i: masks_dir / frame_name(i) for i in range(start, stop)}
+    if all(p.is_file() for p in named.values()):
+        return named
+    try:
+        files = ImageFolder(masks_dir).files
+    except InputError:
+        raise InputError(f"{masks_dir} holds no mask images") from None
+    if len(files) != stop - start:
+        raise InputError(f"{masks_dir} has {len(files)} masks for {stop - start} frames: "
+                         f"give one mask per frame (000000.png, 000001.png, ...)")
+    return dict(zip(range(start, stop), files, strict=True))
+
+
+def _hole(labels: np.ndarray, radius: int) -> np.ndarray:
+    return dilate(labels > 0, radius)
+
+
+def _plan(boxes: dict[int, tuple | None], start, stop, chunk, context, width, height) -> list[_Chunk]:
+    chunks = []
+    for a in range(start, stop, chunk):
+        targets = range(a, min(stop, a + chunk))
+        window = range(max(start, a - context), min(stop, targets.stop + context))
+        present = [boxes[f] for f in window if boxes[f] is not None]
+        box = None
+        if any(boxes[f] is not None for f in targets):
+            x0, y0, x1, y1 = (min(b[0] for b in present), min(b[1] for b in present),
+                              max(b[2] for b in present), max(b[3] for b in present))
+            pad = max(16, (x1 - x0 + y1 - y0) // 8)
+            box = padded_box((x0, y0, x1, y1), pad, width, height, min_size=64)
+        chunks.append(_Chunk(targets, window, box))
+    return chunks
+
+
+def _paste(frame: np.ndarray, fill: np.ndarray, hole: np.ndarray, box, edge: int) -> np.ndarray:
+    """Replace the hole with the fill, blending over ``edge`` pixels inside the hole's border only."""
+    x0, y0, x1, y1 = box
+    core = ~dilate(~hole, edge) if edge else hole  # the hole shrunk by ``edge``
+    alpha = np.minimum(feather(core, edge), hole.astype(np.float32))[..., None]
+    out = frame.copy()
+    region = out[y0:y1, x0:x1]
+    blended = alpha * fill.astype(np.float32) + (1.0 - alpha) * region.astype(np.float32)
+    region[hole] = np.clip(blended[hole] + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _inpaint_into(source, mask_files, inpainter, settings, dest: Path, start, stop, progress, cancel) -> None:
+    width, height = source.width, source.height
+    # Pass 1 over the masks only: where is there something to paint, frame by frame.
+    boxes = {}
+    for i in range(start, stop):
+        labels = read_mask(mask_files[i])
+        if labels.shape != (height, width):
+            raise InputError(f"mask {mask_files[i].name} is {labels.shape[1]}x{labels.shape[0]}, "
+                             f"the video is {width}x{height}")
+        boxes[i] = bounding_box(_hole(labels, settings.dilate))
+    # Each chunk re-reads its context frames: with a long reach (E2FGVI's references) longer chunks
+    # keep that overhead small; memory stays bounded at chunk + 2 x context crops either way.
+    chunk = max(settings.chunk, 2 * inpainter.context)
+    chunks = _plan(boxes, start, stop, chunk, inpainter.context, width, height)
+    # Each frame is cropped once, to the union of the boxes of every chunk whose window holds it.
+    keep: dict[int, tuple] = {}
+    for c in chunks:
+        if c.box is None:
+            continue
+        for f in c.window:
+            b = keep.get(f, c.box)
+            keep[f] = (min(b[0], c.box[0]), min(b[1], c.box[1]), max(b[2], c.box[2]), max(b[3], c.box[3]))
+
+    inpainted = dest / "inpainted"
+    inpainted.mkdir()
+    edge = min(4, settings.dilate // 2)
+    lookahead = source.frames(start, stop)  # feeds crops to the inpainter
+    last_read = start - 1
+    crops: dict[int, tuple[tuple, np.ndarray, np.ndarray]] = {}  # frame -> (box, image crop, hole crop)
+    fills: dict[int, tuple[tuple, np.ndarray, np.ndarray]] = {}  # frame -> (box, fill, hole crop)
+    written = 0
+    # A second, independent decoder writes the output, one full frame at a time, so the
+    # lookahead never has to seek back and no full frame waits in memory for its fill.
+    with open_video(source.path) as second:
+        output = second.frames(start, stop)
+        video = Mp4Writer.for_source(dest / "result.mp4", source, start, stop) if settings.write_video else None
+        writer = OutputWriter(inpainted, video)
+        try:
+            for c in chunks:
+                if c.box is not None:
+                    while last_read < c.window.stop - 1:
+                        last_read, image = next(lookahead)
+                        check_cancel(cancel)
+                        if last_read in keep:
+                            x0, y0, x1, y1 = keep[last_read]
+                            hole = _hole(read_mask(mask_files[last_read]), settings.dilate)[y0:y1, x0:x1]
+                            crops[last_read] = (keep[last_read], image[y0:y1, x0:x1].copy(), hole)
+                    fills.update(_fill_chunk(c, crops, inpainter, cancel))
+                    for f in [f for f in crops if f < c.targets.stop - inpainter.context]:
+                        del crops[f]
+                for i in c.targets:
+                    check_cancel(cancel)
+                    _, frame = next(output)
+                    if i in fills:
+                        box, fill, hole = fills.pop(i)
+                        frame = _paste(frame, fill, hole, box, edge)
+                    writer.put(i, frame)
+                    written += 1
+                    report_progress(progress, "inpaint", written, stop - start)
+            writer.finish()
+        finally:
+            writer.close()
+
+
+def _fill_chunk(c: _Chunk, crops, inpainter, cancel) -> dict[int, tuple]:
+    """Run the inpainter on the chunk's window, cropped to its box and scaled to the working size."""
+    x0, y0, x1, y1 = c.box
+    images, holes = [], []
+    for f in c.window:
+        (kx0, ky0, _, _), image, hole = crops[f]
+        images.append(image[y0 - ky0:y1 - ky0, x0 - kx0:x1 - kx0])
+        holes.append(hole[y0 - ky0:y1 - ky0, x0 - kx0:x1 - kx0])
+    frames, masks = np.stack(images), np.stack(holes)
+    w, h = x1 - x0, y1 - y0
+    # Inpainters of any size get at most MAX_WORK_SIDE; one with a fixed size (E2FGVI-CVPR22) resizes itself.
+    scale = MAX_WORK_SIDE / max(w, h)
+    if inpainter.work_size is None and scale < 1:
+        work = (max(8, round(w * scale)), max(8, round(h * scale)))
+        frames = np.stack([cv2.resize(f, work, interpolation=cv2.INTER_AREA) for f in frames])
+        masks = np.stack([cv2.resize(m.astype(np.uint8), work, interpolation=cv2.INTER_LINEAR) > 0 for m in masks])
+    check_cancel(cancel)
+    offset = c.window.start
+    targets = range(c.targets.start - offset, c.targets.stop - offset)
+    out = inpainter.inpaint(frames, masks, targets)
+    result = {}
+    for n, f in enumerate(c.targets):
+        fill = out[n]
+        if fill.shape[:2] != (h, w):
+            fill = cv2.resize(fill, (w, h), interpolation=cv2.INTER_CUBIC)
+        hole = holes[f - offset]
+        if hole.any():
+            result[f] = (c.box, fill, hole)
+    return result
+
+
+def inpaint(source, masks_dir, settings: Settings, out_dir, *, frame_range=None,
+            progress: Progress | None = None, cancel=None, inpainter=None) -> dict:
+    """Paint out the masked pixels; writes ``inpainted/%06d.png``, ``result.mp4`` and ``report.json``.
+
+    The three appear together: they are built in a scratch folder and moved into
+    ``out_dir`` only when every frame is done. Without ``write_video`` an earlier
+    ``result.mp4`` of ours is removed, so no video is left that does not match the frames.
+    """
+    out_dir = Path(out_dir)
+    with open_source(source) as src:
+        start, stop = frame_range_of(src, frame_range)
+        mask_files = _mask_files(Path(masks_dir), start, stop)
+        with staged(out_dir, ["inpainted", "result.mp4", "report.json"]) as scratch:
+            inpainter = inpainter or backends.make_inpainter(settings)
+            t0 = time.perf_counter()
+            _inpaint_into(src, mask_files, inpainter, settings, scratch, start, stop, progress, cancel)
+            report = {"stage": "inpaint", "backend": backends.describe(inpainter), "frames": stop - start,
+                      "range": [start, stop], "seconds": time.perf_counter() - t0,
+                      "width": src.width, "height": src.height,
+                      "video": "result.mp4" if settings.write_video else None}
+            (scratch / "report.json").write_text(json.dumps(report, indent=2))
+    return report

@@ -1,0 +1,111 @@
+"""The pipeline's own promises: nearest keyframe wins, windows and crops, atomic outputs, outside untouched."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from inpainterz_core.errors import Cancelled
+from inpainterz_core.inpaint.base import Inpainter
+from inpainterz_core.masks import dilate
+from inpainterz_core.metrics import jaccard
+from inpainterz_core.outputs import write_png
+from inpainterz_core.pipeline import inpaint, track
+from inpainterz_core.pipeline.painting import _paste, _plan
+from inpainterz_core.settings import Settings
+from inpainterz_core.video import open_video, read_mask
+
+
+class Paint(Inpainter):
+    """Fills every hole with one colour and records the windows it was given."""
+
+    name = "paint"
+
+    def __init__(self, context=2, colour=(255, 0, 255)):
+        self.context, self.colour, self.windows = context, np.array(colour, np.uint8), []
+
+    def inpaint(self, frames, masks, targets):
+        self.windows.append((frames.shape, targets))
+        out = frames[targets.start:targets.stop].copy()
+        out[masks[targets.start:targets.stop]] = self.colour
+        return out
+
+
+@pytest.fixture(scope="module")
+def masks(tmp_path_factory, pan_clip):
+    folder = tmp_path_factory.mktemp("masks")
+    for i in range(pan_clip.frames):
+        labels = np.zeros((pan_clip.height, pan_clip.width), np.uint8)
+        if i % 7 != 3:  # some frames have nothing to paint
+            labels[pan_clip.mask(i)] = 1
+        write_png(folder / f"{i:06d}.png", labels)
+    return folder
+
+
+def test_frames_take_their_mask_from_the_nearest_keyframe(tmp_path, pan_folder, pan_clip):
+    """A wrong first keyframe and a right last one: the second half follows the right one."""
+    last = pan_clip.frames - 1
+    wrong = np.roll(pan_clip.mask(0), 40, axis=1).astype(np.uint8)
+    right = pan_clip.mask(last).astype(np.uint8)
+    report = track(pan_folder, {0: wrong, last: right}, Settings(backend="classical"), tmp_path)
+    assert report["frames"] == pan_clip.frames
+    j = [jaccard(read_mask(tmp_path / "masks" / f"{i:06d}.png") > 0, pan_clip.mask(i)) for i in range(last + 1)]
+    assert min(j[last // 2 + 1:]) > 0.8
+    assert max(j[:5]) < 0.3  # the first frames still follow the (wrong) first keyframe
+
+
+def test_windows_cover_their_targets_with_context_and_crops_cover_every_hole():
+    boxes = {f: (10 + f, 20, 40 + f, 50) if f % 5 else None for f in range(30)}
+    chunks = _plan(boxes, 0, 30, chunk=8, context=3, width=200, height=100)
+    assert [f for c in chunks for f in c.targets] == list(range(30))
+    for c in chunks:
+        assert c.window.start == max(0, c.targets.start - 3) and c.window.stop == min(30, c.targets.stop + 3)
+        x0, y0, x1, y1 = c.box
+        for f in c.window:
+            if boxes[f] is not None:
+                bx0, by0, bx1, by1 = boxes[f]
+                assert x0 <= bx0 and y0 <= by0 and bx1 <= x1 and by1 <= y1
+    assert _plan({f: None for f in range(10)}, 0, 10, 4, 2, 64, 64)[0].box is None  # nothing to paint
+
+
+def test_paste_changes_only_the_hole():
+    frame = np.random.default_rng(0).integers(0, 255, (40, 60, 3), np.uint8)
+    hole = np.zeros((20, 30), bool)
+    hole[5:15, 8:20] = True
+    fill = np.zeros((20, 30, 3), np.uint8)
+    out = _paste(frame, fill, hole, (10, 10, 40, 30), edge=2)
+    outside = np.ones((40, 60), bool)
+    outside[10:30, 10:40][hole] = False
+    np.testing.assert_array_equal(out[outside], frame[outside])
+    assert (out[10:30, 10:40][7:13, 10:18] == 0).all()  # the hole's core is the fill itself
+
+
+def test_inpaint_changes_nothing_outside_the_grown_mask(tmp_path, pan_folder, pan_clip, masks):
+    painter = Paint()
+    settings = Settings(backend="classical", chunk=6, write_video=False)
+    report = inpaint(pan_folder, masks, settings, tmp_path, inpainter=painter)
+    assert report["frames"] == pan_clip.frames and report["video"] is None
+    assert all(shape[0] <= 6 + 2 * 2 for shape, _ in painter.windows)  # a window: chunk + context each side
+    with open_video(tmp_path / "inpainted") as result, open_video(pan_folder) as source:
+        for i, painted in result.frames():
+            hole = dilate(read_mask(masks / f"{i:06d}.png") > 0, settings.dilate)
+            np.testing.assert_array_equal(painted[~hole], source.read(i)[~hole])
+            if hole.any():
+                assert (painted[hole] != source.read(i)[hole]).any()
+
+
+def test_a_cancelled_inpaint_leaves_the_earlier_outputs(tmp_path, pan_folder, masks):
+    settings = Settings(backend="classical", chunk=4)
+    inpaint(pan_folder, masks, settings, tmp_path, inpainter=Paint(colour=(0, 255, 0)))
+    before = {p.name: p.read_bytes() for p in (tmp_path / "inpainted").iterdir()}
+    cancel = threading.Event()
+
+    def cancel_halfway(stage, done, total):
+        if done > total // 2:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        inpaint(pan_folder, masks, settings, tmp_path, inpainter=Paint(colour=(255, 0, 0)),
+                progress=cancel_halfway, cancel=cancel)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "inpainted").iterdir()} == before
+    assert not list(tmp_path.glob(".inpainterz-*"))
