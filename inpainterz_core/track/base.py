@@ -14,6 +14,9 @@ import numpy as np
 
 class Tracker(ABC):
     name: str = ""
+    #: How likely the mask of the frame last returned by ``reset`` or ``step`` is right, in [0, 1]
+    #: (1.0 on a keyframe), so an editor is shown the frames to check; None when a tracker cannot tell.
+    confidence: float | None = None
 
     @abstractmethod
     def reset(self, image: np.ndarray, labels: np.ndarray) -> None:
