@@ -11,10 +11,16 @@ WHEEL_PLATFORMS := manylinux_2_28_x86_64 manylinux_2_28_aarch64 win_amd64 macosx
 
 .PHONY: demo test test-core test-blender bench addon lint clean
 
-$(VENV)/.installed: pyproject.toml
+# Two steps: the core alone runs the demo (no torch: about 200 MB of downloads); tests add the model,
+# dev and batch extras (torch with its CUDA libraries: several GB on a cold cache).
+$(VENV)/.core: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[models,dev,batch]'
+	$(PY) -m pip install -q -e '.[demo]'
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.core
+	$(PY) -m pip install -q -e '.[demo,models,dev,batch]'
 	touch $@
 
 .venv-blender-%/.installed:
@@ -22,7 +28,7 @@ $(VENV)/.installed: pyproject.toml
 	.venv-blender-$*/bin/python -m pip install -q "bpy==$(if $(filter 4.2,$*),$(BPY_42),$(BPY_50))" pyzmq msgpack pytest
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.core
 	$(PY) -m inpainterz_core.demo --out demo-output
 
 test: test-core test-blender
