@@ -50,6 +50,11 @@ addon:
 	done
 	$(PYTHON) addon/build.py --stage build/addon --zip dist
 
+# The quality goals of the classical path on cases with known truth (a few minutes): eval-output/table.md, sheets/.
+.PHONY: eval
+eval: $(VENV)/.installed
+	$(VENV)/bin/inpainterz eval ../shared/clips/eval ../shared/clips/insert-mg4car --out eval-output
+
 bench: $(VENV)/.installed
 	$(PY) -m bench.run --out bench-output/bench.json
 

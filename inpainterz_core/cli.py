@@ -100,10 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     from inpainterz_server.app import add_serve_parser
 
     from .batch_cli import add_batch_parser
+    from .evaluate_cli import add_eval_parser
     from .weights_cli import add_weights_parser
 
     add_serve_parser(commands)
     add_weights_parser(commands)
+    add_eval_parser(commands)
     add_batch_parser(commands)
     return parser
 
