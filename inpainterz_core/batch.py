@@ -315,8 +315,8 @@ def _run_on_ray(todo, address, cpus_per_shot, gpus_per_shot, retries, progress, 
     started_here = not ray.is_initialized()
     if started_here:
         try:
-            if address is None:
-                ray.init(include_dashboard=False, logging_level=logging.WARNING)
+            if address is None:  # "local": a Ray of its own, even where `ray start` runs one already
+                ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING)
             else:
                 ray.init(address=address, logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError) as e:

@@ -34,7 +34,8 @@ def local_ray():
         if os.environ.get("CI"):
             raise
         pytest.skip("Ray is the batch extra: pip install -e '.[batch]' (make installs it)")
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=128 << 20, logging_level=logging.WARNING)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=128 << 20,
+             logging_level=logging.WARNING)
     yield ray
     ray.shutdown()
 
