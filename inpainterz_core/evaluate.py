@@ -197,20 +197,24 @@ class _Tally:
 
 
 def score_run(case: Case, run_dir: Path, corrected_dir: Path | None = None) -> tuple[dict, list[list]]:
-    """Score a finished run (``run_dir`` holds masks/ and inpainted/): the figures and a contact sheet's rows."""
+    """Score a finished run (``run_dir`` holds masks/ and inpainted/): the figures and a contact sheet's rows
+    (evenly spaced frames, plus the frame whose mask is worst)."""
     truth_known = case.background is not None
     need_telea = truth_known and not all(k in case.info for k in ("telea_hole_psnr", "telea_temporal_err"))
     sheet_frames = set(np.linspace(0, case.truth.frames - 1, SHEET_FRAMES).round().astype(int).tolist())
-    tally, rows = _Tally(), []
+    tally, rows = _Tally(), {}
+
+    def mask(folder: Path | None, i: int) -> np.ndarray | None:
+        return read_mask(folder / "masks" / frame_name(i)) > 0 if folder is not None else None
+
     with contextlib.ExitStack() as stack:
         given = stack.enter_context(open_video(case.input))
         result = stack.enter_context(open_video(run_dir / "inpainted"))
-        backgrounds = stack.enter_context(open_video(case.background)).frames() if truth_known else None
+        clean = stack.enter_context(open_video(case.background)) if truth_known else None
+        backgrounds = clean.frames() if truth_known else None
         for (i, before), (_, after) in zip(given.frames(), result.frames(), strict=True):
-            truth = case.truth[i]
-            mask = read_mask(run_dir / "masks" / frame_name(i)) > 0
-            tally.masks.add_masks(mask, truth)
-            corrected = read_mask(corrected_dir / "masks" / frame_name(i)) > 0 if corrected_dir else None
+            truth, tracked, corrected = case.truth[i], mask(run_dir, i), mask(corrected_dir, i)
+            tally.masks.add_masks(tracked, truth)
             if corrected is not None:
                 tally.corrected.add_masks(corrected, truth)
             background = next(backgrounds)[1] if truth_known else None
@@ -225,15 +229,21 @@ def score_run(case: Case, run_dir: Path, corrected_dir: Path | None = None) -> t
                 tally.telea_fill.add_pixels(reference, background, truth)
                 tally.telea_flicker.add(reference, background, truth)
             if i in sheet_frames:
-                rows.append(_sheet_row(i, before, mask, after, truth, background, corrected))
-    return _figures(case, tally), rows
+                rows[i] = _sheet_row(i, before, tracked, after, truth, background, corrected, tally)
+        worst = int(np.argmin(tally.masks.j))
+        if worst not in rows:  # read again, at random: the pass above kept no frames
+            rows[worst] = _sheet_row(worst, given.read(worst), mask(run_dir, worst), result.read(worst),
+                                     case.truth[worst], clean.read(worst) if truth_known else None,
+                                     mask(corrected_dir, worst), tally)
+    return _figures(case, tally), [rows[i] for i in sorted(rows)]
 
 
 def _figures(case: Case, tally: _Tally) -> dict:
     masks = tally.masks.summary()
-    figures = {"J": masks["J"], "F": masks["F"], "JF": masks["JF"]}
+    figures = {"J": masks["J"], "F": masks["F"], "JF": masks["JF"], "J_frames": [round(j, 4) for j in tally.masks.j]}
     if tally.corrected.j:
         figures["JF_corrected"] = tally.corrected.summary()["JF"]
+        figures["J_frames_corrected"] = [round(j, 4) for j in tally.corrected.j]
     if case.background is None:
         return figures
     figures["hole_psnr"] = tally.fill.summary().get("hole_psnr")
@@ -417,11 +427,11 @@ def _tinted(image: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> np.ndarra
     return _outline(out, truth, (40, 255, 40))
 
 
-def _sheet_row(i, before, mask, after, truth, background, corrected) -> list[tuple[str, np.ndarray]]:
-    """input | mask (red, truth outlined green) | [mask with corrections] | result | truth."""
-    row = [(f"input {i}", before), ("mask", _tinted(before, mask, truth))]
+def _sheet_row(i, before, mask, after, truth, background, corrected, tally: _Tally) -> list[tuple[str, np.ndarray]]:
+    """input | mask (red, truth outlined green) | [mask with corrected keyframes] | result | truth."""
+    row = [(f"input {i}", before), (f"mask J {tally.masks.j[i]:.2f}", _tinted(before, mask, truth))]
     if corrected is not None:
-        row.append(("mask, corrected keyframes", _tinted(before, corrected, truth)))
+        row.append((f"corrected keyframes J {tally.corrected.j[i]:.2f}", _tinted(before, corrected, truth)))
     row.append(("result", after))
     row.append(("truth", background if background is not None else _tinted(before, truth, truth)))
     return row

@@ -69,8 +69,11 @@ def test_eval_runs_every_case_in_a_folder_and_writes_table_sheets_and_runs(evalu
     for case in table["cases"]:
         assert f"| {case['case']} | {case['kind']} |" in text
         assert len(list((out / "runs" / case["case"] / "masks").iterdir())) == FRAMES
+        spaced = np.linspace(0, FRAMES - 1, evaluate.SHEET_FRAMES).round()
+        rows = evaluate.SHEET_FRAMES + (np.argmin(case["J_frames"]) not in spaced)  # + the worst mask's frame
+        assert len(case["J_frames"]) == FRAMES and np.mean(case["J_frames"]) == pytest.approx(case["J"], abs=1e-4)
         with open_video(out / "sheets" / f"{case['case']}.png") as sheet:
-            assert sheet.height == evaluate.SHEET_FRAMES * (evaluate.SHEET_HEIGHT + 2)
+            assert sheet.height == rows * (evaluate.SHEET_HEIGHT + 2)
             columns = 5 if case["kind"] == "real" else 4  # input, mask, [corrected mask,] result, truth
             tile = round(192 * evaluate.SHEET_HEIGHT / 108) + 2
             assert sheet.width == columns * tile
@@ -151,7 +154,8 @@ def test_a_perfect_run_scores_perfectly(cases, tmp_path):
     assert (figures["J"], figures["F"], figures["JF"]) == (1.0, 1.0, 1.0)
     assert figures["hole_psnr"] == math.inf and figures["temporal_err"] == 0.0
     assert figures["outside_identical"] == 1.0
-    assert len(rows) == evaluate.SHEET_FRAMES and [label for label, _ in rows[0]][1:] == ["mask", "result", "truth"]
+    assert len(rows) == evaluate.SHEET_FRAMES
+    assert [label for label, _ in rows[0]] == ["input 0", "mask J 1.00", "result", "truth"]
 
 
 def test_hole_psnr_and_outside_identical_are_exact(cases, tmp_path):
