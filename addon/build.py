@@ -17,8 +17,8 @@ import zipfile
 
 ADDON = pathlib.Path(__file__).resolve().parent
 SERVER = ADDON.parent / "server"
-PACKAGE_FILES = ["blender_manifest.toml", "__init__.py", "compat.py", "connection.py", "geometry.py", "props.py",
-                 "operators.py", "overlay.py", "panels.py", "strips.py"]
+PACKAGE_FILES = ["blender_manifest.toml", "__init__.py", "compat.py", "connection.py", "frames.py", "geometry.py",
+                 "props.py", "operators.py", "overlay.py", "panels.py", "strips.py"]
 REMOTE_FILES = ["protocol.py", "client.py"]
 
 

@@ -54,17 +54,6 @@ def compositor_tree(scene):
     return scene.node_tree
 
 
-
-def new_effect(scene, name, effect_type, channel, frame_start, length, input1):
-    """Add an effect strip: 4.2 takes `frame_end`/`seq1`, 5.0 `length`/`input1`."""
-    collection = strips(scene.sequence_editor)
-    if "length" in collection.bl_rna.functions["new_effect"].parameters:
-        extra = {"length": length, "input1": input1}
-    else:
-        extra = {"frame_end": frame_start + length, "seq1": input1}
-    return collection.new_effect(name=name, type=effect_type, channel=channel, frame_start=frame_start, **extra)
-
-
 def new_math_node(tree):
     """A compositor Math node: `CompositorNodeMath` in 4.2, the shared `ShaderNodeMath` in 5.0."""
     return tree.nodes.new("ShaderNodeMath" if IS_5 else "CompositorNodeMath")

@@ -1,38 +1,55 @@
 """The add-on's one connection to the Inpainterz server, and the poll step that drives it.
 
 Nothing here blocks: requests return futures (`remote.client`), and `poll()` reads what has
-arrived, resolves futures, moves progress into the scene and places finished results as
-strips. In Blender a `bpy.app.timers` timer calls `poll()`; timers never fire in the `bpy`
-module, so tests call `poll()` in a loop instead.
+arrived, resolves futures, sends what waits (upload chunks, result downloads, jobs) and places
+finished results as strips. In Blender a `bpy.app.timers` timer calls `poll()`; timers never
+fire in the `bpy` module, so tests call `poll()` in a loop instead.
 
-Prompts live on the strips (saved with the .blend); a server session is a cache of them. A new
-session, whether the first one or after the server restarted, gets every stored prompt again
-before anything else is sent.
+The client owns the prompts: they live on the strips (saved with the .blend), a `segment`
+request only previews one object's mask on one frame, and a `track` request carries every
+prompt the panel shows. So the server holds no prompt state the add-on must keep in step.
+
+Media reach the server in one of two ways, chosen per video:
+- by path, when the server runs on this machine and its allowed folders hold the file;
+- as frames (`open_video` with `upload`, then `upload_frames`), rendered by Blender itself, when
+  the server cannot read the path or the user asks for it. Results then come back with
+  `result_frames` into the local result folder.
 """
 
+import atexit
+import ipaddress
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
+import urllib.parse
+import uuid
 
 import bpy
 
-from . import compat, geometry, strips
+from . import compat, frames, geometry, strips
+from .props import preferences
 from .remote import client as remote
 
 POLL_INTERVAL = 0.1  # seconds between timer calls while anything is pending
 IDLE_INTERVAL = 2.0  # seconds between health checks while nothing is pending
+UPLOAD_CHUNK = 8  # frames rendered and sent per upload_frames request (bounded memory)
+DOWNLOAD_CHUNK = 8  # frames asked for per result_frames request
+RECEIVED = "from-server"  # subfolder of a strip's results for frames brought back with result_frames
 
 _connection = None
+_own_server = None  # the server process this add-on started, if any
 
 
-def get(address):
-    """The connection to `address`, made (and the old one closed) when the address changes."""
+def get(address, connection_file=""):
+    """The connection to `address`, made (and the old one closed) when the address or key file changes."""
     global _connection
-    if _connection is None or _connection.address != address:
+    if _connection is None or (_connection.address, _connection.connection_file) != (address, connection_file):
         if _connection is not None:
             _connection.close()
-        _connection = Connection(address)
+        _connection = Connection(address, connection_file)
     return _connection
 
 
@@ -53,49 +70,151 @@ def poll():
     return _connection.poll() if _connection is not None else IDLE_INTERVAL
 
 
-class Session:
-    """A source media file opened on the server, and the requests waiting for it to open."""
+# -- the server this add-on starts -------------------------------------------------------------------
 
-    def __init__(self, path):
-        self.path = path
+
+class OwnServer:
+    """A local server started by the add-on: stopped by Stop Server, when the add-on is disabled
+    and when Blender quits."""
+
+    def __init__(self, address):
+        self.address = address
+        self.process = None  # the Popen once it answers
+        self.stopping = threading.Event()
+        self.thread = None
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self):
+        self.stopping.set()
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.terminate()  # the server takes SIGTERM as Ctrl+C: jobs cancelled, work folder cleaned
+            try:
+                process.wait(timeout=15)
+            except Exception:  # subprocess.TimeoutExpired
+                process.kill()
+                process.wait(timeout=5)
+
+
+def own_server():
+    return _own_server
+
+
+def stop_own_server():
+    """Stop the server this add-on started (a no-op when it started none)."""
+    global _own_server
+    if _own_server is not None:
+        _own_server.stop()
+        _own_server = None
+
+
+atexit.register(stop_own_server)  # Blender quitting; disabling the add-on calls it from unregister()
+
+
+def allowed_folders():
+    """The folders a server started by the add-on must read and write: the result folders (the
+    blend file's and the unsaved-file one) and the folders of every movie and image strip."""
+    folders = {strips.results_root(), strips.unsaved_results_root()}
+    for scene in bpy.data.scenes:
+        if scene.sequence_editor is None:
+            continue
+        for strip in compat.strips_all(scene.sequence_editor):
+            if strip.type in {"MOVIE", "IMAGE"}:
+                path = media_path(strip)
+                folders.add(path if strip.type == "IMAGE" else os.path.dirname(path))
+    return sorted(f for f in folders if os.path.isdir(f))
+
+
+# -- what the connection tracks ----------------------------------------------------------------------
+
+
+class Session:
+    """A video opened on the server: by path, or uploaded as the frames [offset, offset + count)."""
+
+    def __init__(self, key, upload):
+        self.key = key
+        self.upload = upload  # None, or (strip name, first, stop): frames Blender renders and sends
+        self.offset = upload[1] if upload else 0  # source frame of the server's frame 0
         self.id = None
-        self.width = self.height = None
-        self.objects = set()  # object ids the server has for this session
-        self.waiting = []  # functions to call with this session once it is open
+        self.preview_object = None  # the server object id `segment` previews use
+        self.received = 0
+        self.total = upload[2] - upload[1] if upload else 0
+        self.in_flight = False  # an upload chunk is on its way
+        self.failed = False
+        self.waiting = []  # functions to call with this session once it is ready
+
+    @property
+    def ready(self):
+        return self.preview_object is not None and not self.failed
 
 
 class Job:
     """A track or inpaint job for one strip, and where its results go when it finishes."""
 
-    def __init__(self, kind, scene, source, out_dir, grow):
+    def __init__(self, kind, scene, source, out_dir, dilate, objects):
         self.kind = kind
         self.scene_name = scene.name
         self.strip_name = source.name
+        self.media = media_path(source)
         self.first, self.stop = geometry.visible_source_range(source)
-        self.out_dir = out_dir
-        self.grow = grow
-        self.future = None  # the JobFuture, once the session is open
+        self.out_dir = out_dir  # the strip's local result folder
+        self.dilate = dilate
+        self.objects = objects  # track: the prompts as the panel showed them when Track was pressed
+        self.session = None
+        self.future = None  # the JobFuture, once sent
+        self.download = None  # a Download bringing results back, in remote mode
         self.cancelled = False
+
+    @property
+    def stage(self):
+        if self.session is not None and self.session.upload and not self.session.ready:
+            return "upload"
+        return "download" if self.download is not None else self.kind
+
+
+class Download:
+    """`result_frames` of one kind, written into a scratch folder renamed into place at the end."""
+
+    def __init__(self, session, kind, first, stop, folder):
+        self.session, self.kind, self.folder = session, kind, folder
+        self.first, self.stop = first, stop  # source frames
+        self.next = first
+        self.scratch = f"{folder}.partial-{uuid.uuid4().hex[:8]}"
+        os.makedirs(self.scratch)
+        self.in_flight = False
+        self.done = False
+
+    def discard(self):
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 class Connection:
-    def __init__(self, address):
+    def __init__(self, address, connection_file=""):
         self.address = address
-        self.client = remote.Client(address)
+        self.connection_file = connection_file
+        self.client = _make_client(address, connection_file)
         self.hello = None  # the server's last `hello` reply, None while none answers
         self.error = None  # the last error, for the panel
         self.progress = None  # (stage, done, total) of the running job
-        self.sessions = {}  # media path -> Session
+        self.sessions = {}  # session key -> Session
         self.jobs = []  # Jobs not ended yet, in order
         self.masks = {}  # (strip name, object id) -> (source frame, rle) of the last click's mask
         self.reports = []  # (level, message) not shown yet
+        self._sent = {}  # (strip name, object id) -> generation of the last preview asked for
+        self._shown = {}  # (strip name, object id) -> generation of the last preview answered
+        self._generation = 0
         self._health = None
         self._health_at = 0.0
-        self._starting = None  # the thread starting a local server
-        self._segments_in_flight = 0
+        self._before_hello = []  # (strip name, then) waiting for the server's hello reply
 
     def close(self):
         """Drop the connection. Jobs on the server go on; any client can ask for their results."""
+        for job in self.jobs:
+            if job.download is not None:
+                job.download.discard()
         self.client.close()
 
     # -- the poll step ------------------------------------------------------------------------------
@@ -104,22 +223,36 @@ class Connection:
         self.client.poll()
         now = time.monotonic()
         if self._health is None and now - self._health_at > IDLE_INTERVAL:
-            self._health_at = now
-            self._health = self.client.send("hello")
-            self._health.add_done_callback(self._answered_hello)
+            self._ask_hello()
         elif self._health is not None and now - self._health_at > IDLE_INTERVAL + 1.0:
             self._health = None  # no answer in time: the server is gone
             self.hello = None
-        if self._starting is not None and not self._starting.is_alive():
-            self._starting = None
+        for session in list(self.sessions.values()):
+            self._upload_step(session)
+        for job in list(self.jobs):
+            self._job_step(job)
+        self.client.poll()
         _show_reports(self)
-        busy = self.jobs or self._starting or self._segments_in_flight or any(
-            s.id is None for s in self.sessions.values())
+        starting = _own_server is not None and _own_server.process is None and _own_server.thread is not None
+        busy = self.jobs or starting or self._sent != self._shown or any(
+            not s.ready for s in self.sessions.values())
         return POLL_INTERVAL if busy else IDLE_INTERVAL
+
+    def _ask_hello(self):
+        if self._health is None:
+            self._health_at = time.monotonic()
+            self._health = self.client.send("hello")
+            self._health.add_done_callback(self._answered_hello)
 
     def _answered_hello(self, future):
         self._health = None
         self.hello = None if future.exception() else future.result()
+        if self.hello is not None:
+            waiting, self._before_hello = self._before_hello, []
+            for strip_name, then in waiting:
+                source = _find_strip(strip_name)
+                if source is not None:
+                    self._with_session(source, then)
 
     def report(self, level, message):
         """Queue a message for the user (shown as a Blender report by the next poll)."""
@@ -127,170 +260,368 @@ class Connection:
             self.error = message
         self.reports.append((level, message))
 
-    # -- starting a local server --------------------------------------------------------------------
+    # -- starting and stopping a local server -------------------------------------------------------
 
     def start_local_server(self, python, extra_args):
-        """Start `python -m inpainterz_server` on this address in a thread (it waits until the
-        server answers); the poll step notices when it is up."""
+        """Start `python -m inpainterz_server` on this address in a thread (it waits until the server
+        answers), allowed to read the strips' media and write the add-on's result folders."""
+        global _own_server
+        stop_own_server()
+        for folder in (strips.results_root(), strips.unsaved_results_root()):
+            os.makedirs(folder, exist_ok=True)
+        roots = [arg for folder in allowed_folders() for arg in ("--allow-root", folder)]
         command = [python or sys.executable, "-m", "inpainterz_server", "--bind", self.address,
-                   "--idle-timeout", "3600", *extra_args]
-        log_path = os.path.join(bpy.app.tempdir or os.path.expanduser("~"), "inpainterz-server.log")
+                   "--idle-timeout", "3600", *roots, *extra_args]
+        if self.connection_file:
+            command += ["--connection-file", self.connection_file]
+        log_path = os.path.join(tempfile.gettempdir(), "inpainterz-server.log")
+        server = _own_server = OwnServer(self.address)
 
         def start():
             try:
-                remote.ensure_local_server(command, self.address, timeout=120.0, log_path=log_path)
+                process = remote.ensure_local_server(command, self.address, timeout=120.0, log_path=log_path)
             except (OSError, RuntimeError, TimeoutError) as error:
                 self.report("ERROR", f"Could not start the server: {error}")
+                return
+            if process is None:
+                self.report("WARNING", f"A server already answers at {self.address}: using it (Stop Server "
+                            "only stops a server this add-on started)")
+            server.process = process
+            if server.stopping.is_set():
+                server.stop()
 
-        self._starting = threading.Thread(target=start, daemon=True)
-        self._starting.start()
+        server.thread = threading.Thread(target=start, daemon=True)
+        server.thread.start()
 
     @property
     def starting(self):
-        return self._starting is not None
+        server = _own_server
+        return server is not None and server.thread is not None and server.thread.is_alive()
 
-    # -- sessions and prompts -----------------------------------------------------------------------
+    # -- where the server's files are -----------------------------------------------------------------
+
+    def server_reads(self, path):
+        """Whether the server can use `path` on this machine: it runs on loopback and the path is
+        inside its allowed folders (from its hello reply). Unknown means no."""
+        if self.hello is None or not _is_loopback(self.address):
+            return False
+        if preferences().send_frames:
+            return False
+        real = os.path.realpath(path)
+        return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+                   for root in map(os.path.realpath, self.hello.get("allowed_roots") or ()))
+
+    # -- sessions -----------------------------------------------------------------------------------
 
     def _with_session(self, source, then):
-        """Call `then(session)` once the source's media is open on the server."""
-        path = media_path(source)
-        session = self.sessions.get(path)
-        if session is None:
-            session = self.sessions[path] = Session(path)
-            future = self.client.send("open_video", path=path)
-            future.add_done_callback(lambda f: self._opened(session, source.name, f))
-        if session.id is None:
-            session.waiting.append(then)
-        else:
-            then(session)
-
-    def _opened(self, session, strip_name, future):
-        if future.exception() is not None:
-            del self.sessions[session.path]
-            self.report("ERROR", f"Could not open {os.path.basename(session.path)}: {future.exception().message}")
+        """Call `then(session)` once the source's video is open (and uploaded) on the server.
+        Whether the server can read the media is known from its hello reply: until it comes, wait."""
+        if self.hello is None:
+            self._before_hello.append((source.name, then))
+            self._ask_hello()
             return
-        reply = future.result()
-        session.id, session.width, session.height = reply["session"], reply["width"], reply["height"]
-        source = _find_strip(strip_name)
-        if source is not None:  # replay the prompts stored in the .blend
-            for item in source.inpainterz.objects:
-                for frame in sorted({p.frame for p in item.points} | {b.frame for b in item.boxes}):
-                    self._send_segment(session, strip_name, item, frame)
-        waiting, session.waiting = session.waiting, []
-        for then in waiting:
+        path = media_path(source)
+        upload = None
+        if not self.server_reads(path):
+            first, stop = geometry.visible_source_range(source)
+            upload = (source.name, first, stop)
+        key = (path, upload[1:] if upload else None)
+        session = self.sessions.get(key)
+        if session is None:
+            session = self.sessions[key] = Session(key, upload)
+            if upload:
+                w, h = geometry.source_size(source)
+                future = self.client.send("open_video", upload={
+                    "width": w, "height": h, "frame_count": upload[2] - upload[1], "fps": _fps(source)})
+            else:
+                future = self.client.send("open_video", path=path)
+            future.add_done_callback(lambda f: self._opened(session, f))
+        if session.ready:
             then(session)
+        else:
+            session.waiting.append(then)
+
+    def _opened(self, session, future):
+        if future.exception() is not None:
+            self._session_failed(session, f"Could not open {os.path.basename(session.key[0])}: "
+                                 f"{_explain(future.exception(), self)}")
+            return
+        session.id = future.result()["session"]
+        if not session.upload:
+            self._add_preview_object(session)
+
+    def _add_preview_object(self, session):
+        """The one object on the server that previews are segmented as (the client owns the ids)."""
+        future = self.client.send("add_object", session=session.id)
+
+        def added(f):
+            if f.exception() is not None:
+                self._session_failed(session, f"Could not prepare {os.path.basename(session.key[0])}: "
+                                     f"{f.exception().message}")
+                return
+            session.preview_object = f.result()["object_id"]
+            waiting, session.waiting = session.waiting, []
+            for then in waiting:
+                then(session)
+
+        future.add_done_callback(added)
+
+    def _session_failed(self, session, message):
+        session.failed = True
+        self.sessions.pop(session.key, None)
+        for job in list(self.jobs):
+            if job.session is session or (job.session is None and job.media == session.key[0]):
+                self.jobs.remove(job)
+        for key in list(self._sent):  # the previews waiting for it end too
+            strip = _find_strip(key[0])
+            if strip is None or media_path(strip) == session.key[0]:
+                self._shown[key] = self._sent[key]
+        self.progress = None
+        self.report("ERROR", message)
+
+    def _upload_step(self, session):
+        """Render and send the next chunk of an uploaded video's frames, one chunk in flight at a time."""
+        if not session.upload or session.id is None or session.in_flight or session.failed:
+            return
+        if session.received >= session.total:
+            return
+        strip_name, first, _ = session.upload
+        source = _find_strip(strip_name)
+        if source is None:
+            self._session_failed(session, f"The strip {strip_name!r} is gone")
+            return
+        count = min(UPLOAD_CHUNK, session.total - session.received)
+        try:
+            pngs = frames.render_source_frames(source, first + session.received, count)
+        except (RuntimeError, OSError) as error:
+            self._session_failed(session, f"Could not read the frames of {strip_name}: {error}")
+            return
+        session.in_flight = True
+        future = self.client.send("upload_frames", session=session.id, start=session.received, frames=pngs)
+
+        def sent(f):
+            session.in_flight = False
+            if f.exception() is not None:
+                self._session_failed(session, f"Sending {strip_name}'s frames failed: {f.exception().message}")
+                return
+            session.received = f.result()["received"]
+            self.progress = ("upload", session.received, session.total)
+            _redraw(f"Inpainterz upload: {session.received}/{session.total}")
+            if f.result()["ready"]:
+                self._add_preview_object(session)
+
+        future.add_done_callback(sent)
+
+    # -- previews of one object's mask ------------------------------------------------------------------
 
     def segment(self, source, item, frame):
-        """Send every prompt of object `item` on `frame`; the mask arrives in `self.masks`."""
-        self._with_session(source, lambda session: self._send_segment(session, source.name, item, frame))
-
-    def _send_segment(self, session, strip_name, item, frame):
-        points = [[p.x, p.y, 1 if p.positive else 0] for p in item.points if p.frame == frame]
-        box = next(([b.x0, b.y0, b.x1, b.y1] for b in item.boxes if b.frame == frame), None)
-        key = (strip_name, item.object_id)
+        """Preview object `item`'s mask for its prompts on `frame`; it arrives in `self.masks`.
+        Only the latest preview asked for an object counts: older answers are dropped."""
+        key = (source.name, item.object_id)
+        self._generation += 1
+        generation = self._sent[key] = self._generation
+        points, box = prompt_on(item, frame)
         if not points and box is None:
             self.masks.pop(key, None)
+            self._shown[key] = generation
             return
-        self._ensure_object(session, item.object_id)
-        future = self.client.send("segment", session=session.id, object_id=item.object_id, frame=frame,
-                                  points=points, box=box)
-        self._segments_in_flight += 1
-        future.add_done_callback(lambda f: self._segmented(session, key, f))
+        self._with_session(source, lambda session: self._send_segment(session, key, generation, frame, points, box))
 
-    def _ensure_object(self, session, object_id):
-        """The server numbers objects itself (the smallest unused id), so ask for ids until it has
-        `object_id`, and drop the fillers. Requests on one socket are handled in order, so the
-        segment request sent next finds the object."""
-        fillers = []
-        while object_id not in session.objects:
-            new_id = min(set(range(1, object_id + 1)) - session.objects)
-            self.client.send("add_object", session=session.id)
-            session.objects.add(new_id)
-            if new_id != object_id:
-                fillers.append(new_id)
-        for filler in fillers:
-            self.client.send("remove_object", session=session.id, object_id=filler)
-            session.objects.discard(filler)
+    def _send_segment(self, session, key, generation, frame, points, box):
+        if self._sent.get(key) != generation:
+            return  # a newer preview was asked for meanwhile: only that one is sent
+        future = self.client.send("segment", session=session.id, object_id=session.preview_object,
+                                  frame=frame - session.offset, points=points, box=box)
+        future.add_done_callback(lambda f: self._segmented(session, key, generation, frame, f))
 
-    def _segmented(self, session, key, future):
-        self._segments_in_flight -= 1
+    def _segmented(self, session, key, generation, frame, future):
+        if self._sent.get(key) != generation:
+            return  # an answer to an older prompt: not what the panel shows
+        self._shown[key] = generation
         error = future.exception()
         if error is None:
-            reply = future.result()
-            self.masks[key] = (reply["frame"], reply["mask"])
+            self.masks[key] = (frame, future.result()["mask"])
             _redraw()
-        elif error.code == "not_found" and session.path in self.sessions:
-            del self.sessions[session.path]  # the server forgot the session: the next request reopens it
-            self.report("ERROR", "The server lost this video's session; click again to resend the prompts")
+        elif error.code == "not_found" and self.sessions.get(session.key) is session:
+            del self.sessions[session.key]  # the server forgot the session: the next request reopens it
+            self.report("ERROR", "The server lost this video's session; click again to show the mask")
         else:
-            self.report("ERROR", f"Segmenting failed: {error.message}")
+            self.report("ERROR", f"Segmenting failed: {_explain(error, self)}")
+
+    def segmenting(self, strip_name, object_id=None):
+        """Whether a preview of this object (or any object of the strip) is still on its way."""
+        return any(self._sent[k] != self._shown.get(k) for k in self._sent
+                   if k[0] == strip_name and object_id in (None, k[1]))
 
     def forget_object(self, source, object_id):
-        self.masks.pop((source.name, object_id), None)
-        session = self.sessions.get(media_path(source))
-        if session is not None and object_id in session.objects:
-            self.client.send("remove_object", session=session.id, object_id=object_id)
-            session.objects.discard(object_id)
+        key = (source.name, object_id)
+        for table in (self.masks, self._sent, self._shown):
+            table.pop(key, None)
 
     # -- jobs ---------------------------------------------------------------------------------------
 
-    def run_job(self, kind, scene, source, grow=16):
-        """Start a `track` or `inpaint` job over the strip's visible frames."""
-        job = Job(kind, scene, source, strips.results_dir(source), grow)
+    def run_job(self, kind, scene, source, dilate=4):
+        """Start a `track` or `inpaint` job over the strip's visible frames. Track sends the prompts
+        as they are now; it goes out once the previews on their way have come back, so the masks
+        the panel shows are those of the prompts tracked."""
+        objects = [{"object_id": item.object_id, "frame": frame, "points": points, "box": box}
+                   for item in source.inpainterz.objects for frame in prompt_frames(item)
+                   for points, box in [prompt_on(item, frame)]]
+        job = Job(kind, scene, source, strips.results_dir(source), dilate, objects)
         self.jobs.append(job)
         self.progress = (kind, 0, job.stop - job.first)
 
-        def start(session):
-            if job.cancelled:
-                self.jobs.remove(job)
-                return
-            extra = {"out_dir": job.out_dir} if kind == "track" else {}
-            job.future = self.client.start_job(kind, session=session.id, start=job.first, stop=job.stop,
-                                               progress=self._progress, **extra)
-            job.future.add_done_callback(lambda f: self._job_ended(job, f))
+        def ready(session):
+            job.session = session
 
-        os.makedirs(os.path.dirname(job.out_dir), exist_ok=True)
-        self._with_session(source, start)
+        self._with_session(source, ready)
+        self._job_step(job)
         return job
 
+    def _job_step(self, job):
+        if job.cancelled and job.future is None:
+            self._end(job)
+            self.report("WARNING", f"{job.kind.capitalize()} cancelled")
+            return
+        if job.future is None and job.session is not None and not self.segmenting(job.strip_name):
+            self._send_job(job)
+        if job.download is not None and not job.download.in_flight:
+            self._download_step(job)
+
+    def _send_job(self, job):
+        session = job.session
+        extra = {}
+        if job.kind == "track":
+            objects = [{**o, "frame": o["frame"] - session.offset} for o in job.objects
+                       if session.offset <= o["frame"] < session.offset + (session.total or 1 << 30)]
+            if not objects:
+                self._end(job)
+                self.report("ERROR", f"No click of {job.strip_name} is on its visible frames")
+                return
+            extra["objects"] = objects
+            if self.server_reads(os.path.dirname(job.out_dir)):
+                os.makedirs(os.path.dirname(job.out_dir), exist_ok=True)
+                extra["out_dir"] = job.out_dir
+        else:
+            extra["settings"] = {"dilate": job.dilate}
+        job.future = self.client.start_job(job.kind, session=session.id, start=job.first - session.offset,
+                                           stop=job.stop - session.offset, progress=self._progress, **extra)
+        job.future.add_done_callback(lambda f: self._job_ended(job, f))
+
     def cancel_jobs(self):
-        for job in self.jobs:
+        for session in list(self.sessions.values()):
+            if session.upload and not session.ready:  # stop sending frames nobody waits for
+                session.failed = True
+                del self.sessions[session.key]
+                if session.id is not None:
+                    self.client.send("close_video", session=session.id)
+        for job in list(self.jobs):
             job.cancelled = True
-            if job.future is not None:
+            if job.future is not None and not job.future.done():
                 job.future.cancel()
+            if job.download is not None:
+                job.download.discard()
+                self._end(job)
+                self.report("WARNING", f"{job.kind.capitalize()} cancelled while its results came back")
+
+    def _end(self, job):
+        if job in self.jobs:
+            self.jobs.remove(job)
+        self.progress = None
+        _redraw()
 
     def _progress(self, stage, done, total):
         self.progress = (stage, done, total)
         _redraw(f"Inpainterz {stage}: {done}/{total}")
 
     def _job_ended(self, job, future):
-        self.jobs.remove(job)
-        self.progress = None
         error = future.exception()
         if error is not None:
-            level = "WARNING" if error.code == "cancelled" else "ERROR"
-            self.report(level, f"{job.kind.capitalize()} failed: {error.message}" if level == "ERROR"
-                        else f"{job.kind.capitalize()} cancelled")
+            self._end(job)
+            if error.code == "cancelled":
+                self.report("WARNING", f"{job.kind.capitalize()} cancelled")
+            else:
+                self.report("ERROR", f"{job.kind.capitalize()} failed: {_explain(error, self)}")
             return
+        result = future.result()
+        kind = "masks" if job.kind == "track" else "inpainted"
+        if os.path.realpath(result.get("out_dir") or "") == os.path.realpath(job.out_dir):  # written into the local result folder by the server
+            self._place(job, job.out_dir)
+            return
+        folder = os.path.join(job.out_dir, RECEIVED, kind)
+        os.makedirs(os.path.dirname(folder), exist_ok=True)
+        job.download = Download(job.session, kind, job.first, job.stop, folder)
+        self._download_step(job)
+
+    def _download_step(self, job):
+        """Ask for the next frames of a finished job's results; at the end rename them into place."""
+        download = job.download
+        if download.done or job.cancelled:
+            return
+        session = download.session
+        future = self.client.send("result_frames", session=session.id, kind=download.kind,
+                                  start=download.next - session.offset, count=DOWNLOAD_CHUNK)
+        download.in_flight = True
+
+        def received(f):
+            download.in_flight = False
+            if job.cancelled:
+                return
+            if f.exception() is not None:
+                download.discard()
+                self._end(job)
+                self.report("ERROR", f"Bringing the {download.kind} back failed: {f.exception().message}")
+                return
+            reply = f.result()
+            for index, data in enumerate(reply["frames"], reply["start"] + session.offset):
+                with open(os.path.join(download.scratch, f"{index:06d}.png"), "wb") as out:
+                    out.write(data)
+            download.next = download.stop if reply["next"] is None else reply["next"] + session.offset
+            self.progress = ("download", download.next - download.first, download.stop - download.first)
+            _redraw(f"Inpainterz download: {download.next - download.first}/{download.stop - download.first}")
+            if reply["next"] is None:
+                download.done = True
+                frames.replace_folder(download.scratch, download.folder)
+                job.download = None
+                self._place(job, os.path.join(job.out_dir, RECEIVED))
+
+        future.add_done_callback(received)
+
+    def _place(self, job, results):
+        """Put the finished job's frames (in `results`/masks and /inpainted) on the timeline."""
+        self._end(job)
         scene = bpy.data.scenes.get(job.scene_name)
         source = _find_strip(job.strip_name, scene)
         if source is None:
-            self.report("ERROR", f"The strip {job.strip_name!r} is gone; results are in {job.out_dir}")
+            self.report("ERROR", f"The strip {job.strip_name!r} is gone; results are in {results}")
             return
         if geometry.visible_source_range(source) != (job.first, job.stop):
             self.report("WARNING", f"{job.strip_name} was trimmed while the job ran: run it again")
             return
-        out_dir = future.result().get("out_dir") or job.out_dir
-        frames = [f"{index:06d}.png" for index in range(job.first, job.stop)]
-        masks = [os.path.join(out_dir, "masks", name) for name in frames]
-        clean = [os.path.join(out_dir, "inpainted", name) for name in frames] if job.kind == "inpaint" else None
+        names = [f"{index:06d}.png" for index in range(job.first, job.stop)]
+        masks = [os.path.join(results, "masks", name) for name in names]
+        clean = mattes = None
         try:
-            strips.place_results(scene, source, masks, clean, grow=job.grow)
-        except (ValueError, RuntimeError) as error:
+            if job.kind == "inpaint":
+                clean = [os.path.join(results, "inpainted", name) for name in names]
+                mattes = frames.write_mattes(masks, job.dilate, os.path.join(job.out_dir, "matte"))
+            strips.place_results(scene, source, masks, clean, mattes)
+        except (ValueError, RuntimeError, OSError) as error:
             self.report("ERROR", f"Could not add the result strips: {error}")
             return
-        self.report("INFO", f"{job.kind.capitalize()} finished: results in {out_dir}")
-        _redraw()
+        self.report("INFO", f"{job.kind.capitalize()} finished: results in {results}")
+
+
+def prompt_frames(item):
+    """The source frames on which object `item` has prompts, in order."""
+    return sorted({p.frame for p in item.points} | {b.frame for b in item.boxes})
+
+
+def prompt_on(item, frame):
+    """([[x, y, label], ...], box or None): object `item`'s prompts on `frame`, as the panel shows them."""
+    points = [[p.x, p.y, 1 if p.positive else 0] for p in item.points if p.frame == frame]
+    box = next(([b.x0, b.y0, b.x1, b.y1] for b in item.boxes if b.frame == frame), None)
+    return points, box
 
 
 def media_path(source):
@@ -298,6 +629,40 @@ def media_path(source):
     if source.type == "MOVIE":
         return os.path.normpath(bpy.path.abspath(source.filepath))
     return os.path.normpath(bpy.path.abspath(source.directory))
+
+
+def _make_client(address, connection_file):
+    if connection_file:
+        return remote.Client.from_connection_file(bpy.path.abspath(connection_file))
+    return remote.Client(address)
+
+
+def _is_loopback(address):
+    host = urllib.parse.urlsplit(address).hostname or ""
+    if host == "localhost" or address.startswith(("ipc://", "inproc://")):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _fps(source):
+    if source.type == "MOVIE":
+        return float(source.fps) or 24.0
+    scene = source.id_data
+    return scene.render.fps / scene.render.fps_base
+
+
+def _explain(error, connection):
+    """The server's message, plus what to do about it in Blender where there is something to do."""
+    if error.code != "path_not_allowed":
+        return error.message
+    if _own_server is not None and _own_server.running:
+        return (f"{error.message}. Stop Server and Start Local Server again in the Inpainterz panel: it then "
+                "allows the folders of every strip and of the results")
+    return (f"{error.message}. Start the server with that folder allowed, or tick Send Frames in the "
+            "Inpainterz preferences")
 
 
 def _find_strip(name, scene=None):

@@ -1,8 +1,8 @@
 """Operators: connect or start a server, prompt on the active strip, run jobs, use the results.
 
 The click tool is modal in the preview, but every prompt it makes goes through an operator
-with an `execute()` path taking preview (view) coordinates, because in background mode Blender
-only ever calls `execute()`; the tests drive the add-on through those.
+with an `execute()` path taking preview (view) coordinates, or image pixels for scripts, because
+in background mode Blender only ever calls `execute()`; the tests drive the add-on through those.
 """
 
 import shlex
@@ -25,7 +25,8 @@ def active_source(context):
 
 
 def connect(context):
-    return connection.get(preferences(context).address)
+    prefs = preferences(context)
+    return connection.get(prefs.address, prefs.connection_file)
 
 
 class SourceOperator:
@@ -76,6 +77,24 @@ class INPAINTERZ_OT_start_server(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class INPAINTERZ_OT_stop_server(bpy.types.Operator):
+    """Stop the local server this add-on started (its jobs are cancelled)"""
+
+    bl_idname = "inpainterz.stop_server"
+    bl_label = "Stop Server"
+
+    @classmethod
+    def poll(cls, context):
+        return connection.own_server() is not None
+
+    def execute(self, context):
+        connection.stop_own_server()
+        conn = connection.current()
+        if conn is not None:
+            conn.hello = None
+        return {"FINISHED"}
+
+
 def _source_frame(operator, context, source):
     frame = geometry.source_frame(source, compat.sequencer_scene(context).frame_current)
     if frame is None:
@@ -94,22 +113,25 @@ def _active_object(source):
 
 
 class INPAINTERZ_OT_add_point(SourceOperator, bpy.types.Operator):
-    """Add a click on the active object at a preview position on the current frame"""
+    """Add a click on the active object on the current frame"""
 
     bl_idname = "inpainterz.add_point"
     bl_label = "Add Point"
     bl_options = {"REGISTER", "UNDO"}
 
-    view_x: FloatProperty(description="Preview position (render pixels from the canvas centre)")
-    view_y: FloatProperty()
-    negative: BoolProperty(description="Mark background instead of the object")
+    view_x: FloatProperty(name="View X", description="Preview position: render pixels right of the canvas centre")
+    view_y: FloatProperty(name="View Y", description="Preview position: render pixels above the canvas centre")
+    image_x: FloatProperty(name="Image X", description="Or the position in the strip's source image: pixels "
+                           "from its left edge (used instead of the view position when set)")
+    image_y: FloatProperty(name="Image Y", description="Pixels from the source image's top edge (with Image X)")
+    negative: BoolProperty(name="Background", description="Mark background instead of the object")
 
     def execute(self, context):
         source = active_source(context)
         frame = _source_frame(self, context, source)
-        position = geometry.view_to_source(source, compat.sequencer_scene(context), self.view_x, self.view_y)
         if frame is None:
             return {"CANCELLED"}
+        position = _position(self, context, source, "image_x", "image_y", "view_x", "view_y")
         if position is None:
             self.report({"ERROR"}, f"The click misses {source.name}")
             return {"CANCELLED"}
@@ -122,25 +144,30 @@ class INPAINTERZ_OT_add_point(SourceOperator, bpy.types.Operator):
 
 
 class INPAINTERZ_OT_add_box(SourceOperator, bpy.types.Operator):
-    """Set the active object's box on the current frame from two preview corners"""
+    """Set the active object's box on the current frame from two corners"""
 
     bl_idname = "inpainterz.add_box"
     bl_label = "Add Box"
     bl_options = {"REGISTER", "UNDO"}
 
-    view_x0: FloatProperty()
-    view_y0: FloatProperty()
-    view_x1: FloatProperty()
-    view_y1: FloatProperty()
+    view_x0: FloatProperty(name="View X0", description="First corner in the preview: render pixels right of "
+                           "the canvas centre")
+    view_y0: FloatProperty(name="View Y0", description="First corner: render pixels above the canvas centre")
+    view_x1: FloatProperty(name="View X1", description="Opposite corner: render pixels right of the canvas centre")
+    view_y1: FloatProperty(name="View Y1", description="Opposite corner: render pixels above the canvas centre")
+    image_x0: FloatProperty(name="Image X0", description="Or the first corner in the strip's source image: "
+                            "pixels from its left edge (used instead of the view corners when set)")
+    image_y0: FloatProperty(name="Image Y0", description="First corner: pixels from the source image's top edge")
+    image_x1: FloatProperty(name="Image X1", description="Opposite corner: pixels from the source image's left edge")
+    image_y1: FloatProperty(name="Image Y1", description="Opposite corner: pixels from the source image's top edge")
 
     def execute(self, context):
         source = active_source(context)
-        scene = compat.sequencer_scene(context)
         frame = _source_frame(self, context, source)
-        corners = [geometry.view_to_source(source, scene, x, y)
-                   for x, y in ((self.view_x0, self.view_y0), (self.view_x1, self.view_y1))]
         if frame is None:
             return {"CANCELLED"}
+        corners = [_position(self, context, source, f"image_x{i}", f"image_y{i}", f"view_x{i}", f"view_y{i}")
+                   for i in (0, 1)]
         if None in corners:
             self.report({"ERROR"}, f"The box must start and end on {source.name}")
             return {"CANCELLED"}
@@ -154,6 +181,18 @@ class INPAINTERZ_OT_add_box(SourceOperator, bpy.types.Operator):
         connect(context).segment(source, item, frame)
         wake_timer()
         return {"FINISHED"}
+
+
+def _position(operator, context, source, image_x, image_y, view_x, view_y):
+    """A source pixel position from the operator's image coordinates when set, else from its
+    preview coordinates; None when it misses the strip's image."""
+    props = operator.properties
+    if props.is_property_set(image_x) or props.is_property_set(image_y):
+        x, y = getattr(operator, image_x), getattr(operator, image_y)
+        w, h = geometry.source_size(source)
+        return (x, y) if 0 <= x <= w and 0 <= y <= h else None
+    scene = compat.sequencer_scene(context)
+    return geometry.view_to_source(source, scene, getattr(operator, view_x), getattr(operator, view_y))
 
 
 class INPAINTERZ_OT_prompt(SourceOperator, bpy.types.Operator):
@@ -271,35 +310,58 @@ class INPAINTERZ_OT_clear(SourceOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
-class INPAINTERZ_OT_run(SourceOperator, bpy.types.Operator):
-    """Run a server job over the strip's visible frames; the results come back as strips"""
+def run_job(operator, context, kind):
+    """Start a track or inpaint job on the active strip; the results come back as strips."""
+    source = active_source(context)
+    conn = connect(context)
+    if conn.jobs:
+        operator.report({"ERROR"}, "A job is already running: wait for it or cancel it")
+        return {"CANCELLED"}
+    if kind == "track" and not any(item.points or item.boxes for item in source.inpainterz.objects):
+        operator.report({"ERROR"}, f"Click the object to remove on {source.name} first")
+        return {"CANCELLED"}
+    if len(getattr(source, "retiming_keys", ())) > 0:
+        operator.report({"ERROR"}, f"{source.name} is retimed; Inpainterz needs one source frame per frame")
+        return {"CANCELLED"}
+    conn.run_job(kind, compat.sequencer_scene(context), source, dilate=preferences(context).dilate)
+    wake_timer()
+    return {"FINISHED"}
 
-    bl_idname = "inpainterz.run"
-    bl_label = "Run"
 
-    kind: EnumProperty(items=[("track", "Track", "Follow the objects through the strip's frames"),
-                              ("inpaint", "Inpaint", "Paint the tracked objects out")])
+class INPAINTERZ_OT_track(SourceOperator, bpy.types.Operator):
+    """Track the clicked objects through the active strip's visible frames (as the panel shows them:
+    clicks still being segmented are included)"""
 
-    @classmethod
-    def description(cls, context, properties):
-        return {"track": "Track the clicked objects through the strip's visible frames",
-                "inpaint": "Paint the tracked objects out of the strip's visible frames"}[properties.kind]
+    bl_idname = "inpainterz.track"
+    bl_label = "Track"
 
     def execute(self, context):
-        source = active_source(context)
-        conn = connect(context)
-        if conn.jobs:
-            self.report({"ERROR"}, "A job is already running: wait for it or cancel it")
-            return {"CANCELLED"}
-        if self.kind == "track" and not any(item.points or item.boxes for item in source.inpainterz.objects):
-            self.report({"ERROR"}, f"Click the object to remove on {source.name} first")
-            return {"CANCELLED"}
-        if len(getattr(source, "retiming_keys", ())) > 0:
-            self.report({"ERROR"}, f"{source.name} is retimed; Inpainterz needs one source frame per frame")
-            return {"CANCELLED"}
-        conn.run_job(self.kind, compat.sequencer_scene(context), source, grow=preferences(context).grow)
-        wake_timer()
-        return {"FINISHED"}
+        return run_job(self, context, "track")
+
+
+class INPAINTERZ_OT_inpaint(SourceOperator, bpy.types.Operator):
+    """Paint the tracked objects out of the active strip's visible frames"""
+
+    bl_idname = "inpainterz.inpaint"
+    bl_label = "Inpaint"
+
+    def execute(self, context):
+        return run_job(self, context, "inpaint")
+
+
+class INPAINTERZ_OT_run(SourceOperator, bpy.types.Operator):
+    """Track or inpaint the active strip (for scripts; the panel has Track and Inpaint)"""
+
+    bl_idname = "inpainterz.run"
+    bl_label = "Run Inpainterz Job"
+    bl_options = {"INTERNAL"}
+
+    kind: EnumProperty(name="Kind", description="Which job to run",
+                       items=[("track", "Track", "Follow the objects through the strip's frames"),
+                              ("inpaint", "Inpaint", "Paint the tracked objects out")])
+
+    def execute(self, context):
+        return run_job(self, context, self.kind)
 
 
 class INPAINTERZ_OT_cancel(bpy.types.Operator):
@@ -366,9 +428,9 @@ def wake_timer():
 
 
 classes = (
-    INPAINTERZ_OT_report, INPAINTERZ_OT_start_server, INPAINTERZ_OT_add_point, INPAINTERZ_OT_add_box,
-    INPAINTERZ_OT_prompt, INPAINTERZ_OT_undo_point, INPAINTERZ_OT_add_object, INPAINTERZ_OT_select_object,
-    INPAINTERZ_OT_clear,
+    INPAINTERZ_OT_report, INPAINTERZ_OT_start_server, INPAINTERZ_OT_stop_server, INPAINTERZ_OT_add_point,
+    INPAINTERZ_OT_add_box, INPAINTERZ_OT_prompt, INPAINTERZ_OT_undo_point, INPAINTERZ_OT_add_object,
+    INPAINTERZ_OT_select_object, INPAINTERZ_OT_clear, INPAINTERZ_OT_track, INPAINTERZ_OT_inpaint,
     INPAINTERZ_OT_run, INPAINTERZ_OT_cancel, INPAINTERZ_OT_apply_mask, INPAINTERZ_OT_mask_to_compositor,
 )
 
@@ -383,5 +445,6 @@ def unregister():
     if bpy.app.timers.is_registered(_timer):
         bpy.app.timers.unregister(_timer)  # 4.2 crashes at exit with a timer still registered
     connection.close()
+    connection.stop_own_server()
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)

@@ -42,6 +42,8 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
         else:
             box.label(text="No server answers", icon="ERROR")
             box.operator("inpainterz.start_server", icon="PLAY")
+        if connection.own_server() is not None:
+            box.operator("inpainterz.stop_server", icon="SNAP_FACE")
         if conn is not None and conn.error:
             box.label(text=conn.error, icon="CANCEL")
 
@@ -54,8 +56,11 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
             row = col.row(align=True)
             active = index == prompts.active_object
             mask = conn.masks.get((source.name, item.object_id)) if conn is not None else None
-            text = (f"Object {item.object_id}: {len(item.points)} clicks" + (", box" if len(item.boxes) else "")
-                    + ("" if mask else ", no mask yet"))
+            if conn is not None and conn.segmenting(source.name, item.object_id):
+                state = ", segmenting..."
+            else:
+                state = "" if mask else ", no mask yet"
+            text = f"Object {item.object_id}: {len(item.points)} clicks" + (", box" if len(item.boxes) else "") + state
             row.operator("inpainterz.select_object", text=text, depress=active,
                          icon="RADIOBUT_ON" if active else "RADIOBUT_OFF").index = index
         row = col.row(align=True)
@@ -66,9 +71,12 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
     @staticmethod
     def draw_jobs(layout, conn):
         row = layout.row(align=True)
-        row.operator("inpainterz.run", text="Track", icon="TRACKING").kind = "track"
-        row.operator("inpainterz.run", text="Inpaint", icon="BRUSH_DATA").kind = "inpaint"
+        row.operator("inpainterz.track", icon="TRACKING")
+        row.operator("inpainterz.inpaint", icon="BRUSH_DATA")
         if conn is not None and conn.jobs:
+            job = conn.jobs[0]
+            if job.future is None and conn.segmenting(job.strip_name):
+                layout.label(text=f"{job.kind.capitalize()} starts once the masks shown are current", icon="TIME")
             stage, done, total = conn.progress or ("starting", 0, 0)
             row = layout.row(align=True)
             row.progress(factor=done / total if total else 0.0, text=f"{stage} {done}/{total}")

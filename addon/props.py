@@ -51,16 +51,24 @@ class InpainterzPreferences(bpy.types.AddonPreferences):
 
     address: StringProperty(name="Server", default=protocol.DEFAULT_ADDRESS,
                             description="ZeroMQ address of the Inpainterz server")
+    connection_file: StringProperty(
+        name="Connection file", subtype="FILE_PATH",
+        description="The server's connection file (address and keys), for a server on another machine; "
+        "empty for a local server")
     python: StringProperty(name="Python", subtype="FILE_PATH",
                            description="Python with inpainterz installed, used to start a local server")
     server_args: StringProperty(name="Server arguments", default="",
-                                description="Extra arguments for a started server, e.g. --allow-root /media")
-    grow: IntProperty(name="Matte growth", default=16, min=0, max=256, subtype="PIXEL",
-                      description="How far the clean strip's matte reaches beyond the mask: at least the "
-                      "band the inpainter paints around the object")
+                                description="Extra arguments for a started server, e.g. --device cuda")
+    send_frames: BoolProperty(
+        name="Send frames", default=False,
+        description="Always send the strip's frames to the server and bring the results back, even when "
+        "the server could read the media itself (it does so anyway when it cannot)")
+    dilate: IntProperty(name="Hole growth", default=4, min=0, max=256, subtype="PIXEL",
+                        description="Pixels painted out around the mask (the server's dilate setting); the "
+                        "clean strip shows the inpainted frames only there")
 
     def draw(self, context):
-        for name in ("address", "python", "server_args", "grow"):
+        for name in ("address", "connection_file", "python", "server_args", "send_frames", "dilate"):
             self.layout.prop(self, name)
 
 

@@ -5,10 +5,11 @@ the source's transform, crop and flips, so it lines up frame for frame and pixel
 
 - The mask strip plays the server's label maps (0 = background, k = object k); a Curves
   modifier turns every label into white, so it works as a matte for Mask modifiers. Muted.
-- The matte strip is the mask grown by `grow` pixels (a Gaussian blur of the mask, then every
-  non-zero value to white), covering the band the inpainter painted around the object. Muted.
-- The clean strip plays the inpainted frames through the matte (a Mask modifier): inside it the
-  inpainted pixels, outside it the source strip itself, decoded by Blender, untouched.
+- The matte strip plays mattes the add-on writes (`frames.write_mattes`): white exactly on the
+  hole the server painted (the mask grown by its `dilate` setting), black elsewhere. Muted.
+- The clean strip plays the inpainted frames through the matte (a Mask modifier): inside the
+  hole the inpainted pixels, outside it the source strip itself, decoded by Blender, untouched
+  (the server may decode the movie slightly differently: its pixels never show outside the hole).
 
 Result strips carry two custom properties (`inpainterz_source`, `inpainterz_result`) so a re-run
 finds and replaces them instead of stacking duplicates.
@@ -28,11 +29,17 @@ MODIFIER_NAME = "Inpainterz mask"
 
 def results_dir(source):
     """Where a strip's results go: `//inpainterz/<strip>/` next to the blend file, or a temporary
-    folder while the file is unsaved. Absolute, because the server writes there."""
-    name = bpy.path.clean_name(source.name)
-    if bpy.data.filepath:
-        return bpy.path.abspath(f"//inpainterz/{name}")
-    return os.path.join(tempfile.gettempdir(), "inpainterz", name)
+    folder while the file is unsaved. Absolute, because the server may write there."""
+    return os.path.join(results_root(), bpy.path.clean_name(source.name))
+
+
+def results_root():
+    """The folder of every strip's results: `//inpainterz` (or the unsaved-file one)."""
+    return bpy.path.abspath("//inpainterz") if bpy.data.filepath else unsaved_results_root()
+
+
+def unsaved_results_root():
+    return os.path.join(tempfile.gettempdir(), "inpainterz")
 
 
 def find_result(scene, source, kind):
@@ -43,11 +50,11 @@ def find_result(scene, source, kind):
     return None
 
 
-def place_results(scene, source, mask_files, clean_files=None, grow=16):
-    """Replace the results of `source` with a mask strip and, when given, matte and clean strips.
+def place_results(scene, source, mask_files, clean_files=None, matte_files=None):
+    """Replace the results of `source` with a mask strip and, when given, clean and matte strips.
 
-    `mask_files` and `clean_files` are absolute paths of the frames, one per visible frame of
-    the source, in order. A new mask without clean frames (a new track) also removes the old
+    `mask_files`, `clean_files` and `matte_files` are absolute paths of the frames, one per
+    visible frame of the source, in order. A new mask without clean frames (a new track) also removes the old
     clean strip, which no longer matches it. Mask modifiers elsewhere that used the old mask
     strip move to the new one. Returns (mask strip, clean strip or None).
     """
@@ -77,13 +84,9 @@ def place_results(scene, source, mask_files, clean_files=None, grow=16):
     for strip_name, modifier_name in mask_users:
         compat.strips_all(scene.sequence_editor)[strip_name].modifiers[modifier_name].input_mask_strip = mask
     if clean is not None:
-        matte = compat.new_effect(scene, f"{source.name}.{MATTE}", "GAUSSIAN_BLUR",
-                                  _free_channel(scene, mask.channel, *span), span[0], span[1] - span[0], mask)
-        matte.size_x = matte.size_y = grow
-        matte["inpainterz_source"] = source.name
-        matte["inpainterz_result"] = MATTE
+        matte = _new_image_strip(scene, source, MATTE, matte_files, _free_channel(scene, mask.channel, *span))
+        matte.colorspace_settings.name = "Non-Color"
         matte.mute = True
-        _nonzero_to_white(matte)
         apply_mask_modifier(scene, clean, matte)
     return mask, clean
 

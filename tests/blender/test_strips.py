@@ -38,32 +38,34 @@ def files(out, kind, first, stop):
     return [str(out / kind / f"{i:06d}.png") for i in range(first, stop)]
 
 
-def test_results_align_and_composite_through_the_matte(addon, scene, media, tmp_path):
+def test_results_align_and_show_the_source_itself_outside_the_hole(addon, scene, media, tmp_path):
+    """Finding 5: the server decodes the movie a few levels differently from Blender; its clean frames
+    show only inside the hole it painted, and everywhere else the render is the source strip's own pixels."""
     src, out, labels = media
+    hole = addon.frames.grow(labels > 0, 3)
+    for i in range(N):  # the server's copy of the source is 3 levels off; the hole is painted green
+        clean = np.empty((H, W, 3), np.uint8)
+        clean[...] = np.array(SOURCE_RGB) + 3
+        clean[hole] = CLEAN_RGB
+        write_png(out / "inpainted" / f"{i:06d}.png", clean)
     set_resolution(scene, W, H)
     source = add_source(addon, scene, src)
     first, stop = addon.geometry.visible_source_range(source)
     assert (first, stop) == (1, 5)
+    mattes = addon.frames.write_mattes(files(out, "masks", first, stop), 3, str(out / "matte"))
     mask, clean = addon.strips.place_results(scene, source, files(out, "masks", first, stop),
-                                             files(out, "inpainted", first, stop), grow=3)
+                                             files(out, "inpainted", first, stop), mattes)
     matte = addon.strips.find_result(scene, source, addon.strips.MATTE)
     for strip in (mask, clean, matte):
         assert (strip.frame_final_start, strip.frame_final_end) == (source.frame_final_start, source.frame_final_end)
-    assert mask.type == clean.type == "IMAGE" and matte.type == "GAUSSIAN_BLUR"
+    assert mask.type == clean.type == matte.type == "IMAGE"
     assert source.channel < clean.channel < mask.channel < matte.channel
     assert mask.mute and matte.mute and not clean.mute
-    assert len(clean.elements) == len(mask.elements) == 4
+    assert len(clean.elements) == len(mask.elements) == len(matte.elements) == 4
 
     picture = render(scene, source.frame_final_start + 1, tmp_path / "out.png")[..., :3]
-    grown = np.zeros((H, W), bool)
-    grown[7:33, 13:27], grown[7:33, 37:47] = True, True  # labels grown by 3 pixels (box-shaped objects)
-    core = np.zeros((H, W), bool)
-    core[10:30, 16:24], core[10:30, 40:44] = True, True
-    assert (picture[core] == CLEAN_RGB).all()
-    far = ~np.zeros((H, W), bool)
-    far[5:35, 11:29], far[5:35, 35:49] = False, False  # beyond the grown matte, with a 2-pixel margin
-    assert (picture[far] == SOURCE_RGB).all()
-    assert (picture[grown] == CLEAN_RGB).mean() > 0.9  # the blur's reach is ~grow pixels, not a hard box
+    assert (picture[hole] == CLEAN_RGB).all()
+    assert (picture[~hole] == SOURCE_RGB).all()
 
     # The mask strip on its own shows every object white.
     for strip in (source, clean):
@@ -71,6 +73,18 @@ def test_results_align_and_composite_through_the_matte(addon, scene, media, tmp_
     mask.mute = False
     alone = render(scene, source.frame_final_start, tmp_path / "mask.png")[..., :3]
     assert (alone[labels > 0] == 255).all() and (alone[labels == 0] == 0).all()
+
+
+def test_the_matte_grows_like_the_server_does(addon, tmp_path):
+    """The hole is the mask grown with OpenCV's elliptic element, as `inpainterz_core.masks.dilate`."""
+    dot = np.zeros((11, 11), bool)
+    dot[5, 5] = True
+    # cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)).sum(axis=1)
+    assert addon.frames.grow(dot, 4).sum(axis=1).tolist() == [0, 1, 7, 7, 9, 9, 9, 7, 7, 1, 0]
+    assert (addon.frames.grow(dot, 0) == dot).all()
+    edge = np.zeros((6, 6), bool)
+    edge[0, 0] = True
+    assert addon.frames.grow(edge, 1).sum() == 3  # clipped at the border, nothing wraps around
 
 
 def test_rerun_replaces_results_and_keeps_mask_users(addon, scene, media, tmp_path):
@@ -81,7 +95,7 @@ def test_rerun_replaces_results_and_keeps_mask_users(addon, scene, media, tmp_pa
         name="grade", filepath=str(src / "src_0000.png"), channel=8, frame_start=1)
     first, stop = addon.geometry.visible_source_range(source)
     mask, _ = addon.strips.place_results(scene, source, files(out, "masks", first, stop),
-                                         files(out, "inpainted", first, stop))
+                                         files(out, "inpainted", first, stop), files(out, "masks", first, stop))
     modifier = addon.strips.apply_mask_modifier(scene, other, mask)
     assert modifier.input_mask_strip == mask
     count = len(addon.compat.strips(scene.sequence_editor))
@@ -90,7 +104,7 @@ def test_rerun_replaces_results_and_keeps_mask_users(addon, scene, media, tmp_pa
     source.frame_offset_start = 2
     first, stop = addon.geometry.visible_source_range(source)
     mask, clean = addon.strips.place_results(scene, source, files(out, "masks", first, stop),
-                                             files(out, "inpainted", first, stop))
+                                             files(out, "inpainted", first, stop), files(out, "masks", first, stop))
     assert len(addon.compat.strips(scene.sequence_editor)) == count
     assert (mask.frame_final_start, mask.frame_final_end) == (source.frame_final_start, source.frame_final_end)
     assert mask.elements[0].filename == f"{first:06d}.png"
@@ -148,7 +162,7 @@ def test_mask_operators_report_until_tracked_then_apply(addon, scene, media):
 
     first, stop = addon.geometry.visible_source_range(source)
     mask, _ = addon.strips.place_results(scene, source, files(out, "masks", first, stop),
-                                         files(out, "inpainted", first, stop))
+                                         files(out, "inpainted", first, stop), files(out, "masks", first, stop))
     for strip in addon.compat.strips_all(scene.sequence_editor):
         strip.select = strip in (source, other)
     scene.sequence_editor.active_strip = source

@@ -1,0 +1,142 @@
+"""The add-on's side of the protocol, against a stand-in server the test steps by hand: what is
+sent for clicks and jobs, in which order, and what the panel knows meanwhile."""
+
+import bpy
+import numpy as np
+import pytest
+from conftest import set_resolution, write_png
+from fake_server import FakeServer
+
+W, H, N = 64, 48, 6
+
+
+@pytest.fixture
+def shot(addon, scene, tmp_path):
+    """An image-sequence strip 'shot' (source frames 0..5 at timeline frames 10..15), active, at
+    timeline frame 12 (source frame 2), and a fake server that may read its folder."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(N):
+        write_png(src / f"src_{i:04d}.png", np.full((H, W, 3), 40 * i, np.uint8))
+    set_resolution(scene, W, H)
+    source = addon.compat.strips(scene.sequence_editor).new_image(
+        name="shot", filepath=str(src / "src_0000.png"), channel=1, frame_start=10)
+    for i in range(1, N):
+        source.elements.append(f"src_{i:04d}.png")
+    scene.sequence_editor.active_strip = source
+    scene.frame_set(12)
+    server = FakeServer(addon.remote.protocol, W, H, N, allowed_roots=[tmp_path])
+    addon.connection.close()
+    addon.props.preferences().address = server.address
+    yield source, server
+    addon.connection.close()
+    server.close()
+
+
+def exchange(addon, server, rounds=6):
+    """Let requests and replies cross a few times: poll, answer, poll."""
+    for _ in range(rounds):
+        addon.connection.poll()
+        server.step(timeout_ms=20)
+    addon.connection.poll()
+
+
+def view(x, y):
+    """Preview coordinates of source pixel (x, y) of the untransformed strip on a W x H canvas."""
+    return x - W / 2, H / 2 - y
+
+
+def test_track_at_once_after_clicks_sends_the_prompts_the_panel_shows(addon, shot):
+    """Finding 1: a box dragged and Track pressed at once tracks the box, not the earlier point."""
+    source, server = shot
+    server.hold_segments = True
+    assert bpy.ops.inpainterz.add_point(view_x=view(20, 20)[0], view_y=view(20, 20)[1]) == {"FINISHED"}
+    exchange(addon, server)
+    conn = addon.connection.current()
+    (vx0, vy0), (vx1, vy1) = view(10, 8), view(30, 40)
+    assert bpy.ops.inpainterz.add_box(view_x0=vx0, view_y0=vy0, view_x1=vx1, view_y1=vy1) == {"FINISHED"}
+    assert bpy.ops.inpainterz.track() == {"FINISHED"}  # no wait between the box and Track
+    exchange(addon, server)
+    assert conn.segmenting("shot", 1)  # the panel says "segmenting..."
+    assert server.ops("track") == []  # Track waits until the masks shown are current
+
+    while server.held:
+        server.release()
+    exchange(addon, server)
+    assert not conn.segmenting("shot")
+    frame, rle = conn.masks[("shot", 1)]
+    shown = np.frombuffer(addon.remote.client.rle_decode(rle), np.uint8).reshape(H, W)
+    assert frame == 2 and shown[8:40, 10:30].all()  # the mask shown is the box's
+    (track,) = server.ops("track")
+    assert track["objects"] == [{"object_id": 1, "frame": 2, "points": [[20.0, 20.0, 1]], "box": [10.0, 8.0, 30.0, 40.0]}]
+    assert (track["start"], track["stop"]) == (0, N)
+    assert server.ops("add_object") == [{"session": "s1"}]  # one preview object, no filler loop
+
+
+def test_first_click_is_segmented_once_and_old_answers_never_show(addon, shot):
+    """Finding 2: the stored prompts are not replayed when the video opens, and an answer to an
+    older prompt is not taken for the current mask."""
+    source, server = shot
+    item = source.inpainterz.objects.add()  # a prompt saved in the .blend on another frame
+    item.object_id = 1
+    point = item.points.add()
+    point.frame, point.x, point.y = 4, 5.0, 5.0
+    assert bpy.ops.inpainterz.add_point(view_x=view(20, 20)[0], view_y=view(20, 20)[1]) == {"FINISHED"}
+    exchange(addon, server)
+    assert [(b["frame"], b["points"]) for b in server.ops("segment")] == [(2, [[20.0, 20.0, 1]])]
+
+    server.hold_segments = True
+    conn = addon.connection.current()
+    for x in (30, 40):
+        assert bpy.ops.inpainterz.add_point(view_x=view(x, 20)[0], view_y=view(x, 20)[1]) == {"FINISHED"}
+        exchange(addon, server)
+    server.release()  # the answer for two clicks arrives while three are on the frame: not shown
+    exchange(addon, server)
+    assert conn.segmenting("shot", 1)
+    shown = np.frombuffer(addon.remote.client.rle_decode(conn.masks[("shot", 1)][1]), np.uint8).reshape(H, W)
+    assert shown[20, 20] == 1 and shown[20, 30] == 0  # still the first click's mask, marked as segmenting
+    server.release()
+    exchange(addon, server)
+    assert not conn.segmenting("shot", 1)
+    shown = np.frombuffer(addon.remote.client.rle_decode(conn.masks[("shot", 1)][1]), np.uint8).reshape(H, W)
+    assert shown[20, 20] == shown[20, 30] == shown[20, 40] == 1
+
+
+def test_track_and_inpaint_are_their_own_operators_and_scripts_keep_working(addon, shot, tmp_path):
+    """Finding 6: each action has its operator and label; image-pixel coordinates; old calls work."""
+    source, server = shot
+    assert bpy.ops.inpainterz.track.get_rna_type().name == "Track"
+    assert bpy.ops.inpainterz.inpaint.get_rna_type().name == "Inpaint"
+    assert "INTERNAL" in bpy.types.INPAINTERZ_OT_run.bl_options  # not offered as "Run" in search
+    for op in (bpy.ops.inpainterz.add_point, bpy.ops.inpainterz.add_box):
+        props = [p for p in op.get_rna_type().properties if p.identifier != "rna_type"]
+        assert props and all(p.description for p in props), [p.identifier for p in props if not p.description]
+
+    # A moved and scaled strip: image pixels land where they are, without the view transform.
+    source.transform.offset_x, source.transform.scale_x, source.transform.scale_y = 7, 0.5, 0.5
+    assert bpy.ops.inpainterz.add_point(image_x=12.5, image_y=30.25) == {"FINISHED"}
+    assert bpy.ops.inpainterz.add_box(image_x0=40, image_y0=30, image_x1=4, image_y1=2) == {"FINISHED"}
+    item = source.inpainterz.objects[0]
+    assert (item.points[0].x, item.points[0].y, item.points[0].positive) == (12.5, 30.25, True)
+    assert (item.boxes[0].x0, item.boxes[0].y0, item.boxes[0].x1, item.boxes[0].y1) == (4, 2, 40, 30)
+    with pytest.raises(RuntimeError, match="misses"):
+        bpy.ops.inpainterz.add_point(image_x=W + 1, image_y=3)
+    vx, vy = addon.geometry.source_to_view(source, bpy.context.scene, 50.0, 10.0)
+    assert bpy.ops.inpainterz.add_point(view_x=vx, view_y=vy, negative=True) == {"FINISHED"}
+    assert (round(item.points[1].x, 3), round(item.points[1].y, 3), item.points[1].positive) == (50.0, 10.0, False)
+
+    assert bpy.ops.inpainterz.run(kind="track") == {"FINISHED"}  # what scripts already call
+    exchange(addon, server)
+    (track,) = server.ops("track")
+    assert track["objects"][0]["points"] == [[12.5, 30.25, 1], [50.0, 10.0, 0]]
+
+
+def test_server_errors_become_reports_and_end_what_waited(addon, shot):
+    source, server = shot
+    server.open_error = ("bad_input", "src_0003.png is not a readable image")
+    assert bpy.ops.inpainterz.add_point(image_x=3, image_y=3) == {"FINISHED"}
+    assert bpy.ops.inpainterz.track() == {"FINISHED"}
+    exchange(addon, server)
+    conn = addon.connection.current()
+    assert conn.error == "Could not open src: src_0003.png is not a readable image"
+    assert not conn.segmenting("shot") and not conn.jobs  # nothing waits for a video that will not open
