@@ -41,6 +41,7 @@ log = logging.getLogger("inpainterz.server")
 
 MAX_BACKLOG = 256  # requests waiting for a worker thread, all sessions together
 HARD_UNREAD = 16 * protocol.MAX_UNREAD  # past this a client that reads nothing loses messages (logged)
+UNREAD_BYTES = 256 * 1024**2  # like MAX_UNREAD, in bytes of replies waiting for one client
 
 HANDLERS = {name: getattr(module, name) for module, names in (
     (ops_video, ("hello", "open_video", "upload_frames", "frame", "add_object", "remove_object", "segment",
@@ -82,7 +83,7 @@ class Server:
         self._wake_out.connect(wake)
         self._outbox: deque[list[bytes]] = deque()
         self._outbox_lock = threading.Lock()
-        self._unsent: dict[bytes, deque[list[bytes]]] = {}  # per client: replies its connection could not take yet
+        self._unsent: dict[bytes, _Waiting] = {}  # per client: replies its connection could not take yet
 
         self.channels = ChannelGuard() if key else None
         self.state = State(
@@ -169,8 +170,9 @@ class Server:
         request = Request(identity, envelope.id, envelope.op, envelope.channel)
         try:
             self._check_channel(envelope)
-            unread = len(self._unsent.get(identity, ()))
-            if unread >= protocol.MAX_UNREAD:
+            waiting = self._unsent.get(identity)
+            unread = len(waiting) if waiting is not None else 0
+            if unread >= protocol.MAX_UNREAD or waiting is not None and waiting.bytes >= UNREAD_BYTES:
                 self._log.warning(f"refused requests of a client with {unread} replies unread (busy)", key="unread")
                 raise ProtocolError("busy", f"{unread} replies are waiting to be read: read them before sending more")
         except ProtocolError as e:
@@ -253,7 +255,7 @@ class Server:
         for identity in list(self._unsent):
             waiting = self._unsent[identity]
             while waiting and self._send(waiting[0]):
-                waiting.popleft()
+                waiting.pop()
             if not waiting:
                 del self._unsent[identity]
         while True:
@@ -265,12 +267,12 @@ class Server:
             if waiting is None and self._send(frames):
                 continue
             if waiting is None:
-                waiting = self._unsent[frames[0]] = deque()
+                waiting = self._unsent[frames[0]] = _Waiting()
             if len(waiting) >= HARD_UNREAD:
                 self._log.warning(f"dropped replies to a client that has read none of its last {HARD_UNREAD}",
                                   key="hard-unread")
                 continue
-            waiting.append(frames)
+            waiting.push(frames)
 
     def _send(self, frames: list[bytes]) -> bool:
         """Send now; False if the client's connection is full (try again later). A gone client's are dropped."""
@@ -287,6 +289,28 @@ class Server:
     def _job_event(self, job: Job, op: str, body: dict) -> None:
         self._last_activity = time.monotonic()  # a job that just ended counts as use
         self._post(job.owner, protocol.event(job.request_id, op, body))
+
+
+class _Waiting:
+    """One client's replies waiting for its connection to take them, in order, with their size."""
+
+    def __init__(self):
+        self._messages: deque[list[bytes]] = deque()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def __getitem__(self, index: int) -> list[bytes]:
+        return self._messages[index]
+
+    def push(self, frames: list[bytes]) -> None:
+        self._messages.append(frames)
+        self.bytes += sum(len(f) for f in frames)
+
+    def pop(self) -> None:
+        """Forget the oldest (it was sent)."""
+        self.bytes -= sum(len(f) for f in self._messages.popleft())
 
 
 class _Replayed(Exception):
