@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -64,3 +65,72 @@ def test_mask_png_round_trip(tmp_path):
     labels[2:5, 3:9] = 2
     write_png(tmp_path / "m.png", labels)
     np.testing.assert_array_equal(read_mask(tmp_path / "m.png"), labels)
+
+
+def test_gap_in_image_numbers_is_refused(pan_folder, tmp_path):
+    folder = tmp_path / "gap"
+    folder.mkdir()
+    for i, f in enumerate(sorted(pan_folder.iterdir())[:10]):
+        if i not in (5, 6):
+            (folder / f"frame_{i:04d}.png").write_bytes(f.read_bytes())
+    with pytest.raises(InputError, match=r"gap in its numbering: frames 5-6 missing between 0 and 9"):
+        open_video(folder)
+    (folder / "frame_0005.png").write_bytes((folder / "frame_0004.png").read_bytes())
+    with pytest.raises(InputError, match=r"frame 6 missing"):
+        open_video(folder)
+    (folder / "frame_06.png").write_bytes((folder / "frame_0004.png").read_bytes())
+    (folder / "frame_6.png").write_bytes((folder / "frame_0004.png").read_bytes())
+    with pytest.raises(InputError, match=r"two images for the same frame number \(frame_06.png and frame_6.png\)"):
+        open_video(folder)
+    (folder / "frame_6.png").unlink()
+    with open_video(folder) as v:
+        assert v.frame_count == 10
+
+
+def test_sequence_may_start_at_any_number(pan_folder, tmp_path):
+    folder = tmp_path / "from1001"
+    folder.mkdir()
+    for i, f in enumerate(sorted(pan_folder.iterdir())[:4]):
+        (folder / f"shot.{1001 + i}.png").write_bytes(f.read_bytes())
+    with open_video(folder) as v:
+        assert v.frame_count == 4
+
+
+@pytest.mark.parametrize(("stored", "read"), [
+    ([0, 1, 2, 255], [0, 1, 2, 255]),  # 16-bit object ids
+    ([0, 65535], [0, 255]),  # a binary mask at 16-bit full scale
+    ([0, 257, 514], [0, 1, 2]),  # an 8-bit label map widened to 16 bits
+])
+def test_16_bit_masks_that_can_be_read(tmp_path, stored, read):
+    labels = np.zeros((6, 8), np.uint16)
+    labels[1, : len(stored)] = stored
+    cv2.imwrite(str(tmp_path / "m.png"), labels)
+    mask = read_mask(tmp_path / "m.png")
+    assert mask.dtype == np.uint8
+    np.testing.assert_array_equal(mask[1, : len(read)], read)
+    assert not mask[0].any()
+
+
+@pytest.mark.parametrize(("image", "message"), [
+    (np.array([[0, 51200], [0, 0]], np.uint16), "16-bit mask with values up to 51200"),
+    (np.array([[0, 300], [1, 2]], np.uint16), "16-bit mask with values up to 300"),
+    (np.dstack([np.zeros((2, 2), np.uint8), np.full((2, 2), 255, np.uint8), np.zeros((2, 2), np.uint8)]),
+     "colour image, not a mask"),
+])
+def test_masks_we_cannot_interpret_are_refused(tmp_path, image, message):
+    cv2.imwrite(str(tmp_path / "m.png"), image)
+    with pytest.raises(InputError, match=message):
+        read_mask(tmp_path / "m.png")
+
+
+def test_grey_mask_saved_as_colour_is_read(tmp_path):
+    labels = np.zeros((4, 5), np.uint8)
+    labels[1:3, 2:4] = 3
+    cv2.imwrite(str(tmp_path / "m.png"), np.dstack([labels] * 3))
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.png"), labels)
+
+
+def test_float_mask_is_refused(tmp_path):
+    cv2.imwrite(str(tmp_path / "m.tiff"), np.ones((4, 4), np.float32))
+    with pytest.raises(InputError, match="float32 values, not a mask"):
+        read_mask(tmp_path / "m.tiff")
