@@ -126,6 +126,10 @@ def load_case(folder: Path) -> Case:
     kind = "real" if real else str(info.get("mode", "insert"))
     background = None if real else _source_clip(folder, info)
     case = Case(folder.name, folder, info, kind, prompt, truth, background)
+    try:
+        prompt.check_inside(truth.width, truth.height, truth.frames)
+    except InputError as e:
+        raise InputError(f"{folder / 'case.json'}: {e}") from None
     for path in [case.input] + ([background] if background else []):
         with open_video(path) as clip:
             if (clip.frame_count, clip.height, clip.width) != (truth.frames, truth.height, truth.width):
@@ -297,7 +301,7 @@ def overall_goals(results: list[dict]) -> list[dict]:
 # -- running ---------------------------------------------------------------------------------------------
 
 
-def evaluate(cases: list[Case], out_dir: Path, settings: Settings | None = None, log=print) -> dict:
+def run_cases(cases: list[Case], out_dir: Path, settings: Settings | None = None, log=print) -> dict:
     """Run and score every case; writes ``table.md``, ``table.json`` and ``sheets/<case>.png`` into ``out_dir``
     (each run's own outputs go to ``runs/<case>/``). Returns the table as a dict; ``met`` says if all goals are."""
     settings = settings or Settings(backend="classical")

@@ -30,7 +30,7 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
 def run_eval(args: argparse.Namespace) -> int:
     """Run a parsed ``eval`` command: progress on stderr, the table on stdout."""
     cases = evaluate.find_cases(args.cases)
-    table = evaluate.evaluate(cases, args.out, log=lambda line: print(line, file=sys.stderr, flush=True))
+    table = evaluate.run_cases(cases, args.out, log=lambda line: print(line, file=sys.stderr, flush=True))
     print(evaluate.markdown(table), end="")
     print(f"wrote {args.out / 'table.md'}, {args.out / 'table.json'} and {args.out / 'sheets'}/")
     return 0 if table["met"] else 1
