@@ -40,7 +40,7 @@ SCRATCH_PREFIX = ".inpainterz-partial-"
 OLD_PREFIX = ".inpainterz-old-"
 
 #: What a whole ``remove`` writes; the stages write parts of it.
-RESULT_NAMES = ("masks", "inpainted", "result.mp4", "report.json")
+RESULT_NAMES = ("masks", "track.json", "inpainted", "result.mp4", "report.json")
 
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 

@@ -205,4 +205,4 @@ def test_remove_never_replaces_a_folder_that_is_not_its_own(tmp_path, pan_folder
         assert main(["remove", str(pan_folder), "-o", str(out), "-q", "--backend", "classical",
                      *prompt_args(pan_clip)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [".inpainterz.json", "inpainted", "masks", "report.json",
-                                                     "result.mp4"]
+                                                     "result.mp4", "track.json"]

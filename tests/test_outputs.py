@@ -105,7 +105,7 @@ def test_remove_onto_an_earlier_result_replaces_only_its_own_outputs(tmp_path, p
     assert (out / "take1.mov").read_bytes() == b"source footage"
     assert (out / "notes.txt").read_text() == "client wants it by Friday"
     assert (out / "masks" / "000000.png").stat().st_ino != old_mask, "the earlier masks were not replaced"
-    assert all(is_ours(out, name) for name in ("masks", "inpainted", "result.mp4", "report.json"))
+    assert all(is_ours(out, name) for name in ("masks", "track.json", "inpainted", "result.mp4", "report.json"))
     assert not leftovers(out)
 
 
@@ -115,7 +115,8 @@ def test_track_then_inpaint_into_one_folder_and_again(tmp_path, pan_folder, pan_
     for _ in range(2):
         assert main(["track", str(pan_folder), "-o", str(out), *CLASSICAL, *prompt_args(pan_clip)]) == 0
         assert main(["inpaint", str(pan_folder), "--masks", str(out / "masks"), "-o", str(out), *CLASSICAL]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "inpainted", "masks", "report.json", "result.mp4"]
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "inpainted", "masks", "report.json", "result.mp4",
+                                                     "track.json"]
 
 
 def test_a_killed_runs_scratch_is_swept_by_the_next_run(tmp_path, pan_folder, pan_clip, earlier):

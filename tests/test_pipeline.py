@@ -1,5 +1,6 @@
 """The pipeline's own promises: nearest keyframe wins, windows and crops, atomic outputs, outside untouched."""
 
+import json
 import threading
 
 import numpy as np
@@ -13,6 +14,7 @@ from inpainterz_core.outputs import write_png
 from inpainterz_core.pipeline import inpaint, track
 from inpainterz_core.pipeline.painting import _paste, _plan
 from inpainterz_core.settings import Settings
+from inpainterz_core.track.base import Tracker
 from inpainterz_core.video import open_video, read_mask
 
 
@@ -109,3 +111,29 @@ def test_a_cancelled_inpaint_leaves_the_earlier_outputs(tmp_path, pan_folder, ma
                 progress=cancel_halfway, cancel=cancel)
     assert {p.name: p.read_bytes() for p in (tmp_path / "inpainted").iterdir()} == before
     assert not list(tmp_path.glob(".inpainterz-*"))
+
+
+class Doubtful(Tracker):
+    """Keeps the keyframe's mask and grows less sure of it with every frame it steps."""
+
+    name = "doubtful"
+
+    def reset(self, image, labels):
+        self.labels, self.confidence = labels, 1.0
+
+    def step(self, image):
+        self.confidence = max(0.0, self.confidence - 0.1)
+        return self.labels
+
+
+def test_each_frames_confidence_is_kept_and_doubtful_frames_are_named(tmp_path, pan_folder, pan_clip):
+    last = pan_clip.frames - 1
+    keyframes = {0: pan_clip.mask(0).astype(np.uint8), last: pan_clip.mask(last).astype(np.uint8)}
+    report = track(pan_folder, keyframes, Settings(backend="classical"), tmp_path, tracker=Doubtful())
+    confidence = report["confidence"]
+    assert len(confidence) == pan_clip.frames and confidence[0] == confidence[last] == 1.0
+    middle = last // 2
+    assert confidence[middle] == pytest.approx(max(0.0, 1.0 - 0.1 * middle))  # farthest from both keyframes
+    assert report["check_frames"] == [i for i, c in enumerate(confidence) if c < 0.5]
+    assert 0 not in report["check_frames"] and middle in report["check_frames"]
+    assert json.loads((tmp_path / "track.json").read_text()) == report

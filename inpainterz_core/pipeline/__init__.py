@@ -30,7 +30,7 @@ __all__ = ["Progress", "inpaint", "peak_gpu_mb", "peak_rss_mb", "remove", "segme
 
 def remove(source, prompts: Prompts, settings: Settings, out_dir, *,
            progress: Progress | None = None, cancel=None) -> dict:
-    """Remove the prompted objects from a video: ``out_dir`` gets masks/, inpainted/, result.mp4, report.json.
+    """Remove the prompted objects: ``out_dir`` gets masks/, inpainted/, result.mp4, track.json, report.json.
 
     A pure function of (source, prompts, settings): no global state, the outputs
     appear complete or not at all. ``out_dir`` is a new or empty folder or an
@@ -58,6 +58,8 @@ def remove(source, prompts: Prompts, settings: Settings, out_dir, *,
             "peak_rss_mb": peak_rss_mb(),
             "peak_gpu_mb": peak_gpu_mb(),
             "video": painted["video"],
+            "confidence": tracked["confidence"],
+            "check_frames": tracked["check_frames"],
             "prompts": [o.to_dict() for o in prompts.objects],
             "settings": settings.to_dict(),
         }

@@ -6,6 +6,7 @@ nearest keyframe in time.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -37,6 +38,10 @@ def segment_keyframes(source: FrameSource, prompts: Prompts, segmenter) -> dict[
     return keyframes
 
 
+#: A frame whose tracker confidence is below this is listed in ``check_frames``.
+LOW_CONFIDENCE = 0.5
+
+
 # -- track ------------------------------------------------------------------------------------------------
 
 
@@ -49,23 +54,26 @@ def _merge_keyframe(tracked: np.ndarray, keyframe: np.ndarray) -> np.ndarray:
     return merged
 
 
-def _track_into(source, keyframes, tracker, masks_dir: Path, start, stop, progress, cancel) -> None:
+def _track_into(source, keyframes, tracker, masks_dir: Path, start, stop, progress, cancel) -> dict[int, float]:
     """Every frame of the range gets its mask from the nearest keyframe (in time).
 
     Forward from the first keyframe to the end, re-seeding at each later keyframe; backward
     from the first keyframe to the start; then backward from each later keyframe over the
     frames that are nearer to it than to the keyframe before it, overwriting what the
     forward pass wrote there. One frame per direction is held at a time.
+    Returns each frame's confidence as the tracker gave it for the mask written (None: it cannot tell).
     """
     keys = sorted(keyframes)
     back_from_later = [(k, (before + k) // 2 + 1) for before, k in zip(keys, keys[1:], strict=False)]
     total = (stop - start) + sum(k - lo for k, lo in back_from_later)
     done = 0
+    confidence = {}
 
-    def emit(index, labels):
+    def emit(index, labels, keyframe=False):
         nonlocal done
         check_cancel(cancel)
         write_png(masks_dir / frame_name(index), labels)
+        confidence[index] = 1.0 if keyframe else tracker.confidence
         done += 1
         report_progress(progress, "track", done, total)
 
@@ -79,7 +87,7 @@ def _track_into(source, keyframes, tracker, masks_dir: Path, start, stop, progre
     _, image = next(frames)
     labels = keyframes[first]
     tracker.reset(image, labels)
-    emit(first, labels)
+    emit(first, labels, keyframe=True)
     seeded = {first: labels}
     for index, image in frames:
         labels = tracker.step(image)
@@ -87,17 +95,22 @@ def _track_into(source, keyframes, tracker, masks_dir: Path, start, stop, progre
             labels = _merge_keyframe(labels, keyframes[index])
             tracker.correct(image, labels)
             seeded[index] = labels
-        emit(index, labels)
+        emit(index, labels, keyframe=index in keyframes)
     if first > start:
         backward(first, keyframes[first], start)
     for keyframe, lo in back_from_later:
         if lo < keyframe:
             backward(keyframe, seeded[keyframe], lo)
+    return confidence
 
 
 def track(source, keyframes: dict[int, np.ndarray], settings: Settings, out_dir, *,
           frame_range=None, progress: Progress | None = None, cancel=None, tracker=None) -> dict:
-    """Propagate keyframe label maps over ``frame_range``; writes ``out_dir/masks/%06d.png`` atomically."""
+    """Propagate keyframe label maps over ``frame_range``; writes ``out_dir/masks/%06d.png`` and ``track.json``.
+
+    ``track.json`` (also returned) holds each frame's confidence and ``check_frames``, the frames
+    whose mask is likely wrong: where one corrective click on a keyframe helps most.
+    """
     out_dir = Path(out_dir)
     with open_source(source) as src:
         start, stop = frame_range_of(src, frame_range)
@@ -112,9 +125,14 @@ def track(source, keyframes: dict[int, np.ndarray], settings: Settings, out_dir,
                                  f"the video is {src.width}x{src.height}")
         tracker = tracker or backends.make_tracker(settings)
         t0 = time.perf_counter()
-        with staged(out_dir, ["masks"]) as scratch:
+        with staged(out_dir, ["masks", "track.json"]) as scratch:
             (scratch / "masks").mkdir()
-            _track_into(src, keyframes, tracker, scratch / "masks", start, stop, progress, cancel)
-        seconds = time.perf_counter() - t0
-    return {"stage": "track", "backend": backends.describe(tracker), "frames": stop - start,
-            "range": [start, stop], "seconds": seconds, "masks": str(out_dir / "masks")}
+            confidence = _track_into(src, keyframes, tracker, scratch / "masks", start, stop, progress, cancel)
+            scores = [confidence[i] for i in range(start, stop)]
+            report = {"stage": "track", "backend": backends.describe(tracker), "frames": stop - start,
+                      "range": [start, stop], "seconds": time.perf_counter() - t0, "masks": str(out_dir / "masks"),
+                      "keyframes": sorted(keyframes), "confidence": scores,
+                      "check_frames": [i for i, c in zip(range(start, stop), scores, strict=True)
+                                       if c is not None and c < LOW_CONFIDENCE]}
+            (scratch / "track.json").write_text(json.dumps(report, indent=2))
+    return report
