@@ -64,10 +64,6 @@ def feather(mask: np.ndarray, radius: int) -> np.ndarray:
     return np.clip(1.0 - dist / float(radius + 1), 0.0, 1.0).astype(np.float32)
 
 
-def binary(labels: np.ndarray) -> np.ndarray:
-    return np.asarray(labels) > 0
-
-
 # -- crop boxes ---------------------------------------------------------------------------------------
 
 

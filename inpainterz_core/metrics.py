@@ -1,4 +1,4 @@
-"""Quality measures: J (region IoU), F (DAVIS boundary F-measure), PSNR and SSIM inside a region."""
+"""Quality measures: J (region IoU), F (DAVIS boundary F-measure) and PSNR inside a region."""
 
 from __future__ import annotations
 
@@ -87,18 +87,3 @@ def psnr(output: np.ndarray, reference: np.ndarray, region: np.ndarray | None = 
         a, b = a[region], b[region]
     mse = float(((a - b) ** 2).mean()) if a.size else 0.0
     return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
-
-
-def ssim(output: np.ndarray, reference: np.ndarray, region: np.ndarray | None = None) -> float:
-    """Mean SSIM (Gaussian window, sigma 1.5, on luma) over ``region``."""
-    def luma(x):
-        x = x.astype(np.float64)
-        return x @ np.array([0.299, 0.587, 0.114]) if x.ndim == 3 else x
-
-    x, y = luma(output), luma(reference)
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    blur = lambda z: cv2.GaussianBlur(z, (11, 11), 1.5)  # noqa: E731
-    mx, my = blur(x), blur(y)
-    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
-    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return float(s[np.asarray(region, bool)].mean() if region is not None else s.mean())

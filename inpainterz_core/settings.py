@@ -24,18 +24,18 @@ _RANGES = {
 @dataclass(frozen=True)
 class Settings:
     backend: str = "auto"  # auto | classical | model, for every stage
-    dilate: int = 4  # pixels added around the mask before painting it out (as the E2FGVI reference: 4 px)
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    fp16: bool = False  # half precision on CUDA for the model backends
-    ckpt_dir: str | None = None  # None: $INPAINTERZ_CKPT_DIR or ckpt/
-    inpaint_model: str = "e2fgvi_hq"  # e2fgvi_hq (any size) | e2fgvi (432x240)
+    dilate: int = 4  # every inpainter: pixels added around the mask before painting it out
+    device: str = "auto"  # model backends: auto | cpu | cuda | cuda:N
+    fp16: bool = False  # model backends: half precision on CUDA
+    ckpt_dir: str | None = None  # model backends: None means $INPAINTERZ_CKPT_DIR, else ckpt/
+    inpaint_model: str = "e2fgvi_hq"  # model inpainter: e2fgvi_hq (any size) | e2fgvi (432x240)
     long_term_mem_gap: int = 9999  # DeAOT: add a long-term memory frame every N frames
     max_len_long_term: int = 9999  # DeAOT: most long-term memory frames kept
-    # classical inpainting: frames each way in which to look for the background under the hole; background
-    # hidden longer is filled spatially. 32 recovers more of it under slow-moving objects, at about 2/3 the speed
+    # classical inpainter: frames each way in which to look for the background under the hole; background
+    # hidden longer is filled spatially (a longer reach recovers more under slow objects, and costs speed)
     reach: int = 16
-    # frames inpainted per window, at least 2 x the inpainter's context: each window re-reads that context
-    # (with the default classical reach of 16 frames, 48 re-reads 67% extra instead of 100%); memory: chunk + 2 x context crops
+    # every inpainter: frames painted per window. Each window re-reads the inpainter's context on both sides,
+    # so a longer chunk re-reads less; memory holds chunk + 2 x context crops
     chunk: int = 48
     write_video: bool = True  # also write result.mp4 beside the PNGs
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from inpainterz_core.metrics import RegionScores, boundary_f, jaccard, psnr, ssim
+from inpainterz_core.metrics import RegionScores, boundary_f, jaccard, psnr
 
 
 def square(offset=0, size=40, shape=(100, 100)):
@@ -22,7 +22,7 @@ def test_boundary_f_tolerates_a_one_pixel_shift_but_not_a_large_one():
     assert boundary_f(square(), np.zeros((100, 100), bool)) == 0.0
 
 
-def test_psnr_and_ssim_in_a_region():
+def test_psnr_in_a_region():
     rng = np.random.default_rng(1)
     a = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     b = a.copy()
@@ -31,7 +31,6 @@ def test_psnr_and_ssim_in_a_region():
     b[20:] = 0  # damage outside the region only
     assert psnr(a, b, region) == float("inf")
     assert psnr(a, b) < 20
-    assert ssim(a, a) > 0.999
 
 
 def test_region_scores_pool_pixels_over_frames():
