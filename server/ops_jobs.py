@@ -56,7 +56,7 @@ def inpaint(state: State, request: Request, body: dict) -> None:
     session = state.ready(body["session"])
     tracked = session.latest("track")
     if tracked is None:
-        raise ProtocolError("not_ready", "no finished track job in this session: track first")
+        raise ProtocolError("not_ready", "no finished track job in this session: track first" + session.stale_note())
     settings = state.settings(session.settings, body["settings"])
     frame_range = state.frame_range(session, body["start"], body["stop"], default=tuple(tracked.results["mask_range"]))
     out_dir, masks = Path(tracked.results["out_dir"]), Path(tracked.results["masks"])
@@ -116,7 +116,8 @@ def result_frames(state: State, request: Request, body: dict) -> dict:
     job_kind, folder_key, range_key = RESULT_KINDS[body["kind"]]
     job = session.latest(job_kind)
     if job is None:
-        raise ProtocolError("not_ready", f"no finished {job_kind} job in this session: {job_kind} first")
+        raise ProtocolError("not_ready", f"no finished {job_kind} job in this session: {job_kind} first"
+                            + session.stale_note())
     folder, (first, stop) = Path(job.results[folder_key]), job.results[range_key]
     start = body["start"]
     if not first <= start < stop:

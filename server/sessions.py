@@ -35,7 +35,6 @@ from inpainterz_core.segment.base import Segmenter
 from inpainterz_core.video import FrameSource
 
 from .jobs import Job
-from .protocol import ProtocolError
 from .workers import Workers
 
 log = logging.getLogger("inpainterz.server")
@@ -69,6 +68,7 @@ class Session:
     objects: set[int] = field(default_factory=set)
     prompts: dict[tuple[int, int], ObjectPrompt] = field(default_factory=dict)  # (object id, frame)
     jobs: deque[Job] = field(default_factory=lambda: deque(maxlen=32))
+    superseded: set[Path] = field(default_factory=set)  # output folders another session has written since
     closed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     worker: Workers = field(default_factory=lambda: Workers(1, "session"))
@@ -99,8 +99,17 @@ class Session:
                 "frame_count": self.source.frame_count, "ready": True}
 
     def latest(self, kind: str) -> Job | None:
-        """The session's last finished job of this kind."""
-        return next((j for j in reversed(self.jobs) if j.kind == kind and j.state == "finished"), None)
+        """The session's last finished job of this kind, unless another session has written its folder since."""
+        job = next((j for j in reversed(self.jobs) if j.kind == kind and j.state == "finished"), None)
+        if job is not None and Path(job.results["out_dir"]) in self.superseded:
+            return None
+        return job
+
+    def stale_note(self) -> str:
+        """Why ``latest`` found nothing, when that is the reason."""
+        if not self.superseded:
+            return ""
+        return f" (another session has since written {', '.join(sorted(map(str, self.superseded)))[:300]})"
 
     def release(self) -> None:
         """Close the video, drop every reference and delete the session's private folder.
@@ -192,22 +201,30 @@ def sweep_stale(root: Path) -> int:
 
 
 class OutDirClaims:
-    """Which live session writes which output folder, so two sessions never mix their results.
+    """Which session last wrote which output folder, so a session only ever reads its own results.
 
-    A folder is claimed by the first session whose job writes it and stays claimed until
-    that session closes; another session naming it, or a folder inside or around it, is refused.
+    A job's folder (or one inside or around it) may not be taken while another session
+    has a job queued or running: that is ``busy``. Once the other session is idle, a new
+    writer takes the folder over, and the earlier owner's results there count as gone
+    (``Session.superseded``): its ``results``, ``result_frames`` and ``inpaint`` say so
+    instead of reading the newcomer's files. A closed session's claims end with it.
     """
 
     def __init__(self):
         self._owners: dict[Path, str] = {}
         self._lock = threading.Lock()
 
-    def claim(self, folder: Path, session_id: str) -> None:
+    def others(self, folder: Path, session_id: str) -> list[tuple[Path, str]]:
+        """Claimed folders of other sessions that overlap ``folder``: (folder, owner)."""
         with self._lock:
-            for other, owner in self._owners.items():
-                if owner != session_id and (other == folder or other in folder.parents or folder in other.parents):
-                    raise ProtocolError("busy", f"{folder} is the output folder of another open session: "
-                                        "choose another out_dir, or close that session first")
+            return [(other, owner) for other, owner in self._owners.items()
+                    if owner != session_id and (other == folder or other in folder.parents or folder in other.parents)]
+
+    def take(self, folder: Path, session_id: str) -> None:
+        with self._lock:
+            for other in [f for f, owner in self._owners.items() if owner != session_id
+                          and (f == folder or f in folder.parents or folder in f.parents)]:
+                del self._owners[other]
             self._owners[folder] = session_id
 
     def release(self, session_id: str) -> None:

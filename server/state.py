@@ -119,7 +119,19 @@ class State:
                 if (folder / name).is_symlink():
                     raise ProtocolError("path_not_allowed", f"out_dir: {folder / name} is a symlink: "
                                         "the server writes only real files and folders")
-        self.claims.claim(folder, session.id)
+        others = self.claims.others(folder, session.id)
+        for other_folder, owner in others:
+            other = self.sessions.get(owner)
+            if other is not None and any(j.active for j in other.jobs):
+                raise ProtocolError("busy", f"{other_folder} is being written by another session's job: "
+                                    "choose another out_dir, or wait for that job")
+        for other_folder, owner in others:  # idle: this session takes the folder over
+            other = self.sessions.get(owner)
+            if other is not None:
+                with other.lock:
+                    other.superseded.add(other_folder)
+        self.claims.take(folder, session.id)
+        session.superseded.discard(folder)
         return folder
 
     # -- opening videos -------------------------------------------------------------------------------

@@ -48,20 +48,33 @@ def served(tmp_path_factory):
 # -- 3: output folders belong to one session ---------------------------------------------------------------
 
 
-def test_two_sessions_never_write_the_same_output_folder(served):
+def test_two_sessions_never_mix_their_results_in_one_output_folder(served):
     shared = served.root / "shared-out"
+    long_clip = synthetic_clip(served.root / "long", frames=30)
     with served.client() as c:
         first, second = clicked(c, served.clip), clicked(c, served.clip, point=(70, 60))
-        c.track(first, out_dir=str(shared)).result(120)
-        for out_dir in (shared, shared / "inner"):
+        busy = c.open_video(str(long_clip), settings=CLASSICAL)["session"]
+        c.segment(busy, c.add_object(busy), 0, [(50, 60, 1)])
+        hold = c.track(busy)  # one job at a time: first's job below waits behind this one
+        queued = c.track(first, out_dir=str(shared))
+        for out_dir in (shared, shared / "inner"):  # first's job will write there: not now
             assert error_code(c.track, second, out_dir=str(out_dir)) == "busy"
+        hold.result(120)
+        queued.result(120)
+        assert c.results(first)["masks"] == str(shared / "masks")
+
+        c.track(second, out_dir=str(shared)).result(120)  # first is idle: second takes the folder over
+        assert c.results(second)["masks"] == str(shared / "masks")
+        assert c.results(first)["masks"] is None  # first never reads second's masks as its own
+        for call in (lambda: c.inpaint(first).result(60),
+                     lambda: c.call("result_frames", session=first, kind="masks", start=0)):
+            with pytest.raises(client.ServerError) as e:
+                call()
+            assert e.value.code == "not_ready" and "another session" in e.value.message
         tracked = [c.track(sid).result(120) for sid in (first, second)]  # the defaults differ per session
         assert tracked[0]["out_dir"] != tracked[1]["out_dir"]
-        c.inpaint(first).result(120)
-        assert c.results(first)["out_dir"] == tracked[0]["out_dir"]  # its own latest masks, nobody else's
-        c.close_video(first)
-        c.track(second, out_dir=str(shared)).result(120)  # free again once its writer closed
-        c.close_video(second)
+        for sid in (first, second, busy):
+            c.close_video(sid)
     assert (shared / "masks").is_dir()  # the user's folder keeps its results after close
 
 
