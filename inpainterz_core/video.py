@@ -49,6 +49,9 @@ class FrameSource:
     frame_count: int
     #: FFmpeg's 3x3 display matrix (9 ints) that turns coded frames into displayed ones, or None.
     display_matrix: tuple[int, ...] | None = None
+    #: The shape of a stored pixel (width / height; 8/9 for NTSC DV), or None when not stated. Frames keep
+    #: their pixels as they are: prompts count pixels, not square units.
+    sample_aspect_ratio: Fraction | None = None
 
     @property
     def rate(self) -> Fraction:
@@ -170,6 +173,7 @@ class VideoFile(FrameSource):
             self._durations[-1] = start + length - self._pts[-1]
         self._rate = self._stream.guessed_rate or self._stream.average_rate or Fraction(25)
         self.fps = float(self._rate)
+        self.sample_aspect_ratio = self._stream.sample_aspect_ratio or None
         # The display matrix is stream side data that the decoder hands on to every frame.
         self._seek(0)
         _, first = self._decode_next()
@@ -472,7 +476,8 @@ class Mp4Writer:
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float | Fraction, crf: int = 18,
-                 *, time_base: Fraction | None = None, display_matrix: tuple[int, ...] | None = None):
+                 *, time_base: Fraction | None = None, display_matrix: tuple[int, ...] | None = None,
+                 sample_aspect_ratio: Fraction | None = None):
         self.path = Path(path)
         self.width, self.height = width - width % 2, height - height % 2
         rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
@@ -499,6 +504,8 @@ class Mp4Writer:
         self._stream.time_base = self.time_base
         if display_matrix is not None:
             self._stream.set_display_matrix(display_matrix)
+        if sample_aspect_ratio:
+            self._stream.codec_context.sample_aspect_ratio = sample_aspect_ratio
         if codec == "libx264":
             self._stream.options = {"crf": str(crf), "preset": "veryfast"}
         self.codec = codec
@@ -509,13 +516,14 @@ class Mp4Writer:
 
         The mp4 gets the source's time base and each frame's own timestamp and duration (variable
         frame rate included; a partial range keeps its times, it does not start at 0), the source's
-        display matrix with frames stored in coded orientation (so it displays as the source does),
+        display matrix with frames stored in coded orientation and its pixel shape (so it displays as
+        the source does),
         and a stream copy of every audio stream mp4 can hold. Audio of the whole clip is copied for the
         whole range; for a partial range, the packets that start at or after frame ``start``'s time
         (any time when ``start`` is 0) and before frame ``stop``'s (any time when ``stop`` is the end).
         """
         writer = cls(path, *source.coded_size, source.rate, time_base=source.time_base,
-                     display_matrix=source.display_matrix)
+                     display_matrix=source.display_matrix, sample_aspect_ratio=source.sample_aspect_ratio)
         try:
             writer._to_coded = source.to_coded
             writer._timestamps = iter([source.timestamp(i) for i in range(start, stop)])

@@ -1,8 +1,8 @@
 """result.mp4 keeps its source's timing, orientation and audio exactly (issue 9, items 5-7).
 
 The clips are made here with PyAV: a variable-frame-rate clip with AAC audio, a phone-style clip
-stored landscape with a -90 degree display matrix, a plain 25 fps clip, and one whose audio mp4
-cannot hold. Everything is compared with PyAV, timestamps in seconds as exact fractions (mp4 may
+stored landscape with a -90 degree display matrix, a 25 fps clip with non-square pixels, and one
+whose audio mp4 cannot hold. Everything is compared with PyAV, timestamps in seconds as exact fractions (mp4 may
 store them in another time base).
 """
 
@@ -41,9 +41,10 @@ def coded_from_displayed(image: np.ndarray, degrees: int, hflip: bool = False) -
 
 
 def make_clip(path: Path, frames: list[np.ndarray], pts: list[int], time_base: Fraction, rate: Fraction,
-              degrees: int | None = None, hflip: bool = False, audio: str | None = None) -> None:
-    """Write displayed ``frames`` at ``pts`` (H.264 with B-frames), stored turned by ``degrees``,
-    with a second of tone in ``audio`` ("aac" at 48 kHz, or "pcm_u8" at 8 kHz)."""
+              degrees: int | None = None, hflip: bool = False, audio: str | None = None,
+              pixel_shape: Fraction | None = None) -> None:
+    """Write displayed ``frames`` at ``pts`` (H.264 with B-frames), stored turned by ``degrees``, with
+    a second of tone in ``audio`` ("aac" at 48 kHz, or "pcm_u8" at 8 kHz) and non-square pixels."""
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=rate, options={"crf": "12", "preset": "veryfast"})
         right_angle = (degrees or 0) % 90 == 0  # any other turn: the frames are given as stored
@@ -54,6 +55,8 @@ def make_clip(path: Path, frames: list[np.ndarray], pts: list[int], time_base: F
         video.time_base = time_base
         if degrees is not None:
             video.set_display_rotation(degrees, hflip=hflip)
+        if pixel_shape is not None:
+            video.codec_context.sample_aspect_ratio = pixel_shape
         sound = out.add_stream(audio, rate=48000 if audio == "aac" else 8000) if audio else None
         if sound is not None:
             sound.layout = "mono"
@@ -98,7 +101,8 @@ def clips(tmp_path_factory) -> dict[str, Path]:
                             audio="aac"),
         "rotated-aac.mp4": dict(pts=list(range(0, 512 * CLIP.frames, 512)), time_base=Fraction(1, 12800),
                                 rate=Fraction(25), degrees=-90, audio="aac"),
-        "cfr25.mp4": dict(pts=list(range(CLIP.frames)), time_base=Fraction(1, 25), rate=Fraction(25)),
+        "cfr25.mp4": dict(pts=list(range(CLIP.frames)), time_base=Fraction(1, 25), rate=Fraction(25),
+                          pixel_shape=Fraction(8, 9)),
         "pcm-u8.mkv": dict(pts=[40 * i for i in range(CLIP.frames)], time_base=Fraction(1, 1000),
                           rate=Fraction(25), audio="pcm_u8"),
     }
@@ -149,6 +153,7 @@ def assert_same_timing_rotation_audio(source: Path, result: Path, audio_kept: bo
         sa, sb = a.streams.video[0], b.streams.video[0]
         assert (sa.time_base / sb.time_base).denominator == 1  # the source's time base, or a finer multiple
         assert sb.guessed_rate == sa.guessed_rate
+        assert sb.sample_aspect_ratio == sa.sample_aspect_ratio
         assert sb.start_time * sb.time_base == sa.start_time * sa.time_base
         if sa.duration is not None:  # the video lasts as long (mkv gives no stream duration)
             assert sb.duration * sb.time_base == sa.duration * sa.time_base
