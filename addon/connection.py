@@ -661,7 +661,7 @@ def _explain(error, connection):
     if _own_server is not None and _own_server.running:
         return (f"{error.message}. Stop Server and Start Local Server again in the Inpainterz panel: it then "
                 "allows the folders of every strip and of the results")
-    return (f"{error.message}. Start the server with that folder allowed, or tick Send Frames in the "
+    return (f"{error.message}. Start the server with that folder allowed, or tick Send frames in the "
             "Inpainterz preferences")
 
 

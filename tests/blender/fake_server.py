@@ -46,6 +46,7 @@ class FakeServer:
         self.jobs = {}  # job id -> (identity, request id, op, body)
         self.uploaded = {}  # session -> list of PNG bytes
         self.open_error = None  # (code, message) to answer open_video with
+        self.track_error = None  # (code, message) to answer track with
         self._sessions = 0
 
     def close(self):
@@ -120,6 +121,8 @@ class FakeServer:
         return {"object_id": body["object_id"], "frame": body["frame"], "mask": rle(mask), "area": int(mask.sum())}
 
     def op_track(self, identity, request_id, body):
+        if self.track_error is not None:
+            return self.track_error
         job = f"j{len(self.jobs) + 1}"
         self.jobs[job] = (identity, request_id, "track", body)
         return {"job": job, "out_dir": body.get("out_dir") or "/server/work"}

@@ -140,3 +140,15 @@ def test_server_errors_become_reports_and_end_what_waited(addon, shot):
     conn = addon.connection.current()
     assert conn.error == "Could not open src: src_0003.png is not a readable image"
     assert not conn.segmenting("shot") and not conn.jobs  # nothing waits for a video that will not open
+
+
+def test_a_refused_folder_says_what_to_do_in_blender(addon, shot):
+    """Finding 3's message: a server that refuses a folder is answered with what to do in Blender."""
+    source, server = shot
+    server.track_error = ("path_not_allowed", "/x/inpainterz/shot is outside the server's allowed folders "
+                          "(start the server with --allow-root to add one)")
+    assert bpy.ops.inpainterz.add_point(image_x=3, image_y=3) == {"FINISHED"}
+    assert bpy.ops.inpainterz.track() == {"FINISHED"}
+    exchange(addon, server)
+    error = addon.connection.current().error
+    assert error.startswith("Track failed: /x/inpainterz/shot is outside") and "Send frames" in error
