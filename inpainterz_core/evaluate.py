@@ -200,29 +200,34 @@ class _Tally:
     outside_total: int = 0
 
 
-def score_run(case: Case, run_dir: Path, corrected_dir: Path | None = None) -> tuple[dict, list[list]]:
-    """Score a finished run (``run_dir`` holds masks/ and inpainted/): the figures and a contact sheet's rows
-    (evenly spaced frames, plus the frame whose mask is worst)."""
-    truth_known = case.background is not None
-    need_telea = truth_known and not all(k in case.info for k in ("telea_hole_psnr", "telea_temporal_err"))
+def score_run(case: Case, masks: Path | None, result: Path | None,
+              corrected: Path | None = None) -> tuple[dict, list[list]]:
+    """Score a finished run: its mask PNGs (``masks``: J, F; None: not scored), its result frames (``result``:
+    the fill's figures, where the case has a true background) and the masks tracked with corrected keyframes.
+    Returns the figures and a contact sheet's rows: evenly spaced frames, plus the frame whose mask is worst."""
+    fills = result is not None and case.background is not None
+    need_telea = fills and not all(k in case.info for k in ("telea_hole_psnr", "telea_temporal_err"))
     sheet_frames = set(np.linspace(0, case.truth.frames - 1, SHEET_FRAMES).round().astype(int).tolist())
     tally, rows = _Tally(), {}
 
     def mask(folder: Path | None, i: int) -> np.ndarray | None:
-        return read_mask(folder / "masks" / frame_name(i)) > 0 if folder is not None else None
+        return read_mask(folder / frame_name(i)) > 0 if folder is not None else None
 
     with contextlib.ExitStack() as stack:
         given = stack.enter_context(open_video(case.input))
-        result = stack.enter_context(open_video(run_dir / "inpainted"))
-        clean = stack.enter_context(open_video(case.background)) if truth_known else None
-        backgrounds = clean.frames() if truth_known else None
-        for (i, before), (_, after) in zip(given.frames(), result.frames(), strict=True):
-            truth, tracked, corrected = case.truth[i], mask(run_dir, i), mask(corrected_dir, i)
-            tally.masks.add_masks(tracked, truth)
-            if corrected is not None:
-                tally.corrected.add_masks(corrected, truth)
-            background = next(backgrounds)[1] if truth_known else None
-            if truth_known:
+        results = stack.enter_context(open_video(result)) if result is not None else None
+        clean = stack.enter_context(open_video(case.background)) if case.background is not None else None
+        streams = [given.frames()] + [s.frames() for s in (results, clean) if s is not None]
+        for frames in zip(*streams, strict=True):
+            i, before = frames[0]
+            after = frames[1][1] if results is not None else None
+            background = frames[-1][1] if clean is not None else None
+            truth, tracked, fixed = case.truth[i], mask(masks, i), mask(corrected, i)
+            if tracked is not None:
+                tally.masks.add_masks(tracked, truth)
+            if fixed is not None:
+                tally.corrected.add_masks(fixed, truth)
+            if fills:
                 outside = ~dilate(truth, OUTSIDE_GROW)
                 tally.outside_same += int((after[outside] == before[outside]).all(axis=-1).sum())
                 tally.outside_total += int(outside.sum())
@@ -233,22 +238,24 @@ def score_run(case: Case, run_dir: Path, corrected_dir: Path | None = None) -> t
                 tally.telea_fill.add_pixels(reference, background, truth)
                 tally.telea_flicker.add(reference, background, truth)
             if i in sheet_frames:
-                rows[i] = _sheet_row(i, before, tracked, after, truth, background, corrected, tally)
-        worst = int(np.argmin(tally.masks.j))
-        if worst not in rows:  # read again, at random: the pass above kept no frames
-            rows[worst] = _sheet_row(worst, given.read(worst), mask(run_dir, worst), result.read(worst),
-                                     case.truth[worst], clean.read(worst) if truth_known else None,
-                                     mask(corrected_dir, worst), tally)
-    return _figures(case, tally), [rows[i] for i in sorted(rows)]
+                rows[i] = _sheet_row(i, before, tracked, after, truth, background, fixed, tally)
+        worst = int(np.argmin(tally.masks.j)) if tally.masks.j else None
+        if worst is not None and worst not in rows:  # read again, at random: the pass above kept no frames
+            rows[worst] = _sheet_row(worst, given.read(worst), mask(masks, worst),
+                                     results.read(worst) if results is not None else None, case.truth[worst],
+                                     clean.read(worst) if clean is not None else None, mask(corrected, worst), tally)
+    return _figures(case, tally, fills), [rows[i] for i in sorted(rows)]
 
 
-def _figures(case: Case, tally: _Tally) -> dict:
-    masks = tally.masks.summary()
-    figures = {"J": masks["J"], "F": masks["F"], "JF": masks["JF"], "J_frames": [round(j, 4) for j in tally.masks.j]}
+def _figures(case: Case, tally: _Tally, fills: bool) -> dict:
+    figures = {}
+    if tally.masks.j:
+        scores = tally.masks.summary()
+        figures.update(J=scores["J"], F=scores["F"], JF=scores["JF"], J_frames=[round(j, 4) for j in tally.masks.j])
     if tally.corrected.j:
         figures["JF_corrected"] = tally.corrected.summary()["JF"]
         figures["J_frames_corrected"] = [round(j, 4) for j in tally.corrected.j]
-    if case.background is None:
+    if not fills:
         return figures
     figures["hole_psnr"] = tally.fill.summary().get("hole_psnr")
     figures["temporal_err"] = tally.flicker.value()
@@ -267,25 +274,27 @@ def _figures(case: Case, tally: _Tally) -> dict:
 
 
 def case_goals(kind: str, figures: dict) -> list[dict]:
-    """The goals one case must meet, each with its measured value and whether it is met."""
+    """The goals one case must meet, of those its run measured (all in a whole run), each with its value."""
     def goal(name, value, met):
         return {"goal": name, "value": value, "met": bool(value is not None and met(value))}
 
-    if kind == "real":
-        goals = [goal(f"J&F >= {MIN_REAL_JF:.2f}", figures["JF"], lambda v: v >= MIN_REAL_JF)]
-        if "JF_corrected" in figures:
-            goals.append(goal(f"J&F with a keyframe every {CORRECTION_EVERY} frames >= {MIN_REAL_JF_CORRECTED:.2f}",
-                              figures["JF_corrected"], lambda v: v >= MIN_REAL_JF_CORRECTED))
-        return goals
-    telea_err = figures.get("telea_temporal_err")
-    return [
-        goal(f"J&F >= {MIN_JF:.2f}", figures["JF"], lambda v: v >= MIN_JF),
-        goal(f"hole PSNR >= Telea + {MIN_GAIN_DB:g} dB", figures.get("gain_db"), lambda v: v >= MIN_GAIN_DB),
-        goal("temporal err below Telea's", figures.get("temporal_err"),
-             lambda v: telea_err is not None and v < telea_err),
-        goal(f"outside-identical = {MIN_OUTSIDE_IDENTICAL:g}", figures.get("outside_identical"),
-             lambda v: v >= MIN_OUTSIDE_IDENTICAL),
-    ]
+    goals = []
+    if "JF" in figures:
+        least = MIN_REAL_JF if kind == "real" else MIN_JF
+        goals.append(goal(f"J&F >= {least:.2f}", figures["JF"], lambda v: v >= least))
+    if "JF_corrected" in figures:
+        goals.append(goal(f"J&F with a keyframe every {CORRECTION_EVERY} frames >= {MIN_REAL_JF_CORRECTED:.2f}",
+                          figures["JF_corrected"], lambda v: v >= MIN_REAL_JF_CORRECTED))
+    if "hole_psnr" in figures:
+        telea_err = figures["telea_temporal_err"]
+        goals += [
+            goal(f"hole PSNR >= Telea + {MIN_GAIN_DB:g} dB", figures.get("gain_db"), lambda v: v >= MIN_GAIN_DB),
+            goal("temporal err below Telea's", figures["temporal_err"],
+                 lambda v: telea_err is not None and v < telea_err),
+            goal(f"outside-identical = {MIN_OUTSIDE_IDENTICAL:g}", figures["outside_identical"],
+                 lambda v: v >= MIN_OUTSIDE_IDENTICAL),
+        ]
+    return goals
 
 
 def overall_goals(results: list[dict]) -> list[dict]:
@@ -301,51 +310,78 @@ def overall_goals(results: list[dict]) -> list[dict]:
 # -- running ---------------------------------------------------------------------------------------------
 
 
-def run_cases(cases: list[Case], out_dir: Path, settings: Settings | None = None, log=print) -> dict:
+#: What a run does: the whole removal (the goals), or one half of it, for work on that half.
+PARTS = {
+    "all": "Whole removal from each case's prompt, masks and fills scored",
+    "masks": "Masks only (segment and track from each case's prompt, no inpainting)",
+    "fills": "Fills only (the true masks inpainted, no tracking)",
+}
+
+
+def run_cases(cases: list[Case], out_dir: Path, part: str = "all", log=print) -> dict:
     """Run and score every case; writes ``table.md``, ``table.json`` and ``sheets/<case>.png`` into ``out_dir``
     (each run's own outputs go to ``runs/<case>/``). Returns the table as a dict; ``met`` says if all goals are."""
-    settings = settings or Settings(backend="classical")
+    settings = Settings(backend="classical")  # the defaults: what every install runs
     out_dir = Path(out_dir)
     results = []
     with staged(out_dir, ["table.md", "table.json", "sheets"]) as scratch:
         (scratch / "sheets").mkdir()
         for n, case in enumerate(cases, 1):
+            if part == "fills" and case.background is None:
+                log(f"[{n}/{len(cases)}] {case.name}: no true background, no fill to score: skipped")
+                continue
             log(f"[{n}/{len(cases)}] {case.name} ({case.kind}, {case.truth.frames} frames of "
                 f"{case.truth.width}x{case.truth.height}) ...")
-            result, rows = run_case(case, out_dir / "runs", settings)
+            result, rows = run_case(case, out_dir / "runs", settings, part)
             write_png(scratch / "sheets" / f"{case.name}.png", contact_sheet(rows))
             results.append(result)
             log(f"[{n}/{len(cases)}] {case.name}: {_one_line(result)}")
-        table = {"settings": settings.to_dict(), "cases": results, "overall": overall_goals(results)}
+        table = {"part": part, "settings": settings.to_dict(), "cases": results, "overall": overall_goals(results)}
         table["met"] = all(g["met"] for r in results for g in r["goals"]) and all(g["met"] for g in table["overall"])
         (scratch / "table.json").write_text(json.dumps(_finite(table), indent=2))
         (scratch / "table.md").write_text(markdown(table))
     return table
 
 
-def run_case(case: Case, runs_dir: Path, settings: Settings) -> tuple[dict, list[list]]:
-    """Remove the case's object with its prompt, score the result; for a real object also track with
-    corrected keyframes (tracking is all that is scored there)."""
+def run_case(case: Case, runs_dir: Path, settings: Settings, part: str = "all") -> tuple[dict, list[list]]:
+    """Run one case (``part`` of the pipeline, see PARTS) into ``runs_dir/<case>/`` and score it; a real object
+    is also tracked with corrected keyframes into ``runs_dir/<case>-corrected/``."""
     run_dir = runs_dir / case.name
     t0 = time.perf_counter()
-    report = pipeline.remove(case.input, Prompts((case.prompt,)), settings, run_dir)
+    if part == "all":
+        pipeline.remove(case.input, Prompts((case.prompt,)), settings, run_dir)
+    elif part == "masks":
+        _track(case, Prompts((case.prompt,)), settings, run_dir)
+    else:
+        with staged(run_dir, ["truth-masks"]) as scratch:
+            (scratch / "truth-masks").mkdir()
+            for i in range(case.truth.frames):
+                write_png(scratch / "truth-masks" / frame_name(i), case.truth[i].astype(np.uint8))
+        t0 = time.perf_counter()
+        pipeline.inpaint(case.input, run_dir / "truth-masks", settings, run_dir)
     seconds = time.perf_counter() - t0
-    corrected_dir = None
-    if case.kind == "real":
-        corrected_dir = runs_dir / f"{case.name}-corrected"
+    corrected = None
+    if case.kind == "real" and part != "fills":
         prompts = corrected_prompts(case)
-        with open_video(case.input) as source:
-            keyframes = pipeline.segment_keyframes(source, prompts, backends.make_segmenter(settings))
-            pipeline.track(source, keyframes, settings, corrected_dir)
-    figures, rows = score_run(case, run_dir, corrected_dir)
+        _track(case, prompts, settings, runs_dir / f"{case.name}-corrected")
+        corrected = runs_dir / f"{case.name}-corrected" / "masks"
+    figures, rows = score_run(case, run_dir / "masks" if part != "fills" else None,
+                              run_dir / "inpainted" if part != "masks" else None, corrected)
     result = {"case": case.name, "folder": str(case.folder), "kind": case.kind, "frames": case.truth.frames,
               "width": case.truth.width, "height": case.truth.height, **figures, "seconds": seconds,
-              "stage_seconds": report["seconds"], "run": str(run_dir)}
-    if corrected_dir is not None:
+              "run": str(run_dir)}
+    if corrected is not None:
         result["corrected_keyframes"] = prompts.keyframes()
     result["goals"] = case_goals(case.kind, figures)
     result["met"] = all(g["met"] for g in result["goals"])
     return result, rows
+
+
+def _track(case: Case, prompts: Prompts, settings: Settings, out_dir: Path) -> None:
+    """Segment the prompted frames and track from them: ``out_dir/masks/``, as ``remove`` makes them."""
+    with open_video(case.input) as source:
+        keyframes = pipeline.segment_keyframes(source, prompts, backends.make_segmenter(settings))
+        pipeline.track(source, keyframes, settings, out_dir)
 
 
 def corrected_prompts(case: Case) -> Prompts:
@@ -381,37 +417,41 @@ def _share(value: float) -> str:
     return "1" if value == 1 else f"{math.floor(value * 1e4) / 1e4:.4f}"
 
 
-def _one_line(r: dict) -> str:
-    text = f"J&F {r['JF']:.3f}"
-    if "JF_corrected" in r:
-        text += f" ({r['JF_corrected']:.3f} with corrected keyframes)"
-    if "hole_psnr" in r:
-        text += (f", hole PSNR {_num(r['hole_psnr'], '.2f')} dB (Telea {_num(r['telea_hole_psnr'], '.2f')}), "
-                 f"temporal err {_num(r['temporal_err'], '.2f')} (Telea {_num(r['telea_temporal_err'], '.2f')}), "
-                 f"outside-identical {_share(r['outside_identical'])}")
+def _jf(r: dict) -> str:
+    text = _num(r.get("JF"), ".3f")
+    return text + (f" / {r['JF_corrected']:.3f} corrected" if "JF_corrected" in r else "")
+
+
+def _fill_cells(r: dict) -> list[str]:
+    """hole PSNR, Telea's, the gain, temporal err (Telea's) and outside-identical, or dashes."""
+    if "hole_psnr" not in r:
+        return ["-"] * 5
+    return [_num(r["hole_psnr"], ".2f"), _num(r["telea_hole_psnr"], ".2f"), _num(r.get("gain_db"), "+.2f"),
+            f"{_num(r['temporal_err'], '.2f')} ({_num(r['telea_temporal_err'], '.2f')})",
+            _share(r["outside_identical"])]
+
+
+def _verdict(r: dict) -> str:
     missed = [g["goal"] for g in r["goals"] if not g["met"]]
-    return text + f", {r['seconds']:.1f} s; " + (f"missed: {'; '.join(missed)}" if missed else "goals met")
+    return "missed: " + "; ".join(missed) if missed else "met"
+
+
+def _one_line(r: dict) -> str:
+    psnr, telea_psnr, gain, flicker, outside = _fill_cells(r)
+    fills = (f", hole PSNR {psnr} dB (Telea {telea_psnr}, gain {gain}), temporal err {flicker}, "
+             f"outside-identical {outside}") if "hole_psnr" in r else ""
+    return f"J&F {_jf(r)}{fills}, {r['seconds']:.1f} s; goals {_verdict(r)}"
 
 
 def markdown(table: dict) -> str:
-    """The table as Markdown: one row per case, then the goals over all cases."""
-    lines = ["| case | kind | J&F | hole PSNR | per-frame Telea | gain | temporal err (Telea) | outside-identical "
+    """The table as Markdown: what ran, one row per case, then the goals over all cases."""
+    lines = [f"{PARTS[table['part']]}; classical backend, default settings.", "",
+             "| case | kind | J&F | hole PSNR | per-frame Telea | gain | temporal err (Telea) | outside-identical "
              "| seconds | goals |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in table["cases"]:
-        jf = f"{r['JF']:.3f}"
-        if "JF_corrected" in r:
-            jf += f" / {r['JF_corrected']:.3f} corrected"
-        missed = [g["goal"] for g in r["goals"] if not g["met"]]
-        if "hole_psnr" in r:
-            gain = _num(r.get("gain_db"), "+.2f")
-            cells = [_num(r["hole_psnr"], ".2f"), _num(r["telea_hole_psnr"], ".2f"), gain,
-                     f"{_num(r['temporal_err'], '.2f')} ({_num(r['telea_temporal_err'], '.2f')})",
-                     _share(r["outside_identical"])]
-        else:
-            cells = ["-"] * 5
-        lines.append(f"| {r['case']} | {r['kind']} | {jf} | " + " | ".join(cells)
-                     + f" | {r['seconds']:.1f} | {'met' if not missed else 'missed: ' + '; '.join(missed)} |")
+        cells = [r["case"], r["kind"], _jf(r), *_fill_cells(r), f"{r['seconds']:.1f}", _verdict(r)]
+        lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     for g in table["overall"]:
         lines.append(f"{g['goal']}: {g['value']:+.2f} dB ({'met' if g['met'] else 'missed'})")
@@ -432,11 +472,14 @@ def _tinted(image: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> np.ndarra
 
 
 def _sheet_row(i, before, mask, after, truth, background, corrected, tally: _Tally) -> list[tuple[str, np.ndarray]]:
-    """input | mask (red, truth outlined green) | [mask with corrected keyframes] | result | truth."""
-    row = [(f"input {i}", before), (f"mask J {tally.masks.j[i]:.2f}", _tinted(before, mask, truth))]
+    """input | mask (red, truth outlined green) | mask with corrected keyframes | result | truth, those there are."""
+    row = [(f"input {i}", before)]
+    if mask is not None:
+        row.append((f"mask J {tally.masks.j[i]:.2f}", _tinted(before, mask, truth)))
     if corrected is not None:
         row.append((f"corrected keyframes J {tally.corrected.j[i]:.2f}", _tinted(before, corrected, truth)))
-    row.append(("result", after))
+    if after is not None:
+        row.append(("result", after))
     row.append(("truth", background if background is not None else _tinted(before, truth, truth)))
     return row
 

@@ -129,6 +129,28 @@ def test_exit_code_0_when_every_goal_is_met(cases, tmp_path, monkeypatch, capsys
     assert table["met"] == table["cases"][0]["goals"][2]["met"]
 
 
+def test_masks_only_tracks_and_scores_the_masks(cases, tmp_path):
+    assert main(["eval", str(cases / "pan"), str(cases / "pan-real"), "--masks-only", "--out", str(tmp_path)]) \
+        in (0, 1)
+    table = json.loads((tmp_path / "table.json").read_text())
+    pan, real = table["cases"]
+    assert table["part"] == "masks" and table["overall"] == []
+    assert "hole_psnr" not in pan and [g["goal"] for g in pan["goals"]] == ["J&F >= 0.90"]
+    assert len(real["goals"]) == 2 and "JF_corrected" in real
+    assert not (tmp_path / "runs" / "pan" / "inpainted").exists()
+    assert (tmp_path / "table.md").read_text().startswith("Masks only")
+
+
+def test_truth_masks_scores_the_fill_apart_from_tracking(cases, tmp_path):
+    main(["eval", str(cases), "--truth-masks", "--out", str(tmp_path)])
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert [c["case"] for c in table["cases"]] == ["pan", "pan-wrong-click"]  # the real object has no fill truth
+    pan, wrong = table["cases"]
+    assert "JF" not in pan and len(pan["goals"]) == 3
+    assert pan["hole_psnr"] == pytest.approx(wrong["hole_psnr"])  # the same true masks, whatever the prompt
+    assert len(list((tmp_path / "runs" / "pan" / "truth-masks").iterdir())) == FRAMES
+
+
 # -- the measures, on hand-made runs ------------------------------------------------------------------------------
 
 
@@ -150,7 +172,7 @@ def test_a_perfect_run_scores_perfectly(cases, tmp_path):
         return np.where(hole[..., None], background, before)
 
     fake_run(case, tmp_path / "run", perfect)
-    figures, rows = evaluate.score_run(case, tmp_path / "run")
+    figures, rows = evaluate.score_run(case, tmp_path / "run" / "masks", tmp_path / "run" / "inpainted")
     assert (figures["J"], figures["F"], figures["JF"]) == (1.0, 1.0, 1.0)
     assert figures["hole_psnr"] == math.inf and figures["temporal_err"] == 0.0
     assert figures["outside_identical"] == 1.0
@@ -172,7 +194,7 @@ def test_hole_psnr_and_outside_identical_are_exact(cases, tmp_path):
         return out
 
     fake_run(case, tmp_path / "run", off_by_10)
-    figures, _ = evaluate.score_run(case, tmp_path / "run")
+    figures, _ = evaluate.score_run(case, tmp_path / "run" / "masks", tmp_path / "run" / "inpainted")
     assert figures["hole_psnr"] == pytest.approx(20 * math.log10(255 / 10))
     assert figures["outside_identical"] == pytest.approx(1 - 1 / outside)
     assert evaluate.case_goals("insert", figures)[3]["met"] is False
@@ -182,7 +204,7 @@ def test_stored_telea_figures_are_used_and_missing_ones_computed(cases, tmp_path
     case = evaluate.load_case(cases / "pan")
     case = dataclasses.replace(case, info={**case.info, "telea_hole_psnr": 99.0})
     fake_run(case, tmp_path / "run", lambda i, before, background: before)
-    figures, _ = evaluate.score_run(case, tmp_path / "run")
+    figures, _ = evaluate.score_run(case, tmp_path / "run" / "masks", tmp_path / "run" / "inpainted")
     assert figures["telea_hole_psnr"] == 99.0 and figures["telea_computed"] == ["telea_temporal_err"]
     assert figures["gain_db"] == pytest.approx(figures["hole_psnr"] - 99.0)
     assert figures["telea_temporal_err"] > 0
@@ -201,11 +223,12 @@ def test_temporal_error_compares_the_fills_change_with_the_backgrounds():
 
 
 def test_goals():
-    good = {"JF": 0.95, "gain_db": 1.5, "temporal_err": 2.0, "telea_temporal_err": 3.0, "outside_identical": 1.0}
+    good = {"JF": 0.95, "hole_psnr": 20.0, "gain_db": 1.5, "temporal_err": 2.0, "telea_temporal_err": 3.0, "outside_identical": 1.0}
     assert all(g["met"] for g in evaluate.case_goals("insert", good))
     for key, bad in (("JF", 0.89), ("gain_db", 0.9), ("temporal_err", 3.0), ("outside_identical", 0.99999)):
         goals = evaluate.case_goals("attach", {**good, key: bad})
         assert [g["met"] for g in goals].count(False) == 1, key
+    assert len(evaluate.case_goals("insert", {"JF": 0.95})) == 1  # a masks-only run: the fills are not judged
     real = evaluate.case_goals("real", {"JF": 0.55, "JF_corrected": 0.64})
     assert [g["met"] for g in real] == [True, False]
     assert evaluate.overall_goals([{"gain_db": 5.0}, {"gain_db": 2.9}, {"JF": 0.1}])[0]["met"] is False
