@@ -144,12 +144,13 @@ class VideoFile(FrameSource):
         except (av.error.FFmpegError, OSError) as e:
             raise InputError(f"{path} is not a video that can be read ({e.strerror or type(e).__name__})") from None
         try:
-            self._open()
+            self._probe()
         except BaseException:
             self._container.close()
             raise
 
-    def _open(self) -> None:
+    def _probe(self) -> None:
+        """Index the frames; find the rate, the size as displayed and the orientation."""
         path = self.path
         if not self._container.streams.video:
             raise InputError(f"{path} has no video stream")
@@ -167,9 +168,10 @@ class VideoFile(FrameSource):
         self.frame_count = len(self._pts)
         if self.frame_count == 0:
             raise InputError(f"{path} has no frames")
-        # The last frame lasts until the stream ends (an edit list may cut it short or stretch it).
+        # In mp4/mov the last frame lasts until the track ends, as its edit list says (other containers'
+        # stream durations may be estimates).
         start, length = self._stream.start_time, self._stream.duration
-        if start is not None and length and start + length > self._pts[-1]:
+        if "mov" in self._container.format.name and start is not None and length and start + length > self._pts[-1]:
             self._durations[-1] = start + length - self._pts[-1]
         self._rate = self._stream.guessed_rate or self._stream.average_rate or Fraction(25)
         self.fps = float(self._rate)
@@ -517,10 +519,10 @@ class Mp4Writer:
         The mp4 gets the source's time base and each frame's own timestamp and duration (variable
         frame rate included; a partial range keeps its times, it does not start at 0), the source's
         display matrix with frames stored in coded orientation and its pixel shape (so it displays as
-        the source does),
-        and a stream copy of every audio stream mp4 can hold. Audio of the whole clip is copied for the
-        whole range; for a partial range, the packets that start at or after frame ``start``'s time
-        (any time when ``start`` is 0) and before frame ``stop``'s (any time when ``stop`` is the end).
+        the source does), and a stream copy of every audio stream mp4 can hold (``audio_streams`` says
+        which). The whole range gets all the audio; a partial range the packets that start at or after
+        frame ``start``'s time (any time when ``start`` is 0) and before frame ``stop``'s (any time when
+        ``stop`` is the end).
         """
         writer = cls(path, *source.coded_size, source.rate, time_base=source.time_base,
                      display_matrix=source.display_matrix, sample_aspect_ratio=source.sample_aspect_ratio)
