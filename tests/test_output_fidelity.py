@@ -319,3 +319,33 @@ def test_odd_rotation_is_read_as_stored_and_kept(tmp_path, caplog):
     write_through(path, tmp_path / "out.mp4", 0, 3)
     assert display_matrix(tmp_path / "out.mp4") == display_matrix(path)
 
+
+
+class _MuxLog:
+    """Stands in for the writer's output container and notes each packet muxed: (kind, decode time)."""
+
+    def __init__(self, container):
+        self.container, self.muxed = container, []
+
+    def mux(self, packet):
+        self.muxed.append((packet.stream.type, packet.dts * packet.time_base))
+        self.container.mux(packet)
+
+    def __getattr__(self, name):
+        return getattr(self.container, name)
+
+
+def test_audio_is_muxed_as_the_video_advances(clips, tmp_path):
+    """Bounded memory: audio packets go out beside the video packets of their time, not all at the end."""
+    with open_video(clips["vfr-aac.mp4"]) as source:
+        writer = Mp4Writer.for_source(tmp_path / "out.mp4", source, 0, source.frame_count)
+        log = writer._container = writer._audio._output = _MuxLog(writer._container)
+        for _, frame in source.frames():
+            writer.write(frame)
+        writer.close()
+    video_at = [n for n, (kind, _) in enumerate(log.muxed) if kind == "video"]
+    halfway = video_at[len(video_at) // 2]
+    t = log.muxed[halfway][1]
+    audio_before = [at for kind, at in log.muxed[:halfway] if kind == "audio"]
+    assert audio_before and t - Fraction(1, 20) < max(audio_before) <= t  # AAC packets are 21 ms apart
+    assert audio_packets(tmp_path / "out.mp4") == audio_packets(clips["vfr-aac.mp4"])
