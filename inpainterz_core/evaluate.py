@@ -45,6 +45,7 @@ MIN_REAL_JF = 0.50
 MIN_REAL_JF_CORRECTED = 0.65
 CORRECTION_EVERY = 15
 
+BAD_J = 0.5  # a frame whose mask has a lower J is bad: the tracker's check_frames should name it
 OUTSIDE_GROW = 15  # px: outside-identical is measured outside the truth grown by this much
 TELEA_GROW = 3  # px: Telea paints the truth dilated by a 7x7 ellipse ...
 TELEA_RADIUS = 5  # ... with this radius, frame by frame
@@ -372,9 +373,20 @@ def run_case(case: Case, runs_dir: Path, settings: Settings, part: str = "all") 
               "run": str(run_dir)}
     if corrected is not None:
         result["corrected_keyframes"] = prompts.keyframes()
+    if part != "fills":
+        result.update(_flags(run_dir / "track.json", figures["J_frames"]))
     result["goals"] = case_goals(case.kind, figures)
     result["met"] = all(g["met"] for g in result["goals"])
     return result, rows
+
+
+def _flags(track_json: Path, j_frames: list[float]) -> dict:
+    """How well the tracker's own confidence points an editor at the frames whose mask is bad (J < BAD_J)."""
+    try:
+        check = json.loads(track_json.read_text())["check_frames"]
+    except (OSError, ValueError, KeyError):
+        return {}  # a tracker from before track.json
+    return {"check_frames": check, "bad_frames": [i for i, j in enumerate(j_frames) if j < BAD_J]}
 
 
 def _track(case: Case, prompts: Prompts, settings: Settings, out_dir: Path) -> None:
@@ -431,6 +443,14 @@ def _fill_cells(r: dict) -> list[str]:
             _share(r["outside_identical"])]
 
 
+def _flagged(r: dict) -> str:
+    """Of the frames whose mask is bad, how many the tracker flagged; and how many good ones it flagged."""
+    if "check_frames" not in r:
+        return "-"
+    bad, check = set(r["bad_frames"]), set(r["check_frames"])
+    return f"{len(bad & check)}/{len(bad)} (+{len(check - bad)} good)"
+
+
 def _verdict(r: dict) -> str:
     missed = [g["goal"] for g in r["goals"] if not g["met"]]
     return "missed: " + "; ".join(missed) if missed else "met"
@@ -447,10 +467,10 @@ def markdown(table: dict) -> str:
     """The table as Markdown: what ran, one row per case, then the goals over all cases."""
     lines = [f"{PARTS[table['part']]}; classical backend, default settings.", "",
              "| case | kind | J&F | hole PSNR | per-frame Telea | gain | temporal err (Telea) | outside-identical "
-             "| seconds | goals |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| bad masks (J < 0.5) flagged | seconds | goals |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table["cases"]:
-        cells = [r["case"], r["kind"], _jf(r), *_fill_cells(r), f"{r['seconds']:.1f}", _verdict(r)]
+        cells = [r["case"], r["kind"], _jf(r), *_fill_cells(r), _flagged(r), f"{r['seconds']:.1f}", _verdict(r)]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     for g in table["overall"]:

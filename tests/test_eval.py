@@ -109,6 +109,18 @@ def test_a_real_object_is_scored_on_masks_with_and_without_corrected_keyframes(e
     assert len(list((out / "runs" / "pan-real-corrected" / "masks").iterdir())) == FRAMES
 
 
+def test_the_trackers_flags_are_compared_with_the_bad_masks(evaluated):
+    _, out, table = evaluated
+    for case in table["cases"]:
+        track = json.loads((out / "runs" / case["case"] / "track.json").read_text())
+        assert case["check_frames"] == track["check_frames"]
+        assert case["bad_frames"] == [i for i, j in enumerate(case["J_frames"]) if j < 0.5]
+    wrong = table["cases"][2]
+    flagged = len(set(wrong["bad_frames"]) & set(wrong["check_frames"]))
+    others = len(set(wrong["check_frames"]) - set(wrong["bad_frames"]))
+    assert f"| {flagged}/{len(wrong['bad_frames'])} (+{others} good) |" in (out / "table.md").read_text()
+
+
 def test_telea_is_computed_where_case_json_lacks_it(evaluated):
     _, _, table = evaluated
     pan = table["cases"][0]
