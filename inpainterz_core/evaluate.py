@@ -12,6 +12,10 @@ masks, PSNR inside the true mask pooled over all frames, ``hole_temporal_err`` (
 true background's own change), the share of pixels outside the truth grown by 15 px left exactly as
 the input, and the same PSNR and flicker for per-frame Telea where ``case.json`` lacks them.
 A real-object case runs a second time with a corrected keyframe every 15 frames, as an editor would add.
+The tracker's ``check_frames`` (frames it doubts) are compared with the frames whose mask is bad.
+
+``--masks-only`` (track, score the masks) and ``--truth-masks`` (inpaint the true masks, score the fills)
+run one half of the pipeline, for work on that half; only the goals a run measures are judged.
 """
 
 from __future__ import annotations
@@ -348,17 +352,17 @@ def run_case(case: Case, runs_dir: Path, settings: Settings, part: str = "all") 
     """Run one case (``part`` of the pipeline, see PARTS) into ``runs_dir/<case>/`` and score it; a real object
     is also tracked with corrected keyframes into ``runs_dir/<case>-corrected/``."""
     run_dir = runs_dir / case.name
+    if part == "fills":
+        with staged(run_dir, ["truth-masks"]) as scratch:
+            (scratch / "truth-masks").mkdir()
+            for i in range(case.truth.frames):
+                write_png(scratch / "truth-masks" / frame_name(i), case.truth[i].astype(np.uint8))
     t0 = time.perf_counter()
     if part == "all":
         pipeline.remove(case.input, Prompts((case.prompt,)), settings, run_dir)
     elif part == "masks":
         _track(case, Prompts((case.prompt,)), settings, run_dir)
     else:
-        with staged(run_dir, ["truth-masks"]) as scratch:
-            (scratch / "truth-masks").mkdir()
-            for i in range(case.truth.frames):
-                write_png(scratch / "truth-masks" / frame_name(i), case.truth[i].astype(np.uint8))
-        t0 = time.perf_counter()
         pipeline.inpaint(case.input, run_dir / "truth-masks", settings, run_dir)
     seconds = time.perf_counter() - t0
     corrected = None
