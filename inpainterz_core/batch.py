@@ -4,7 +4,7 @@ A SHOTS.json file names each shot's input, output, prompts and settings; ``load_
 whole file and lists every problem at once, before anything runs. ``run`` sends each shot to Ray as
 one task in its own worker process: a shot that fails is recorded with its one-line error while the
 others go on, and a shot whose worker process dies (killed, out of memory) is re-run by Ray up to
-``retries`` times. Outputs are atomic (``pipeline.atomic_dir``), so a dead attempt never leaves a
+``retries`` times. ``pipeline.remove`` publishes its outputs atomically, so a dead attempt never leaves a
 half-written output. Ray is an optional extra (``pip install 'inpainterz[batch]'``), imported only
 in ``run``.
 

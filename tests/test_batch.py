@@ -143,7 +143,7 @@ def test_batch_matches_remove_reports_a_missing_input_and_resumes(tmp_path, foot
     assert _statuses(root) == {"sh010": "done", "sh020": "done", "sh030": "failed"}
     for name, shot in footage.items():
         assert _files(root / name) == _files(shot["reference"]), f"{name} differs from inpainterz remove"
-        assert (root / name / "result.mp4").is_file()
+        assert (root / name / "result.mp4").read_bytes() == (shot["reference"] / "result.mp4").read_bytes()
     table = capsys.readouterr().out
     assert "sh030" in table and "failed" in table and str(tmp_path / "sh030.mp4") in table
     assert not (root / "sh030").exists()
