@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -241,14 +242,14 @@ def write_report(path: Path, records: list[dict]) -> None:
 
 
 def _record(shot: Shot, status: str, stamp: dict | None, *, report: dict | None = None,
-            seconds: float | None = None, error: str | None = None) -> dict:
+            seconds: float | None = None, host: str | None = None, error: str | None = None) -> dict:
     """What the batch says about one shot, in the table and in batch-report.json."""
     return {
         "name": shot.name, "input": str(shot.input), "output": str(shot.output), "status": status,
         "frames": report.get("frames") if report else None,
         "seconds": seconds,
         "backends": {stage: b.get("name") for stage, b in report["backends"].items()} if report else None,
-        "error": error, "input_stamp": stamp,
+        "host": host, "error": error, "input_stamp": stamp,
     }
 
 
@@ -374,8 +375,8 @@ def _collect(ray, ref, shot: Shot, stamp: dict | None, retries: int) -> dict:
     except ray.exceptions.RayError as e:
         return _record(shot, "failed", stamp, error=f"Ray: {type(e).__name__}: {str(e).splitlines()[0]}")
     if "error" in outcome:
-        return _record(shot, "failed", stamp, error=outcome["error"])
-    return _record(shot, "done", stamp, report=outcome["report"], seconds=outcome["seconds"])
+        return _record(shot, "failed", stamp, host=outcome["host"], error=outcome["error"])
+    return _record(shot, "done", stamp, report=outcome["report"], seconds=outcome["seconds"], host=outcome["host"])
 
 
 class _ProgressTracker:
@@ -394,7 +395,7 @@ class _ProgressTracker:
 def _remove_shot(shot: Shot, frames: int, tracker) -> dict:
     """One shot, in a Ray worker: ``pipeline.remove``, its progress sent to ``tracker`` as frames done.
 
-    User errors come back as {"error": line}; a bug raises (Ray hands its traceback to the driver).
+    User errors come back as {"error": line, "host": ...}; a bug raises (Ray hands its traceback to the driver).
     """
     from . import pipeline
 
@@ -414,10 +415,10 @@ def _remove_shot(shot: Shot, frames: int, tracker) -> dict:
     try:
         report = pipeline.remove(shot.input, shot.prompts, shot.settings, shot.output, progress=report_progress)
     except InpainterzError as e:
-        return {"error": str(e)}
+        return {"error": str(e), "host": socket.gethostname()}
     except OSError as e:  # disk full, permission denied: one line, as the CLI says it
-        return {"error": f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")}
-    return {"report": report, "seconds": time.perf_counter() - t0}
+        return {"error": f"{e.strerror or e}: {e.filename or ''}".rstrip(": "), "host": socket.gethostname()}
+    return {"report": report, "seconds": time.perf_counter() - t0, "host": socket.gethostname()}
 
 
 # -- the table ----------------------------------------------------------------------------------------------

@@ -63,13 +63,16 @@ def footage(tmp_path_factory) -> dict:
     return shots
 
 
-def _shots_file(path: Path, footage: dict, missing: str | None = None, settings: dict | None = None) -> Path:
+def _shots_file(path: Path, footage: dict, failing: bool = False, settings: dict | None = None) -> Path:
+    """The footage's shots; ``failing`` adds sh030, whose input is missing, and sh040, clicked off its frame."""
     shots = [{"name": name, "input": os.path.relpath(shot["input"], path.parent), "prompts": shot["prompts"],
               "settings": {"backend": "classical", **(settings or {}).get(name, {})}}
              for name, shot in footage.items()]
-    if missing:
-        shots.append({"name": missing, "input": f"{missing}.mp4", "prompts": footage["sh010"]["prompts"],
+    if failing:
+        shots.append({"name": "sh030", "input": "sh030.mp4", "prompts": footage["sh010"]["prompts"],
                       "settings": {"backend": "classical"}})
+        shots.append({"name": "sh040", "input": str(footage["sh010"]["input"]),
+                      "prompts": [{"points": [[500, 20]]}], "settings": {"backend": "classical"}})
     path.write_text(json.dumps({"shots": shots}))
     return path
 
@@ -136,22 +139,24 @@ def test_a_batch_report_someone_else_wrote_is_never_overwritten(tmp_path, footag
 
 
 def test_batch_matches_remove_reports_a_missing_input_and_resumes(tmp_path, footage, local_ray, capsys):
-    shots = _shots_file(tmp_path / "shots.json", footage, missing="sh030")
+    shots = _shots_file(tmp_path / "shots.json", footage, failing=True)
     root = tmp_path / "out"
 
-    assert main(["batch", str(shots), "-o", str(root), "-q"]) == 1  # one shot failed
-    assert _statuses(root) == {"sh010": "done", "sh020": "done", "sh030": "failed"}
+    assert main(["batch", str(shots), "-o", str(root), "-q"]) == 1  # two shots failed, the others went on
+    assert _statuses(root) == {"sh010": "done", "sh020": "done", "sh030": "failed", "sh040": "failed"}
     for name, shot in footage.items():
         assert _files(root / name) == _files(shot["reference"]), f"{name} differs from inpainterz remove"
         assert (root / name / "result.mp4").read_bytes() == (shot["reference"] / "result.mp4").read_bytes()
-    table = capsys.readouterr().out
-    assert "sh030" in table and "failed" in table and str(tmp_path / "sh030.mp4") in table
-    assert not (root / "sh030").exists()
+    table = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in table[:5]] == ["shot", "sh010", "sh020", "sh030", "sh040"]
+    assert "failed" in table[3] and f"{tmp_path / 'sh030.mp4'} does not exist" in table[3]
+    assert "failed" in table[4] and "point (500, 20) is outside the 160x120 frame" in table[4]
+    assert not (root / "sh030").exists() and not (root / "sh040" / "report.json").exists()
 
     # Again: the finished shots are skipped, their outputs untouched.
     stamps = {name: (root / name / "report.json").stat().st_mtime_ns for name in footage}
     assert main(["batch", str(shots), "-o", str(root), "-q"]) == 1
-    assert _statuses(root) == {"sh010": "skipped", "sh020": "skipped", "sh030": "failed"}
+    assert _statuses(root) == {"sh010": "skipped", "sh020": "skipped", "sh030": "failed", "sh040": "failed"}
     assert {name: (root / name / "report.json").stat().st_mtime_ns for name in footage} == stamps
 
     # A newer input, or other settings, make a shot run again; the other stays skipped.
