@@ -45,8 +45,10 @@ def render_source_frames(source, first, count):
         render.filepath = path
         pngs = []
         for index in range(first, first + count):
-            scene.frame_set(strip.frame_start + index)
-            bpy.ops.render.render(write_still=True, scene=scene.name)
+            # render.render(scene=...) renders that scene at the context scene's frame: override the context
+            scene.frame_current = int(strip.frame_start) + index
+            with bpy.context.temp_override(scene=scene):
+                bpy.ops.render.render(write_still=True)
             with open(path, "rb") as f:
                 pngs.append(f.read())
         return pngs

@@ -35,7 +35,11 @@ def addon(tmp_path_factory):
 def scene(addon):
     """The current scene with an empty sequencer and colour settings under which pixels
     round-trip exactly (Standard view, no dither)."""
-    scene = bpy.context.scene
+    return prepare_scene(addon, bpy.context.scene)
+
+
+def prepare_scene(addon, scene):
+    """`scene` with an empty sequencer and pixel-exact colour settings (see the `scene` fixture)."""
     if scene.sequence_editor is not None:
         scene.sequence_editor_clear()
     scene.sequence_editor_create()
