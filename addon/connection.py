@@ -168,12 +168,6 @@ class Job:
         self.download = None  # a Download bringing results back, in remote mode
         self.cancelled = False
 
-    @property
-    def stage(self):
-        if self.session is not None and self.session.upload and not self.session.ready:
-            return "upload"
-        return "download" if self.download is not None else self.kind
-
 
 class Download:
     """`result_frames` of one kind, written into a scratch folder renamed into place at the end."""

@@ -47,6 +47,7 @@ class FakeServer:
         self.uploaded = {}  # session -> list of PNG bytes
         self.open_error = None  # (code, message) to answer open_video with
         self.track_error = None  # (code, message) to answer track with
+        self.work = None  # the server's own folder for results when a track names no out_dir
         self._sessions = 0
 
     def close(self):
@@ -125,7 +126,7 @@ class FakeServer:
             return self.track_error
         job = f"j{len(self.jobs) + 1}"
         self.jobs[job] = (identity, request_id, "track", body)
-        return {"job": job, "out_dir": body.get("out_dir") or "/server/work"}
+        return {"job": job, "out_dir": body.get("out_dir") or str(self.work)}
 
     def finish_track(self, job):
         """Write label maps of the job's prompts (every frame: the first prompt's mask) and end it."""
@@ -133,10 +134,18 @@ class FakeServer:
         first = body["objects"][0]
         labels = prompt_mask(self.width, self.height, first["points"], first.get("box")).astype(np.uint8)
         start, stop = body.get("start", 0), body.get("stop", self.frame_count)
-        out = body["out_dir"]
+        out = body.get("out_dir") or str(self.work)
         os.makedirs(os.path.join(out, "masks"), exist_ok=True)
         for i in range(start, stop):
             write_png(os.path.join(out, "masks", f"{i:06d}.png"), labels)
         results = {"out_dir": out, "masks": os.path.join(out, "masks"), "mask_range": [start, stop]}
+        self.results = results
         self._send(identity, self.protocol.event(request_id, "job_finished",
                                                  {"job": job, "kind": "track", "results": results}))
+
+    def op_result_frames(self, identity, request_id, body):
+        start, stop = self.results["mask_range"]
+        end = min(stop, body["start"] + body.get("count", 16))
+        frames = [open(os.path.join(self.results["masks"], f"{i:06d}.png"), "rb").read()
+                  for i in range(body["start"], end)]
+        return {"kind": body["kind"], "start": body["start"], "frames": frames, "next": end if end < stop else None}

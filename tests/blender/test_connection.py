@@ -1,10 +1,12 @@
 """The add-on's side of the protocol, against a stand-in server the test steps by hand: what is
 sent for clicks and jobs, in which order, and what the panel knows meanwhile."""
 
+import os
+
 import bpy
 import numpy as np
 import pytest
-from conftest import set_resolution, write_png
+from conftest import read_png, set_resolution, write_png
 from fake_server import FakeServer
 
 W, H, N = 64, 48, 6
@@ -29,6 +31,7 @@ def shot(addon, scene, tmp_path):
     addon.connection.close()
     addon.props.preferences().address = server.address
     yield source, server
+    addon.props.preferences().send_frames = False
     addon.connection.close()
     server.close()
 
@@ -152,3 +155,57 @@ def test_a_refused_folder_says_what_to_do_in_blender(addon, shot):
     exchange(addon, server)
     error = addon.connection.current().error
     assert error.startswith("Track failed: /x/inpainterz/shot is outside") and "Send frames" in error
+
+
+def test_frames_go_up_and_results_come_back_in_steps(addon, shot, tmp_path, monkeypatch):
+    """Remote mode, chosen by the user: the visible frames are sent as Blender shows them, a few per
+    request, the prompts and ranges are those of the uploaded frames, and the masks come back, a few
+    per request, into the strip's local result folder under their source frame numbers."""
+    source, server = shot
+    source.frame_offset_start = 1  # visible: source frames 1..5, uploaded as the server's 0..4
+    server.frame_count, server.work = N - 1, tmp_path / "server-side"
+    monkeypatch.setattr(addon.connection, "UPLOAD_CHUNK", 2)
+    monkeypatch.setattr(addon.connection, "DOWNLOAD_CHUNK", 3)
+    addon.props.preferences().send_frames = True
+    assert bpy.ops.inpainterz.add_point(image_x=20, image_y=20) == {"FINISHED"}  # source frame 2
+    assert bpy.ops.inpainterz.track() == {"FINISHED"}
+    conn = addon.connection.current()
+    exchange(addon, server, rounds=12)
+    assert [len(b["frames"]) for b in server.ops("upload_frames")] == [2, 2, 1]
+    for i, png in enumerate(server.uploaded["s1"]):
+        (tmp_path / "up.png").write_bytes(png)
+        assert (read_png(tmp_path / "up.png")[..., :3] == 40 * (i + 1)).all()
+    assert server.ops("segment")[0]["frame"] == 1
+    (track,) = server.ops("track")
+    assert (track["start"], track["stop"], track["objects"][0]["frame"]) == (0, N - 1, 1)
+    assert "out_dir" not in track
+
+    server.finish_track("j1")
+    exchange(addon, server, rounds=8)
+    assert [b["start"] for b in server.ops("result_frames")] == [0, 3]
+    assert not conn.jobs and conn.error is None
+    results = addon.strips.results_dir(source)
+    assert sorted(os.listdir(os.path.join(results, "from-server", "masks"))) == [f"{i:06d}.png" for i in range(1, N)]
+    mask = addon.strips.find_result(bpy.context.scene, source, addon.strips.MASK)
+    assert mask.elements[0].filename == "000001.png" and mask.frame_final_start == source.frame_final_start
+
+
+def test_cancel_while_frames_go_up_stops_sending(addon, shot, monkeypatch):
+    source, server = shot
+    monkeypatch.setattr(addon.connection, "UPLOAD_CHUNK", 2)
+    addon.props.preferences().send_frames = True
+    assert bpy.ops.inpainterz.add_point(image_x=20, image_y=20) == {"FINISHED"}
+    assert bpy.ops.inpainterz.track() == {"FINISHED"}
+    conn = addon.connection.current()
+    for _ in range(10):  # until the first chunk is answered
+        addon.connection.poll()
+        server.step(timeout_ms=20)
+        if conn.progress[0] == "upload":
+            break
+    assert conn.progress == ("upload", 2, N)
+    assert bpy.ops.inpainterz.cancel() == {"FINISHED"}
+    exchange(addon, server)
+    sent = len(server.ops("upload_frames"))
+    exchange(addon, server)
+    assert len(server.ops("upload_frames")) == sent < 3
+    assert server.ops("close_video") == [{"session": "s1"}] and not conn.jobs and server.ops("track") == []
