@@ -2,8 +2,8 @@
 
 The clips are made here with PyAV: a variable-frame-rate clip with AAC audio, a phone-style clip
 stored landscape with a -90 degree display matrix, a 25 fps clip with non-square pixels, and one
-whose audio mp4 cannot hold. Everything is compared with PyAV, timestamps in seconds as exact fractions (mp4 may
-store them in another time base).
+whose audio mp4 cannot hold. Everything is compared with PyAV, timestamps in seconds as exact
+fractions (mp4 may store them in a finer time base).
 """
 
 from __future__ import annotations
