@@ -249,6 +249,7 @@ def score_run(case: Case, masks: Path | None, result: Path | None,
             rows[worst] = _sheet_row(worst, given.read(worst), mask(masks, worst),
                                      results.read(worst) if results is not None else None, case.truth[worst],
                                      clean.read(worst) if clean is not None else None, mask(corrected, worst), tally)
+            rows[worst][0] = (f"input {worst}, lowest J", rows[worst][0][1])
     return _figures(case, tally, fills), [rows[i] for i in sorted(rows)]
 
 
