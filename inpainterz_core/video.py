@@ -366,15 +366,19 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
 def read_mask(path: str | os.PathLike) -> np.ndarray:
     """A label map image as uint8 HxW: 0 is background, 1..255 are object ids.
 
-    Read as stored: 8-bit grey, or colour whose channels are all equal (alpha ignored). A 16-bit
+    Read as stored: 8-bit grey, or colour whose channels are all equal (opaque, if it has alpha). A 16-bit
     mask holds object ids 0..255 as they are, or is an 8-bit mask widened to 16 bits (every value
     a multiple of 257, e.g. a 0/65535 binary mask), read back as 0..255 (0/255). Any other mask
-    (16-bit values such as 51200, colours, floats) is refused: guessing would paint the wrong pixels.
+    (16-bit values such as 51200, colours, transparency, floats) is refused: guessing would paint the
+    wrong pixels or none.
     """
     mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if mask is None:
         raise InputError(f"{path} is not a readable mask image")
     if mask.ndim == 3:
+        if mask.shape[2] == 4 and (mask[..., 3] != np.iinfo(mask.dtype).max).any():
+            raise InputError(f"{path} has transparency: a mask's ids are its grey values, so save it as grey "
+                             "without alpha (0 = keep, 1..255 = the object ids to remove)")
         colour = mask[..., :3]
         if not ((colour[..., 0] == colour[..., 1]).all() and (colour[..., 0] == colour[..., 2]).all()):
             raise InputError(f"{path} is a colour image, not a mask: give a grey label map "

@@ -116,6 +116,8 @@ def test_16_bit_masks_that_can_be_read(tmp_path, stored, read):
     (np.array([[0, 300], [1, 2]], np.uint16), "16-bit mask with values up to 300"),
     (np.dstack([np.zeros((2, 2), np.uint8), np.full((2, 2), 255, np.uint8), np.zeros((2, 2), np.uint8)]),
      "colour image, not a mask"),
+    (np.dstack([np.zeros((2, 2), np.uint8)] * 3 + [np.array([[0, 255], [0, 0]], np.uint8)]),
+     "has transparency"),  # black strokes drawn on a transparent layer: read as grey they would be all 0
 ])
 def test_masks_we_cannot_interpret_are_refused(tmp_path, image, message):
     cv2.imwrite(str(tmp_path / "m.png"), image)
@@ -123,10 +125,11 @@ def test_masks_we_cannot_interpret_are_refused(tmp_path, image, message):
         read_mask(tmp_path / "m.png")
 
 
-def test_grey_mask_saved_as_colour_is_read(tmp_path):
+@pytest.mark.parametrize("alpha", [False, True])
+def test_grey_mask_saved_as_colour_is_read(tmp_path, alpha):
     labels = np.zeros((4, 5), np.uint8)
     labels[1:3, 2:4] = 3
-    cv2.imwrite(str(tmp_path / "m.png"), np.dstack([labels] * 3))
+    cv2.imwrite(str(tmp_path / "m.png"), np.dstack([labels] * 3 + [np.full_like(labels, 255)] * alpha))
     np.testing.assert_array_equal(read_mask(tmp_path / "m.png"), labels)
 
 
