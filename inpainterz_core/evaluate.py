@@ -32,7 +32,7 @@ import numpy as np
 
 from . import backends, pipeline
 from .errors import InputError
-from .masks import bounding_box, dilate
+from .masks import bounding_box, dilate, padded_box
 from .metrics import RegionScores
 from .outputs import staged, write_png
 from .prompts import ObjectPrompt, Point, Prompts
@@ -497,7 +497,8 @@ def _tinted(image: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> np.ndarra
 
 
 def _sheet_row(i, before, mask, after, truth, background, corrected, tally: _Tally) -> list[tuple[str, np.ndarray]]:
-    """input | mask (red, truth outlined green) | mask with corrected keyframes | result | truth, those there are."""
+    """input | mask (red, truth outlined green) | mask with corrected keyframes | result | truth, those there are;
+    then the result and the truth zoomed to the object, where a small object would hide the fill's flaws."""
     row = [(f"input {i}", before)]
     if mask is not None:
         row.append((f"mask J {tally.masks.j[i]:.2f}", _tinted(before, mask, truth)))
@@ -506,6 +507,11 @@ def _sheet_row(i, before, mask, after, truth, background, corrected, tally: _Tal
     if after is not None:
         row.append(("result", after))
     row.append(("truth", background if background is not None else _tinted(before, truth, truth)))
+    box = bounding_box(truth)
+    if after is not None and box is not None:
+        pad = max(16, (box[2] - box[0] + box[3] - box[1]) // 4)
+        x0, y0, x1, y1 = padded_box(box, pad, truth.shape[1], truth.shape[0], min_size=64)
+        row += [("result, zoomed", after[y0:y1, x0:x1]), ("truth, zoomed", row[-1][1][y0:y1, x0:x1])]
     return row
 
 

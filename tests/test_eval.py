@@ -76,7 +76,7 @@ def test_eval_runs_every_case_in_a_folder_and_writes_table_sheets_and_runs(evalu
             assert sheet.height == rows * (evaluate.SHEET_HEIGHT + 2)
             columns = 5 if case["kind"] == "real" else 4  # input, mask, [corrected mask,] result, truth
             tile = round(192 * evaluate.SHEET_HEIGHT / 108) + 2
-            assert sheet.width == columns * tile
+            assert sheet.width > columns * tile  # and the result and truth zoomed to the logo
     assert table["cases"][0]["seconds"] > 0
 
 
@@ -184,7 +184,8 @@ def test_a_perfect_run_scores_perfectly(cases, tmp_path):
     assert figures["hole_psnr"] == math.inf and figures["temporal_err"] == 0.0
     assert figures["outside_identical"] == 1.0
     assert len(rows) == evaluate.SHEET_FRAMES
-    assert [label for label, _ in rows[0]] == ["input 0", "mask J 1.00", "result", "truth"]
+    assert [label for label, _ in rows[0]] == ["input 0", "mask J 1.00", "result", "truth", "result, zoomed",
+                                               "truth, zoomed"]
 
 
 def test_hole_psnr_and_outside_identical_are_exact(cases, tmp_path):
