@@ -125,16 +125,16 @@ def load_case(folder: Path) -> Case:
         raise InputError(f"{folder / 'case.json'}: cannot read it ({e})") from None
     if not isinstance(info, dict) or "prompt" not in info:
         raise InputError(f"{folder / 'case.json'}: a case needs a 'prompt' ({{\"frame\", \"points\", \"box\"}})")
-    prompt = ObjectPrompt.from_dict(info["prompt"])
     truth = TruthMasks(folder / "gt_masks.npz")
+    try:
+        prompt = ObjectPrompt.from_dict(info["prompt"])
+        prompt.check_inside(truth.width, truth.height, truth.frames)
+    except InputError as e:
+        raise InputError(f"{folder / 'case.json'}: {e}") from None
     real = info.get("background_truth", True) is False
     kind = "real" if real else str(info.get("mode", "insert"))
     background = None if real else _source_clip(folder, info)
     case = Case(folder.name, folder, info, kind, prompt, truth, background)
-    try:
-        prompt.check_inside(truth.width, truth.height, truth.frames)
-    except InputError as e:
-        raise InputError(f"{folder / 'case.json'}: {e}") from None
     for path in [case.input] + ([background] if background else []):
         with open_video(path) as clip:
             if (clip.frame_count, clip.height, clip.width) != (truth.frames, truth.height, truth.width):

@@ -273,7 +273,7 @@ def test_a_missing_source_clip_is_named(cases, tmp_path, capsys):
     assert "source clip background.mp4" in capsys.readouterr().err
 
 
-def test_a_prompt_outside_the_clip_is_refused_before_any_run(cases, tmp_path, capsys):
+def test_a_bad_prompt_is_refused_before_any_run(cases, tmp_path, capsys):
     folder = tmp_path / "offframe"
     folder.mkdir()
     for name in ("input.mp4", "background.mp4", "gt_masks.npz"):
@@ -282,6 +282,9 @@ def test_a_prompt_outside_the_clip_is_refused_before_any_run(cases, tmp_path, ca
     (folder / "case.json").write_text(json.dumps({**info, "prompt": {"frame": FRAMES, "points": [[5, 5, 1]]}}))
     assert main(["eval", str(cases / "pan"), str(folder), "--out", str(tmp_path / "out")]) == 1
     assert f"case.json: frame {FRAMES} is out of range" in capsys.readouterr().err
+    (folder / "case.json").write_text(json.dumps({**info, "prompt": {"points": [[5, 5, 0]]}}))
+    assert main(["eval", str(folder), "--out", str(tmp_path / "out")]) == 1
+    assert "offframe/case.json: a prompt needs a box or at least one positive point" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
