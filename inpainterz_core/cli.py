@@ -50,7 +50,8 @@ def box_arg(text: str) -> tuple[float, float, float, float]:
 
 def _add_prompt_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--point", type=point_arg, action="append", default=[], metavar="X,Y[,LABEL]",
-                   help="a click in full-resolution pixels (origin top-left); LABEL 1 = object (default), 0 = not")
+                   help="a click in full-resolution pixels of the frame as it is displayed (rotation applied; origin "
+                        "top-left); LABEL 1 = object (default), 0 = not")
     p.add_argument("--box", type=box_arg, metavar="X0,Y0,X1,Y1", help="a box around the object")
     p.add_argument("--frame", type=int, default=0, help="the frame the prompts are on (default 0)")
     p.add_argument("--prompts", type=Path, metavar="JSON",
@@ -93,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     command("remove", "segment, track and paint out the prompted objects", run_remove)
     command("segment", "the prompted frame's mask only", run_segment)
     command("track", "masks for every frame from the prompts", run_track)
-    inpaint = command("inpaint", "paint out given masks (one 8-bit mask per frame)", run_inpaint, prompts=False)
+    inpaint = command("inpaint", "paint out given masks (one 8-bit, or 16-bit id, mask per frame)", run_inpaint,
+                      prompts=False)
     inpaint.add_argument("--masks", type=Path, required=True, metavar="DIR",
                          help="one mask per frame: 000000.png, 000001.png, ... (0 = keep, other = paint out)")
 

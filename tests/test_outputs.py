@@ -140,6 +140,7 @@ def test_inpaint_without_video_removes_our_earlier_video(tmp_path, pan_folder, p
     assert json.loads((out / "report.json").read_text())["video"] is None
     report = pipeline.inpaint(pan_folder, out / "masks", Settings(backend="classical"), out)
     assert report["video"] == "result.mp4" and (out / "result.mp4").is_file()
+    assert report["audio"] == []  # an image folder has no audio to keep
 
 
 # -- 18. a full disk --------------------------------------------------------------------------------------

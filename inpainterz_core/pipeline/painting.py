@@ -46,8 +46,8 @@ def _mask_files(masks_dir: Path, start: int, stop: int) -> dict[int, Path]:
         return named
     try:
         files = ImageFolder(masks_dir).files
-    except InputError:
-        raise InputError(f"{masks_dir} holds no mask images") from None
+    except InputError as e:
+        raise InputError(f"masks: {e}") from None
     if len(files) != stop - start:
         raise InputError(f"{masks_dir} has {len(files)} masks for {stop - start} frames: "
                          f"give one mask per frame (000000.png, 000001.png, ...)")
@@ -86,7 +86,9 @@ def _paste(frame: np.ndarray, fill: np.ndarray, hole: np.ndarray, box, edge: int
     return out
 
 
-def _inpaint_into(source, mask_files, inpainter, settings, dest: Path, start, stop, progress, cancel) -> None:
+def _inpaint_into(source, mask_files, inpainter, settings, dest: Path, start, stop, progress, cancel) -> list | None:
+    """Fill every frame of the range into ``dest``; returns what became of the source's audio streams
+    (None without a video)."""
     width, height = source.width, source.height
     # Pass 1 over the masks only: where is there something to paint, frame by frame.
     boxes = {}
@@ -148,6 +150,7 @@ def _inpaint_into(source, mask_files, inpainter, settings, dest: Path, start, st
             writer.finish()
         finally:
             writer.close()
+    return video.audio_streams if video is not None else None
 
 
 def _fill_chunk(c: _Chunk, crops, inpainter, cancel) -> dict[int, tuple]:
@@ -196,10 +199,10 @@ def inpaint(source, masks_dir, settings: Settings, out_dir, *, frame_range=None,
         with staged(out_dir, ["inpainted", "result.mp4", "report.json"]) as scratch:
             inpainter = inpainter or backends.make_inpainter(settings)
             t0 = time.perf_counter()
-            _inpaint_into(src, mask_files, inpainter, settings, scratch, start, stop, progress, cancel)
+            audio = _inpaint_into(src, mask_files, inpainter, settings, scratch, start, stop, progress, cancel)
             report = {"stage": "inpaint", "backend": backends.describe(inpainter), "frames": stop - start,
                       "range": [start, stop], "seconds": time.perf_counter() - t0,
                       "width": src.width, "height": src.height,
-                      "video": "result.mp4" if settings.write_video else None}
+                      "video": "result.mp4" if settings.write_video else None, "audio": audio}
             (scratch / "report.json").write_text(json.dumps(report, indent=2))
     return report
