@@ -48,6 +48,7 @@ def run() -> dict:
     import ray
 
     cpus = os.cpu_count() or 1
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         sequential_shots = make_shots(folder, "sequential")
@@ -80,6 +81,7 @@ def run() -> dict:
         "batch_speedup": round(sequential_s / batch_s, 2),
         "batch_one_at_a_time_s": round(serial_s, 2),
         "ray_overhead_per_shot_s": round(overhead, 3),
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],  # before, after: others' work
     }
 
 
