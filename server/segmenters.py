@@ -51,7 +51,3 @@ class SegmenterPool:
             while len(self._built) > self._keep:
                 self._built.popitem(last=False)
         return SessionSegmenter(entry[0], entry[1], session_id)
-
-    def keys(self) -> list[tuple]:
-        with self._lock:
-            return list(self._built)

@@ -53,9 +53,6 @@ class Workers:
         for thread in self._threads:
             thread.join(timeout)
 
-    def alive(self) -> int:
-        return sum(t.is_alive() for t in self._threads)
-
     def _run(self) -> None:
         while True:
             item = self._queue.get()
