@@ -9,7 +9,8 @@ Work folder layout (``--work-dir``, default ``~/.cache/inpainterz/server``)::
 
 A session's folder is deleted when it closes, and the run folder at shutdown. A run
 that was killed leaves its folder unlocked: the next server on the same work folder
-sweeps it (and the ``uploads/<session>-*`` folders of servers from before this layout).
+sweeps it (and, from servers before this layout, ``uploads/<session>-*`` folders and
+``<session>/`` folders that hold nothing but Inpainterz outputs and scratch).
 Clients never reach the work folder: ``AllowedRoots`` refuses every path inside it.
 """
 
@@ -44,6 +45,8 @@ MARKER = ".inpainterz-server"
 LOCK = ".lock"
 _RUN_NAME = re.compile(r"run-[0-9a-f]{16}")
 _OLD_UPLOAD_NAME = re.compile(r"s[0-9a-f]{16}-\w+")  # uploads/<session>-<mkdtemp> of the old layout
+_OLD_SESSION_NAME = re.compile(r"s[0-9a-f]{16}")  # <session>/ results of the old layout
+_OUTPUT_NAMES = {"masks", "inpainted", "result.mp4", "report.json", "track.json", ".inpainterz.json"}
 
 
 @dataclass
@@ -173,7 +176,7 @@ class WorkDir:
 
 
 def sweep_stale(root: Path) -> int:
-    """Delete run folders no live server holds (ours by name and marker) and old-layout upload folders."""
+    """Delete run folders no live server holds (ours by name and marker) and the old layout's leftovers."""
     swept = 0
     for entry in root.iterdir():
         if not (_RUN_NAME.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink()
@@ -191,6 +194,11 @@ def sweep_stale(root: Path) -> int:
             os.close(fd)
         shutil.rmtree(entry, ignore_errors=True)
         swept += 1
+    for entry in root.iterdir():
+        if _OLD_SESSION_NAME.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink() \
+                and all(n in _OUTPUT_NAMES or n.startswith(".") and ".partial-" in n for n in os.listdir(entry)):
+            shutil.rmtree(entry, ignore_errors=True)
+            swept += 1
     uploads = root / "uploads"
     if uploads.is_dir() and not uploads.is_symlink():
         for entry in uploads.iterdir():

@@ -214,12 +214,18 @@ def test_a_session_leaves_nothing_in_the_work_folder_and_stale_runs_are_swept(tm
     (stale / "s0123456789abcdef" / "out" / ".inpainterz-partial-1-x").mkdir(parents=True)
     old_upload = work / "uploads" / "s0123456789abcdef-k2j3h4"
     old_upload.mkdir(parents=True)
-    foreign = [work / "run-fedcba9876543210", work / "notes", work / "uploads" / "mine"]  # no marker / not ours
+    old_results = work / "s0123456789abcdef"  # a killed old-layout run: its results and scratch
+    (old_results / "masks").mkdir(parents=True)
+    (old_results / ".masks.partial-1a2b").mkdir()
+    kept = work / "sfedcba9876543210"  # named like ours but holding a file we never write
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    foreign = [work / "run-fedcba9876543210", work / "notes", work / "uploads" / "mine", kept]
     for folder in foreign:
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
     clip = synthetic_clip(tmp_path / "clip", frames=3)
     with running_server(tmp_path, "--allow-root", str(tmp_path)) as server, server.client() as c:
-        assert not stale.exists() and not old_upload.exists()
+        assert not stale.exists() and not old_upload.exists() and not old_results.exists()
         assert all(folder.exists() for folder in foreign)
         sid = clicked(c, clip)
         c.track(sid).result(120)
