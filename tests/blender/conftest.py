@@ -1,34 +1,49 @@
 """Tests that run inside Blender's Python (the bpy wheel), in the .venv-blender-* environments.
 
-The add-on is staged exactly as `make addon` packs it (addon/build.py) and enabled through
-Blender's add-on system. Teardown disables it: bpy 4.2 crashes at exit while an operator class
-or timer of an add-on is still registered.
+The add-on is built exactly as `make addon` builds it (addon/build.py), zip and wheels, and
+installed the way Blender installs an extension: Blender unpacks the wheels for this platform and
+Python into its own site-packages, so the add-on runs on its bundled pyzmq and msgpack (these
+environments have none of their own, like Blender's Python). Blender's user folders are a scratch
+folder. Teardown disables the add-on: bpy 4.2 crashes at exit while an operator class or timer of
+an add-on is still registered.
 """
 
+import importlib
+import os
 import pathlib
 import struct
 import sys
+import tempfile
 import zlib
 
-import bpy
-import numpy as np
-import pytest
+# Before bpy starts: Blender installs extensions under its user folders; keep them out of the home folder.
+os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="inpainterz-blender-user-"))
+
+import bpy  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "addon"))
 import build  # noqa: E402  (addon/build.py)
 
+MODULE = "bl_ext.user_default.inpainterz"
+
 
 @pytest.fixture(scope="session")
-def addon(tmp_path_factory):
+def extension_zip(tmp_path_factory):
     stage = tmp_path_factory.mktemp("addon")
-    build.stage(stage)
-    sys.path.insert(0, str(stage))
-    assert bpy.ops.preferences.addon_enable(module="inpainterz") == {"FINISHED"}
-    import inpainterz
+    return build.build_zip(build.stage(stage), stage / "dist")
 
-    yield inpainterz
-    bpy.ops.preferences.addon_disable(module="inpainterz")
+
+@pytest.fixture(scope="session")
+def addon(extension_zip):
+    """The add-on's package, installed from its zip and enabled."""
+    result = bpy.ops.extensions.package_install_files(filepath=str(extension_zip), repo="user_default",
+                                                      enable_on_install=True)
+    assert result == {"FINISHED"}
+    yield importlib.import_module(MODULE)
+    bpy.ops.preferences.addon_disable(module=MODULE)
 
 
 @pytest.fixture
