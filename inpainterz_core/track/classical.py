@@ -1,13 +1,25 @@
-"""Classical tracking: warp the mask along dense optical flow, then snap it to the object's colours.
+"""Classical tracking: carry the mask along the object's motion, then re-cut it by colour near its edge.
 
-Per object and per frame:
-1. DIS optical flow from the new frame back to the previous one, on a crop around
-   the object (scaled to at most ``work_side`` pixels), warps the previous mask
-   into a soft prior;
-2. colour histograms of the object and of the ring around it, learnt on the
-   reference frame, give a per-pixel likelihood ratio;
-3. near the warped boundary the two are combined, so the mask follows the object
-   (flow) without drifting off its edges (colour); far from it the prior decides.
+Per object and per frame, on a crop around where the object is expected (its last box moved
+by its last velocity), scaled to at most ``work_side`` pixels:
+
+1. Motion. DIS optical flow from the new frame back to the previous one. A similarity
+   transform fitted to the flow inside the object warps the previous mask rigidly (a badge
+   keeps its shape and does not smear onto the background it slides over); the dense flow
+   warps it freely (a person's limbs). The share of the object the rigid fit explains
+   decides how much each counts. The result is a soft prior.
+2. Appearance, anchored and local. The object's colours are learnt once, on the keyframe,
+   against its surroundings, which are re-learnt a little every frame (a white wall the white
+   logo is about to cross is background by the time they touch). Local colour models along
+   the edge, learnt on the previous frame carried by the flow (as Video SnapCut's windows),
+   tell apart object and background that share colours elsewhere.
+3. Re-segmentation. In a band around the prior's edge the three are summed as log-odds; the
+   mask keeps only the pieces the prior supports, and a cut whose area jumps away from the
+   prior's falls back to the prior (shape and area consistency).
+4. Confidence and recovery. Each frame's mask is scored by how well its colours still match
+   the keyframe, how well the flow explains it, and how steady its area is (``confidence``).
+   When it is low, the keyframe's appearance is searched for over the whole frame and, when
+   found clearly, the keyframe's mask is put there (re-detection after occlusion or a jump).
 """
 
 from __future__ import annotations
@@ -15,10 +27,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..masks import bounding_box, dilate, padded_box
+from ..masks import bounding_box, padded_box
 from .base import Tracker
 
-_BINS = 16  # per channel; 4096-bin RGB histograms
+_BINS = 16  # per channel; 4096-bin RGB histograms for the anchored model
+_LOCAL_LEVELS = 8  # per channel; 512-bin histograms for the local windows
+
+
+def _distance(region: np.ndarray) -> np.ndarray:
+    """Each pixel of ``region``: its distance to the nearest pixel outside it (0 outside)."""
+    return cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
 
 
 def _colour_index(image: np.ndarray) -> np.ndarray:
@@ -29,9 +47,8 @@ def _colour_index(image: np.ndarray) -> np.ndarray:
 class ColourModel:
     """Object vs surroundings colour histograms; ``log_ratio`` says how object-like each pixel is.
 
-    The object's colours are learnt once, on the keyframe. Its surroundings change as it
-    moves, so they are re-learnt a little on every frame (``learn_surroundings``): a white
-    wall the white logo is about to cross is background by the time they touch.
+    The object's colours are learnt once, on the keyframe (the anchor). Its surroundings change
+    as it moves, so they are re-learnt a little on every frame (``learn_surroundings``).
     """
 
     def __init__(self, image: np.ndarray, mask: np.ndarray):
@@ -42,7 +59,8 @@ class ColourModel:
     @staticmethod
     def _ring(mask: np.ndarray) -> np.ndarray:
         size = max(8, int(np.sqrt(mask.sum())) // 2)
-        return dilate(mask, size) & ~dilate(mask, 2)
+        away = _distance(~mask)
+        return (away > 2) & (away <= size)
 
     @staticmethod
     def _histogram(image: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -61,47 +79,121 @@ class ColourModel:
         return self.table[_colour_index(image)]
 
 
+def _local_log_ratio(reference: np.ndarray, mask: np.ndarray, image: np.ndarray, cell: int) -> np.ndarray:
+    """Per-window object-vs-background colour log-ratio: learnt on ``reference``/``mask``, read on ``image``.
+
+    The crop is cut into ``cell``-sized windows; every window's two histograms come from one
+    ``bincount`` over (window, colour) pairs, so there is no loop over windows.
+    """
+    h, w = mask.shape
+    rows, cols = -(-h // cell), -(-w // cell)
+    window = (np.arange(h)[:, None] // cell) * cols + (np.arange(w)[None, :] // cell)
+    levels = _LOCAL_LEVELS
+    shift = 8 - int(np.log2(levels))
+
+    def index(img):
+        q = (img >> shift).astype(np.int32)
+        return window * levels**3 + (q[..., 0] * levels + q[..., 1]) * levels + q[..., 2]
+
+    ref = index(reference).ravel()
+    m = mask.ravel()
+    size = rows * cols * levels**3
+    fg = np.bincount(ref[m], minlength=size).reshape(rows * cols, -1).astype(np.float32)
+    bg = np.bincount(ref[~m], minlength=size).reshape(rows * cols, -1).astype(np.float32)
+    # A window that saw only one side says nothing: the Laplace terms pull its ratio to ~0.
+    fg = (fg + 0.5) / (fg.sum(axis=1, keepdims=True) + 0.5 * levels**3)
+    bg = (bg + 0.5) / (bg.sum(axis=1, keepdims=True) + 0.5 * levels**3)
+    table = np.log(fg) - np.log(bg)
+    return table.ravel()[index(image)]
+
+
 class _Object:
-    def __init__(self, image: np.ndarray, mask: np.ndarray):
+    def __init__(self, image: np.ndarray, gray: np.ndarray, mask: np.ndarray):
         self.colours = ColourModel(image, mask)
         self.mask = mask
+        self.velocity = np.zeros(2)  # the box's last move, frame pixels per frame
+        self.anchor_area = int(mask.sum())
+        self.anchor_agreement = _agreement(self.colours.log_ratio(image), mask)
+        self.template = _look(gray, mask)  # the keyframe's look, for re-detection
+        self.recent = self.template  # the last look the tracker was sure of
+        self.good_area = self.anchor_area  # the area of the last frame it was fairly sure of
+
+
+def _look(gray: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The object's grey patch and its mask in its box."""
+    box = bounding_box(mask)
+    if box is None:
+        return None
+    return gray[box[1]:box[3], box[0]:box[2]].copy(), mask[box[1]:box[3], box[0]:box[2]].copy()
+
+
+def _centre(mask: np.ndarray) -> np.ndarray:
+    x0, y0, x1, y1 = bounding_box(mask)
+    return np.array([x0 + x1, y0 + y1], float) / 2
+
+
+def _agreement(colour: np.ndarray, mask: np.ndarray) -> float:
+    """Share of the mask whose colours look like the anchored object's."""
+    return float((colour[mask] > 0).mean()) if mask.any() else 0.0
 
 
 class FlowTracker(Tracker):
     name = "flow"
 
-    def __init__(self, work_side: int = 320, colour_weight: float = 0.8, band: float = 0.2,
-                 surroundings_rate: float = 0.1):
+    def __init__(self, work_side: int = 320, colour_weight: float = 0.8, local_weight: float = 0.5,
+                 band: float = 0.2, surroundings_rate: float = 0.1, redetect_below: float = 0.35):
         self.work_side = work_side
-        self.surroundings_rate = surroundings_rate
         self.colour_weight = colour_weight
+        self.local_weight = local_weight
         self.band = band  # width of the refinement band, as a fraction of the object's size
+        self.surroundings_rate = surroundings_rate
+        self.redetect_below = redetect_below
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         self._objects: dict[int, _Object] = {}
         self._gray: np.ndarray | None = None
+        self._image: np.ndarray | None = None
 
     def reset(self, image: np.ndarray, labels: np.ndarray) -> None:
         self._gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        self._objects = {int(k): _Object(image, labels == k) for k in np.unique(labels) if k}
-
-    def correct(self, image: np.ndarray, labels: np.ndarray) -> None:
-        self.reset(image, labels)
+        self._image = image
+        self._objects = {int(k): _Object(image, self._gray, labels == k) for k in np.unique(labels) if k}
+        self.confidence = 1.0
 
     def step(self, image: np.ndarray) -> np.ndarray:
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         labels = np.zeros(gray.shape, np.uint8)
+        confidences = [1.0]
         for object_id, obj in self._objects.items():
             if obj.mask.any():
-                obj.mask = self._propagate(obj, image, gray)
-            labels[obj.mask] = object_id
-        self._gray = gray
+                mask, confidence = self._propagate(obj, image, gray)
+            else:
+                mask, confidence = obj.mask, 0.0
+            if confidence < self.redetect_below and obj.template is not None:
+                found = self._redetect(obj, image, gray, mask, confidence)
+                if found is not None:
+                    mask, confidence = found
+            obj.velocity = _centre(mask) - _centre(obj.mask) if mask.any() and obj.mask.any() else np.zeros(2)
+            if confidence >= 0.5:
+                obj.good_area = int(mask.sum())
+            if confidence >= 0.8:
+                obj.recent = _look(gray, mask)
+            obj.mask = mask
+            labels[mask] = object_id
+            confidences.append(confidence)
+        self._gray, self._image = gray, image
+        self.confidence = float(min(confidences))
         return labels
 
-    def _propagate(self, obj: _Object, image: np.ndarray, gray: np.ndarray) -> np.ndarray:
+    # -- one object, one frame ---------------------------------------------------------------------
+
+    def _propagate(self, obj: _Object, image: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, float]:
         h, w = gray.shape
         box = bounding_box(obj.mask)
+        dx, dy = np.round(obj.velocity).astype(int)
+        moved = (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
+        union = (min(box[0], moved[0]), min(box[1], moved[1]), max(box[2], moved[2]), max(box[3], moved[3]))
         size = max(box[2] - box[0], box[3] - box[1])
-        x0, y0, x1, y1 = padded_box(box, pad=max(16, size // 2), width=w, height=h)
+        x0, y0, x1, y1 = padded_box(union, pad=max(16, size // 2), width=w, height=h)
         scale = min(1.0, self.work_side / max(x1 - x0, y1 - y0))
         dsize = (max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale)))
 
@@ -110,24 +202,127 @@ class FlowTracker(Tracker):
 
         cur = np.ascontiguousarray(shrink(gray[y0:y1, x0:x1]))
         prev = np.ascontiguousarray(shrink(self._gray[y0:y1, x0:x1]))
-        flow = self._flow.calc(cur, prev, None)  # cur(p) ~ prev(p + flow(p))
+        flow = None
+        if obj.velocity.any():  # the motion model: DIS starts from the object's last move
+            flow = np.empty((dsize[1], dsize[0], 2), np.float32)
+            flow[...] = -obj.velocity * scale
+        flow = self._flow.calc(cur, prev, flow)  # cur(p) ~ prev(p + flow(p))
         gx, gy = np.meshgrid(np.arange(dsize[0], dtype=np.float32), np.arange(dsize[1], dtype=np.float32))
-        prior = cv2.remap(shrink(obj.mask[y0:y1, x0:x1].astype(np.float32), cv2.INTER_LINEAR),
-                          gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderValue=0)
+        mx, my = gx + flow[..., 0], gy + flow[..., 1]
+        prev_mask = shrink(obj.mask[y0:y1, x0:x1].astype(np.float32), cv2.INTER_LINEAR)
+        dense = cv2.remap(prev_mask, mx, my, cv2.INTER_LINEAR, borderValue=0)
+        prior = self._rigid_blend(prev_mask, dense, gx, gy, mx, my)
+        crisp = prior > 0.5
+        if not crisp.any():
+            return np.zeros((h, w), bool), 0.0
 
         small_image = shrink(image[y0:y1, x0:x1])
-        colour = obj.colours.log_ratio(small_image)
-        evidence = np.log(np.clip(prior, 0.02, 0.98) / np.clip(1 - prior, 0.02, 0.98))
-        evidence += self.colour_weight * np.clip(colour, -6, 6)
-        crisp = prior > 0.5
+        warped_prev_image = cv2.remap(shrink(self._image[y0:y1, x0:x1]), mx, my, cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REPLICATE)
         band_px = max(2, round(self.band * size * scale))
-        band = dilate(crisp, band_px) & ~cv2.erode(crisp.astype(np.uint8), np.ones((2 * band_px + 1,) * 2)).astype(bool)
+        colour = obj.colours.log_ratio(small_image)
+        local = _local_log_ratio(warped_prev_image, crisp, small_image, cell=max(8, 2 * band_px))
+        evidence = np.log(np.clip(prior, 0.02, 0.98) / np.clip(1 - prior, 0.02, 0.98))
+        evidence += self.colour_weight * np.clip(colour, -6, 6) + self.local_weight * np.clip(local, -4, 4)
+        band = np.where(crisp, _distance(crisp), _distance(~crisp)) <= band_px  # within band_px of the edge
         refined = np.where(band, evidence > 0, crisp).astype(np.uint8)
         refined = cv2.morphologyEx(refined, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         refined = cv2.morphologyEx(refined, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-        obj.colours.learn_surroundings(small_image, refined > 0, self.surroundings_rate)
+        refined = _supported(refined, crisp)
+        area, prior_area = int(refined.sum()), int(crisp.sum())
+        steady = min(area, prior_area) / max(area, prior_area, 1)
+        if steady < 0.7:  # the cut ran off (onto look-alike background) or lost most of the object
+            refined = crisp.astype(np.uint8)
+        mask_small = refined > 0
+        obj.colours.learn_surroundings(small_image, mask_small, self.surroundings_rate)
+
+        # Confidence: colours still the keyframe's, flow explains the object, area steady.
+        looks = min(1.0, _agreement(colour, mask_small) / max(obj.anchor_agreement, 1e-3))
+        residual = np.abs(cv2.remap(prev, mx, my, cv2.INTER_LINEAR).astype(np.float32) - cur)[mask_small].mean()
+        explained = float(np.exp(-max(0.0, residual - 6.0) / 15.0))
+        confidence = looks**2 * explained * min(1.0, steady / 0.7)
+
         if scale < 1:
             refined = cv2.resize(refined, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         mask = np.zeros((h, w), bool)
         mask[y0:y1, x0:x1] = refined > 0
-        return mask
+        return mask, float(confidence)
+
+    @staticmethod
+    def _rigid_blend(prev_mask, dense, gx, gy, mx, my) -> np.ndarray:
+        """Mix the rigidly warped mask with the densely warped one, by how much of the object moves rigidly."""
+        inside = dense > 0.5
+        ys, xs = np.nonzero(inside)
+        if xs.size < 12:
+            return dense
+        pick = np.linspace(0, xs.size - 1, min(400, xs.size)).astype(int)
+        ys, xs = ys[pick], xs[pick]
+        src = np.stack([mx[ys, xs], my[ys, xs]], axis=1)
+        dst = np.stack([gx[ys, xs], gy[ys, xs]], axis=1)
+        transform, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
+        if transform is None:
+            return dense
+        weight = float(np.clip((inliers.mean() - 0.5) / 0.4, 0.0, 1.0))
+        if weight == 0:
+            return dense
+        rigid = cv2.warpAffine(prev_mask, transform, prev_mask.shape[::-1], flags=cv2.INTER_LINEAR, borderValue=0)
+        return weight * rigid + (1 - weight) * dense
+
+    def _redetect(self, obj: _Object, image, gray, mask, confidence) -> tuple[np.ndarray, float] | None:
+        """Look for the object over the whole frame; put its mask there if it is clearly found.
+
+        Two looks are searched for: the keyframe's (the anchor, never drifts) and the last one the
+        tracker was sure of (the object may have turned or grown since the keyframe).
+        """
+        best = None
+        for patch, patch_mask in filter(None, (obj.template, obj.recent)):
+            found = self._search(obj, image, gray, patch, patch_mask)
+            if found is not None and found[1] > confidence and (best is None or found[1] > best[1]):
+                best = found
+        return best
+
+    def _search(self, obj: _Object, image, gray, patch, patch_mask) -> tuple[np.ndarray, float] | None:
+        h, w = gray.shape
+        zoom = np.sqrt(max(obj.good_area, 1) / max(int(patch_mask.sum()), 1))
+        ph, pw = max(4, round(patch.shape[0] * zoom)), max(4, round(patch.shape[1] * zoom))
+        if ph >= h or pw >= w:
+            return None
+        shrink = min(1.0, 32 / max(ph, pw))  # search at a scale where the object is ~32 px
+        small = cv2.resize(gray, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+        tsize = (max(4, round(pw * shrink)), max(4, round(ph * shrink)))
+        templ = cv2.resize(patch, tsize, interpolation=cv2.INTER_AREA)
+        templ_mask = cv2.resize(patch_mask.astype(np.uint8), tsize, interpolation=cv2.INTER_NEAREST)
+        if templ.shape[0] >= small.shape[0] or templ.shape[1] >= small.shape[1] or not templ_mask.any():
+            return None
+        # Compare the object's own pixels only: the background in its box has changed since then.
+        scores = np.nan_to_num(cv2.matchTemplate(small, templ, cv2.TM_CCOEFF_NORMED, mask=templ_mask),
+                               nan=-1.0, posinf=-1.0, neginf=-1.0)
+        _, score, _, (bx, by) = cv2.minMaxLoc(scores)
+        if score < 0.6:
+            return None
+        x0, y0 = round(bx / shrink), round(by / shrink)
+        placed = cv2.resize(patch_mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
+        if shrink < 1:  # the coarse search is off by up to a coarse pixel: settle it at full resolution
+            r = int(np.ceil(1 / shrink)) + 1
+            wx0, wy0 = max(0, x0 - r), max(0, y0 - r)
+            window = gray[wy0:min(h, y0 + ph + r), wx0:min(w, x0 + pw + r)]
+            if window.shape[0] >= ph and window.shape[1] >= pw:
+                full = cv2.resize(patch, (pw, ph), interpolation=cv2.INTER_LINEAR)
+                fine = np.nan_to_num(cv2.matchTemplate(window, full, cv2.TM_CCOEFF_NORMED, mask=placed),
+                                     nan=-1.0, posinf=-1.0, neginf=-1.0)
+                _, _, _, (fx, fy) = cv2.minMaxLoc(fine)
+                x0, y0 = wx0 + fx, wy0 + fy
+        x1, y1 = min(w, x0 + pw), min(h, y0 + ph)
+        candidate = np.zeros((h, w), bool)
+        candidate[y0:y1, x0:x1] = placed[: y1 - y0, : x1 - x0] > 0
+        looks = min(1.0, _agreement(obj.colours.log_ratio(image), candidate) / max(obj.anchor_agreement, 1e-3))
+        return candidate, float(score) * looks**2
+
+
+def _supported(refined: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Keep only the pieces of the cut that overlap the prior: colour alone does not start a new piece."""
+    count, pieces = cv2.connectedComponents(refined, connectivity=8)
+    if count <= 2:
+        return refined
+    keep = np.unique(pieces[prior & (refined > 0)])
+    return np.isin(pieces, keep[keep > 0]).astype(np.uint8)

@@ -1,0 +1,99 @@
+"""The classical tracker on generated clips where holding on is hard: a jump, an occluder, fast motion.
+
+Each clip knows its true masks, so each test can say both whether the mask is right and whether
+``confidence`` says so on the frames where it is not.
+"""
+
+import numpy as np
+
+from inpainterz_core.demo import PanClip
+from inpainterz_core.metrics import jaccard
+from inpainterz_core.track.classical import FlowTracker
+
+
+class JumpClip(PanClip):
+    """The logo follows PanClip's path, but from frame ``at`` on it is ``offset`` pixels away (a cut, a glitch)."""
+
+    def __init__(self, at: int, offset: tuple[int, int], **kw):
+        super().__init__(**kw)
+        self.at, self.offset = at, offset
+
+    def _logo_transform(self, i):
+        m = super()._logo_transform(i)
+        if i >= self.at:
+            m[:, 2] += self.offset
+        return m
+
+
+class OccludedClip(PanClip):
+    """A flat grey card covers the logo on frames ``start``..``stop`` - 1 (the logo's true mask is what shows)."""
+
+    def __init__(self, start: int, stop: int, **kw):
+        super().__init__(**kw)
+        self.start, self.stop = start, stop
+
+    def _card(self, i):
+        card = np.zeros((self.height, self.width), bool)
+        if self.start <= i < self.stop:
+            ys, xs = np.nonzero(super().mask(i))
+            card[ys.min() - 6:ys.max() + 7, xs.min() - 6:xs.max() + 7] = True
+        return card
+
+    def mask(self, i):
+        return super().mask(i) & ~self._card(i)
+
+    def frame(self, i):
+        out = super().frame(i).copy()
+        out[self._card(i)] = 128
+        return out
+
+
+def _run(clip, frames, **settings):
+    tracker = FlowTracker(**settings)
+    tracker.reset(clip.frame(0), clip.mask(0).astype(np.uint8))
+    assert tracker.confidence == 1.0
+    j, confidence = [1.0], [1.0]
+    for i in range(1, frames):
+        labels = tracker.step(clip.frame(i))
+        assert 0.0 <= tracker.confidence <= 1.0
+        j.append(jaccard(labels > 0, clip.mask(i)))
+        confidence.append(tracker.confidence)
+    return np.array(j), np.array(confidence)
+
+
+JUMP = {"at": 20, "offset": (150, -40), "frames": 40, "width": 480, "height": 270}
+
+
+def test_confidence_flags_the_frames_lost_after_a_jump():
+    """Without re-detection the jump (150 px, beyond where the flow looks) loses the logo for good:
+    every wrong frame says so, every right one is sure."""
+    j, confidence = _run(JumpClip(**JUMP), 40, redetect_below=0.0)
+    assert j[:20].min() > 0.85 and confidence[1:20].min() > 0.7
+    assert j[20:].max() < 0.5 and confidence[20:].max() < 0.5
+
+
+def test_a_jumping_logo_is_found_again():
+    """Re-detection of the object's appearance puts the mask back on the logo at once."""
+    j, confidence = _run(JumpClip(**JUMP), 40)
+    assert j.min() > 0.85 and confidence.min() > 0.6
+
+
+def test_occluded_frames_get_low_confidence_and_tracking_resumes():
+    clip = OccludedClip(start=15, stop=19, frames=35, width=480, height=270)
+    j, confidence = _run(clip, 35)
+    assert confidence[1:15].min() > 0.7
+    assert confidence[15:19].max() < 0.5  # the card is not the logo
+    assert j[24:].min() > 0.8  # the logo is followed again once it is back
+
+
+def test_fast_logo_is_followed_without_lag():
+    """The logo crosses the frame at 14 px a frame, a fifth of its size: the mask stays on it."""
+
+    class Fast(PanClip):
+        def _logo_transform(self, i):
+            m = super()._logo_transform(0)
+            m[0, 2] += 14 * i - 0.25 * self.width
+            return m
+
+    j, confidence = _run(Fast(frames=25, width=480, height=270), 25)
+    assert j.min() > 0.9 and j[3:].min() > 0.95
