@@ -2,6 +2,7 @@
 sent for clicks and jobs, in which order, and what the panel knows meanwhile."""
 
 import os
+import types
 
 import bpy
 import numpy as np
@@ -36,11 +37,38 @@ def shot(addon, scene, tmp_path):
     server.close()
 
 
-def exchange(addon, server, rounds=6):
-    """Let requests and replies cross a few times: poll, answer, poll."""
-    for _ in range(rounds):
+class Layout:
+    """Stands in for a panel's UILayout headless: records every text it is given."""
+
+    def __init__(self, texts):
+        self.texts = texts
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            if kwargs.get("text"):
+                self.texts.append(kwargs["text"])
+            return Layout(self.texts) if name in ("box", "row", "column") else types.SimpleNamespace()
+        return call
+
+
+def panel_texts(addon):
+    """The texts the Inpainterz panel shows now."""
+    texts = []
+    cls = bpy.types.INPAINTERZ_PT_main
+    panel = types.SimpleNamespace(layout=Layout(texts), draw_server=cls.draw_server, draw_prompts=cls.draw_prompts,
+                                  draw_jobs=cls.draw_jobs, draw_results=cls.draw_results)
+    cls.draw(panel, bpy.context)
+    return texts
+
+
+def exchange(addon, server):
+    """Let requests and replies cross until nothing more is sent: poll, answer, poll."""
+    quiet = 0
+    while quiet < 3:
         addon.connection.poll()
-        server.step(timeout_ms=20)
+        before = len(server.requests)
+        server.step(timeout_ms=50)
+        quiet = quiet + 1 if len(server.requests) == before else 0
     addon.connection.poll()
 
 
@@ -60,13 +88,16 @@ def test_track_at_once_after_clicks_sends_the_prompts_the_panel_shows(addon, sho
     assert bpy.ops.inpainterz.add_box(view_x0=vx0, view_y0=vy0, view_x1=vx1, view_y1=vy1) == {"FINISHED"}
     assert bpy.ops.inpainterz.track() == {"FINISHED"}  # no wait between the box and Track
     exchange(addon, server)
-    assert conn.segmenting("shot", 1)  # the panel says "segmenting..."
+    assert conn.segmenting("shot", 1)
+    assert "Object 1: 1 clicks, box, segmenting..." in panel_texts(addon)
     assert server.ops("track") == []  # Track waits until the masks shown are current
+    assert "Track starts once the masks shown are current" in panel_texts(addon)
 
     while server.held:
         server.release()
     exchange(addon, server)
     assert not conn.segmenting("shot")
+    assert "Object 1: 1 clicks, box" in panel_texts(addon)
     frame, rle = conn.masks[("shot", 1)]
     shown = np.frombuffer(addon.remote.client.rle_decode(rle), np.uint8).reshape(H, W)
     assert frame == 2 and shown[8:40, 10:30].all()  # the mask shown is the box's
@@ -170,7 +201,7 @@ def test_frames_go_up_and_results_come_back_in_steps(addon, shot, tmp_path, monk
     assert bpy.ops.inpainterz.add_point(image_x=20, image_y=20) == {"FINISHED"}  # source frame 2
     assert bpy.ops.inpainterz.track() == {"FINISHED"}
     conn = addon.connection.current()
-    exchange(addon, server, rounds=12)
+    exchange(addon, server)
     assert [len(b["frames"]) for b in server.ops("upload_frames")] == [2, 2, 1]
     for i, png in enumerate(server.uploaded["s1"]):
         (tmp_path / "up.png").write_bytes(png)
@@ -181,7 +212,7 @@ def test_frames_go_up_and_results_come_back_in_steps(addon, shot, tmp_path, monk
     assert "out_dir" not in track
 
     server.finish_track("j1")
-    exchange(addon, server, rounds=8)
+    exchange(addon, server)
     assert [b["start"] for b in server.ops("result_frames")] == [0, 3]
     assert not conn.jobs and conn.error is None
     results = addon.strips.results_dir(source)
