@@ -45,9 +45,10 @@ def track(state: State, request: Request, body: dict) -> None:
         segmenter = state.segmenters.get(settings, session.id)  # may load a model: here, not on the socket
         with state.job_source(session) as source:
             keyframes = segment_keyframes(source, prompts, segmenter)
-            run_track(source, keyframes, settings, out_dir, frame_range=frame_range, progress=progress,
-                      cancel=job.cancel)
-        return {"out_dir": str(out_dir), "masks": str(out_dir / "masks"), "mask_range": list(frame_range)}
+            report = run_track(source, keyframes, settings, out_dir, frame_range=frame_range, progress=progress,
+                               cancel=job.cancel)
+        return {"out_dir": str(out_dir), "masks": str(out_dir / "masks"), "mask_range": list(frame_range),
+                "confidence": report["confidence"], "check_frames": report["check_frames"]}
 
     start_job(state, request, session, "track", work, out_dir)
 
@@ -99,8 +100,8 @@ def job_status(state: State, request: Request, body: dict) -> dict:
 
 def results(state: State, request: Request, body: dict) -> dict:
     session = state.session(body["session"])
-    out = {"out_dir": None, "masks": None, "mask_range": None, "inpainted": None, "inpaint_range": None,
-           "video": None, "report": None}
+    out = {"out_dir": None, "masks": None, "mask_range": None, "confidence": None, "check_frames": None,
+           "inpainted": None, "inpaint_range": None, "video": None, "report": None}
     for kind in ("track", "inpaint"):
         job = session.latest(kind)
         if job is not None:

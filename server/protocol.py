@@ -171,8 +171,12 @@ def Out(kind: str, *, nullable=False, lo=None, hi=None, item=None, fields=None) 
 
 RANGE_OUT = Out("list", nullable=True, lo=2, hi=2, item=Field("int"))
 PATH_OUT = Out("str", nullable=True, lo=1, hi=MAX_STR)
-RESULTS = {"out_dir": PATH_OUT, "masks": PATH_OUT, "mask_range": RANGE_OUT, "inpainted": PATH_OUT,
-           "inpaint_range": RANGE_OUT, "video": PATH_OUT, "report": PATH_OUT}
+#: confidence: the tracker's per frame of mask_range (nil where it cannot tell); check_frames: the frames
+#: whose mask is likely wrong, where a corrective click helps most.
+RESULTS = {"out_dir": PATH_OUT, "masks": PATH_OUT, "mask_range": RANGE_OUT,
+           "confidence": Out("list", nullable=True, item=Field("number", lo=0, hi=1, nullable=True)),
+           "check_frames": Out("list", nullable=True, item=Field("int", lo=0)),
+           "inpainted": PATH_OUT, "inpaint_range": RANGE_OUT, "video": PATH_OUT, "report": PATH_OUT}
 JOB_RESULTS = Field("map", True, fields={k: Field(v.kind, False, None, v.lo, v.hi, v.item, None, True)
                                          for k, v in RESULTS.items()})  # a job reports its own keys
 SESSION_OUT = {"session": Out("str"), "width": Out("int", lo=1), "height": Out("int", lo=1),
@@ -287,7 +291,8 @@ def _check(field: Field, value: Any, where: str) -> Any:
             raise ProtocolError("bad_request", f"{where} must be a {kind}")
         _bound(field, len(value), where, " long")
         if kind == "list" and field.item is not None:
-            return [_check(field.item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+            return [None if v is None and field.item.nullable else _check(field.item, v, f"{where}[{i}]")
+                    for i, v in enumerate(value)]
     elif kind == "map":
         if type(value) is not dict:
             raise ProtocolError("bad_request", f"{where} must be a map")

@@ -105,7 +105,12 @@ def test_clicks_and_status_are_answered_while_a_job_runs_and_clients_come_and_go
             while c.job_status(job_id)["state"] != "finished":
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
-            assert c.results(sid)["mask_range"] == [0, 40]
+            results = c.results(sid)
+            assert results["mask_range"] == [0, 40]
+            # each frame's tracker confidence travels too, so a client can show where to look
+            assert len(results["confidence"]) == 40 and results["confidence"][1] == 1.0  # the clicked frame
+            assert all(0 <= c <= 1 for c in results["confidence"])
+            assert results["check_frames"] == [i for i, c in enumerate(results["confidence"]) if c < 0.5]
 
 
 def test_results_download_byte_for_byte_for_a_client_on_another_machine(tmp_path):
