@@ -30,6 +30,7 @@ from inpainterz_core.backends import available_backends
 from inpainterz_core.errors import InpainterzError
 
 from . import ops_jobs, ops_video, protocol
+from .curve import secure_server
 from .jobs import Job, JobRunner
 from .protocol import ProtocolError
 from .security import AllowedRoots, ChannelGuard, RateLimitedLog
@@ -53,11 +54,11 @@ assert set(HANDLERS) == set(protocol.REQUESTS), "every op in the schema has a ha
 #: Ops answered on the socket thread (fast: no decoding, no model loading); the rest go to workers.
 INLINE_OPS = {"hello", "add_object", "remove_object", "track", "inpaint", "cancel", "job_status", "results",
               "close_video", "shutdown"}
-SESSION_OPS = {"upload_frames", "frame", "segment", "result_frames"}  # in order, on the session's worker
 
 
 class Server:
-    def __init__(self, address: str, *, key: bytes | None, roots: AllowedRoots, work_dir, idle_timeout: float = 0.0):
+    def __init__(self, address: str, *, key: bytes | None, roots: AllowedRoots, work_dir, idle_timeout: float = 0.0,
+                 curve: dict | None = None):
         self.key = key
         self.roots = AllowedRoots(roots.roots, private=[*roots.private, work_dir])
         self.work = WorkDir(work_dir)
@@ -69,9 +70,12 @@ class Server:
         self.router.setsockopt(zmq.LINGER, 500)
         self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a full or gone client is an error, not a silent drop
         self.router.setsockopt(zmq.IPV6, int("[" in address))  # off for IPv4, or [::ffff:...] addresses appear
+        self._auth = secure_server(self.context, self.router, curve) if curve else None  # encrypted (curve.py)
         try:
             self.router.bind(address)
         except zmq.ZMQError:
+            if self._auth is not None:
+                self._auth.stop()
             self.context.destroy(linger=0)
             self.work.remove()
             raise
@@ -144,6 +148,8 @@ class Server:
             if not self._unsent:
                 break
             time.sleep(0.01)
+        if self._auth is not None:
+            self._auth.stop()
         self.context.destroy(linger=500)
         for session in sessions:
             session.worker.join(timeout=2.0)

@@ -158,7 +158,6 @@ REQUESTS: dict[str, dict[str, Field]] = {
 
 #: Ops that start a job: their reply carries ``job`` and events follow.
 JOB_OPS = ("track", "inpaint")
-JOB_STATES = ("queued", "running", "finished", "failed", "cancelled")
 
 
 # -- reply and event bodies (server -> client) ---------------------------------------------------------

@@ -1,13 +1,11 @@
 """Starting a real ``inpainterz serve`` process for the server tests, on a random loopback port.
 
-The server package is ``inpainterz_server`` once the project is pip-installed;
-in a bare checkout on PYTHONPATH it is importable as ``server``. Both work here.
+The server is the installed package ``inpainterz_server`` (``make`` installs the project).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import socket
 import subprocess
@@ -21,13 +19,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
-try:
-    importlib.import_module("inpainterz_server")
-    PACKAGE = "inpainterz_server"
-except ImportError:
-    PACKAGE = "server"
-client = importlib.import_module(f"{PACKAGE}.client")
-protocol = importlib.import_module(f"{PACKAGE}.protocol")
+from inpainterz_server import client, protocol  # noqa: E402,F401 (the tests import both from here)
 
 
 def free_port() -> int:
@@ -50,7 +42,7 @@ class ServerProcess:
             self.address = f"tcp://127.0.0.1:{free_port()}"
             bind = ["--bind", self.address]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        command = [sys.executable, "-m", PACKAGE, *bind, "--work-dir", str(tmp / "work"), "--log-level", "info",
+        command = [sys.executable, "-m", "inpainterz_server", *bind, "--work-dir", str(tmp / "work"), "--log-level", "info",
                    *args]
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 
 import pytest
 import zmq
-from server_harness import PACKAGE, ServerProcess, client, free_port, protocol, running_server, synthetic_clip
-
-security = importlib.import_module(f"{PACKAGE}.security")
+from inpainterz_server import security as security
+from server_harness import ServerProcess, client, free_port, protocol, running_server, synthetic_clip
 
 
 @pytest.fixture(scope="module")

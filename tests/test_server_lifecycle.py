@@ -11,12 +11,12 @@ import av
 import cv2
 import numpy as np
 import pytest
-from server_harness import PACKAGE, REPO, ServerProcess, client, free_port, running_server, synthetic_clip
+from server_harness import REPO, ServerProcess, client, free_port, running_server, synthetic_clip
 
 
 def test_health_check_starts_a_server_only_when_none_answers(tmp_path):
     address = f"tcp://127.0.0.1:{free_port()}"
-    command = [sys.executable, "-m", PACKAGE, "--bind", address, "--allow-root", str(tmp_path),
+    command = [sys.executable, "-m", "inpainterz_server", "--bind", address, "--allow-root", str(tmp_path),
                "--work-dir", str(tmp_path / "work"), "--idle-timeout", "60"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     with client.Client(address) as c:

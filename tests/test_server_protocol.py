@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import struct
@@ -10,11 +9,11 @@ import struct
 import msgpack
 import numpy as np
 import pytest
-from server_harness import PACKAGE, client, protocol
+from inpainterz_server import security as security
+from server_harness import client, protocol
 
 from inpainterz_core.masks import rle_encode
 
-security = importlib.import_module(f"{PACKAGE}.security")
 ProtocolError = protocol.ProtocolError
 
 

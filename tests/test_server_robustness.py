@@ -3,7 +3,6 @@ paths, shared output folders, the private work folder and its cleanup, and what 
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
@@ -14,10 +13,10 @@ import cv2
 import psutil
 import pytest
 import zmq
-from server_harness import PACKAGE, REPO, ServerProcess, client, protocol, running_server, synthetic_clip
+from inpainterz_server import security as security
+from inpainterz_server import sessions as sessions
+from server_harness import REPO, ServerProcess, client, protocol, running_server, synthetic_clip
 
-security = importlib.import_module(f"{PACKAGE}.security")
-sessions = importlib.import_module(f"{PACKAGE}.sessions")
 CLASSICAL = {"backend": "classical"}
 
 
@@ -177,7 +176,7 @@ def test_bad_settings_and_paths_are_bad_requests_naming_the_field(served):
 
 
 def test_an_idle_server_without_weights_does_not_import_torch(tmp_path):
-    script = (f"import sys; from {PACKAGE}.loop import Server; from {PACKAGE}.security import AllowedRoots; "
+    script = ("import sys; from inpainterz_server.loop import Server; from inpainterz_server.security import AllowedRoots; "
               f"s = Server('tcp://127.0.0.1:*', key=None, roots=AllowedRoots([{str(tmp_path)!r}]), "
               f"work_dir=__import__('pathlib').Path({str(tmp_path / 'work')!r})); "
               "print(s.state.backends['device'], 'torch' in sys.modules)")
@@ -287,8 +286,9 @@ def test_track_follows_exactly_the_objects_the_client_sends(served):
 
 
 def test_segmenters_are_shared_across_unrelated_settings_and_built_off_the_socket_thread(tmp_path, monkeypatch):
-    segmenters = importlib.import_module(f"{PACKAGE}.segmenters")
-    loop = importlib.import_module(f"{PACKAGE}.loop")
+    from inpainterz_server import loop as loop
+    from inpainterz_server import segmenters as segmenters
+
     from inpainterz_core.segment.classical import GrabCutSegmenter
     from inpainterz_core.settings import Settings
 
