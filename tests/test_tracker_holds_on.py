@@ -97,3 +97,26 @@ def test_fast_logo_is_followed_without_lag():
 
     j, confidence = _run(Fast(frames=25, width=480, height=270), 25)
     assert j.min() > 0.9 and j[3:].min() > 0.95
+
+
+def test_real_clip_with_corrections_every_15_frames(shared_clips):
+    """The tennis player from the truth masks, re-seeded every 15 frames as an editor would: an articulated
+    real object is followed between corrections, and every frame gets a confidence."""
+    import av
+
+    case = shared_clips / "eval" / "real-tennis"
+    d = np.load(case / "gt_masks.npz")
+    truth = np.unpackbits(d["masks"], axis=-1, count=int(d["shape"][2])).astype(bool)
+    with av.open(str(case / "input.mp4")) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    tracker = FlowTracker()
+    j = []
+    for i, image in enumerate(frames):
+        if i % 15 == 0:
+            tracker.correct(image, truth[i].astype(np.uint8))
+            labels = truth[i]
+        else:
+            labels = tracker.step(image) > 0
+        assert 0.0 <= tracker.confidence <= 1.0
+        j.append(jaccard(labels, truth[i]))
+    assert np.mean(j) > 0.5

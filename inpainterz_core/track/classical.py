@@ -200,13 +200,15 @@ class FlowTracker(Tracker):
         def shrink(a, interp=cv2.INTER_AREA):
             return cv2.resize(a, dsize, interpolation=interp) if scale < 1 else a
 
+        # The motion model: the flow is sought against the previous frame shifted back by the object's
+        # last move, so a fast object is near where it was and the coarse-to-fine search finds it.
+        sx = int(np.clip(round(-obj.velocity[0]), -x0, w - x1))
+        sy = int(np.clip(round(-obj.velocity[1]), -y0, h - y1))
         cur = np.ascontiguousarray(shrink(gray[y0:y1, x0:x1]))
+        prev_shifted = np.ascontiguousarray(shrink(self._gray[y0 + sy:y1 + sy, x0 + sx:x1 + sx]))
+        flow = self._flow.calc(cur, prev_shifted, None)  # cur(p) ~ prev(p + flow(p))
+        flow += np.array([sx, sy], np.float32) * scale
         prev = np.ascontiguousarray(shrink(self._gray[y0:y1, x0:x1]))
-        flow = None
-        if obj.velocity.any():  # the motion model: DIS starts from the object's last move
-            flow = np.empty((dsize[1], dsize[0], 2), np.float32)
-            flow[...] = -obj.velocity * scale
-        flow = self._flow.calc(cur, prev, flow)  # cur(p) ~ prev(p + flow(p))
         gx, gy = np.meshgrid(np.arange(dsize[0], dtype=np.float32), np.arange(dsize[1], dtype=np.float32))
         mx, my = gx + flow[..., 0], gy + flow[..., 1]
         prev_mask = shrink(obj.mask[y0:y1, x0:x1].astype(np.float32), cv2.INTER_LINEAR)
