@@ -1,8 +1,8 @@
 """Build the Blender extension zip (`make addon`); the tests stage the package the same way.
 
-Not part of the extension. The add-on talks to the server through `server/protocol.py` and
-`server/client.py`; they are copied into the package as `inpainterz/remote/` at build time
-so there is one copy of each in the repository.
+Not part of the extension. The add-on talks to the server through `server/protocol.py`,
+`server/client.py` and `server/curve.py` (encryption); they are copied into the package as
+`inpainterz/remote/` at build time so there is one copy of each in the repository.
 
     python addon/build.py --stage build/addon            # package folder only (tests)
     python addon/build.py --stage build/addon --zip dist  # plus dist/inpainterz-<version>.zip
@@ -19,7 +19,7 @@ ADDON = pathlib.Path(__file__).resolve().parent
 SERVER = ADDON.parent / "server"
 PACKAGE_FILES = ["blender_manifest.toml", "__init__.py", "compat.py", "connection.py", "frames.py", "geometry.py",
                  "props.py", "operators.py", "overlay.py", "panels.py", "strips.py"]
-REMOTE_FILES = ["protocol.py", "client.py"]
+REMOTE_FILES = ["protocol.py", "client.py", "curve.py"]
 
 
 def manifest_field(name):

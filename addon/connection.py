@@ -44,9 +44,10 @@ _own_server = None  # the server process this add-on started, if any
 
 
 def get(address, connection_file=""):
-    """The connection to `address`, made (and the old one closed) when the address or key file changes."""
+    """The connection to `address`, or to the server a connection file names (with its keys: signed,
+    and encrypted when it holds CURVE keys), made anew when either setting changes."""
     global _connection
-    if _connection is None or (_connection.address, _connection.connection_file) != (address, connection_file):
+    if _connection is None or _connection.settings != (address, connection_file):
         if _connection is not None:
             _connection.close()
         _connection = Connection(address, connection_file)
@@ -187,9 +188,7 @@ class Download:
 
 class Connection:
     def __init__(self, address, connection_file=""):
-        self.address = address
-        self.connection_file = connection_file
-        self.client = _make_client(address, connection_file)
+        self.settings = (address, connection_file)
         self.hello = None  # the server's last `hello` reply, None while none answers
         self.error = None  # the last error, for the panel
         self.progress = None  # (stage, done, total) of the running job
@@ -197,6 +196,14 @@ class Connection:
         self.jobs = []  # Jobs not ended yet, in order
         self.masks = {}  # (strip name, object id) -> (source frame, rle) of the last click's mask
         self.reports = []  # (level, message) not shown yet
+        self.connection_file = bpy.path.abspath(connection_file) if connection_file else ""
+        try:
+            self.client = _make_client(address, self.connection_file)
+        except (OSError, ValueError, KeyError, TypeError, remote.zmq.ZMQError) as error:
+            self.report("ERROR", f"Cannot use the connection file {self.connection_file}: {error}")
+            self.connection_file = ""
+            self.client = remote.Client(address)
+        self.address = self.client.address  # the connection file's, when there is one
         self._sent = {}  # (strip name, object id) -> generation of the last preview asked for
         self._shown = {}  # (strip name, object id) -> generation of the last preview answered
         self._generation = 0
@@ -626,8 +633,10 @@ def media_path(source):
 
 
 def _make_client(address, connection_file):
+    """A client of `address`, or of the server the connection file names, with its keys (HMAC signing;
+    CURVE encryption when the file holds CURVE keys)."""
     if connection_file:
-        return remote.Client.from_connection_file(bpy.path.abspath(connection_file))
+        return remote.Client.from_connection_file(connection_file)
     return remote.Client(address)
 
 

@@ -23,6 +23,8 @@ import zmq
 from inpainterz_core.errors import InpainterzError
 
 from . import protocol
+from .curve import check as check_curve
+from .curve import new_keys as new_curve_keys
 from .loop import Server
 from .security import (
     AllowedRoots,
@@ -73,6 +75,14 @@ def build_server(args: argparse.Namespace) -> tuple[Server, Path | None]:
     if key is None and not is_loopback(address):
         raise ConfigError(f"{address} is not a loopback address: give --connection-file F so that every "
                           "message is signed with its key")
+    curve = (info or {}).get("curve")
+    if curve is not None:
+        try:
+            curve = check_curve(curve)
+        except ValueError as e:
+            raise ConfigError(f"connection file {args.connection_file}: {e}") from None
+    elif key is not None and not is_loopback(address):
+        curve = new_curve_keys()  # off loopback, encrypted as well as signed
     work_dir = Path(args.work_dir or Path.home() / ".cache" / "inpainterz" / "server").expanduser().resolve()
     try:
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -84,16 +94,17 @@ def build_server(args: argparse.Namespace) -> tuple[Server, Path | None]:
     roots = AllowedRoots(args.allow_root or [Path.home()])
     try:
         server = Server(address, key=key.encode() if key else None, roots=roots, work_dir=work_dir,
-                        idle_timeout=args.idle_timeout)
+                        idle_timeout=args.idle_timeout, curve=curve)
     except zmq.ZMQError as e:
         raise ConfigError(f"cannot listen on {address}: {e} (is another server running there?)") from None
     created = None
-    if args.connection_file and (info is None or info.get("address") != server.address):
+    if args.connection_file and (info is None or info.get("address") != server.address
+                                 or info.get("curve") != curve):
         # Write (or correct) the address clients will read, e.g. after binding a random port.
         path = Path(args.connection_file)
         tmp = path.with_name(path.name + ".tmp")
         tmp.unlink(missing_ok=True)
-        write_connection_file(tmp, server.address, key)
+        write_connection_file(tmp, server.address, key, curve)
         os.replace(tmp, path)  # readers never see a half-written file
         created = path if info is None else None
     return server, created

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 
 import zmq
 
+from . import curve as _curve
 from . import protocol
 
 Progress = Callable[[str, int, int], None]
@@ -126,17 +127,20 @@ class Client:
     """One DEALER connection to a server.
 
     ``key`` is the shared HMAC key (bytes) when the server was started with a
-    connection file; use ``Client.from_connection_file(path)`` to read both.
+    connection file, and ``curve`` its CURVE keys (``curve.py``) when it has them; use
+    ``Client.from_connection_file(path)`` to read all three.
     """
 
     def __init__(self, address: str = protocol.DEFAULT_ADDRESS, key: bytes | None = None, *,
-                 timeout: float = 60.0, context: zmq.Context | None = None):
+                 timeout: float = 60.0, context: zmq.Context | None = None, curve: dict | None = None):
         self.address = address
         self.key = key or None
         self.timeout = timeout  # for the blocking helpers
         self._socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.MAXMSGSIZE, 4 * protocol.MAX_MESSAGE_BYTES)
+        if curve:
+            _curve.secure_client(self._socket, curve)
         self._socket.connect(address)
         self._prefix = secrets.token_hex(3)
         self._counter = 0
@@ -153,7 +157,7 @@ class Client:
     def from_connection_file(cls, path: str | os.PathLike, **kwargs) -> Client:
         with open(path, encoding="utf-8") as f:
             info = json.load(f)
-        return cls(info["address"], info["key"].encode("utf-8"), **kwargs)
+        return cls(info["address"], info["key"].encode("utf-8"), curve=info.get("curve"), **kwargs)
 
     def close(self) -> None:
         self._socket.close(linger=0)

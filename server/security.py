@@ -74,9 +74,11 @@ def new_key() -> str:
     return secrets.token_hex(32)
 
 
-def write_connection_file(path: str | os.PathLike, address: str, key: str) -> None:
+def write_connection_file(path: str | os.PathLike, address: str, key: str, curve: dict | None = None) -> None:
     """Create the file with mode 0600 from the start (never world-readable, even for a moment)."""
     info = {"address": address, "key": key, "signature_scheme": SIGNATURE_SCHEME}
+    if curve:
+        info["curve"] = curve  # CURVE keys (curve.py)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(info, f, indent=2)

@@ -31,15 +31,20 @@ def prompt_mask(width, height, points, box):
 
 
 class FakeServer:
-    def __init__(self, protocol, width, height, frame_count, allowed_roots=()):
+    def __init__(self, protocol, width, height, frame_count, allowed_roots=(), key=None, curve=None):
         import zmq  # the add-on's bundled pyzmq: importable once the extension is installed
 
         self.zmq = zmq
         self.protocol = protocol
+        self.key = key  # sign replies (requests are read without checking)
+        self.wire = []  # every request's frames as they crossed the socket
         self.width, self.height, self.frame_count = width, height, frame_count
         self.allowed_roots = [str(r) for r in allowed_roots]
         self.socket = zmq.Context.instance().socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
+        if curve is not None:  # encrypted, as a server off loopback (no client check here)
+            self.socket.curve_secretkey = curve["server_secret"].encode()
+            self.socket.curve_server = True
         port = self.socket.bind_to_random_port("tcp://127.0.0.1")
         self.address = f"tcp://127.0.0.1:{port}"
         self.requests = []  # (op, body), in arrival order
@@ -61,7 +66,8 @@ class FakeServer:
     def step(self, timeout_ms=0):
         """Answer every request that has arrived (segments are held while `hold_segments`)."""
         while self.socket.poll(timeout_ms, self.zmq.POLLIN):
-            identity, _, payload = self.socket.recv_multipart()
+            identity, signature, payload = self.socket.recv_multipart()
+            self.wire.append((signature, payload))
             message = self.protocol.unpack(payload)
             op, body, request_id = message["op"], message["body"], message["id"]
             self.requests.append((op, body))
@@ -77,7 +83,7 @@ class FakeServer:
         self._answer(identity, request_id, "segment", body)
 
     def _send(self, identity, envelope):
-        self.socket.send_multipart([identity, *self.protocol.pack(envelope, None)])
+        self.socket.send_multipart([identity, *self.protocol.pack(envelope, self.key)])
 
     def _answer(self, identity, request_id, op, body):
         handler = getattr(self, f"op_{op}", None)
@@ -92,7 +98,7 @@ class FakeServer:
 
     def op_hello(self, identity, request_id, body):
         return {"protocol": 1, "server_version": "fake", "backends": {"stages": {}}, "device": "cpu",
-                "weights": {}, "auth": False, "channel": None, "allowed_roots": self.allowed_roots, "limits": {}}
+                "weights": {}, "auth": self.key is not None, "channel": "c1" if self.key else None, "allowed_roots": self.allowed_roots, "limits": {}}
 
     def op_open_video(self, identity, request_id, body):
         if self.open_error is not None:

@@ -240,3 +240,40 @@ def test_cancel_while_frames_go_up_stops_sending(addon, shot, monkeypatch):
     exchange(addon, server)
     assert len(server.ops("upload_frames")) == sent < 3
     assert server.ops("close_video") == [{"session": "s1"}] and not conn.jobs and server.ops("track") == []
+
+
+def test_a_connection_file_with_curve_keys_signs_and_encrypts(addon, shot, tmp_path):
+    """The preferences take the server's connection file: the add-on signs every request with its key
+    and encrypts with its CURVE keys (a client without them is not answered by such a server)."""
+    import json
+
+    import zmq
+
+    source, _ = shot
+    keys = addon.remote.curve.new_keys()
+    server = FakeServer(addon.remote.protocol, W, H, N, allowed_roots=[tmp_path], key=b"k" * 32, curve=keys)
+    conn_file = tmp_path / "server.json"
+    conn_file.write_text(json.dumps({"address": server.address, "key": "k" * 32, "curve": keys}))
+    conn_file.chmod(0o600)
+    prefs = addon.props.preferences()
+    prefs.address, prefs.connection_file = "tcp://127.0.0.1:1", str(conn_file)  # the file's address wins
+    try:
+        assert bpy.ops.inpainterz.add_point(image_x=20, image_y=20) == {"FINISHED"}
+        exchange(addon, server)
+        conn = addon.connection.current()
+        assert conn.address == server.address and conn.error is None
+        assert conn.masks[("shot", 1)][0] == 2
+        for signature, payload in server.wire:
+            assert signature == addon.remote.protocol.sign(b"k" * 32, payload)
+        unencrypted = zmq.Context.instance().socket(zmq.DEALER)
+        unencrypted.setsockopt(zmq.LINGER, 0)
+        unencrypted.connect(server.address)
+        before = len(server.requests)
+        unencrypted.send_multipart(addon.remote.protocol.pack(addon.remote.protocol.request("x", "hello", {}), None))
+        server.step(timeout_ms=300)
+        assert len(server.requests) == before  # a plain-text client gets nowhere
+        unencrypted.close()
+    finally:
+        prefs.connection_file = ""
+        addon.connection.close()
+        server.close()
