@@ -299,7 +299,6 @@ def run(shots: list[Shot], address: str | None = None, *, cpus_per_shot: float =
             merged = {**earlier, **{r["output"]: r for r in records.values()}}
             write_report(report_path, list(merged.values()))
 
-    save()
     if todo:
         _run_on_ray(todo, address, cpus_per_shot, gpus_per_shot, retries, progress, save)
     ordered = [records[shot.name] for shot in shots]
@@ -315,6 +314,8 @@ def _run_on_ray(todo, address, cpus_per_shot, gpus_per_shot, retries, progress, 
         raise InputError("inpainterz batch needs Ray: pip install 'inpainterz[batch]'") from None
     started_here = not ray.is_initialized()
     if started_here:
+        if address is not None:
+            _check_listening(address)
         try:
             if address is None:  # "local": a Ray of its own, even where `ray start` runs one already
                 ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING)
@@ -354,6 +355,18 @@ def _run_on_ray(todo, address, cpus_per_shot, gpus_per_shot, retries, progress, 
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _check_listening(address: str) -> None:
+    """Fail at once, in one line, where Ray would retry for minutes an address that nothing listens on."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not port.isdigit():
+        return  # "auto": Ray looks for the cluster this machine is part of and says what it finds
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as e:
+        raise InputError(f"no Ray cluster answers at {address} ({e.strerror or e}): start its head with "
+                         "`ray start --head`, or check the address") from None
 
 
 def _default_gpus(settings: Settings, cluster_gpus: float) -> float:

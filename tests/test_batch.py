@@ -10,6 +10,9 @@ import json
 import logging
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -136,6 +139,19 @@ def test_a_batch_report_someone_else_wrote_is_never_overwritten(tmp_path, footag
     with pytest.raises(InputError, match="not written by inpainterz batch"):
         batch.run(batch.load_shots(shots), report_path=tmp_path / "batch-report.json")
     assert (tmp_path / "batch-report.json").read_text() == '{"mine": true}'
+
+
+def test_an_address_where_no_cluster_listens_is_one_line_at_once(tmp_path, footage):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    shots = _shots_file(tmp_path / "shots.json", footage)
+    done = subprocess.run([sys.executable, "-m", "inpainterz_core.cli", "batch", str(shots), "-q",
+                           "--address", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"inpainterz: error: no Ray cluster answers at 127.0.0.1:{port} (Connection "
+                                   "refused): start its head with `ray start --head`, or check the address")
+    assert not (tmp_path / "batch-report.json").exists()
 
 
 def test_batch_matches_remove_reports_a_missing_input_and_resumes(tmp_path, footage, local_ray, capsys):
