@@ -20,6 +20,7 @@ import atexit
 import ipaddress
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -95,7 +96,7 @@ class OwnServer:
             process.terminate()  # the server takes SIGTERM as Ctrl+C: jobs cancelled, work folder cleaned
             try:
                 process.wait(timeout=15)
-            except Exception:  # subprocess.TimeoutExpired
+            except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
 

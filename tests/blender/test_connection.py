@@ -221,6 +221,31 @@ def test_frames_go_up_and_results_come_back_in_steps(addon, shot, tmp_path, monk
     assert mask.elements[0].filename == "000001.png" and mask.frame_final_start == source.frame_final_start
 
 
+def test_cancel_while_results_come_back_leaves_nothing_half_done(addon, shot, tmp_path, monkeypatch):
+    source, server = shot
+    source.name = "cancelled"  # its own result folder
+    server.work = tmp_path / "server-side"
+    monkeypatch.setattr(addon.connection, "DOWNLOAD_CHUNK", 2)
+    addon.props.preferences().send_frames = True
+    assert bpy.ops.inpainterz.add_point(image_x=20, image_y=20) == {"FINISHED"}
+    assert bpy.ops.inpainterz.track() == {"FINISHED"}
+    exchange(addon, server)
+    server.finish_track("j1")
+    conn = addon.connection.current()
+    for _ in range(10):  # until the first frames are back
+        addon.connection.poll()
+        server.step(timeout_ms=20)
+        if conn.progress and conn.progress[0] == "download":
+            break
+    assert conn.progress == ("download", 2, N)
+    assert bpy.ops.inpainterz.cancel() == {"FINISHED"}
+    exchange(addon, server)
+    received = os.path.join(addon.strips.results_dir(source), "from-server")
+    assert not conn.jobs and len(server.ops("result_frames")) < 3
+    assert not os.path.exists(received) or os.listdir(received) == []  # no folder that looks complete
+    assert addon.strips.find_result(bpy.context.scene, source, addon.strips.MASK) is None
+
+
 def test_cancel_while_frames_go_up_stops_sending(addon, shot, monkeypatch):
     source, server = shot
     monkeypatch.setattr(addon.connection, "UPLOAD_CHUNK", 2)
