@@ -99,6 +99,22 @@ def test_fast_logo_is_followed_without_lag():
     assert j.min() > 0.9 and j[3:].min() > 0.95
 
 
+def test_a_logo_that_leaves_the_picture_is_not_flagged():
+    """Once the logo has slid out of the frame an empty mask is right, and confidence stays high."""
+
+    class Leaving(PanClip):
+        def _logo_transform(self, i):
+            m = super()._logo_transform(0)
+            m[0, 2] += 16 * i
+            return m
+
+    clip = Leaving(frames=30, width=480, height=270)
+    j, confidence = _run(clip, 30)
+    gone = [i for i in range(30) if not clip.mask(i).any()]
+    assert gone and j[gone].min() == 1.0  # nothing masked once it is gone
+    assert confidence.min() > 0.6
+
+
 def test_real_clip_with_corrections_every_15_frames(shared_clips):
     """The tennis player from the truth masks, re-seeded every 15 frames as an editor would: an articulated
     real object is followed between corrections, and every frame gets a confidence."""

@@ -117,6 +117,7 @@ class _Object:
         self.template = _look(gray, mask)  # the keyframe's look, for re-detection
         self.recent = self.template  # the last look the tracker was sure of
         self.good_area = self.anchor_area  # the area of the last frame it was fairly sure of
+        self.confidence = 1.0
 
 
 def _look(gray: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -125,6 +126,12 @@ def _look(gray: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
     if box is None:
         return None
     return gray[box[1]:box[3], box[0]:box[2]].copy(), mask[box[1]:box[3], box[0]:box[2]].copy()
+
+
+def _at_edge(mask: np.ndarray, margin: int = 2) -> bool:
+    x0, y0, x1, y1 = bounding_box(mask)
+    h, w = mask.shape
+    return x0 <= margin or y0 <= margin or x1 >= w - margin or y1 >= h - margin
 
 
 def _centre(mask: np.ndarray) -> np.ndarray:
@@ -166,8 +173,10 @@ class FlowTracker(Tracker):
         for object_id, obj in self._objects.items():
             if obj.mask.any():
                 mask, confidence = self._propagate(obj, image, gray)
+                if not mask.any() and _at_edge(obj.mask):
+                    confidence = 0.9  # it went out of the picture: nothing to mask is likely right
             else:
-                mask, confidence = obj.mask, 0.0
+                mask, confidence = obj.mask, obj.confidence  # still gone, as sure as when it went
             if confidence < self.redetect_below and obj.template is not None:
                 found = self._redetect(obj, image, gray, mask, confidence)
                 if found is not None:
@@ -177,7 +186,7 @@ class FlowTracker(Tracker):
                 obj.good_area = int(mask.sum())
             if confidence >= 0.8:
                 obj.recent = _look(gray, mask)
-            obj.mask = mask
+            obj.mask, obj.confidence = mask, confidence
             labels[mask] = object_id
             confidences.append(confidence)
         self._gray, self._image = gray, image
@@ -240,7 +249,15 @@ class FlowTracker(Tracker):
 
         # Confidence: colours still the keyframe's, flow explains the object, area steady.
         looks = min(1.0, _agreement(colour, mask_small) / max(obj.anchor_agreement, 1e-3))
-        residual = np.abs(cv2.remap(prev, mx, my, cv2.INTER_LINEAR).astype(np.float32) - cur)[mask_small].mean()
+        if looks < 0.2:  # hardly any of the object's colours: it is hidden or gone, not here
+            return np.zeros((h, w), bool), 0.0
+        # The motion is explained when the previous frame, carried either by the flow or by the mask's
+        # own move (the flow can miss a fast object the colours still caught), matches this one.
+        by_flow = cv2.remap(prev, mx, my, cv2.INTER_LINEAR)
+        move = _centre(mask_small) - _centre(prev_mask > 0.5) if (prev_mask > 0.5).any() else np.zeros(2)
+        by_move = cv2.warpAffine(prev, np.float32([[1, 0, move[0]], [0, 1, move[1]]]), dsize,
+                                 borderMode=cv2.BORDER_REPLICATE)
+        residual = min(np.abs(by.astype(np.float32) - cur)[mask_small].mean() for by in (by_flow, by_move))
         explained = float(np.exp(-max(0.0, residual - 6.0) / 15.0))
         confidence = looks**2 * explained * min(1.0, steady / 0.7)
 
