@@ -111,7 +111,7 @@ def run_job(addon, kind):
 
 def psnr(a, b):
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 10 * np.log10(255.0**2 / mse)
+    return 10 * np.log10(255.0**2 / mse) if mse > 0 else float("inf")
 
 
 def add_shot_and_prompts(addon, scene, case):
