@@ -113,7 +113,7 @@ class _Object:
         self.mask = mask
         self.velocity = np.zeros(2)  # the box's last move, frame pixels per frame
         self.anchor_area = int(mask.sum())
-        self.anchor_agreement = _agreement(self.colours.log_ratio(image), mask)
+        self.palette = _palette(image, mask)  # the keyframe's colours, for judging later masks
         self.template = _look(gray, mask)  # the keyframe's look, for re-detection
         self.recent = self.template  # the last look the tracker was sure of
         self.good_area = self.anchor_area  # the area of the last frame it was fairly sure of
@@ -139,9 +139,20 @@ def _centre(mask: np.ndarray) -> np.ndarray:
     return np.array([x0 + x1, y0 + y1], float) / 2
 
 
-def _agreement(colour: np.ndarray, mask: np.ndarray) -> float:
-    """Share of the mask whose colours look like the anchored object's."""
-    return float((colour[mask] > 0).mean()) if mask.any() else 0.0
+def _palette(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The normalised coarse (512-bin) colour histogram of the masked pixels."""
+    q = (image >> 5).astype(np.int32)
+    counts = np.bincount(((q[..., 0] * 8 + q[..., 1]) * 8 + q[..., 2])[mask], minlength=512)
+    return counts / max(1, counts.sum())
+
+
+def _looks_like(palette: np.ndarray, image: np.ndarray, mask: np.ndarray) -> float:
+    """How much the masked pixels' colours look like ``palette`` (Bhattacharyya coefficient, 0..1).
+
+    Judged against the object's own keyframe colours, not against its surroundings: a badge that
+    slides onto ground of its own grey still looks like itself.
+    """
+    return float(np.sqrt(palette * _palette(image, mask)).sum()) if mask.any() else 0.0
 
 
 class FlowTracker(Tracker):
@@ -248,8 +259,8 @@ class FlowTracker(Tracker):
         obj.colours.learn_surroundings(small_image, mask_small, self.surroundings_rate)
 
         # Confidence: colours still the keyframe's, flow explains the object, area steady.
-        looks = min(1.0, _agreement(colour, mask_small) / max(obj.anchor_agreement, 1e-3))
-        if looks < 0.2:  # hardly any of the object's colours: it is hidden or gone, not here
+        looks = _looks_like(obj.palette, small_image, mask_small)
+        if looks < 0.3:  # hardly any of the object's colours: it is hidden or gone, not here
             return np.zeros((h, w), bool), 0.0
         # The motion is explained when the previous frame, carried either by the flow or by the mask's
         # own move (the flow can miss a fast object the colours still caught), matches this one.
@@ -259,7 +270,7 @@ class FlowTracker(Tracker):
                                  borderMode=cv2.BORDER_REPLICATE)
         residual = min(np.abs(by.astype(np.float32) - cur)[mask_small].mean() for by in (by_flow, by_move))
         explained = float(np.exp(-max(0.0, residual - 6.0) / 15.0))
-        confidence = looks**2 * explained * min(1.0, steady / 0.7)
+        confidence = float(np.clip((looks - 0.3) / 0.5, 0, 1)) * explained * min(1.0, steady / 0.7)
 
         if scale < 1:
             refined = cv2.resize(refined, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
@@ -334,8 +345,8 @@ class FlowTracker(Tracker):
         x1, y1 = min(w, x0 + pw), min(h, y0 + ph)
         candidate = np.zeros((h, w), bool)
         candidate[y0:y1, x0:x1] = placed[: y1 - y0, : x1 - x0] > 0
-        looks = min(1.0, _agreement(obj.colours.log_ratio(image), candidate) / max(obj.anchor_agreement, 1e-3))
-        return candidate, float(score) * looks**2
+        looks = _looks_like(obj.palette, image, candidate)
+        return candidate, float(score) * float(np.clip((looks - 0.3) / 0.5, 0, 1))
 
 
 def _supported(refined: np.ndarray, prior: np.ndarray) -> np.ndarray:
