@@ -11,13 +11,17 @@ an add-on is still registered.
 import importlib
 import os
 import pathlib
+import shutil
 import struct
 import sys
 import tempfile
 import zlib
 
 # Before bpy starts: Blender installs extensions under its user folders; keep them out of the home folder.
-os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="inpainterz-blender-user-"))
+if "BLENDER_USER_RESOURCES" not in os.environ:
+    USER_RESOURCES = os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="inpainterz-blender-user-")
+else:
+    USER_RESOURCES = None
 
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
@@ -28,6 +32,11 @@ sys.path.insert(0, str(ROOT / "addon"))
 import build  # noqa: E402  (addon/build.py)
 
 MODULE = "bl_ext.user_default.inpainterz"
+
+
+def pytest_unconfigure(config):
+    if USER_RESOURCES is not None:  # the scratch user folders made above (the extension and its wheels)
+        shutil.rmtree(USER_RESOURCES, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
