@@ -79,8 +79,7 @@ class OwnServer:
     """A local server started by the add-on: stopped by Stop Server, when the add-on is disabled
     and when Blender quits."""
 
-    def __init__(self, address):
-        self.address = address
+    def __init__(self):
         self.process = None  # the Popen once it answers
         self.stopping = threading.Event()
         self.thread = None
@@ -277,7 +276,7 @@ class Connection:
         if self.connection_file:
             command += ["--connection-file", self.connection_file]
         log_path = os.path.join(tempfile.gettempdir(), "inpainterz-server.log")
-        server = _own_server = OwnServer(self.address)
+        server = _own_server = OwnServer()
 
         def start():
             try:
