@@ -326,12 +326,14 @@ def _run_on_ray(todo, address, cpus_per_shot, gpus_per_shot, retries, progress, 
             raise InputError(f"cannot start or reach {where}: {str(e).splitlines()[0]}") from None
     try:
         cluster_gpus = ray.cluster_resources().get("GPU", 0)
+        gpus = {shot.name: gpus_per_shot if gpus_per_shot is not None else _default_gpus(shot.settings, cluster_gpus)
+                for shot, _, _ in todo}
+        _check_fits(ray, cpus_per_shot, max(gpus.values()))
         tracker = ray.remote(num_cpus=0)(_ProgressTracker).remote()
         task = ray.remote(_remove_shot)
         pending = {}
         for shot, stamp, frames in todo:
-            gpus = gpus_per_shot if gpus_per_shot is not None else _default_gpus(shot.settings, cluster_gpus)
-            ref = task.options(name=f"inpainterz shot {shot.name}", num_cpus=cpus_per_shot, num_gpus=gpus,
+            ref = task.options(name=f"inpainterz shot {shot.name}", num_cpus=cpus_per_shot, num_gpus=gpus[shot.name],
                                max_retries=retries, retry_exceptions=False).remote(shot, frames, tracker)
             pending[ref] = (shot, stamp, frames)
         total = sum(frames for _, _, frames in todo)
@@ -367,6 +369,19 @@ def _check_listening(address: str) -> None:
     except OSError as e:
         raise InputError(f"no Ray cluster answers at {address} ({e.strerror or e}): start its head with "
                          "`ray start --head`, or check the address") from None
+
+
+def _check_fits(ray, cpus: float, gpus: float) -> None:
+    """A shot asking for more than any one machine has would wait for ever: say so before any runs."""
+    machines = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+    most_cpus = max((m.get("CPU", 0) for m in machines), default=0)
+    most_gpus = max((m.get("GPU", 0) for m in machines), default=0)
+    if cpus > most_cpus:
+        raise InputError(f"a shot asks for {cpus:g} CPUs but the largest machine of the Ray cluster has "
+                         f"{most_cpus:g}: give --cpus-per-shot {most_cpus:g} or less")
+    if gpus > most_gpus:
+        raise InputError(f"a shot asks for {gpus:g} GPU(s) but the largest machine of the Ray cluster has "
+                         f"{most_gpus:g}: add a GPU machine (ray start --address) or give --gpus-per-shot 0")
 
 
 def _default_gpus(settings: Settings, cluster_gpus: float) -> float:

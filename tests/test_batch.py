@@ -154,6 +154,15 @@ def test_an_address_where_no_cluster_listens_is_one_line_at_once(tmp_path, foota
     assert not (tmp_path / "batch-report.json").exists()
 
 
+def test_a_shot_bigger_than_any_machine_is_refused_before_any_runs(tmp_path, footage, local_ray):
+    shots = batch.load_shots(_shots_file(tmp_path / "shots.json", footage), tmp_path / "out")
+    with pytest.raises(InputError, match="asks for 3 CPUs but the largest machine of the Ray cluster has 2"):
+        batch.run(shots, cpus_per_shot=3)
+    with pytest.raises(InputError, match="asks for 1 GPU"):
+        batch.run(shots, gpus_per_shot=1)
+    assert not (tmp_path / "out").exists()
+
+
 def test_batch_matches_remove_reports_a_missing_input_and_resumes(tmp_path, footage, local_ray, capsys):
     shots = _shots_file(tmp_path / "shots.json", footage, failing=True)
     root = tmp_path / "out"
