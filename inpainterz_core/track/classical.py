@@ -17,9 +17,11 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    mask keeps only the pieces the prior supports, and a cut whose area jumps away from the
    prior's falls back to the prior (shape and area consistency).
 4. Confidence and recovery. Each frame's mask is scored by how well its colours still match
-   the keyframe, how well the flow explains it, and how steady its area is (``confidence``).
-   When it is low, the keyframe's appearance is searched for over the whole frame and, when
-   found clearly, the keyframe's mask is put there (re-detection after occlusion or a jump).
+   the keyframe's palette, how well the motion explains it, and how steady its area is
+   (``confidence``, 1.0 on a keyframe; a mask without the object's colours is dropped as hidden
+   or gone). When it is low, the object's look (the keyframe's, and the last one the tracker
+   was sure of) is searched for over the whole frame and, when found clearly, that mask is put
+   there (re-detection after an occlusion or a jump).
 """
 
 from __future__ import annotations
@@ -112,11 +114,10 @@ class _Object:
         self.colours = ColourModel(image, mask)
         self.mask = mask
         self.velocity = np.zeros(2)  # the box's last move, frame pixels per frame
-        self.anchor_area = int(mask.sum())
         self.palette = _palette(image, mask)  # the keyframe's colours, for judging later masks
         self.template = _look(gray, mask)  # the keyframe's look, for re-detection
         self.recent = self.template  # the last look the tracker was sure of
-        self.good_area = self.anchor_area  # the area of the last frame it was fairly sure of
+        self.good_area = int(mask.sum())  # the area of the last frame it was fairly sure of
         self.confidence = 1.0
 
 
