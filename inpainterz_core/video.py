@@ -112,10 +112,6 @@ class FrameSource:
     def __exit__(self, *exc):
         self.close()
 
-    def describe(self) -> dict:
-        return {"path": str(self.path), "width": self.width, "height": self.height,
-                "fps": self.fps, "frames": self.frame_count}
-
 
 def _orientation(matrix: tuple[int, ...] | None) -> tuple[bool, bool, bool] | None:
     """(transpose, flip left-right, flip top-bottom), in that order, that turn a coded frame into the
