@@ -157,3 +157,25 @@ def test_a_longer_reach_recovers_background_hidden_longer():
     short = hole_psnr(FlowGuidedInpainter(context=4).inpaint(frames, masks, targets), truth, masks[targets])
     long = hole_psnr(FlowGuidedInpainter(context=16).inpaint(frames, masks, targets), truth, masks[targets])
     assert long > 25 and long > short + 8, (short, long)
+
+
+def test_where_the_flow_cannot_be_trusted_the_fill_is_no_worse_than_a_spatial_fill():
+    """Every frame an unrelated smooth picture (a cut every frame): what other frames show at the hole's
+    place is not this frame's background, so copying it is wrong; the fill must lean on the spatial
+    fill there (copying alone ends 10 dB below it, at 11.6 dB against 21.7)."""
+    pictures = []
+    for t in range(T):
+        noise = np.random.default_rng(100 + t).uniform(0, 255, (H // 16, W // 16, 3)).astype(np.float32)
+        pictures.append(np.clip(cv2.resize(noise, (W, H), interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8))
+    background = np.stack(pictures)
+    frames, masks = background.copy(), np.zeros((T, H, W), bool)
+    for t in range(T):
+        x, y = 20 + 3 * t, 40
+        frames[t, y : y + 16, x : x + 16] = 128
+        masks[t, y - 2 : y + 18, x - 2 : x + 18] = True
+    targets = range(8, 16)
+    out = FlowGuidedInpainter(context=8).inpaint(frames, masks, targets)
+    telea = np.stack([cv2.inpaint(frames[k], masks[k].astype(np.uint8), 5, cv2.INPAINT_TELEA) for k in targets])
+    ours = hole_psnr(out, background[targets], masks[targets])
+    spatial = hole_psnr(telea, background[targets], masks[targets])
+    assert ours > spatial - 5, (ours, spatial)

@@ -31,7 +31,12 @@ For a window of frames (already cropped around the hole):
    the same ring of flow around the hole);
 5. pixels never revealed in the window are filled once by spatial inpainting (Telea) and
    then carried along the flow from the previous output frame, so the fill moves with the
-   background instead of flickering.
+   background instead of flickering;
+6. the propagated fill is blended, per pixel, with a per-frame spatial fill (Telea), each weighted
+   by the inverse of its expected squared error: the propagated one's from how well its forward and
+   backward copies agree and how far the estimates scatter, the spatial one's measured on the known band around the hole (painted out
+   and compared) and grown with the depth into the hole. Where the flow cannot be trusted (fast,
+   blurred motion) the fill leans on the spatial fill instead of ending below it.
 """
 
 from __future__ import annotations
@@ -76,8 +81,10 @@ class FlowGuidedInpainter(Inpainter):
         grow: int = 3,
         tau: float = 25.0,
         window: int = 15,
+        band: int = 6,
     ):
         self.tau = tau
+        self.band = band  # width of the known band that measures the spatial fill's error
         self.window = window
         self.context = context
         self.telea_radius = telea_radius
@@ -99,17 +106,54 @@ class FlowGuidedInpainter(Inpainter):
         rings = {t: cv2.dilate(h.astype(np.uint8), _disk(self.ring)).astype(bool) & ~h for t, h in hidden.items()}
         total = np.zeros(frames[targets].shape, np.float32)
         weight = np.zeros(total.shape[:3], np.float32)
+        squares = np.zeros(total.shape[:3], np.float32)  # weighted sum of the estimates' squared colours
+        agreement = np.zeros(total.shape[:3], np.float32)  # sum over estimates of 1 / expected squared error
         for estimate, disagreement, warp_error in self._estimates(frames, masks, grays, hidden, rings, targets,
                                                                         t_lo, t_hi):
-            confidence = 1.0 / (self.tau**2 + self._local_mean(disagreement, masks[targets]) ** 2)
-            confidence /= 1.0 + warp_error[:, None, None]
+            inverse_variance = 1.0 / (self.tau**2 + self._local_mean(disagreement, masks[targets]) ** 2)
+            agreement += inverse_variance
+            confidence = inverse_variance / (1.0 + warp_error[:, None, None])
             total += estimate * confidence[..., None]
+            squares += (estimate**2).sum(-1) * confidence
             weight += confidence
         estimate = total / weight[..., None]
+        # how far the estimates scatter around their weighted mean (summed over the 3 channels)
+        spread = np.maximum(squares / weight - (estimate**2).sum(-1), 0.0)
         out = frames[targets].copy()
-        holes = masks[targets]
-        out[holes] = np.clip(estimate[holes] + 0.5, 0, 255).astype(np.uint8)
+        for n, k in enumerate(targets):
+            hole = masks[k]
+            if hole.any():
+                # squared colour error (summed over the 3 channels) expected of the propagated estimate: each
+                # estimate's own (its copies' disagreement) plus the scatter between them, averaged locally and
+                # divided by 2, the number of independent flow estimates (completions of one flow share its errors)
+                local_spread = cv2.blur(spread[n], (self.window, self.window))
+                propagated_error = 3.0 / agreement[n][hole] + local_spread[hole] / len(self._flow_estimates)
+                fill = self._lean_on_spatial(frames[k], hole, estimate[n][hole], propagated_error)
+                out[n][hole] = np.clip(fill + 0.5, 0, 255).astype(np.uint8)
         return out
+
+    def _lean_on_spatial(self, frame, hole, propagated, propagated_error):
+        """Blend the propagated colours of ``hole``'s pixels with a spatial fill (Telea), each weighted by
+        the inverse of its expected squared error, so the fill does not end below a per-frame spatial fill
+        where propagation is unreliable (fast blurred motion, flow that cannot be completed).
+
+        The spatial fill's error is measured, not assumed: the known band of ``band`` pixels around the
+        hole is painted out too and compared with what it really shows; a spatial fill's error grows
+        with the distance from the hole's border, so it is scaled by the pixel's depth into the hole
+        relative to the band's mean depth.
+        """
+        hole8 = hole.astype(np.uint8)
+        spatial = cv2.inpaint(frame, hole8, self.telea_radius, cv2.INPAINT_TELEA)[hole].astype(np.float32)
+        grown = cv2.dilate(hole8, _disk(self.band))
+        band = (grown > 0) & ~hole
+        if not band.any():  # the hole covers the whole frame: nothing to measure against
+            return propagated
+        probe = cv2.inpaint(frame, grown, self.telea_radius, cv2.INPAINT_TELEA)
+        band_error = float(((probe[band].astype(np.float32) - frame[band]) ** 2).sum(1).mean())
+        depth = cv2.distanceTransform(hole8, cv2.DIST_L2, 3)[hole]
+        spatial_error = band_error * (1.0 + depth) / (1.0 + self.band / 2) + 1e-6
+        w = (spatial_error / (spatial_error + propagated_error))[:, None]
+        return w * propagated + (1.0 - w) * spatial
 
     def _estimates(self, frames, masks, grays, hidden, rings, targets, t_lo, t_hi):
         """Yield (estimate, disagreement, warp error) per completed flow, each released before the next is made."""
