@@ -60,6 +60,8 @@ def _add_prompt_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
+    from . import registry
+
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="model backends when their weights are present (auto), or force one kind")
     p.add_argument("--dilate", type=int, default=Settings.dilate, metavar="PX",
@@ -70,7 +72,12 @@ def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (model backends)")
     p.add_argument("--fp16", action="store_true", help="half precision on CUDA (model backends)")
     p.add_argument("--ckpt-dir", help="checkpoint folder (default: $INPAINTERZ_CKPT_DIR, else ckpt/)")
-    p.add_argument("--inpaint-model", choices=["e2fgvi_hq", "e2fgvi"], default=Settings.inpaint_model)
+    for flag, stage, what in (("--segmenter", "segment", "turns clicks into masks"),
+                              ("--tracker", "track", "carries the masks through the clip"),
+                              ("--inpaint-model", "inpaint", "paints the masked area")):
+        p.add_argument(flag, choices=registry.choices(stage), default=registry.AUTO, metavar="NAME",
+                       help=f"the model that {what}: {', '.join(registry.choices(stage))} (default auto: the "
+                            f"first whose weights are present, else the classical backend)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,7 +141,8 @@ def prompts_from_args(args) -> Prompts:
 
 def settings_from_args(args) -> Settings:
     return Settings(backend=args.backend, dilate=args.dilate, reach=args.reach, device=args.device, fp16=args.fp16,
-                    ckpt_dir=args.ckpt_dir, inpaint_model=args.inpaint_model)
+                    ckpt_dir=args.ckpt_dir, segmenter=args.segmenter, tracker=args.tracker,
+                    inpaint_model=args.inpaint_model)
 
 
 class ProgressBars:

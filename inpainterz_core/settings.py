@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from . import registry
 from .errors import InputError
 
 BACKENDS = ("auto", "classical", "model")
@@ -20,6 +21,9 @@ _RANGES = {
     "write_video": (bool, None, None),
 }
 
+#: The setting that names each stage's model, and the stage (its choices come from the registry).
+_MODEL_FIELDS = {"segmenter": "segment", "tracker": "track", "inpaint_model": "inpaint"}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -28,7 +32,11 @@ class Settings:
     device: str = "auto"  # model backends: auto | cpu | cuda | cuda:N
     fp16: bool = False  # model backends: half precision on CUDA
     ckpt_dir: str | None = None  # model backends: None means $INPAINTERZ_CKPT_DIR, else ckpt/
-    inpaint_model: str = "e2fgvi_hq"  # model inpainter: e2fgvi_hq (any size) | e2fgvi (432x240)
+    # The model each stage runs (names from the registry, see `inpainterz weights list`). "auto": the first
+    # present in registry order (SAM 2.1 before SAM / DeAOT; E2FGVI-HQ before E2FGVI), else the classical one.
+    segmenter: str = "auto"
+    tracker: str = "auto"
+    inpaint_model: str = "auto"
     long_term_mem_gap: int = 9999  # DeAOT: add a long-term memory frame every N frames
     max_len_long_term: int = 9999  # DeAOT: most long-term memory frames kept
     # classical inpainter: frames each way in which to look for the background under the hole; background
@@ -49,15 +57,17 @@ class Settings:
                 raise InputError(f"settings.{name} must be true or false, not {value!r}")
             if kind is int and not lo <= value <= hi:
                 raise InputError(f"settings.{name} must be between {lo} and {hi}, not {value}")
-        for name in ("backend", "device", "inpaint_model"):
+        for name in ("backend", "device", *_MODEL_FIELDS):
             if not isinstance(getattr(self, name), str):
                 raise InputError(f"settings.{name} must be a string, not {getattr(self, name)!r}")
         if self.ckpt_dir is not None and not isinstance(self.ckpt_dir, str):
             raise InputError(f"settings.ckpt_dir must be a folder path, not {self.ckpt_dir!r}")
         if self.backend not in BACKENDS:
             raise InputError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
-        if self.inpaint_model not in ("e2fgvi_hq", "e2fgvi"):
-            raise InputError(f"inpaint_model must be e2fgvi_hq or e2fgvi, not {self.inpaint_model!r}")
+        for name, stage in _MODEL_FIELDS.items():
+            choices = registry.choices(stage)
+            if getattr(self, name) not in choices:
+                raise InputError(f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -64,14 +64,15 @@ def run_weights_command(argv: list[str]) -> int:
 def _list(ckpt_dir) -> int:
     folder = Path(ckpt_dir) if ckpt_dir is not None else weights.default_ckpt_dir()
     print(f"checkpoints in {folder} (set INPAINTERZ_CKPT_DIR or --ckpt-dir for another folder)\n")
+    width = max(len(e.name) for e in weights.list_entries())
     for entry in weights.list_entries():
         size = f"{entry.size / 1e6:.1f} MB" if entry.size is not None else "size ?"
         state = "present" if weights.present(entry.name, ckpt_dir) else "missing"
         flag = "  NON-COMMERCIAL" if not entry.commercial_use else ""
-        print(f"{entry.name:<11} {entry.file_name:<28} {size:>9}  {state:<7}  {entry.licence}{flag}")
-        print(f"{'':<11} {entry.description} [{entry.used_by}]")
+        print(f"{entry.name:<{width}} {entry.file_name:<28} {size:>9}  {state:<7}  {entry.licence}{flag}")
+        print(f"{'':<{width}} {entry.description} [{entry.used_by}]")
         for url in entry.urls:
-            print(f"{'':<11} {url}")
+            print(f"{'':<{width}} {url}")
     non_commercial = [e for e in weights.list_entries() if not e.commercial_use]
     if non_commercial:
         print(

@@ -11,9 +11,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from inpainterz_core import weights
+from inpainterz_core import download, registry, weights
+from inpainterz_core.download import RemoteFile
 from inpainterz_core.errors import InputError, MissingWeightsError
-from inpainterz_core.weights import WeightsEntry
+from inpainterz_core.registry import ModelEntry
 from inpainterz_core.weights_cli import run_weights_command
 
 PAYLOAD = os.urandom(64 * 1024)
@@ -94,33 +95,36 @@ def server():
 @pytest.fixture
 def tiny(server, monkeypatch):
     """A registry entry for PAYLOAD, served by the local server."""
-    entry = WeightsEntry(
+    entry = ModelEntry(
         name="tiny",
-        file_name="tiny.bin",
-        urls=(f"{server.url}/file.bin",),
-        size=len(PAYLOAD),
-        sha256=hashlib.sha256(PAYLOAD).hexdigest(),
+        stages=("track",),
+        description="64 KiB of random bytes",
         licence="MIT",
         commercial_use=True,
-        used_by="test",
-        description="64 KiB of random bytes",
+        files=(RemoteFile("tiny.bin", (f"{server.url}/file.bin",), size=len(PAYLOAD),
+                          sha256=hashlib.sha256(PAYLOAD).hexdigest()),),
+        make_backend=lambda *args: None,
         build_model=lambda: None,
     )
     monkeypatch.setitem(weights.REGISTRY, "tiny", entry)
     return entry
 
 
+ALL = ["sam2.1-hiera-base-plus", "sam2.1-hiera-large", "sam2.1-hiera-small", "sam2.1-hiera-tiny", "edgetam",
+       "sam_vit_b", "deaot_r50l", "e2fgvi_hq", "e2fgvi"]
+
+
 def test_registry_entries():
-    assert [e.name for e in weights.list_entries()] == ["sam_vit_b", "deaot_r50l", "e2fgvi", "e2fgvi_hq"]
+    assert [e.name for e in weights.list_entries()] == ALL
     sam = weights.get("sam_vit_b")
     assert sam.size == 375042383 and sam.licence == "Apache-2.0" and sam.commercial_use
-    assert sam.sha256 == "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912"
+    assert sam.files[0].sha256 == "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912"
     for name in ("e2fgvi", "e2fgvi_hq"):
         assert weights.get(name).licence == "CC-BY-NC-4.0" and not weights.get(name).commercial_use
 
 
 def test_unknown_name_lists_the_valid_ones():
-    with pytest.raises(InputError, match="sam_vit_b, deaot_r50l, e2fgvi, e2fgvi_hq"):
+    with pytest.raises(InputError, match=", ".join(ALL)):
         weights.get("sam_vit_h")
 
 
@@ -156,7 +160,8 @@ def test_fetch_starts_over_when_the_server_ignores_range(tiny, server, tmp_path)
 
 
 def test_wrong_hash_leaves_nothing_under_the_final_name(tiny, tmp_path, monkeypatch):
-    monkeypatch.setitem(weights.REGISTRY, "tiny", dataclasses.replace(tiny, sha256="0" * 64))
+    wrong = dataclasses.replace(tiny.files[0], sha256="0" * 64)
+    monkeypatch.setitem(weights.REGISTRY, "tiny", dataclasses.replace(tiny, files=(wrong,)))
     with pytest.raises(MissingWeightsError, match="sha256") as info:
         weights.fetch("tiny", tmp_path, progress=False)
     assert not (tmp_path / "tiny.bin").exists() and not (tmp_path / "tiny.bin.part").exists()
@@ -201,11 +206,11 @@ def test_manual_entry_says_how_to_get_it(tmp_path):
 
 def test_drive_share_links_become_direct_downloads():
     share = "https://drive.google.com/file/d/1QoChMkTVxdYZ_eBlZhK2acq9KMQZccPJ/view?usp=sharing"
-    assert weights._direct_url(share) == (
+    assert download._direct_url(share) == (
         "https://drive.usercontent.google.com/download?id=1QoChMkTVxdYZ_eBlZhK2acq9KMQZccPJ&export=download&confirm=t"
     )
     plain = "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth"
-    assert weights._direct_url(plain) == plain
+    assert download._direct_url(plain) == plain
 
 
 # --- verify -------------------------------------------------------------------------------------
@@ -231,7 +236,8 @@ def test_verify_compares_keys_and_shapes_with_the_model(name, tmp_path, monkeypa
     except ImportError as e:
         pytest.skip(f"the {entry.used_by} model does not import yet: {e}")
     # The registry's size and hash describe the real file; this one only has the right keys and shapes.
-    monkeypatch.setitem(weights.REGISTRY, name, dataclasses.replace(entry, size=None, sha256=None))
+    unchecked = tuple(dataclasses.replace(f, size=None, sha256=None) for f in entry.files)
+    monkeypatch.setitem(weights.REGISTRY, name, dataclasses.replace(entry, files=unchecked))
     path = weights.path_for(name, tmp_path)
     save_like(model, path)
     assert weights.verify(name, tmp_path) == []
@@ -282,3 +288,137 @@ def test_ckpt_readme_lists_every_file():
     for entry in weights.list_entries():
         assert f"`{entry.file_name}`" in readme
         assert entry.size is None or str(entry.size) in readme
+
+
+def test_every_stage_setting_and_cli_choice_comes_from_the_registry():
+    from inpainterz_core.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["remove", "clip.mp4", "-o", "out", "--segmenter", "edgetam", "--tracker",
+                              "sam2.1-hiera-tiny", "--inpaint-model", "e2fgvi"])
+    assert (args.segmenter, args.tracker, args.inpaint_model) == ("edgetam", "sam2.1-hiera-tiny", "e2fgvi")
+    for stage in registry.STAGES:
+        assert set(registry.choices(stage)) == {"auto"} | {e.name for e in weights.list_entries() if stage in e.stages}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["remove", "clip.mp4", "-o", "out", "--tracker", "sam_vit_b"])  # a segmenter only
+
+
+def test_no_import_circle_between_the_weights_and_the_model_builders():
+    """The builders read checkpoints through ``checkpoints`` only; ``weights`` and ``registry`` import no model."""
+    root = Path(__file__).resolve().parents[1] / "inpainterz_core"
+    for module in ("track/deaot/model.py", "inpaint/e2fgvi/generator.py", "segment/sam.py"):
+        text = (root / module).read_text()
+        assert "weights import" not in text and "registry import" not in text, module
+    for module in ("weights.py", "registry.py", "checkpoints.py", "download.py"):
+        top_level = [line for line in (root / module).read_text().splitlines() if line.startswith(("from", "import"))]
+        assert not [line for line in top_level if "track" in line or "inpaint" in line or "segment" in line], module
+
+
+# --- the Hugging Face layout ------------------------------------------------------------------------------
+
+
+class HubServer(FileServer):
+    """Serves /org/repo/resolve/main/NAME like huggingface.co: a HEAD on an LFS file answers with a redirect
+    carrying its sha256 (X-Linked-Etag) and size; a file the repository lacks is a 404."""
+
+    def __init__(self, files: dict[str, bytes], lfs: set[str], etag_override: str | None = None):
+        super().__init__()
+        self.files = files
+        hub = self
+
+        def route(handler, head: bool):
+            hub.requests.append((handler.command + " " + handler.path, dict(handler.headers)))
+            name = handler.path.rsplit("/", 1)[-1]
+            if name not in hub.files:
+                handler.send_response(404)
+                handler.end_headers()
+                return
+            body = hub.files[name]
+            if head and name in lfs:
+                handler.send_response(302)
+                handler.send_header("Location", handler.path)
+                handler.send_header("X-Linked-Etag", f'"{etag_override or hashlib.sha256(body).hexdigest()}"')
+                handler.send_header("X-Linked-Size", str(len(body)))
+                handler.end_headers()
+                return
+            start = int(handler.headers.get("Range", "bytes=0-").removeprefix("bytes=").split("-")[0])
+            handler.send_response(206 if start else 200)
+            handler.send_header("Content-Type", "application/octet-stream")
+            handler.send_header("Content-Length", str(len(body) - start))
+            handler.end_headers()
+            if not head:
+                handler.wfile.write(body[start:])
+
+        handler_class = self.httpd.RequestHandlerClass
+        handler_class.do_HEAD = lambda handler: route(handler, True)
+        handler_class.do_GET = lambda handler: route(handler, False)
+
+
+def _hub_entry(url: str) -> ModelEntry:
+    base = registry.get("sam2.1-hiera-tiny")
+    files = tuple(dataclasses.replace(f, urls=(f"{url}/facebook/sam2.1-hiera-tiny/resolve/main/{f.file_name}",))
+                  for f in base.files)
+    return dataclasses.replace(base, files=files)
+
+
+def test_fetch_a_hugging_face_folder_checks_the_published_sha256(tmp_path, monkeypatch):
+    weights_bytes = os.urandom(50_000)
+    files = {"config.json": b"{}", "model.safetensors": weights_bytes, "processor_config.json": b"{}"}
+    hub = HubServer(files, lfs={"model.safetensors"})
+    try:
+        monkeypatch.setitem(weights.REGISTRY, "sam2.1-hiera-tiny", _hub_entry(hub.url))
+        folder = tmp_path / "sam2.1-hiera-tiny"
+        (folder).mkdir()
+        (folder / "model.safetensors.part").write_bytes(weights_bytes[:20_000])  # an interrupted download
+        assert weights.fetch("sam2.1-hiera-tiny", tmp_path, progress=False) == folder
+        assert (folder / "model.safetensors").read_bytes() == weights_bytes
+        assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors",
+                                                            "processor_config.json"]
+        assert weights.present("sam2.1-hiera-tiny", tmp_path)
+        ranged = [h.get("Range") for r, h in hub.requests if r.startswith("GET") and "model.safetensors" in r]
+        assert ranged == ["bytes=20000-"]
+    finally:
+        hub.close()
+
+
+def test_a_hugging_face_file_whose_hash_differs_is_not_kept(tmp_path, monkeypatch):
+    files = {"config.json": b"{}", "model.safetensors": b"tampered bytes"}
+    hub = HubServer(files, lfs={"model.safetensors"}, etag_override="a" * 64)
+    try:
+        monkeypatch.setitem(weights.REGISTRY, "sam2.1-hiera-tiny", _hub_entry(hub.url))
+        with pytest.raises(MissingWeightsError, match="sha256") as info:
+            weights.fetch("sam2.1-hiera-tiny", tmp_path, progress=False)
+        assert "\n" not in str(info.value)
+        assert not (tmp_path / "sam2.1-hiera-tiny" / "model.safetensors").exists()
+        assert not weights.present("sam2.1-hiera-tiny", tmp_path)
+    finally:
+        hub.close()
+
+
+def test_offline_is_one_clear_line(tmp_path, monkeypatch, capsys):
+    entry = _hub_entry("http://no-such-host.invalid")  # .invalid never resolves, as on a machine offline
+    monkeypatch.setitem(weights.REGISTRY, "sam2.1-hiera-tiny", entry)
+    assert run_weights_command(["fetch", "sam2.1-hiera-tiny", "--ckpt-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: no network:") and err.strip().count("\n") == 0
+    assert not (tmp_path / "sam2.1-hiera-tiny" / "config.json").exists()
+
+
+def test_verify_a_hugging_face_folder(tmp_path):
+    pytest.importorskip("transformers")
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from bench.standins import save_standin
+
+    folder = save_standin(tmp_path / "sam2.1-hiera-tiny", "sam2", size=64)
+    assert weights.verify("sam2.1-hiera-tiny", tmp_path) == []
+    state = load_file(folder / "model.safetensors")
+    dropped = sorted(state)[0]
+    del state[dropped]
+    state["memory_encoder.extra"] = torch.zeros(1)
+    save_file(state, folder / "model.safetensors")
+    problems = " ".join(weights.verify("sam2.1-hiera-tiny", tmp_path))
+    assert "1 missing keys" in problems and dropped in problems and "memory_encoder.extra" in problems
+    (folder / "model.safetensors").write_bytes(b"truncated")
+    assert "unreadable" in " ".join(weights.verify("sam2.1-hiera-tiny", tmp_path))

@@ -19,9 +19,9 @@ import torch
 from segment_anything import sam_model_registry
 from segment_anything.utils.transforms import ResizeLongestSide
 
+from ..checkpoints import load_into, resolve_device
 from ..errors import InputError
 from ..prompts import ObjectPrompt
-from ..weights import load_into
 from .base import Segmenter
 
 
@@ -50,7 +50,7 @@ class SAMSegmenter(Segmenter):
             )
         if cache_size < 1:
             raise InputError(f"cache_size must be at least 1, got {cache_size}")
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        self.device = resolve_device(device)
         model = sam_model_registry[model_type](checkpoint=None)
         if checkpoint is not None:
             load_into(model, checkpoint, f"SAM {model_type}")

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import torch
 
+from ...checkpoints import resolve_device
 from ...errors import InputError
 from ..base import Inpainter
 from .generator import build_e2fgvi
@@ -56,9 +57,7 @@ class E2FGVIInpainter(Inpainter):
         device: str = "auto",
         fp16: bool = False,
     ):
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = str(torch.device(device))
+        self.device = resolve_device(device)
         self.model = build_e2fgvi(variant, checkpoint).to(self.device)
         self.variant = variant
         self.name = "e2fgvi_hq" if variant == "hq" else "e2fgvi"

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...weights import load_into
+from ...checkpoints import load_into
 from .alignment import BidirectionalPropagation
 from .spynet import SPyNet
 from .transformer import WINDOW, SoftComp, SoftSplit, TemporalFocalTransformerBlock, token_grid

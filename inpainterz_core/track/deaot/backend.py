@@ -8,6 +8,7 @@ import os
 import numpy as np
 import torch
 
+from ...checkpoints import resolve_device
 from ...errors import InputError
 from ..base import Tracker
 from .engine import DeAOTEngine
@@ -15,12 +16,6 @@ from .model import build_deaot
 from .preprocess import image_to_tensor, labels_to_tensor, network_size
 
 MAX_LABEL_ID = 255
-
-
-def _resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(torch.device(device))
 
 
 class DeAOTTracker(Tracker):
@@ -41,7 +36,7 @@ class DeAOTTracker(Tracker):
         long_term_mem_gap: int = 9999,
         max_len_long_term: int = 9999,
     ):
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self.fp16 = fp16 and self.device.startswith("cuda")
         self.long_term_mem_gap = long_term_mem_gap
         self.max_len_long_term = max_len_long_term

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...weights import load_into
+from ...checkpoints import load_into
 from .decoder import FPNDecoder
 from .encoder import ResNet50Encoder
 from .layers import FrameOutput, LongShortTermTransformer, seq_from_2d
