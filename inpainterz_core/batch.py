@@ -19,7 +19,9 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -316,6 +318,7 @@ def _run_on_ray(todo, address, cpus_per_shot, gpus_per_shot, retries, progress, 
     if started_here:
         if address is not None:
             _check_listening(address)
+        on_sigterm = signal.getsignal(signal.SIGTERM)
         try:
             if address is None:  # "local": a Ray of its own, even where `ray start` runs one already
                 ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING)
@@ -324,6 +327,9 @@ def _run_on_ray(todo, address, cpus_per_shot, gpus_per_shot, retries, progress, 
         except (ConnectionError, RuntimeError, ValueError) as e:
             where = f"the Ray cluster at {address}" if address else "a local Ray"
             raise InputError(f"cannot start or reach {where}: {str(e).splitlines()[0]}") from None
+        if callable(on_sigterm) and threading.current_thread() is threading.main_thread():
+            # ray.init puts in a handler that exits at once; the caller's (the CLI's) stops the shots cleanly
+            signal.signal(signal.SIGTERM, on_sigterm)
     try:
         cluster_gpus = ray.cluster_resources().get("GPU", 0)
         gpus = {shot.name: gpus_per_shot if gpus_per_shot is not None else _default_gpus(shot.settings, cluster_gpus)
@@ -350,13 +356,21 @@ def _run_on_ray(todo, address, cpus_per_shot, gpus_per_shot, retries, progress, 
                 if progress is not None:
                     done = {**ray.get(tracker.snapshot.remote()), **finished}
                     progress(sum(done.values()), total)
-        except BaseException:  # Ctrl-C: stop the shots still running (their outputs stay as they were)
-            for ref in pending:
-                ray.cancel(ref, force=True)
+        except BaseException:  # Ctrl+C: stop the shots still running; their outputs stay as they were
+            _stop(ray, list(pending))
             raise
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _stop(ray, refs: list, grace_s: float = 10.0) -> None:
+    """Interrupt running shots, so that each one deletes its scratch folder; kill those that do not stop."""
+    for ref in refs:
+        ray.cancel(ref)
+    _, still_running = ray.wait(refs, num_returns=len(refs), timeout=grace_s)
+    for ref in still_running:
+        ray.cancel(ref, force=True)
 
 
 def _check_listening(address: str) -> None:

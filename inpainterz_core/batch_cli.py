@@ -101,11 +101,11 @@ def run_batch(args: argparse.Namespace) -> int:
     try:
         records = batch.run(shots, args.address, cpus_per_shot=args.cpus_per_shot, gpus_per_shot=args.gpus_per_shot,
                             retries=args.retries, force=args.force, report_path=report_path, progress=bar)
-    except KeyboardInterrupt:  # the shots still running were stopped; the finished ones stay
+    except KeyboardInterrupt:  # Ctrl+C or SIGTERM: the shots still running were stopped, the finished ones stay
         bar.close()
-        print(f"inpainterz: interrupted: the finished shots are kept and listed in {report_path}; "
-              "the same command goes on with the others", file=sys.stderr)
-        return 130
+        print("inpainterz: interrupted: the shots that had finished are kept; the same command goes on with "
+              "the others", file=sys.stderr)
+        return 130  # also for SIGTERM: inside ray.wait Ray turns the CLI's Terminated into a KeyboardInterrupt
     finally:
         bar.close()
     print(batch.format_table(records))
