@@ -257,3 +257,25 @@ def test_a_worker_killed_mid_shot_is_retried_and_completes(tmp_path, local_ray):
     report = json.loads((root / "long" / "report.json").read_text())
     assert report["frames"] == 40
     assert len(list((root / "long" / "masks").iterdir())) == len(list((root / "long" / "inpainted").iterdir())) == 40
+
+
+def test_sigterm_stops_the_running_shots_and_leaves_no_scratch(tmp_path):
+    """As a process manager stops it: the shots running are interrupted, each deletes its scratch folder."""
+    clip = PanClip(frames=40, width=160, height=120)
+    _write_clip(tmp_path / "long.mp4", clip)
+    shots = tmp_path / "shots.json"
+    shots.write_text(json.dumps({"shots": [{"name": "long", "input": "long.mp4", "prompts": [
+        click_prompt(clip).to_dict()], "settings": {"backend": "classical"}}]}))
+    root = tmp_path / "out"
+    batch_command = subprocess.Popen([sys.executable, "-m", "inpainterz_core.cli", "batch", str(shots),
+                                      "-o", str(root), "-q"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not _scratch_folders(tmp_path) and batch_command.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert _scratch_folders(tmp_path), "the shot never started, or finished before it could be stopped"
+    batch_command.send_signal(signal.SIGTERM)
+    _, err = batch_command.communicate(timeout=120)
+    assert batch_command.returncode == 130, err
+    assert "inpainterz: interrupted: the shots that had finished are kept" in err
+    assert not _scratch_folders(tmp_path) and not (root / "long" / "report.json").exists()
+
