@@ -478,6 +478,9 @@ def format_table(records: list[dict]) -> str:
             r["status"],
             r["error"] or "",
         ))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join(("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]).rstrip()
-                     for row in rows)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]  # the error column is last
+    lines = []
+    for row in rows:
+        padded = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        lines.append("  ".join([*padded, row[-1]]).rstrip())
+    return "\n".join(lines)

@@ -90,6 +90,7 @@ class _Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def run_batch(args: argparse.Namespace) -> int:
