@@ -142,6 +142,12 @@ class FlowGuidedInpainter(Inpainter):
         with the distance from the hole's border, so it is scaled by the pixel's depth into the hole
         relative to the band's mean depth.
         """
+        # Telea reads only pixels within its radius of the hole: work on the grown hole's box plus that margin
+        ys, xs = np.nonzero(hole)
+        margin = self.band + self.telea_radius + 2
+        y0, x0 = max(0, ys.min() - margin), max(0, xs.min() - margin)
+        y1, x1 = ys.max() + margin + 1, xs.max() + margin + 1
+        frame, hole = frame[y0:y1, x0:x1], hole[y0:y1, x0:x1]
         hole8 = hole.astype(np.uint8)
         spatial = cv2.inpaint(frame, hole8, self.telea_radius, cv2.INPAINT_TELEA)[hole].astype(np.float32)
         grown = cv2.dilate(hole8, _disk(self.band))
