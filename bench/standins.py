@@ -27,8 +27,11 @@ def _vision(size: int, backbone: dict) -> dict:
                 backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2], fpn_hidden_size=128)
 
 
-def save_standin(folder: str | Path, family: str = "sam2", size: int = 128, seed: int = 0) -> Path:
-    """Write a random-weight SAM 2.1 ("sam2") or EdgeTAM ("edgetam") model folder working at ``size`` px."""
+def save_standin(folder: str | Path, family: str = "sam2", size: int = 128, seed: int = 0, **config) -> Path:
+    """Write a random-weight SAM 2.1 ("sam2") or EdgeTAM ("edgetam") model folder working at ``size`` px.
+
+    ``config`` overrides top-level config fields, e.g. a shorter memory (``num_maskmem``).
+    """
     import torch
     from transformers import (
         EdgeTamVideoConfig,
@@ -48,7 +51,7 @@ def save_standin(folder: str | Path, family: str = "sam2", size: int = 128, seed
                      num_attention_heads_per_stage=[1, 1, 2, 4], window_size_per_stage=[4, 4, 4, 4],
                      global_attention_blocks=[2], window_positional_embedding_background_size=[4, 4])
         config = Sam2VideoConfig(vision_config=_vision(size, hiera), memory_attention_feed_forward_hidden_size=64,
-                                 **_common(size))
+                                 **{**_common(size), **config})
         config_class, model_class = Sam2VideoConfig, Sam2VideoModel
     elif family == "edgetam":
         repvit = dict(model_type="timm_wrapper", architecture="repvit_m1", num_classes=1000,
@@ -60,7 +63,7 @@ def save_standin(folder: str | Path, family: str = "sam2", size: int = 128, seed
             perceiver_resampler_num_latents=16, perceiver_resampler_num_latents_2d=16,
             perceiver_resampler_hidden_size=64, perceiver_resampler_mlp_intermediate_size=64,
             perceiver_resampler_num_attention_heads=2, perceiver_resampler_attention_head_dim=32,
-            perceiver_resampler_num_layers=1, **_common(size))
+            perceiver_resampler_num_layers=1, **{**_common(size), **config})
         config_class, model_class = EdgeTamVideoConfig, EdgeTamVideoModel
     else:
         raise ValueError(f"unknown family {family!r}")
@@ -69,7 +72,12 @@ def save_standin(folder: str | Path, family: str = "sam2", size: int = 128, seed
     torch.manual_seed(seed)
     hf_logging.disable_progress_bar()
     try:
-        model_class(config).eval().save_pretrained(folder)
+        model = model_class(config).eval()
+        with torch.no_grad():
+            # Random weights would call the object absent about half the time and blank every tracked mask;
+            # a positive bias on the object-score head keeps it "present", so masks follow the memory.
+            model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(10.0)
+        model.save_pretrained(folder)
         processor = Sam2VideoProcessor(
             image_processor=Sam2ImageProcessor(size={"height": size, "width": size},
                                                mask_size={"height": size // 4, "width": size // 4}),
