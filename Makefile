@@ -72,4 +72,4 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 
 clean:
-	rm -rf demo-output bench-output build dist *.egg-info
+	rm -rf demo-output bench-output eval-output build dist *.egg-info

@@ -15,7 +15,8 @@ import time
 import traceback
 from pathlib import Path
 
-BENCHES = ["bench_pipeline", "bench_server", "bench_server_soak", "bench_sam", "bench_deaot", "bench_e2fgvi"]
+BENCHES = ["bench_pipeline", "bench_server", "bench_server_soak", "bench_sam", "bench_deaot", "bench_e2fgvi",
+           "bench_batch"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The `inpainterz` command line: remove | segment | track | inpaint | serve | weights.
+"""The `inpainterz` command line: remove | segment | track | inpaint | eval | batch | serve | weights.
 
 Every user error ends as one line on stderr and a non-zero exit code; a
 traceback means a bug in Inpainterz.

@@ -13,9 +13,10 @@ The rules (the CLI, the library and the server's jobs all follow them):
   with one line saying which one and what to do.
 - Files and folders Inpainterz does not name (a user's notes, the source video
   kept beside the results) are never touched.
-- Scratch and replaced outputs are named ``.inpainterz-partial-<pid>-*`` and
-  ``.inpainterz-old-<pid>-*``; leftovers of a process that no longer runs (a
-  killed run) are swept by the next run in the same folder.
+- Scratch and replaced outputs are named ``.inpainterz-partial-<pid>@<host>-*`` and
+  ``.inpainterz-old-<pid>@<host>-*``; leftovers of a process that no longer runs on
+  this host (a killed run) are swept by the next run in the same folder. Another
+  host's are left alone: on shared storage its pid means nothing here.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -36,6 +39,7 @@ import numpy as np
 from .errors import InputError
 
 MANIFEST = ".inpainterz.json"
+_HOST = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
 SCRATCH_PREFIX = ".inpainterz-partial-"
 OLD_PREFIX = ".inpainterz-old-"
 
@@ -66,7 +70,7 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
 
 def _write_json(path: Path, data: dict) -> None:
     """Replace ``path`` atomically: readers see the old or the new file, never half of one."""
-    tmp = path.with_name(f"{SCRATCH_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}.json")
+    tmp = path.with_name(f"{_scratch_name(SCRATCH_PREFIX)}.json")
     try:
         tmp.write_text(json.dumps(data, indent=2))
         os.replace(tmp, path)
@@ -177,16 +181,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _scratch_name(prefix: str) -> str:
+    """``<prefix><pid>@<host>-<random>``: whose it is, so only a dead process's scratch is ever swept."""
+    return f"{prefix}{os.getpid()}@{_HOST}-{uuid.uuid4().hex[:8]}"
+
+
 def sweep_leftovers(folder: Path) -> None:
-    """Delete our own scratch of runs whose process is gone (killed); a live run's scratch stays."""
+    """Delete our own scratch of runs on this host whose process is gone (killed); a live run's stays."""
     if not folder.is_dir():
         return
     for path in folder.iterdir():
         for prefix in (SCRATCH_PREFIX, OLD_PREFIX):
             if not path.name.startswith(prefix):
                 continue
-            pid = path.name[len(prefix):].split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            pid, _, host = path.name[len(prefix):].rpartition("-")[0].partition("@")
+            if host == _HOST and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
                 _delete(path)
 
 
@@ -214,7 +223,7 @@ def staged(out_dir: Path, names: Iterable[str], *, whole_result: bool = False) -
         created = [p for p in [out_dir, *out_dir.parents] if not p.exists()]
         out_dir.mkdir(parents=True, exist_ok=True)
         sweep_leftovers(out_dir)
-        scratch = out_dir / f"{SCRATCH_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        scratch = out_dir / _scratch_name(SCRATCH_PREFIX)
         scratch.mkdir()
         try:
             yield scratch
@@ -238,7 +247,7 @@ def _publish(scratch: Path, out_dir: Path, names: tuple[str, ...]) -> None:
     for name, fp in new.items():
         manifest[name] = [fp, *manifest.get(name, [])]
     _write_manifest(out_dir, manifest)
-    trash = out_dir / f"{OLD_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    trash = out_dir / _scratch_name(OLD_PREFIX)
     trash.mkdir()
     try:
         for name in names:

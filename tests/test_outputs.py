@@ -21,7 +21,7 @@ from inpainterz_core import pipeline
 from inpainterz_core.cli import main
 from inpainterz_core.demo import PanClip, click_prompt, write_clip
 from inpainterz_core.errors import InputError
-from inpainterz_core.outputs import MANIFEST, SCRATCH_PREFIX, is_ours
+from inpainterz_core.outputs import _HOST, MANIFEST, SCRATCH_PREFIX, is_ours
 from inpainterz_core.prompts import ObjectPrompt, Point
 from inpainterz_core.settings import Settings
 from tests.test_cli import assert_one_line_error, prompt_args, run_cli
@@ -123,10 +123,12 @@ def test_a_killed_runs_scratch_is_swept_by_the_next_run(tmp_path, pan_folder, pa
     out = copy_result(earlier, tmp_path)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = out / f"{SCRATCH_PREFIX}{dead.pid}-deadbeef"
-    (stale / "masks").mkdir(parents=True)
+    stale = out / f"{SCRATCH_PREFIX}{dead.pid}@{_HOST}-deadbeef"
+    elsewhere = out / f"{SCRATCH_PREFIX}{dead.pid}@another-host-deadbeef"  # shared storage: not ours to judge
+    for scratch in (stale, elsewhere):
+        (scratch / "masks").mkdir(parents=True)
     assert main(["remove", str(pan_folder), "-o", str(out), *CLASSICAL, *prompt_args(pan_clip)]) == 0
-    assert not stale.exists()
+    assert not stale.exists() and elsewhere.exists()
 
 
 # -- 4. no stale video -----------------------------------------------------------------------------------

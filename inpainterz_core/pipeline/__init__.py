@@ -14,6 +14,7 @@ plus the inpainter's ``context`` on each side) and one full frame being written.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def remove(source, prompts: Prompts, settings: Settings, out_dir, *,
     seconds = {}
     with open_source(source) as src, staged(out_dir, RESULT_NAMES, whole_result=True) as scratch:
         t0 = time.perf_counter()
+        stat = os.stat(src.path)  # what a batch's resume compares: the same input, unchanged
         segmenter = backends.make_segmenter(settings)
         keyframes = segment_keyframes(src, prompts, segmenter)
         seconds["segment"] = time.perf_counter() - t0
@@ -48,7 +50,8 @@ def remove(source, prompts: Prompts, settings: Settings, out_dir, *,
         painted = inpaint(src, scratch / "masks", settings, scratch, progress=progress, cancel=cancel)
         seconds["inpaint"] = painted["seconds"]
         report = {
-            "source": str(src.path), "frames": src.frame_count, "width": src.width, "height": src.height,
+            "source": str(src.path), "source_stat": {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
+            "frames": src.frame_count, "width": src.width, "height": src.height,
             "fps": src.fps,
             "backends": {"segment": backends.describe(segmenter), "track": tracked["backend"],
                          "inpaint": painted["backend"]},
