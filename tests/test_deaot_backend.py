@@ -82,13 +82,15 @@ def test_long_term_memory_stays_bounded():
     for step in range(12):
         tracker.step(frames[step % 3])
         lengths.append(group.long_term_len)
-    assert max(lengths) == 3 + 1  # the cap is reached (so the check can fail) and never exceeded
-    assert sum(entry.is_reference for entry in group.long_term) == 1  # the reference frame is kept
+    assert max(lengths) == 3  # the cap is reached (so the check can fail) and never exceeded
+    # As the reference engine: the cap counts every entry and the oldest goes first, the reference frame too.
+    assert sum(entry.is_reference for entry in group.long_term) == 0
     tracker.correct(frames[0], TWO_OBJECTS)
+    assert group.long_term_len == 3 and group.long_term[-1].is_reference
     for step in range(6):
         tracker.step(frames[step % 3])
-    assert group.long_term_len == 3 + 2
-    assert sum(entry.is_reference for entry in group.long_term) == 2
+    assert group.long_term_len == 3
+    assert sum(entry.is_reference for entry in group.long_term) == 0
 
 
 def test_bad_input_is_an_input_error(tracker):

@@ -11,9 +11,9 @@ Memories, per LSTT layer:
 
 * short-term: the frame ``short_term_mem_skip`` frames back (1 = the previous frame);
 * long-term: every reference frame, plus one propagated frame every ``long_term_mem_gap``
-  frames. At most ``max_len_long_term`` propagated frames are kept, the oldest dropped
-  first, so memory stays bounded on long clips; reference frames (the user's labels)
-  are never dropped.
+  frames. At most ``max_len_long_term`` entries are kept, the oldest dropped first, as the
+  reference engine does (``update_long_term_memory`` in aot-benchmark / SAM-Track): the cap
+  counts reference frames too, so on a long clip with a small cap the first keyframe goes first.
 
 One network pass carries 10 identities. ``DeAOTEngine`` splits more objects into
 groups of 10, each with its own memories, shares the image features between them,
@@ -116,9 +116,7 @@ class ObjectGroupEngine:
 
     def _append_long_term(self, entry: _MemoryEntry) -> None:
         self.long_term.append(entry)
-        propagated = [e for e in self.long_term if not e.is_reference]
-        if len(propagated) > self.max_len_long_term:
-            self.long_term.remove(propagated[0])
+        del self.long_term[: max(0, len(self.long_term) - self.max_len_long_term)]
         self._long_term_cat = None
 
 
