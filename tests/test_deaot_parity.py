@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from golden import GOLDEN, one_torch_thread  # noqa: F401 (the fixture applies to every test here)
+from golden import GOLDEN, TraceRecorder, golden_data, one_torch_thread  # noqa: F401 (fixtures)
 
 from inpainterz_core.track.deaot import build_deaot
 from inpainterz_core.track.deaot.engine import DeAOTEngine
@@ -50,9 +50,8 @@ def test_network_size_is_16k_plus_1_with_long_edge_cap():
     )  # scaled to 585x1040, then 584/16 = 36.5 rounds half to even
 
 
-pytestmark_golden = pytest.mark.skipif(
-    not CASE_DIR.is_dir(), reason=f"golden parity data not found at {CASE_DIR}"
-)
+# Skipped where ../shared/golden is absent, failed under CI (golden.need_golden).
+pytestmark_golden = pytest.mark.usefixtures("golden_data")
 
 
 def _cases() -> list[Path]:
@@ -82,21 +81,32 @@ def _model_for(case_json: Path):
     return model
 
 
-def _run_case(model, arrays) -> tuple[np.ndarray, np.ndarray]:
-    """The README's engine call sequence; returns logits (T-1, N+1, H, W) and labels (T-1, H, W)."""
+def _run_case(model, arrays, recorder: TraceRecorder | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The README's engine call sequence; returns logits (T-1, N+1, H, W) and labels (T-1, H, W).
+
+    With a ``recorder``, its tag names the traced phases: ref, t1 (the first propagated frame) and t1mem.
+    """
+
+    def phase(name):
+        if recorder is not None:
+            recorder.tag = name
+
     frames = torch.from_numpy(arrays["frames"])
     obj_nums = int(arrays["obj_nums"])
     height, width = frames.shape[-2:]
     logits, labels = [], []
     with torch.inference_mode():
         engine = DeAOTEngine(model, long_term_mem_gap=9999, short_term_mem_skip=1, max_len_long_term=9999)
+        phase("ref")
         engine.add_reference_frame(
             frames[0], torch.from_numpy(arrays["ref_mask"])[None, None].float(), obj_nums
         )
-        for frame in frames[1:]:
+        for t, frame in enumerate(frames[1:], start=1):
+            phase("t1" if t == 1 else None)
             engine.match_propagate_one_frame(frame)
             frame_logits = engine.decode_current_logits((height, width))
             frame_labels = torch.argmax(frame_logits, dim=1, keepdim=True)
+            phase("t1mem" if t == 1 else None)
             engine.update_memory(frame_labels.float())
             logits.append(frame_logits[0, : obj_nums + 1].numpy())
             labels.append(frame_labels[0, 0].numpy())
@@ -154,3 +164,29 @@ def test_image_normalisation_matches_reference_frames():
     for image, frame in zip(raw, expected, strict=True):
         ours = image_to_tensor(image, network_size(*image.shape[:2]))
         assert np.array_equal(ours.numpy(), frame)
+
+
+def _trace_problems(model) -> tuple[list[str], int]:
+    case_json = CASE_DIR / "case-1.json"
+    recorder = TraceRecorder(model, CASE_DIR / "case-1-trace.json")
+    with np.load(case_json.with_suffix(".npz")) as arrays:
+        _run_case(model, dict(arrays), recorder)
+    recorder.close()
+    return recorder.compare(CASE_DIR / "case-1-trace.npz", tags_are_calls=False)
+
+
+@pytestmark_golden
+def test_layer_traces_match_reference():
+    """The stored activations of case 1, layer by layer, so a mismatch names the layer where it starts."""
+    problems, compared = _trace_problems(_model_for(CASE_DIR / "case-1.json"))
+    assert compared >= 15, f"only {compared} traced layers were compared"
+    assert not problems, f"first mismatch: {problems[0]} ({len(problems)} in all: {problems})"
+
+
+@pytestmark_golden
+def test_a_wrong_layer_is_named_by_the_trace():
+    model = _model_for(CASE_DIR / "case-1.json")
+    with torch.no_grad():
+        model.LSTT.layers[1].linear_ID_V.weight.mul_(1.05)
+    problems, _ = _trace_problems(model)
+    assert problems and problems[0].startswith("LSTT.layers.1.linear_ID_V#ref:out"), problems[:2]
