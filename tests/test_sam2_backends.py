@@ -108,6 +108,17 @@ def test_a_correction_on_a_tracked_frame_becomes_a_conditioning_frame(ckpt_dir):
     assert tracker._ids == [4, 9] and set(np.unique(tracker.step(frames[4]))) <= {0, 4, 9}
 
 
+def test_an_empty_keyframe_tracks_nothing_until_an_object_appears(ckpt_dir):
+    tracker = Sam2Tracker(ckpt_dir / "sam2.1-hiera-tiny", device="cpu")
+    frames = np.random.default_rng(3).integers(0, 256, (3, 32, 48, 3), dtype=np.uint8)
+    tracker.reset(frames[0], np.zeros((32, 48), np.uint8))
+    assert not tracker.step(frames[1]).any()
+    labels = np.zeros((32, 48), np.uint8)
+    labels[5:20, 5:30] = 2
+    tracker.correct(frames[1], labels)
+    assert set(np.unique(tracker.step(frames[2]))) <= {0, 2}
+
+
 def _session_bytes(session) -> int:
     """Bytes of every tensor the inference session holds (frames, memory bank, inputs, cached features)."""
     seen, total, stack = set(), 0, [vars(session), vars(session.cache)]

@@ -67,6 +67,9 @@ class Sam2Tracker(Tracker):
             raise RuntimeError("Sam2Tracker.step() before reset(): give it a reference frame first")
         self._check(image)
         self._frame += 1
+        if not self._ids:  # no object yet (an empty keyframe): nothing to track
+            self.confidence = None
+            return np.zeros(image.shape[:2], np.uint8)
         with self._inference():
             out = self.model(inference_session=self.session, frame_idx=self._frame, frame=self._pixels(image))
             logits = self.processor.post_process_masks(
