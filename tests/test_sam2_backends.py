@@ -52,6 +52,7 @@ def run_cli(*args, ckpt_dir, timeout=300):
                           capture_output=True, text=True, env=env, timeout=timeout)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_remove_end_to_end(name, ckpt_dir, pan_folder, pan_clip, tmp_path):
     out = tmp_path / "out"
@@ -66,6 +67,7 @@ def test_remove_end_to_end(name, ckpt_dir, pan_folder, pan_clip, tmp_path):
     assert read_mask(masks[-1]).shape == (pan_clip.height, pan_clip.width)
 
 
+@pytest.mark.slow
 def test_a_correction_changes_the_masks_on_both_sides(ckpt_dir, pan_folder, tmp_path):
     """Keyframes 0 and 12: frames 7..11 now come backward from 12 and 13.. forward from its correction."""
     first = {"frame": 0, "object_id": 1, "points": [[90, 50, 1]]}
@@ -185,6 +187,7 @@ def test_segmenter_refines_and_caches(ckpt_dir):
     assert segmenter._embeddings["a"] is cached
 
 
+@pytest.mark.slow
 def test_a_broken_folder_is_one_clear_line(ckpt_dir, pan_folder, tmp_path):
     broken = tmp_path / "ckpt"
     (broken / "sam2.1-hiera-tiny").mkdir(parents=True)
