@@ -17,8 +17,19 @@ import zipfile
 
 ADDON = pathlib.Path(__file__).resolve().parent
 SERVER = ADDON.parent / "server"
-PACKAGE_FILES = ["blender_manifest.toml", "__init__.py", "compat.py", "connection.py", "frames.py", "geometry.py",
-                 "props.py", "operators.py", "overlay.py", "panels.py", "strips.py"]
+PACKAGE_FILES = [
+    "blender_manifest.toml",
+    "__init__.py",
+    "compat.py",
+    "connection.py",
+    "frames.py",
+    "geometry.py",
+    "props.py",
+    "operators.py",
+    "overlay.py",
+    "panels.py",
+    "strips.py",
+]
 REMOTE_FILES = ["protocol.py", "client.py", "curve.py"]
 
 
@@ -41,7 +52,9 @@ def stage(dest):
     (package / "remote").mkdir(parents=True)
     for name in PACKAGE_FILES:
         shutil.copy2(ADDON / name, package / name)
-    (package / "remote" / "__init__.py").write_text('"""The server\'s protocol and client, copied at build time."""\n')
+    (package / "remote" / "__init__.py").write_text(
+        '"""The server\'s protocol and client, copied at build time."""\n'
+    )
     for name in REMOTE_FILES:
         shutil.copy2(SERVER / name, package / "remote" / name)
     return package

@@ -235,8 +235,12 @@ class Connection:
         self.client.poll()
         _show_reports(self)
         starting = _own_server is not None and _own_server.process is None and _own_server.thread is not None
-        busy = self.jobs or starting or self._sent != self._shown or any(
-            not s.ready for s in self.sessions.values())
+        busy = (
+            self.jobs
+            or starting
+            or self._sent != self._shown
+            or any(not s.ready for s in self.sessions.values())
+        )
         return POLL_INTERVAL if busy else IDLE_INTERVAL
 
     def _ask_hello(self):
@@ -271,8 +275,17 @@ class Connection:
         for folder in (strips.results_root(), strips.unsaved_results_root()):
             os.makedirs(folder, exist_ok=True)
         roots = [arg for folder in allowed_folders() for arg in ("--allow-root", folder)]
-        command = [python or sys.executable, "-m", "inpainterz_server", "--bind", self.address,
-                   "--idle-timeout", "3600", *roots, *extra_args]
+        command = [
+            python or sys.executable,
+            "-m",
+            "inpainterz_server",
+            "--bind",
+            self.address,
+            "--idle-timeout",
+            "3600",
+            *roots,
+            *extra_args,
+        ]
         if self.connection_file:
             command += ["--connection-file", self.connection_file]
         log_path = os.path.join(tempfile.gettempdir(), "inpainterz-server.log")
@@ -285,8 +298,11 @@ class Connection:
                 self.report("ERROR", f"Could not start the server: {error}")
                 return
             if process is None:
-                self.report("WARNING", f"A server already answers at {self.address}: using it (Stop Server "
-                            "only stops a server this add-on started)")
+                self.report(
+                    "WARNING",
+                    f"A server already answers at {self.address}: using it (Stop Server "
+                    "only stops a server this add-on started)",
+                )
             server.process = process
             if server.stopping.is_set():
                 server.stop()
@@ -309,8 +325,10 @@ class Connection:
         if preferences().send_frames:
             return False
         real = os.path.realpath(path)
-        return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep)
-                   for root in map(os.path.realpath, self.hello.get("allowed_roots") or ()))
+        return any(
+            real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+            for root in map(os.path.realpath, self.hello.get("allowed_roots") or ())
+        )
 
     # -- sessions -----------------------------------------------------------------------------------
 
@@ -332,8 +350,15 @@ class Connection:
             session = self.sessions[key] = Session(key, upload)
             if upload:
                 w, h = geometry.source_size(source)
-                future = self.client.send("open_video", upload={
-                    "width": w, "height": h, "frame_count": upload[2] - upload[1], "fps": _fps(source)})
+                future = self.client.send(
+                    "open_video",
+                    upload={
+                        "width": w,
+                        "height": h,
+                        "frame_count": upload[2] - upload[1],
+                        "fps": _fps(source),
+                    },
+                )
             else:
                 future = self.client.send("open_video", path=path)
             future.add_done_callback(lambda f: self._opened(session, f))
@@ -344,8 +369,10 @@ class Connection:
 
     def _opened(self, session, future):
         if future.exception() is not None:
-            self._session_failed(session, f"Could not open {os.path.basename(session.key[0])}: "
-                                 f"{_explain(future.exception(), self)}")
+            self._session_failed(
+                session,
+                f"Could not open {os.path.basename(session.key[0])}: {_explain(future.exception(), self)}",
+            )
             return
         session.id = future.result()["session"]
         if not session.upload:
@@ -357,8 +384,9 @@ class Connection:
 
         def added(f):
             if f.exception() is not None:
-                self._session_failed(session, f"Could not prepare {os.path.basename(session.key[0])}: "
-                                     f"{f.exception().message}")
+                self._session_failed(
+                    session, f"Could not prepare {os.path.basename(session.key[0])}: {f.exception().message}"
+                )
                 return
             session.preview_object = f.result()["object_id"]
             waiting, session.waiting = session.waiting, []
@@ -403,7 +431,9 @@ class Connection:
         def sent(f):
             session.in_flight = False
             if f.exception() is not None:
-                self._session_failed(session, f"Sending {strip_name}'s frames failed: {f.exception().message}")
+                self._session_failed(
+                    session, f"Sending {strip_name}'s frames failed: {f.exception().message}"
+                )
                 return
             session.received = f.result()["received"]
             self.progress = ("upload", session.received, session.total)
@@ -426,13 +456,21 @@ class Connection:
             self.masks.pop(key, None)
             self._shown[key] = generation
             return
-        self._with_session(source, lambda session: self._send_segment(session, key, generation, frame, points, box))
+        self._with_session(
+            source, lambda session: self._send_segment(session, key, generation, frame, points, box)
+        )
 
     def _send_segment(self, session, key, generation, frame, points, box):
         if self._sent.get(key) != generation:
             return  # a newer preview was asked for meanwhile: only that one is sent
-        future = self.client.send("segment", session=session.id, object_id=session.preview_object,
-                                  frame=frame - session.offset, points=points, box=box)
+        future = self.client.send(
+            "segment",
+            session=session.id,
+            object_id=session.preview_object,
+            frame=frame - session.offset,
+            points=points,
+            box=box,
+        )
         future.add_done_callback(lambda f: self._segmented(session, key, generation, frame, f))
 
     def _segmented(self, session, key, generation, frame, future):
@@ -451,8 +489,11 @@ class Connection:
 
     def segmenting(self, strip_name, object_id=None):
         """Whether a preview of this object (or any object of the strip) is still on its way."""
-        return any(self._sent[k] != self._shown.get(k) for k in self._sent
-                   if k[0] == strip_name and object_id in (None, k[1]))
+        return any(
+            self._sent[k] != self._shown.get(k)
+            for k in self._sent
+            if k[0] == strip_name and object_id in (None, k[1])
+        )
 
     def forget_object(self, source, object_id):
         key = (source.name, object_id)
@@ -465,9 +506,12 @@ class Connection:
         """Start a `track` or `inpaint` job over the strip's visible frames. Track sends the prompts
         as they are now; it goes out once the previews on their way have come back, so the masks
         the panel shows are those of the prompts tracked."""
-        objects = [{"object_id": item.object_id, "frame": frame, "points": points, "box": box}
-                   for item in source.inpainterz.objects for frame in prompt_frames(item)
-                   for points, box in [prompt_on(item, frame)]]
+        objects = [
+            {"object_id": item.object_id, "frame": frame, "points": points, "box": box}
+            for item in source.inpainterz.objects
+            for frame in prompt_frames(item)
+            for points, box in [prompt_on(item, frame)]
+        ]
         job = Job(kind, scene, source, strips.results_dir(source), dilate, objects)
         self.jobs.append(job)
         self.progress = (kind, 0, job.stop - job.first)
@@ -493,8 +537,11 @@ class Connection:
         session = job.session
         extra = {}
         if job.kind == "track":
-            objects = [{**o, "frame": o["frame"] - session.offset} for o in job.objects
-                       if session.offset <= o["frame"] < session.offset + (session.total or 1 << 30)]
+            objects = [
+                {**o, "frame": o["frame"] - session.offset}
+                for o in job.objects
+                if session.offset <= o["frame"] < session.offset + (session.total or 1 << 30)
+            ]
             if not objects:
                 self._end(job)
                 self.report("ERROR", f"No click of {job.strip_name} is on its visible frames")
@@ -505,8 +552,14 @@ class Connection:
                 extra["out_dir"] = job.out_dir
         else:
             extra["settings"] = {"dilate": job.dilate}
-        job.future = self.client.start_job(job.kind, session=session.id, start=job.first - session.offset,
-                                           stop=job.stop - session.offset, progress=self._progress, **extra)
+        job.future = self.client.start_job(
+            job.kind,
+            session=session.id,
+            start=job.first - session.offset,
+            stop=job.stop - session.offset,
+            progress=self._progress,
+            **extra,
+        )
         job.future.add_done_callback(lambda f: self._job_ended(job, f))
 
     def cancel_jobs(self):
@@ -546,7 +599,9 @@ class Connection:
             return
         result = future.result()
         kind = "masks" if job.kind == "track" else "inpainted"
-        if os.path.realpath(result.get("out_dir") or "") == os.path.realpath(job.out_dir):  # written into the local result folder by the server
+        if os.path.realpath(result.get("out_dir") or "") == os.path.realpath(
+            job.out_dir
+        ):  # written into the local result folder by the server
             self._place(job, job.out_dir)
             return
         folder = os.path.join(job.out_dir, RECEIVED, kind)
@@ -560,8 +615,13 @@ class Connection:
         if download.done or job.cancelled:
             return
         session = download.session
-        future = self.client.send("result_frames", session=session.id, kind=download.kind,
-                                  start=download.next - session.offset, count=DOWNLOAD_CHUNK)
+        future = self.client.send(
+            "result_frames",
+            session=session.id,
+            kind=download.kind,
+            start=download.next - session.offset,
+            count=DOWNLOAD_CHUNK,
+        )
         download.in_flight = True
 
         def received(f):
@@ -662,10 +722,14 @@ def _explain(error, connection):
     if error.code != "path_not_allowed":
         return error.message
     if _own_server is not None and _own_server.running:
-        return (f"{error.message}. Stop Server and Start Local Server again in the Inpainterz panel: it then "
-                "allows the folders of every strip and of the results")
-    return (f"{error.message}. Start the server with that folder allowed, or tick Send frames in the "
-            "Inpainterz preferences")
+        return (
+            f"{error.message}. Stop Server and Start Local Server again in the Inpainterz panel: it then "
+            "allows the folders of every strip and of the results"
+        )
+    return (
+        f"{error.message}. Start the server with that folder allowed, or tick Send frames in the "
+        "Inpainterz preferences"
+    )
 
 
 def _find_strip(name, scene=None):

@@ -63,13 +63,19 @@ def _lone_copy(scene, source):
     scene.sequence_editor_create()
     collection = compat.strips(scene.sequence_editor)
     if source.type == "MOVIE":
-        strip = collection.new_movie(name="source", filepath=source.filepath, channel=1, frame_start=1,
-                                     fit_method="ORIGINAL")
+        strip = collection.new_movie(
+            name="source", filepath=source.filepath, channel=1, frame_start=1, fit_method="ORIGINAL"
+        )
         strip.stream_index = source.stream_index
     else:
         elements = [e.filename for e in source.elements]
-        strip = collection.new_image(name="source", filepath=os.path.join(source.directory, elements[0]),
-                                     channel=1, frame_start=1, fit_method="ORIGINAL")
+        strip = collection.new_image(
+            name="source",
+            filepath=os.path.join(source.directory, elements[0]),
+            channel=1,
+            frame_start=1,
+            fit_method="ORIGINAL",
+        )
         for name in elements[1:]:
             strip.elements.append(name)
     strip.colorspace_settings.name = source.colorspace_settings.name
@@ -117,9 +123,9 @@ def grow(mask, radius):
             rows[dx] = sums[:, hi] - sums[:, lo] > 0
         band = rows[dx]
         if dy >= 0:
-            out[:h - dy] |= band[dy:]
+            out[: h - dy] |= band[dy:]
         else:
-            out[-dy:] |= band[:h + dy]
+            out[-dy:] |= band[: h + dy]
     return out
 
 
@@ -144,12 +150,18 @@ def write_gray_png(path, image):
     raw[:, 1:] = image  # filter byte 0 (None) on every row
 
     def chunk(tag, data):
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
     with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw.tobytes(), 1))
-                + chunk(b"IEND", b""))
+        f.write(
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 1))
+            + chunk(b"IEND", b"")
+        )
 
 
 def replace_folder(new, folder):

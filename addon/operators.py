@@ -119,11 +119,20 @@ class INPAINTERZ_OT_add_point(SourceOperator, bpy.types.Operator):
     bl_label = "Add Point"
     bl_options = {"REGISTER", "UNDO"}
 
-    view_x: FloatProperty(name="View X", description="Preview position: render pixels right of the canvas centre")
-    view_y: FloatProperty(name="View Y", description="Preview position: render pixels above the canvas centre")
-    image_x: FloatProperty(name="Image X", description="Or the position in the strip's source image: pixels "
-                           "from its left edge (used instead of the view position when set)")
-    image_y: FloatProperty(name="Image Y", description="Pixels from the source image's top edge (with Image X)")
+    view_x: FloatProperty(
+        name="View X", description="Preview position: render pixels right of the canvas centre"
+    )
+    view_y: FloatProperty(
+        name="View Y", description="Preview position: render pixels above the canvas centre"
+    )
+    image_x: FloatProperty(
+        name="Image X",
+        description="Or the position in the strip's source image: pixels "
+        "from its left edge (used instead of the view position when set)",
+    )
+    image_y: FloatProperty(
+        name="Image Y", description="Pixels from the source image's top edge (with Image X)"
+    )
     negative: BoolProperty(name="Background", description="Mark background instead of the object")
 
     def execute(self, context):
@@ -150,24 +159,40 @@ class INPAINTERZ_OT_add_box(SourceOperator, bpy.types.Operator):
     bl_label = "Add Box"
     bl_options = {"REGISTER", "UNDO"}
 
-    view_x0: FloatProperty(name="View X0", description="First corner in the preview: render pixels right of "
-                           "the canvas centre")
+    view_x0: FloatProperty(
+        name="View X0", description="First corner in the preview: render pixels right of the canvas centre"
+    )
     view_y0: FloatProperty(name="View Y0", description="First corner: render pixels above the canvas centre")
-    view_x1: FloatProperty(name="View X1", description="Opposite corner: render pixels right of the canvas centre")
-    view_y1: FloatProperty(name="View Y1", description="Opposite corner: render pixels above the canvas centre")
-    image_x0: FloatProperty(name="Image X0", description="Or the first corner in the strip's source image: "
-                            "pixels from its left edge (used instead of the view corners when set)")
-    image_y0: FloatProperty(name="Image Y0", description="First corner: pixels from the source image's top edge")
-    image_x1: FloatProperty(name="Image X1", description="Opposite corner: pixels from the source image's left edge")
-    image_y1: FloatProperty(name="Image Y1", description="Opposite corner: pixels from the source image's top edge")
+    view_x1: FloatProperty(
+        name="View X1", description="Opposite corner: render pixels right of the canvas centre"
+    )
+    view_y1: FloatProperty(
+        name="View Y1", description="Opposite corner: render pixels above the canvas centre"
+    )
+    image_x0: FloatProperty(
+        name="Image X0",
+        description="Or the first corner in the strip's source image: "
+        "pixels from its left edge (used instead of the view corners when set)",
+    )
+    image_y0: FloatProperty(
+        name="Image Y0", description="First corner: pixels from the source image's top edge"
+    )
+    image_x1: FloatProperty(
+        name="Image X1", description="Opposite corner: pixels from the source image's left edge"
+    )
+    image_y1: FloatProperty(
+        name="Image Y1", description="Opposite corner: pixels from the source image's top edge"
+    )
 
     def execute(self, context):
         source = active_source(context)
         frame = _source_frame(self, context, source)
         if frame is None:
             return {"CANCELLED"}
-        corners = [_position(self, context, source, f"image_x{i}", f"image_y{i}", f"view_x{i}", f"view_y{i}")
-                   for i in (0, 1)]
+        corners = [
+            _position(self, context, source, f"image_x{i}", f"image_y{i}", f"view_x{i}", f"view_y{i}")
+            for i in (0, 1)
+        ]
         if None in corners:
             self.report({"ERROR"}, f"The box must start and end on {source.name}")
             return {"CANCELLED"}
@@ -207,7 +232,9 @@ class INPAINTERZ_OT_prompt(SourceOperator, bpy.types.Operator):
             return {"CANCELLED"}
         self._press = None
         context.window_manager.modal_handler_add(self)
-        context.workspace.status_text_set("Click: object   Ctrl/Shift-click: background   Drag: box   Esc: done")
+        context.workspace.status_text_set(
+            "Click: object   Ctrl/Shift-click: background   Drag: box   Esc: done"
+        )
         return {"RUNNING_MODAL"}
 
     def modal(self, context, event):
@@ -223,7 +250,9 @@ class INPAINTERZ_OT_prompt(SourceOperator, bpy.types.Operator):
             view2d = context.region.view2d
             x0, y0 = view2d.region_to_view(*self._press)
             x1, y1 = view2d.region_to_view(event.mouse_region_x, event.mouse_region_y)
-            dragged = max(abs(event.mouse_region_x - self._press[0]), abs(event.mouse_region_y - self._press[1]))
+            dragged = max(
+                abs(event.mouse_region_x - self._press[0]), abs(event.mouse_region_y - self._press[1])
+            )
             self._press = None
             if dragged > DRAG_PIXELS:
                 bpy.ops.inpainterz.add_box(view_x0=x0, view_y0=y0, view_x1=x1, view_y1=y1)
@@ -356,9 +385,14 @@ class INPAINTERZ_OT_run(SourceOperator, bpy.types.Operator):
     bl_label = "Run Inpainterz Job"
     bl_options = {"INTERNAL"}
 
-    kind: EnumProperty(name="Kind", description="Which job to run",
-                       items=[("track", "Track", "Follow the objects through the strip's frames"),
-                              ("inpaint", "Inpaint", "Paint the tracked objects out")])
+    kind: EnumProperty(
+        name="Kind",
+        description="Which job to run",
+        items=[
+            ("track", "Track", "Follow the objects through the strip's frames"),
+            ("inpaint", "Inpaint", "Paint the tracked objects out"),
+        ],
+    )
 
     def execute(self, context):
         return run_job(self, context, self.kind)
@@ -391,8 +425,11 @@ class INPAINTERZ_OT_apply_mask(SourceOperator, bpy.types.Operator):
         scene, source, mask = self.tracked_mask(context)
         if mask is None:
             return {"CANCELLED"}
-        targets = [s for s in compat.strips_all(scene.sequence_editor)
-                   if s.select and s != source and s.get("inpainterz_source") != source.name]
+        targets = [
+            s
+            for s in compat.strips_all(scene.sequence_editor)
+            if s.select and s != source and s.get("inpainterz_source") != source.name
+        ]
         if not targets:
             self.report({"ERROR"}, "Select the strips to mask as well as the masked strip")
             return {"CANCELLED"}
@@ -428,10 +465,22 @@ def wake_timer():
 
 
 classes = (
-    INPAINTERZ_OT_report, INPAINTERZ_OT_start_server, INPAINTERZ_OT_stop_server, INPAINTERZ_OT_add_point,
-    INPAINTERZ_OT_add_box, INPAINTERZ_OT_prompt, INPAINTERZ_OT_undo_point, INPAINTERZ_OT_add_object,
-    INPAINTERZ_OT_select_object, INPAINTERZ_OT_clear, INPAINTERZ_OT_track, INPAINTERZ_OT_inpaint,
-    INPAINTERZ_OT_run, INPAINTERZ_OT_cancel, INPAINTERZ_OT_apply_mask, INPAINTERZ_OT_mask_to_compositor,
+    INPAINTERZ_OT_report,
+    INPAINTERZ_OT_start_server,
+    INPAINTERZ_OT_stop_server,
+    INPAINTERZ_OT_add_point,
+    INPAINTERZ_OT_add_box,
+    INPAINTERZ_OT_prompt,
+    INPAINTERZ_OT_undo_point,
+    INPAINTERZ_OT_add_object,
+    INPAINTERZ_OT_select_object,
+    INPAINTERZ_OT_clear,
+    INPAINTERZ_OT_track,
+    INPAINTERZ_OT_inpaint,
+    INPAINTERZ_OT_run,
+    INPAINTERZ_OT_cancel,
+    INPAINTERZ_OT_apply_mask,
+    INPAINTERZ_OT_mask_to_compositor,
 )
 
 

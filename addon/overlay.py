@@ -32,7 +32,7 @@ def mask_pixels(rle, rgb, alpha=MASK_ALPHA):
     start = 0
     for index, count in enumerate(rle["counts"]):
         if index % 2:
-            pixels[4 * start:4 * (start + count)] = on * count
+            pixels[4 * start : 4 * (start + count)] = on * count
         start += count
     return pixels
 
@@ -65,8 +65,12 @@ def draw():
         if shown is None or shown[0] != frame:
             continue
         # Texture row 0 is the mask's top row: the top corners get v = 0.
-        batch = batch_for_shader(image_shader, "TRI_FAN", {"pos": corners, "texCoord": ((0, 0), (1, 0), (1, 1), (0, 1))})
-        image_shader.uniform_sampler("image", _texture((source.name, item.object_id), shown[1], item.object_id))
+        batch = batch_for_shader(
+            image_shader, "TRI_FAN", {"pos": corners, "texCoord": ((0, 0), (1, 0), (1, 1), (0, 1))}
+        )
+        image_shader.uniform_sampler(
+            "image", _texture((source.name, item.object_id), shown[1], item.object_id)
+        )
         batch.draw(image_shader)
     point_shader = gpu.shader.from_builtin("UNIFORM_COLOR")
     for item in source.inpainterz.objects:
@@ -74,12 +78,16 @@ def draw():
             if point.frame == frame:
                 x, y = geometry.source_to_view(source, scene, point.x, point.y)
                 square = ((x - 4, y - 4), (x + 4, y - 4), (x + 4, y + 4), (x - 4, y + 4))
-                point_shader.uniform_float("color", (0.1, 1.0, 0.2, 1.0) if point.positive else (1.0, 0.1, 0.1, 1.0))
+                point_shader.uniform_float(
+                    "color", (0.1, 1.0, 0.2, 1.0) if point.positive else (1.0, 0.1, 0.1, 1.0)
+                )
                 batch_for_shader(point_shader, "TRI_FAN", {"pos": square}).draw(point_shader)
         for box in item.boxes:
             if box.frame == frame:
-                outline = [geometry.source_to_view(source, scene, x, y)
-                           for x, y in ((box.x0, box.y0), (box.x1, box.y0), (box.x1, box.y1), (box.x0, box.y1))]
+                outline = [
+                    geometry.source_to_view(source, scene, x, y)
+                    for x, y in ((box.x0, box.y0), (box.x1, box.y0), (box.x1, box.y1), (box.x0, box.y1))
+                ]
                 point_shader.uniform_float("color", (*color(item.object_id), 1.0))
                 batch_for_shader(point_shader, "LINE_LOOP", {"pos": outline}).draw(point_shader)
     gpu.state.blend_set("NONE")

@@ -34,7 +34,10 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
             stages = (hello.get("backends") or {}).get("stages", {})
             backends = ", ".join(f"{stage}: {'/'.join(names)}" for stage, names in stages.items())
             weights = [name for name, present in (hello.get("weights") or {}).items() if present]
-            box.label(text=f"Connected: server {hello.get('server_version')} on {hello.get('device')}", icon="CHECKMARK")
+            box.label(
+                text=f"Connected: server {hello.get('server_version')} on {hello.get('device')}",
+                icon="CHECKMARK",
+            )
             box.label(text=f"Backends: {backends or 'none'}")
             box.label(text=f"Weights: {', '.join(weights) or 'none (classical backends only)'}")
         elif conn is not None and conn.starting:
@@ -60,9 +63,17 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
                 state = ", segmenting..."
             else:
                 state = "" if mask else ", no mask yet"
-            text = f"Object {item.object_id}: {len(item.points)} clicks" + (", box" if len(item.boxes) else "") + state
-            row.operator("inpainterz.select_object", text=text, depress=active,
-                         icon="RADIOBUT_ON" if active else "RADIOBUT_OFF").index = index
+            text = (
+                f"Object {item.object_id}: {len(item.points)} clicks"
+                + (", box" if len(item.boxes) else "")
+                + state
+            )
+            row.operator(
+                "inpainterz.select_object",
+                text=text,
+                depress=active,
+                icon="RADIOBUT_ON" if active else "RADIOBUT_OFF",
+            ).index = index
         row = col.row(align=True)
         row.operator("inpainterz.undo_point", icon="LOOP_BACK")
         row.operator("inpainterz.add_object", icon="ADD")
@@ -76,7 +87,9 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
         if conn is not None and conn.jobs:
             job = conn.jobs[0]
             if job.future is None and conn.segmenting(job.strip_name):
-                layout.label(text=f"{job.kind.capitalize()} starts once the masks shown are current", icon="TIME")
+                layout.label(
+                    text=f"{job.kind.capitalize()} starts once the masks shown are current", icon="TIME"
+                )
             stage, done, total = conn.progress or ("starting", 0, 0)
             row = layout.row(align=True)
             row.progress(factor=done / total if total else 0.0, text=f"{stage} {done}/{total}")

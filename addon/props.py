@@ -49,23 +49,40 @@ class InpainterzStrip(bpy.types.PropertyGroup):
 class InpainterzPreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
 
-    address: StringProperty(name="Server", default=protocol.DEFAULT_ADDRESS,
-                            description="ZeroMQ address of the Inpainterz server")
+    address: StringProperty(
+        name="Server", default=protocol.DEFAULT_ADDRESS, description="ZeroMQ address of the Inpainterz server"
+    )
     connection_file: StringProperty(
-        name="Connection file", subtype="FILE_PATH",
+        name="Connection file",
+        subtype="FILE_PATH",
         description="The server's connection file (address and keys), for a server on another machine; "
-        "empty for a local server")
-    python: StringProperty(name="Python", subtype="FILE_PATH",
-                           description="Python with inpainterz installed, used to start a local server")
-    server_args: StringProperty(name="Server arguments", default="",
-                                description="Extra arguments for a started server, e.g. --device cuda")
+        "empty for a local server",
+    )
+    python: StringProperty(
+        name="Python",
+        subtype="FILE_PATH",
+        description="Python with inpainterz installed, used to start a local server",
+    )
+    server_args: StringProperty(
+        name="Server arguments",
+        default="",
+        description="Extra arguments for a started server, e.g. --device cuda",
+    )
     send_frames: BoolProperty(
-        name="Send frames", default=False,
+        name="Send frames",
+        default=False,
         description="Always send the strip's frames to the server and bring the results back, even when "
-        "the server could read the media itself (it does so anyway when it cannot)")
-    dilate: IntProperty(name="Hole growth", default=4, min=0, max=256, subtype="PIXEL",
-                        description="Pixels painted out around the mask (the server's dilate setting); the "
-                        "clean strip shows the inpainted frames only there")
+        "the server could read the media itself (it does so anyway when it cannot)",
+    )
+    dilate: IntProperty(
+        name="Hole growth",
+        default=4,
+        min=0,
+        max=256,
+        subtype="PIXEL",
+        description="Pixels painted out around the mask (the server's dilate setting); the "
+        "clean strip shows the inpainted frames only there",
+    )
 
     def draw(self, context):
         for name in ("address", "connection_file", "python", "server_args", "send_frames", "dilate"):

@@ -75,9 +75,13 @@ def place_results(scene, source, mask_files, clean_files=None, matte_files=None)
     span = source.frame_final_start, source.frame_final_end
     clean = None
     if clean_files:
-        clean = _new_image_strip(scene, source, CLEAN, clean_files, _free_channel(scene, source.channel, *span))
+        clean = _new_image_strip(
+            scene, source, CLEAN, clean_files, _free_channel(scene, source.channel, *span)
+        )
         clean.colorspace_settings.name = source.colorspace_settings.name
-    mask = _new_image_strip(scene, source, MASK, mask_files, _free_channel(scene, (clean or source).channel, *span))
+    mask = _new_image_strip(
+        scene, source, MASK, mask_files, _free_channel(scene, (clean or source).channel, *span)
+    )
     mask.colorspace_settings.name = "Non-Color"
     mask.mute = True
     _nonzero_to_white(mask)
@@ -156,7 +160,9 @@ def _new_image_strip(scene, source, kind, files, channel):
         raise ValueError(f"{len(files)} {kind} frames for {source.frame_final_duration} visible frames")
     directory = os.path.dirname(files[0])
     strip = compat.strips(scene.sequence_editor).new_image(
-        name=f"{source.name}.{kind}", filepath=_blend_relative(files[0]), channel=channel,
+        name=f"{source.name}.{kind}",
+        filepath=_blend_relative(files[0]),
+        channel=channel,
         frame_start=source.frame_final_start,
     )
     for path in files[1:]:

@@ -40,8 +40,15 @@ def make_shots(folder: Path, mode: str) -> list[batch.Shot]:
             with Mp4Writer(source, WIDTH, HEIGHT, 25.0, crf=18) as video:
                 for i in range(FRAMES):
                     video.write(clip.frame(i))
-        shots.append(batch.Shot(f"shot{n}", source, folder / mode / f"shot{n}", Prompts((click_prompt(clip),)),
-                                Settings(backend="classical")))
+        shots.append(
+            batch.Shot(
+                f"shot{n}",
+                source,
+                folder / mode / f"shot{n}",
+                Prompts((click_prompt(clip),)),
+                Settings(backend="classical"),
+            )
+        )
     return shots
 
 
@@ -84,7 +91,10 @@ def run() -> dict:
             ray.shutdown()
     overhead = (serial_s - sum(r["seconds"] for r in serial)) / SHOTS
     return {
-        "shots": SHOTS, "frames_per_shot": FRAMES, "size": f"{WIDTH}x{HEIGHT}", "cpus": cpus,
+        "shots": SHOTS,
+        "frames_per_shot": FRAMES,
+        "size": f"{WIDTH}x{HEIGHT}",
+        "cpus": cpus,
         "sequential_remove_s": round(sequential_s / 2, 2),
         "batch_s": round(batch_s / 2, 2),
         "batch_speedup": round(sequential_s / batch_s, 2),

@@ -45,13 +45,20 @@ def stage_speed(tmp: Path, width: int, height: int, frames: int = 100) -> dict:
         t0 = time.perf_counter()
         inpaint(source, tmp / f"out-{height}" / "masks", settings, tmp / f"out-{height}")
         t_inpaint = time.perf_counter() - t0
-    return {"frames": frames, "track_fps": frames / t_track, "inpaint_fps": frames / t_inpaint,
-            "track_s": t_track, "inpaint_s": t_inpaint}
+    return {
+        "frames": frames,
+        "track_fps": frames / t_track,
+        "inpaint_fps": frames / t_inpaint,
+        "track_s": t_track,
+        "inpaint_s": t_inpaint,
+    }
 
 
 def _remove_in_this_process(frames: int, tmp: Path) -> dict:
     clip = make_clip(tmp / "clip.mp4", frames, 480, 270)
-    report = remove(tmp / "clip.mp4", Prompts((click_prompt(clip),)), Settings(backend="classical"), tmp / "out")
+    report = remove(
+        tmp / "clip.mp4", Prompts((click_prompt(clip),)), Settings(backend="classical"), tmp / "out"
+    )
     return {"frames": frames, "peak_rss_mb": report["peak_rss_mb"], "seconds": report["seconds"]}
 
 
@@ -74,8 +81,11 @@ def run(long_frames: int = 1000) -> dict:
     short, long = peak_memory(100), peak_memory(long_frames)
     return {
         "classical_speed": speed,
-        "memory": {"100_frames": short, f"{long_frames}_frames": long,
-                   "ratio": long["peak_rss_mb"] / short["peak_rss_mb"]},
+        "memory": {
+            "100_frames": short,
+            f"{long_frames}_frames": long,
+            "ratio": long["peak_rss_mb"] / short["peak_rss_mb"],
+        },
     }
 
 

@@ -50,7 +50,9 @@ def _clip_1080p(folder: Path, frames: int = 2) -> list[tuple[int, int]]:
     for (x, y), colour in shapes:
         cv2.ellipse(image, (x, y), (120, 70), 20, 0, 360, colour, -1)
     for i in range(frames):
-        cv2.imwrite(str(folder / f"{i:06d}.png"), np.roll(image, 4 * i, axis=1), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        cv2.imwrite(
+            str(folder / f"{i:06d}.png"), np.roll(image, 4 * i, axis=1), [cv2.IMWRITE_PNG_COMPRESSION, 1]
+        )
     return [(x + dx, y + dy) for (x, y), _ in shapes for dx, dy in ((0, 0), (30, 10), (-40, -5))]
 
 
@@ -76,11 +78,28 @@ def run(backend: str = "classical", hellos: int = 1000, clicks: int = 20) -> dic
         tmp = Path(tmp)
         points = _clip_1080p(tmp / "clip")
         address = f"tcp://127.0.0.1:{_free_port()}"
-        command = [sys.executable, "-m", PACKAGE, "--bind", address, "--allow-root", str(tmp),
-                   "--work-dir", str(tmp / "work"), "--idle-timeout", "120", "--log-level", "warning"]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        process = client.ensure_local_server(command, address, timeout=120, env=env,
-                                             log_path=tmp / "server.log")
+        command = [
+            sys.executable,
+            "-m",
+            PACKAGE,
+            "--bind",
+            address,
+            "--allow-root",
+            str(tmp),
+            "--work-dir",
+            str(tmp / "work"),
+            "--idle-timeout",
+            "120",
+            "--log-level",
+            "warning",
+        ]
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        }
+        process = client.ensure_local_server(
+            command, address, timeout=120, env=env, log_path=tmp / "server.log"
+        )
         try:
             with client.Client(address) as c:
                 for _ in range(50):
@@ -121,13 +140,17 @@ def run(backend: str = "classical", hellos: int = 1000, clicks: int = 20) -> dic
         "segment_ms_p90": round(sorted(served)[int(0.9 * len(served))], 1),
         "segment_first_click_ms": round(first, 1),
         "segmenter_alone_ms_median": round(statistics.median(alone), 1),
-        "server_overhead_ms_median": round(statistics.median(s - a for s, a in zip(served, alone, strict=True)), 1),
+        "server_overhead_ms_median": round(
+            statistics.median(s - a for s, a in zip(served, alone, strict=True)), 1
+        ),
         "frame": "1920x1080",
         "backend": backend,
         "budget": BUDGET,
     }
-    result["ok"] = (result["hello_rtt_ms_median"] < BUDGET["hello_rtt_ms"]
-                    and result["segment_ms_median"] < BUDGET["segment_ms"])
+    result["ok"] = (
+        result["hello_rtt_ms_median"] < BUDGET["hello_rtt_ms"]
+        and result["segment_ms_median"] < BUDGET["segment_ms"]
+    )
     return result
 
 

@@ -38,8 +38,12 @@ def _clip(path: Path, frames: int = 8) -> Path:
 
 
 def _sample(process: psutil.Process, cycle: int) -> dict:
-    return {"cycle": cycle, "threads": process.num_threads(), "open_files": process.num_fds(),
-            "rss_mb": round(process.memory_info().rss / 2**20, 1)}
+    return {
+        "cycle": cycle,
+        "threads": process.num_threads(),
+        "open_files": process.num_fds(),
+        "rss_mb": round(process.memory_info().rss / 2**20, 1),
+    }
 
 
 def run(cycles: int = 500) -> dict:
@@ -47,10 +51,28 @@ def run(cycles: int = 500) -> dict:
         tmp = Path(tmp)
         clip = _clip(tmp / "clip.mp4")
         address = f"tcp://127.0.0.1:{_free_port()}"
-        command = [sys.executable, "-m", PACKAGE, "--bind", address, "--allow-root", str(tmp),
-                   "--work-dir", str(tmp / "work"), "--idle-timeout", "300", "--log-level", "warning"]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        process = client.ensure_local_server(command, address, timeout=120, env=env, log_path=tmp / "server.log")
+        command = [
+            sys.executable,
+            "-m",
+            PACKAGE,
+            "--bind",
+            address,
+            "--allow-root",
+            str(tmp),
+            "--work-dir",
+            str(tmp / "work"),
+            "--idle-timeout",
+            "300",
+            "--log-level",
+            "warning",
+        ]
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        }
+        process = client.ensure_local_server(
+            command, address, timeout=120, env=env, log_path=tmp / "server.log"
+        )
         server = psutil.Process(process.pid)
         samples = [_sample(server, 0)]
         started = time.perf_counter()

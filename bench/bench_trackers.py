@@ -64,22 +64,32 @@ def child(name: str, count: int) -> dict:
         for frame in frames:
             tracker.step(frame)
         seconds = time.perf_counter() - start
-    return {"tracker": name, "frames": count, "fps": round(count / seconds, 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return {
+        "tracker": name,
+        "frames": count,
+        "fps": round(count / seconds, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def _measure(name: str, count: int) -> dict:
-    result = subprocess.run([sys.executable, "-m", "bench.bench_trackers", "--child", name, str(count)],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.bench_trackers", "--child", name, str(count)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def run(short: int = 300, long: int = 1000) -> dict:
     results = {name: _measure(name, short) for name in TRACKERS}
     flat = _measure("sam2.1-stand-in", long)
-    results["flat_memory"] = {"frames": [short, long], "peak_rss_mb": [results["sam2.1-stand-in"]["peak_rss_mb"],
-                                                                       flat["peak_rss_mb"]],
-                              "ratio": round(flat["peak_rss_mb"] / results["sam2.1-stand-in"]["peak_rss_mb"], 3)}
+    results["flat_memory"] = {
+        "frames": [short, long],
+        "peak_rss_mb": [results["sam2.1-stand-in"]["peak_rss_mb"], flat["peak_rss_mb"]],
+        "ratio": round(flat["peak_rss_mb"] / results["sam2.1-stand-in"]["peak_rss_mb"], 3),
+    }
     return results
 
 

@@ -15,8 +15,15 @@ import time
 import traceback
 from pathlib import Path
 
-BENCHES = ["bench_pipeline", "bench_server", "bench_server_soak", "bench_sam", "bench_deaot", "bench_e2fgvi",
-           "bench_batch"]
+BENCHES = [
+    "bench_pipeline",
+    "bench_server",
+    "bench_server_soak",
+    "bench_sam",
+    "bench_deaot",
+    "bench_e2fgvi",
+    "bench_batch",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", choices=BENCHES, help="run only these")
     args = parser.parse_args(argv)
 
-    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                           "load_before": os.getloadavg()}}
+    results = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_before": os.getloadavg()}
+    }
     for name in args.only or BENCHES:
         t0 = time.perf_counter()
         print(f"bench: {name} ...", flush=True)

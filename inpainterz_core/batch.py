@@ -78,16 +78,19 @@ def load_shots(path: str | os.PathLike, root: str | os.PathLike | None = None) -
     except ValueError as e:
         raise InputError(f"{path} is not valid JSON: {e}") from None
     if not isinstance(data, dict) or not isinstance(data.get("shots"), list) or not data["shots"]:
-        raise InputError(f'{path}: expected {{"shots": [{{"name": "sh010", "input": "sh010.mp4", '
-                         f'"prompts": [...]}}, ...]}} with at least one shot')
+        raise InputError(
+            f'{path}: expected {{"shots": [{{"name": "sh010", "input": "sh010.mp4", '
+            f'"prompts": [...]}}, ...]}} with at least one shot'
+        )
     base = path.parent
     root = Path(root) if root is not None else base
-    problems = [f"unknown key {key!r} (only \"shots\")" for key in data if key != "shots"]
+    problems = [f'unknown key {key!r} (only "shots")' for key in data if key != "shots"]
     shots: list[Shot] = []
     for number, item in enumerate(data["shots"], 1):
         shot, found = _parse_shot(item, base, root)
-        label = f"shot {number}" + (f" ({item['name']})" if isinstance(item, dict) and isinstance(
-            item.get("name"), str) else "")
+        label = f"shot {number}" + (
+            f" ({item['name']})" if isinstance(item, dict) and isinstance(item.get("name"), str) else ""
+        )
         problems += [f"{label}: {p}" for p in found]
         if shot is not None:
             shots.append(shot)
@@ -100,7 +103,9 @@ def load_shots(path: str | os.PathLike, root: str | os.PathLike | None = None) -
 def _parse_shot(item, base: Path, root: Path) -> tuple[Shot | None, list[str]]:
     if not isinstance(item, dict):
         return None, ['expected an object {"name": ..., "input": ..., "prompts": [...]}']
-    problems = [f"unknown key {key!r} (known: {', '.join(_SHOT_KEYS)})" for key in item if key not in _SHOT_KEYS]
+    problems = [
+        f"unknown key {key!r} (known: {', '.join(_SHOT_KEYS)})" for key in item if key not in _SHOT_KEYS
+    ]
     name = item.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         problems.append(f'"name" must be a folder name of letters, digits, ".", "_" or "-", not {name!r}')
@@ -184,8 +189,11 @@ def input_stamp(path: Path) -> dict | None:
     try:
         if path.is_dir():
             stats = [p.stat() for p in path.iterdir() if p.is_file()]
-            return {"size": sum(s.st_size for s in stats), "mtime_ns": max((s.st_mtime_ns for s in stats), default=0),
-                    "files": len(stats)}
+            return {
+                "size": sum(s.st_size for s in stats),
+                "mtime_ns": max((s.st_mtime_ns for s in stats), default=0),
+                "files": len(stats),
+            }
         stat = path.stat()
         return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     except OSError:
@@ -213,8 +221,11 @@ def _finished_report(shot: Shot, stamp: dict | None, earlier: dict | None) -> di
         same_source = Path(report["source"]).resolve() == shot.input.resolve()
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if (same_source and report.get("prompts") == _plain([o.to_dict() for o in shot.prompts.objects])
-            and report.get("settings") == _plain(shot.settings.to_dict())):
+    if (
+        same_source
+        and report.get("prompts") == _plain([o.to_dict() for o in shot.prompts.objects])
+        and report.get("settings") == _plain(shot.settings.to_dict())
+    ):
         return report
     return None
 
@@ -227,8 +238,14 @@ def read_report(path: Path) -> list[dict]:
         return []
     except (OSError, ValueError) as e:
         raise InputError(f"cannot read {path}: {e}") from None
-    if not isinstance(data, dict) or data.get("written_by") != _REPORT_MARK or not isinstance(data.get("shots"), list):
-        raise InputError(f"{path} exists and was not written by inpainterz batch: move it away or give another -o")
+    if (
+        not isinstance(data, dict)
+        or data.get("written_by") != _REPORT_MARK
+        or not isinstance(data.get("shots"), list)
+    ):
+        raise InputError(
+            f"{path} exists and was not written by inpainterz batch: move it away or give another -o"
+        )
     return [r for r in data["shots"] if isinstance(r, dict)]
 
 
@@ -243,15 +260,28 @@ def write_report(path: Path, records: list[dict]) -> None:
 # -- running ---------------------------------------------------------------------------------------------------
 
 
-def _record(shot: Shot, status: str, stamp: dict | None, *, report: dict | None = None,
-            seconds: float | None = None, host: str | None = None, error: str | None = None) -> dict:
+def _record(
+    shot: Shot,
+    status: str,
+    stamp: dict | None,
+    *,
+    report: dict | None = None,
+    seconds: float | None = None,
+    host: str | None = None,
+    error: str | None = None,
+) -> dict:
     """What the batch says about one shot, in the table and in batch-report.json."""
     return {
-        "name": shot.name, "input": str(shot.input), "output": str(shot.output), "status": status,
+        "name": shot.name,
+        "input": str(shot.input),
+        "output": str(shot.output),
+        "status": status,
         "frames": report.get("frames") if report else None,
         "seconds": seconds,
         "backends": {stage: b.get("name") for stage, b in report["backends"].items()} if report else None,
-        "host": host, "error": error, "input_stamp": stamp,
+        "host": host,
+        "error": error,
+        "input_stamp": stamp,
     }
 
 
@@ -262,9 +292,17 @@ def _frame_count(path: Path) -> int:
         return source.frame_count
 
 
-def run(shots: list[Shot], address: str | None = None, *, cpus_per_shot: float = 1.0,
-        gpus_per_shot: float | None = None, retries: int = 2, force: bool = False,
-        report_path: str | os.PathLike | None = None, progress: BatchProgress | None = None) -> list[dict]:
+def run(
+    shots: list[Shot],
+    address: str | None = None,
+    *,
+    cpus_per_shot: float = 1.0,
+    gpus_per_shot: float | None = None,
+    retries: int = 2,
+    force: bool = False,
+    report_path: str | os.PathLike | None = None,
+    progress: BatchProgress | None = None,
+) -> list[dict]:
     """Remove the objects of every shot; one record per shot, in the order given.
 
     ``address``: None starts Ray on this machine for this call (unless Ray is already
@@ -332,15 +370,24 @@ def _run_on_ray(todo, address, cpus_per_shot, gpus_per_shot, retries, progress, 
             signal.signal(signal.SIGTERM, on_sigterm)
     try:
         cluster_gpus = ray.cluster_resources().get("GPU", 0)
-        gpus = {shot.name: gpus_per_shot if gpus_per_shot is not None else _default_gpus(shot.settings, cluster_gpus)
-                for shot, _, _ in todo}
+        gpus = {
+            shot.name: gpus_per_shot
+            if gpus_per_shot is not None
+            else _default_gpus(shot.settings, cluster_gpus)
+            for shot, _, _ in todo
+        }
         _check_fits(ray, cpus_per_shot, max(gpus.values()))
         tracker = ray.remote(num_cpus=0)(_ProgressTracker).remote()
         task = ray.remote(_remove_shot)
         pending = {}
         for shot, stamp, frames in todo:
-            ref = task.options(name=f"inpainterz shot {shot.name}", num_cpus=cpus_per_shot, num_gpus=gpus[shot.name],
-                               max_retries=retries, retry_exceptions=False).remote(shot, frames, tracker)
+            ref = task.options(
+                name=f"inpainterz shot {shot.name}",
+                num_cpus=cpus_per_shot,
+                num_gpus=gpus[shot.name],
+                max_retries=retries,
+                retry_exceptions=False,
+            ).remote(shot, frames, tracker)
             pending[ref] = (shot, stamp, frames)
         total = sum(frames for _, _, frames in todo)
         finished: dict[str, int] = {}
@@ -381,8 +428,10 @@ def _check_listening(address: str) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
     except OSError as e:
-        raise InputError(f"no Ray cluster answers at {address} ({e.strerror or e}): start its head with "
-                         "`ray start --head`, or check the address") from None
+        raise InputError(
+            f"no Ray cluster answers at {address} ({e.strerror or e}): start its head with "
+            "`ray start --head`, or check the address"
+        ) from None
 
 
 def _check_fits(ray, cpus: float, gpus: float) -> None:
@@ -391,11 +440,15 @@ def _check_fits(ray, cpus: float, gpus: float) -> None:
     most_cpus = max((m.get("CPU", 0) for m in machines), default=0)
     most_gpus = max((m.get("GPU", 0) for m in machines), default=0)
     if cpus > most_cpus:
-        raise InputError(f"a shot asks for {cpus:g} CPUs but the largest machine of the Ray cluster has "
-                         f"{most_cpus:g}: give --cpus-per-shot {most_cpus:g} or less")
+        raise InputError(
+            f"a shot asks for {cpus:g} CPUs but the largest machine of the Ray cluster has "
+            f"{most_cpus:g}: give --cpus-per-shot {most_cpus:g} or less"
+        )
     if gpus > most_gpus:
-        raise InputError(f"a shot asks for {gpus:g} GPU(s) but the largest machine of the Ray cluster has "
-                         f"{most_gpus:g}: add a GPU machine (ray start --address) or give --gpus-per-shot 0")
+        raise InputError(
+            f"a shot asks for {gpus:g} GPU(s) but the largest machine of the Ray cluster has "
+            f"{most_gpus:g}: add a GPU machine (ray start --address) or give --gpus-per-shot 0"
+        )
 
 
 def _default_gpus(settings: Settings, cluster_gpus: float) -> float:
@@ -408,8 +461,12 @@ def _collect(ray, ref, shot: Shot, stamp: dict | None, retries: int) -> dict:
     try:
         outcome = ray.get(ref)
     except ray.exceptions.WorkerCrashedError:
-        return _record(shot, "failed", stamp, error=f"its worker process died {retries + 1} time(s) "
-                                                    "(killed, or out of memory)")
+        return _record(
+            shot,
+            "failed",
+            stamp,
+            error=f"its worker process died {retries + 1} time(s) (killed, or out of memory)",
+        )
     except ray.exceptions.RayTaskError as e:  # a bug in Inpainterz: keep the traceback in the log
         log.error("shot %s:\n%s", shot.name, e)
         cause = e.cause if e.cause is not None else e
@@ -418,7 +475,9 @@ def _collect(ray, ref, shot: Shot, stamp: dict | None, retries: int) -> dict:
         return _record(shot, "failed", stamp, error=f"Ray: {type(e).__name__}: {str(e).splitlines()[0]}")
     if "error" in outcome:
         return _record(shot, "failed", stamp, host=outcome["host"], error=outcome["error"])
-    return _record(shot, "done", stamp, report=outcome["report"], seconds=outcome["seconds"], host=outcome["host"])
+    return _record(
+        shot, "done", stamp, report=outcome["report"], seconds=outcome["seconds"], host=outcome["host"]
+    )
 
 
 class _ProgressTracker:
@@ -455,7 +514,9 @@ def _remove_shot(shot: Shot, frames: int, tracker) -> dict:
 
     t0 = time.perf_counter()
     try:
-        report = pipeline.remove(shot.input, shot.prompts, shot.settings, shot.output, progress=report_progress)
+        report = pipeline.remove(
+            shot.input, shot.prompts, shot.settings, shot.output, progress=report_progress
+        )
     except InpainterzError as e:
         return {"error": str(e), "host": socket.gethostname()}
     except OSError as e:  # disk full, permission denied: one line, as the CLI says it
@@ -470,14 +531,18 @@ def format_table(records: list[dict]) -> str:
     """shot | frames | seconds | backends (segment/track/inpaint) | status | error, one line per shot."""
     rows = [("shot", "frames", "seconds", "segment/track/inpaint", "status", "error")]
     for r in records:
-        rows.append((
-            r["name"],
-            "" if r["frames"] is None else str(r["frames"]),
-            "" if r["seconds"] is None else f"{r['seconds']:.1f}",
-            "/".join(r["backends"][stage] for stage in ("segment", "track", "inpaint")) if r["backends"] else "",
-            r["status"],
-            r["error"] or "",
-        ))
+        rows.append(
+            (
+                r["name"],
+                "" if r["frames"] is None else str(r["frames"]),
+                "" if r["seconds"] is None else f"{r['seconds']:.1f}",
+                "/".join(r["backends"][stage] for stage in ("segment", "track", "inpaint"))
+                if r["backends"]
+                else "",
+                r["status"],
+                r["error"] or "",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]  # the error column is last
     lines = []
     for row in rows:

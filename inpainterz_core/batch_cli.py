@@ -49,23 +49,51 @@ def _retries(text: str) -> int:
 def add_batch_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``batch`` command to an argparse subparsers object."""
     text = "remove objects from many shots at once, on this machine or a Ray cluster"
-    p = subparsers.add_parser("batch", help=text, description=text, epilog=SHOTS_HELP,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "batch",
+        help=text,
+        description=text,
+        epilog=SHOTS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
     p.add_argument("shots", type=Path, metavar="SHOTS.json", help="the shots, their prompts and settings")
-    p.add_argument("-o", "--output", type=Path, metavar="ROOT",
-                   help=f"where shots without an \"output\" go (ROOT/NAME) and {batch.REPORT_NAME} "
-                        "(default: the folder of SHOTS.json)")
-    p.add_argument("--address", metavar="ADDR",
-                   help="join a running Ray cluster: auto (the one this machine is part of) or ray://HOST:10001; "
-                        "by default Ray starts on this machine for this command")
-    p.add_argument("--cpus-per-shot", type=_positive, default=1.0, metavar="C",
-                   help="CPU cores Ray reserves for each shot (default 1)")
-    p.add_argument("--gpus-per-shot", type=_not_negative, default=None, metavar="G",
-                   help="GPUs for each shot (0.5 shares one between two); default: 1 for a shot that may run a "
-                        "model (backend auto or model, device not cpu) when the cluster has GPUs, else 0")
-    p.add_argument("--retries", type=_retries, default=2, metavar="N",
-                   help="re-run a shot whose worker process died up to N times (default 2)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="ROOT",
+        help=f'where shots without an "output" go (ROOT/NAME) and {batch.REPORT_NAME} '
+        "(default: the folder of SHOTS.json)",
+    )
+    p.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="join a running Ray cluster: auto (the one this machine is part of) or ray://HOST:10001; "
+        "by default Ray starts on this machine for this command",
+    )
+    p.add_argument(
+        "--cpus-per-shot",
+        type=_positive,
+        default=1.0,
+        metavar="C",
+        help="CPU cores Ray reserves for each shot (default 1)",
+    )
+    p.add_argument(
+        "--gpus-per-shot",
+        type=_not_negative,
+        default=None,
+        metavar="G",
+        help="GPUs for each shot (0.5 shares one between two); default: 1 for a shot that may run a "
+        "model (backend auto or model, device not cpu) when the cluster has GPUs, else 0",
+    )
+    p.add_argument(
+        "--retries",
+        type=_retries,
+        default=2,
+        metavar="N",
+        help="re-run a shot whose worker process died up to N times (default 2)",
+    )
     p.add_argument("--force", action="store_true", help="redo shots that are already finished")
     p.set_defaults(func=run_batch)
     return p
@@ -100,17 +128,34 @@ def run_batch(args: argparse.Namespace) -> int:
     report_path = root / batch.REPORT_NAME
     bar = _Bar(getattr(args, "quiet", False))
     try:
-        records = batch.run(shots, args.address, cpus_per_shot=args.cpus_per_shot, gpus_per_shot=args.gpus_per_shot,
-                            retries=args.retries, force=args.force, report_path=report_path, progress=bar)
-    except KeyboardInterrupt:  # Ctrl+C or SIGTERM: the shots still running were stopped, the finished ones stay
+        records = batch.run(
+            shots,
+            args.address,
+            cpus_per_shot=args.cpus_per_shot,
+            gpus_per_shot=args.gpus_per_shot,
+            retries=args.retries,
+            force=args.force,
+            report_path=report_path,
+            progress=bar,
+        )
+    except (
+        KeyboardInterrupt
+    ):  # Ctrl+C or SIGTERM: the shots still running were stopped, the finished ones stay
         bar.close()
-        print("inpainterz: interrupted: the shots that had finished are kept; the same command goes on with "
-              "the others", file=sys.stderr)
-        return 130  # also for SIGTERM: inside ray.wait Ray turns the CLI's Terminated into a KeyboardInterrupt
+        print(
+            "inpainterz: interrupted: the shots that had finished are kept; the same command goes on with "
+            "the others",
+            file=sys.stderr,
+        )
+        return (
+            130  # also for SIGTERM: inside ray.wait Ray turns the CLI's Terminated into a KeyboardInterrupt
+        )
     finally:
         bar.close()
     print(batch.format_table(records))
     counts = {status: sum(r["status"] == status for r in records) for status in ("done", "skipped", "failed")}
-    print(f"{counts['done']} done, {counts['skipped']} skipped (finished earlier), {counts['failed']} failed "
-          f"-> {report_path}")
+    print(
+        f"{counts['done']} done, {counts['skipped']} skipped (finished earlier), {counts['failed']} failed "
+        f"-> {report_path}"
+    )
     return 1 if counts["failed"] else 0

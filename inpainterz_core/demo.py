@@ -31,7 +31,9 @@ WIDTH, HEIGHT, FRAMES = 480, 270, 60
 class PanClip:
     """Frame ``i`` of the synthetic clip, its background and its logo mask, computed on demand (no clip in memory)."""
 
-    def __init__(self, frames: int = FRAMES, width: int = WIDTH, height: int = HEIGHT, logo_size: int | None = None):
+    def __init__(
+        self, frames: int = FRAMES, width: int = WIDTH, height: int = HEIGHT, logo_size: int | None = None
+    ):
         from skimage import data
 
         self.frames, self.width, self.height = frames, width, height
@@ -49,8 +51,12 @@ class PanClip:
         w, h = self.width / zoom, self.height / zoom
         cx = w / 2 + (pw - w) * (0.15 + 0.6 * t)
         cy = h / 2 + (ph - h) * (0.45 + 0.1 * math.sin(2 * math.pi * t))
-        a = np.array([[zoom, 0, self.width / 2 - zoom * cx], [0, zoom, self.height / 2 - zoom * cy]], np.float32)
-        return cv2.warpAffine(self.photo, a, (self.width, self.height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        a = np.array(
+            [[zoom, 0, self.width / 2 - zoom * cx], [0, zoom, self.height / 2 - zoom * cy]], np.float32
+        )
+        return cv2.warpAffine(
+            self.photo, a, (self.width, self.height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
 
     def _logo_transform(self, i: int) -> np.ndarray:
         t = i / max(1, self.frames - 1)
@@ -62,11 +68,15 @@ class PanClip:
 
     def mask(self, i: int) -> np.ndarray:
         alpha = self.logo_alpha.astype(np.uint8) * 255
-        warped = cv2.warpAffine(alpha, self._logo_transform(i), (self.width, self.height), flags=cv2.INTER_NEAREST)
+        warped = cv2.warpAffine(
+            alpha, self._logo_transform(i), (self.width, self.height), flags=cv2.INTER_NEAREST
+        )
         return warped > 0
 
     def frame(self, i: int) -> np.ndarray:
-        logo = cv2.warpAffine(self.logo_rgb, self._logo_transform(i), (self.width, self.height), flags=cv2.INTER_NEAREST)
+        logo = cv2.warpAffine(
+            self.logo_rgb, self._logo_transform(i), (self.width, self.height), flags=cv2.INTER_NEAREST
+        )
         out = self.background(i)
         m = self.mask(i)
         out[m] = logo[m]
@@ -84,8 +94,11 @@ def click_prompt(clip: PanClip) -> ObjectPrompt:
     x0, y0, x1, y1 = bounding_box(clip.mask(0))
     ys, xs = np.nonzero(clip.mask(0))
     centre = int(np.argmin((xs - xs.mean()) ** 2 + (ys - ys.mean()) ** 2))
-    return ObjectPrompt(frame=0, points=(Point(float(xs[centre]), float(ys[centre]), 1),),
-                        box=(x0 - 3.0, y0 - 3.0, x1 + 3.0, y1 + 3.0))
+    return ObjectPrompt(
+        frame=0,
+        points=(Point(float(xs[centre]), float(ys[centre]), 1),),
+        box=(x0 - 3.0, y0 - 3.0, x1 + 3.0, y1 + 3.0),
+    )
 
 
 def score(clip: PanClip, out_dir: Path) -> dict:
@@ -100,9 +113,11 @@ def score(clip: PanClip, out_dir: Path) -> dict:
 
 def contact_sheet(rows: list[list[np.ndarray]], path: Path, height: int = 200) -> None:
     """A grid of images (each row scaled to ``height``), written as PNG."""
+
     def fit(image):
-        return cv2.resize(image, (round(image.shape[1] * height / image.shape[0]), height),
-                          interpolation=cv2.INTER_AREA)
+        return cv2.resize(
+            image, (round(image.shape[1] * height / image.shape[0]), height), interpolation=cv2.INTER_AREA
+        )
 
     lines = [np.hstack([fit(im) for im in row]) for row in rows]
     width = max(line.shape[1] for line in lines)
@@ -118,8 +133,10 @@ def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def before_after(source, out_dir: Path, path: Path) -> None:
     """Side-by-side before/after mp4 of a finished run."""
-    with open_video(out_dir / "inpainted") as result, Mp4Writer(path, source.width * 2, source.height,
-                                                                 source.fps) as video:
+    with (
+        open_video(out_dir / "inpainted") as result,
+        Mp4Writer(path, source.width * 2, source.height, source.fps) as video,
+    ):
         for (_, before), (_, after) in zip(source.frames(), result.frames(), strict=True):
             video.write(np.hstack([before, after]))
 
@@ -130,7 +147,9 @@ def sheet_of_run(source, out_dir: Path, frames: list[int], path: Path) -> None:
     with open_video(out_dir / "inpainted") as result:
         for i in frames:
             before = source.read(i)
-            rows.append([before, overlay(before, read_mask(out_dir / "masks" / frame_name(i)) > 0), result.read(i)])
+            rows.append(
+                [before, overlay(before, read_mask(out_dir / "masks" / frame_name(i)) > 0), result.read(i)]
+            )
     contact_sheet(rows, path)
 
 
@@ -144,19 +163,28 @@ def main(argv: list[str] | None = None) -> int:
     clip = PanClip()
     write_clip(clip, args.out / "input")
     prompt = click_prompt(clip)
-    print(f"demo clip: {FRAMES} frames of {WIDTH}x{HEIGHT} panning over scikit-image's 'rocket' photo, "
-          f"logo clicked at ({prompt.points[0].x:.0f}, {prompt.points[0].y:.0f}) on frame 0")
+    print(
+        f"demo clip: {FRAMES} frames of {WIDTH}x{HEIGHT} panning over scikit-image's 'rocket' photo, "
+        f"logo clicked at ({prompt.points[0].x:.0f}, {prompt.points[0].y:.0f}) on frame 0"
+    )
     report = remove(args.out / "input", Prompts((prompt,)), Settings(backend=args.backend), args.out / "run")
     scores = score(clip, args.out / "run")
     with open_video(args.out / "input") as source:
         before_after(source, args.out / "run", args.out / "before_after.mp4")
         sheet_of_run(source, args.out / "run", [0, FRAMES // 2, FRAMES - 1], args.out / "contact_sheet.png")
-    summary = {"J&F": scores["JF"], "J": scores["J"], "F": scores["F"], "hole_psnr_db": scores["hole_psnr"],
-               "backends": {k: v["name"] for k, v in report["backends"].items()},
-               "seconds": round(time.perf_counter() - t0, 1)}
+    summary = {
+        "J&F": scores["JF"],
+        "J": scores["J"],
+        "F": scores["F"],
+        "hole_psnr_db": scores["hole_psnr"],
+        "backends": {k: v["name"] for k, v in report["backends"].items()},
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     (args.out / "scores.json").write_text(json.dumps(summary, indent=2))
-    print(f"J&F {scores['JF']:.3f} (J {scores['J']:.3f}, F {scores['F']:.3f}), "
-          f"hole PSNR {scores['hole_psnr']:.2f} dB, in {summary['seconds']} s")
+    print(
+        f"J&F {scores['JF']:.3f} (J {scores['J']:.3f}, F {scores['F']:.3f}), "
+        f"hole PSNR {scores['hole_psnr']:.2f} dB, in {summary['seconds']} s"
+    )
     print(f"wrote {args.out / 'before_after.mp4'}, {args.out / 'contact_sheet.png'} and {args.out / 'run'}/")
     return 0
 

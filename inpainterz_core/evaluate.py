@@ -71,8 +71,10 @@ class TruthMasks:
         except (OSError, ValueError, KeyError) as e:
             raise InputError(f"{path}: not a masks file with 'masks' and 'shape' ({e})") from None
         if self._packed.shape != (self.frames, self.height, (self.width + 7) // 8):
-            raise InputError(f"{path}: packed masks {self._packed.shape} do not match shape "
-                             f"{self.frames}x{self.height}x{self.width}")
+            raise InputError(
+                f"{path}: packed masks {self._packed.shape} do not match shape "
+                f"{self.frames}x{self.height}x{self.width}"
+            )
 
     def __len__(self) -> int:
         return self.frames
@@ -105,7 +107,9 @@ def find_cases(paths: list[Path]) -> list[Case]:
         elif path.is_dir():
             found = sorted(p for p in path.iterdir() if (p / "case.json").is_file())
             if not found:
-                raise InputError(f"{path} holds no case (a folder with case.json, input.mp4 and gt_masks.npz)")
+                raise InputError(
+                    f"{path} holds no case (a folder with case.json, input.mp4 and gt_masks.npz)"
+                )
             folders += found
         else:
             raise InputError(f"{path} is not a case folder (no case.json) nor a folder of cases")
@@ -124,7 +128,7 @@ def load_case(folder: Path) -> Case:
     except (OSError, ValueError) as e:
         raise InputError(f"{folder / 'case.json'}: cannot read it ({e})") from None
     if not isinstance(info, dict) or "prompt" not in info:
-        raise InputError(f"{folder / 'case.json'}: a case needs a 'prompt' ({{\"frame\", \"points\", \"box\"}})")
+        raise InputError(f'{folder / "case.json"}: a case needs a \'prompt\' ({{"frame", "points", "box"}})')
     truth = TruthMasks(folder / "gt_masks.npz")
     try:
         prompt = ObjectPrompt.from_dict(info["prompt"])
@@ -138,16 +142,20 @@ def load_case(folder: Path) -> Case:
     for path in [case.input] + ([background] if background else []):
         with open_video(path) as clip:
             if (clip.frame_count, clip.height, clip.width) != (truth.frames, truth.height, truth.width):
-                raise InputError(f"{path} is {clip.frame_count} frames of {clip.width}x{clip.height}, its case's "
-                                 f"masks {truth.frames} of {truth.width}x{truth.height}")
+                raise InputError(
+                    f"{path} is {clip.frame_count} frames of {clip.width}x{clip.height}, its case's "
+                    f"masks {truth.frames} of {truth.width}x{truth.height}"
+                )
     return case
 
 
 def _source_clip(folder: Path, info: dict) -> Path:
     name = info.get("source_clip")
     if not isinstance(name, str):
-        raise InputError(f"{folder / 'case.json'}: no 'source_clip' (the clip without the object); "
-                         'a real object without one says "background_truth": false')
+        raise InputError(
+            f"{folder / 'case.json'}: no 'source_clip' (the clip without the object); "
+            'a real object without one says "background_truth": false'
+        )
     for place in (folder, folder.parent):
         if (place / name).is_file():
             return place / name
@@ -159,8 +167,11 @@ def interior_prompt(mask: np.ndarray, frame: int) -> ObjectPrompt:
     distance = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
     y, x = np.unravel_index(int(np.argmax(distance)), distance.shape)
     x0, y0, x1, y1 = bounding_box(mask)
-    return ObjectPrompt(frame=frame, points=(Point(float(x), float(y), 1),),
-                        box=(float(x0), float(y0), float(x1 - 1), float(y1 - 1)))
+    return ObjectPrompt(
+        frame=frame,
+        points=(Point(float(x), float(y), 1),),
+        box=(float(x0), float(y0), float(x1 - 1), float(y1 - 1)),
+    )
 
 
 # -- measures -----------------------------------------------------------------------------------------
@@ -205,8 +216,9 @@ class _Tally:
     outside_total: int = 0
 
 
-def score_run(case: Case, masks: Path | None, result: Path | None,
-              corrected: Path | None = None) -> tuple[dict, list[list]]:
+def score_run(
+    case: Case, masks: Path | None, result: Path | None, corrected: Path | None = None
+) -> tuple[dict, list[list]]:
     """Score a finished run: its mask PNGs (``masks``: J, F; None: not scored), its result frames (``result``:
     the fill's figures, where the case has a true background) and the masks tracked with corrected keyframes.
     Returns the figures and a contact sheet's rows: evenly spaced frames, plus the frame whose mask is worst."""
@@ -246,9 +258,16 @@ def score_run(case: Case, masks: Path | None, result: Path | None,
                 rows[i] = _sheet_row(i, before, tracked, after, truth, background, fixed, tally)
         worst = int(np.argmin(tally.masks.j)) if tally.masks.j else None
         if worst is not None and worst not in rows:  # read again, at random: the pass above kept no frames
-            rows[worst] = _sheet_row(worst, given.read(worst), mask(masks, worst),
-                                     results.read(worst) if results is not None else None, case.truth[worst],
-                                     clean.read(worst) if clean is not None else None, mask(corrected, worst), tally)
+            rows[worst] = _sheet_row(
+                worst,
+                given.read(worst),
+                mask(masks, worst),
+                results.read(worst) if results is not None else None,
+                case.truth[worst],
+                clean.read(worst) if clean is not None else None,
+                mask(corrected, worst),
+                tally,
+            )
             rows[worst][0] = (f"input {worst}, lowest J", rows[worst][0][1])
     return _figures(case, tally, fills), [rows[i] for i in sorted(rows)]
 
@@ -257,7 +276,9 @@ def _figures(case: Case, tally: _Tally, fills: bool) -> dict:
     figures = {}
     if tally.masks.j:
         scores = tally.masks.summary()
-        figures.update(J=scores["J"], F=scores["F"], JF=scores["JF"], J_frames=[round(j, 4) for j in tally.masks.j])
+        figures.update(
+            J=scores["J"], F=scores["F"], JF=scores["JF"], J_frames=[round(j, 4) for j in tally.masks.j]
+        )
     if tally.corrected.j:
         figures["JF_corrected"] = tally.corrected.summary()["JF"]
         figures["J_frames_corrected"] = [round(j, 4) for j in tally.corrected.j]
@@ -266,8 +287,10 @@ def _figures(case: Case, tally: _Tally, fills: bool) -> dict:
     figures["hole_psnr"] = tally.fill.summary().get("hole_psnr")
     figures["temporal_err"] = tally.flicker.value()
     figures["outside_identical"] = tally.outside_same / tally.outside_total if tally.outside_total else 1.0
-    computed = {"telea_hole_psnr": tally.telea_fill.summary().get("hole_psnr"),
-                "telea_temporal_err": tally.telea_flicker.value()}
+    computed = {
+        "telea_hole_psnr": tally.telea_fill.summary().get("hole_psnr"),
+        "telea_temporal_err": tally.telea_flicker.value(),
+    }
     figures["telea_computed"] = [k for k in computed if k not in case.info]
     for key, value in computed.items():
         figures[key] = case.info.get(key, value)
@@ -281,6 +304,7 @@ def _figures(case: Case, tally: _Tally, fills: bool) -> dict:
 
 def case_goals(kind: str, figures: dict) -> list[dict]:
     """The goals one case must meet, of those its run measured (all in a whole run), each with its value."""
+
     def goal(name, value, met):
         return {"goal": name, "value": value, "met": bool(value is not None and met(value))}
 
@@ -289,16 +313,29 @@ def case_goals(kind: str, figures: dict) -> list[dict]:
         least = MIN_REAL_JF if kind == "real" else MIN_JF
         goals.append(goal(f"J&F >= {least:.2f}", figures["JF"], lambda v: v >= least))
     if "JF_corrected" in figures:
-        goals.append(goal(f"J&F with a keyframe every {CORRECTION_EVERY} frames >= {MIN_REAL_JF_CORRECTED:.2f}",
-                          figures["JF_corrected"], lambda v: v >= MIN_REAL_JF_CORRECTED))
+        goals.append(
+            goal(
+                f"J&F with a keyframe every {CORRECTION_EVERY} frames >= {MIN_REAL_JF_CORRECTED:.2f}",
+                figures["JF_corrected"],
+                lambda v: v >= MIN_REAL_JF_CORRECTED,
+            )
+        )
     if "hole_psnr" in figures:
         telea_err = figures["telea_temporal_err"]
         goals += [
-            goal(f"hole PSNR >= Telea + {MIN_GAIN_DB:g} dB", figures.get("gain_db"), lambda v: v >= MIN_GAIN_DB),
-            goal("temporal err below Telea's", figures["temporal_err"],
-                 lambda v: telea_err is not None and v < telea_err),
-            goal(f"outside-identical = {MIN_OUTSIDE_IDENTICAL:g}", figures["outside_identical"],
-                 lambda v: v >= MIN_OUTSIDE_IDENTICAL),
+            goal(
+                f"hole PSNR >= Telea + {MIN_GAIN_DB:g} dB", figures.get("gain_db"), lambda v: v >= MIN_GAIN_DB
+            ),
+            goal(
+                "temporal err below Telea's",
+                figures["temporal_err"],
+                lambda v: telea_err is not None and v < telea_err,
+            ),
+            goal(
+                f"outside-identical = {MIN_OUTSIDE_IDENTICAL:g}",
+                figures["outside_identical"],
+                lambda v: v >= MIN_OUTSIDE_IDENTICAL,
+            ),
         ]
     return goals
 
@@ -309,8 +346,13 @@ def overall_goals(results: list[dict]) -> list[dict]:
     if not gains:
         return []
     mean = float(np.mean(gains))
-    return [{"goal": f"mean gain over Telea >= +{MIN_MEAN_GAIN_DB:g} dB", "value": mean,
-             "met": mean >= MIN_MEAN_GAIN_DB}]
+    return [
+        {
+            "goal": f"mean gain over Telea >= +{MIN_MEAN_GAIN_DB:g} dB",
+            "value": mean,
+            "met": mean >= MIN_MEAN_GAIN_DB,
+        }
+    ]
 
 
 # -- running ---------------------------------------------------------------------------------------------
@@ -336,14 +378,23 @@ def run_cases(cases: list[Case], out_dir: Path, part: str = "all", log=print) ->
             if part == "fills" and case.background is None:
                 log(f"[{n}/{len(cases)}] {case.name}: no true background, no fill to score: skipped")
                 continue
-            log(f"[{n}/{len(cases)}] {case.name} ({case.kind}, {case.truth.frames} frames of "
-                f"{case.truth.width}x{case.truth.height}) ...")
+            log(
+                f"[{n}/{len(cases)}] {case.name} ({case.kind}, {case.truth.frames} frames of "
+                f"{case.truth.width}x{case.truth.height}) ..."
+            )
             result, rows = run_case(case, out_dir / "runs", settings, part)
             write_png(scratch / "sheets" / f"{case.name}.png", contact_sheet(rows))
             results.append(result)
             log(f"[{n}/{len(cases)}] {case.name}: {_one_line(result)}")
-        table = {"part": part, "settings": settings.to_dict(), "cases": results, "overall": overall_goals(results)}
-        table["met"] = all(g["met"] for r in results for g in r["goals"]) and all(g["met"] for g in table["overall"])
+        table = {
+            "part": part,
+            "settings": settings.to_dict(),
+            "cases": results,
+            "overall": overall_goals(results),
+        }
+        table["met"] = all(g["met"] for r in results for g in r["goals"]) and all(
+            g["met"] for g in table["overall"]
+        )
         (scratch / "table.json").write_text(json.dumps(_finite(table), indent=2))
         (scratch / "table.md").write_text(markdown(table))
     return table
@@ -371,11 +422,23 @@ def run_case(case: Case, runs_dir: Path, settings: Settings, part: str = "all") 
         prompts = corrected_prompts(case)
         _track(case, prompts, settings, runs_dir / f"{case.name}-corrected")
         corrected = runs_dir / f"{case.name}-corrected" / "masks"
-    figures, rows = score_run(case, run_dir / "masks" if part != "fills" else None,
-                              run_dir / "inpainted" if part != "masks" else None, corrected)
-    result = {"case": case.name, "folder": str(case.folder), "kind": case.kind, "frames": case.truth.frames,
-              "width": case.truth.width, "height": case.truth.height, **figures, "seconds": seconds,
-              "run": str(run_dir)}
+    figures, rows = score_run(
+        case,
+        run_dir / "masks" if part != "fills" else None,
+        run_dir / "inpainted" if part != "masks" else None,
+        corrected,
+    )
+    result = {
+        "case": case.name,
+        "folder": str(case.folder),
+        "kind": case.kind,
+        "frames": case.truth.frames,
+        "width": case.truth.width,
+        "height": case.truth.height,
+        **figures,
+        "seconds": seconds,
+        "run": str(run_dir),
+    }
     if corrected is not None:
         result["corrected_keyframes"] = prompts.keyframes()
     if part != "fills":
@@ -443,9 +506,13 @@ def _fill_cells(r: dict) -> list[str]:
     """hole PSNR, Telea's, the gain, temporal err (Telea's) and outside-identical, or dashes."""
     if "hole_psnr" not in r:
         return ["-"] * 5
-    return [_num(r["hole_psnr"], ".2f"), _num(r["telea_hole_psnr"], ".2f"), _num(r.get("gain_db"), "+.2f"),
-            f"{_num(r['temporal_err'], '.2f')} ({_num(r['telea_temporal_err'], '.2f')})",
-            _share(r["outside_identical"])]
+    return [
+        _num(r["hole_psnr"], ".2f"),
+        _num(r["telea_hole_psnr"], ".2f"),
+        _num(r.get("gain_db"), "+.2f"),
+        f"{_num(r['temporal_err'], '.2f')} ({_num(r['telea_temporal_err'], '.2f')})",
+        _share(r["outside_identical"]),
+    ]
 
 
 def _flagged(r: dict) -> str:
@@ -463,19 +530,36 @@ def _verdict(r: dict) -> str:
 
 def _one_line(r: dict) -> str:
     psnr, telea_psnr, gain, flicker, outside = _fill_cells(r)
-    fills = (f", hole PSNR {psnr} dB (Telea {telea_psnr}, gain {gain}), temporal err {flicker}, "
-             f"outside-identical {outside}") if "hole_psnr" in r else ""
+    fills = (
+        (
+            f", hole PSNR {psnr} dB (Telea {telea_psnr}, gain {gain}), temporal err {flicker}, "
+            f"outside-identical {outside}"
+        )
+        if "hole_psnr" in r
+        else ""
+    )
     return f"J&F {_jf(r)}{fills}, {r['seconds']:.1f} s; goals {_verdict(r)}"
 
 
 def markdown(table: dict) -> str:
     """The table as Markdown: what ran, one row per case, then the goals over all cases."""
-    lines = [f"{PARTS[table['part']]}; classical backend, default settings.", "",
-             "| case | kind | J&F | hole PSNR | per-frame Telea | gain | temporal err (Telea) | outside-identical "
-             "| bad masks (J < 0.5) flagged | seconds | goals |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"{PARTS[table['part']]}; classical backend, default settings.",
+        "",
+        "| case | kind | J&F | hole PSNR | per-frame Telea | gain | temporal err (Telea) | outside-identical "
+        "| bad masks (J < 0.5) flagged | seconds | goals |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in table["cases"]:
-        cells = [r["case"], r["kind"], _jf(r), *_fill_cells(r), _flagged(r), f"{r['seconds']:.1f}", _verdict(r)]
+        cells = [
+            r["case"],
+            r["kind"],
+            _jf(r),
+            *_fill_cells(r),
+            _flagged(r),
+            f"{r['seconds']:.1f}",
+            _verdict(r),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     for g in table["overall"]:
@@ -496,7 +580,9 @@ def _tinted(image: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> np.ndarra
     return _outline(out, truth, (40, 255, 40))
 
 
-def _sheet_row(i, before, mask, after, truth, background, corrected, tally: _Tally) -> list[tuple[str, np.ndarray]]:
+def _sheet_row(
+    i, before, mask, after, truth, background, corrected, tally: _Tally
+) -> list[tuple[str, np.ndarray]]:
     """input | mask (red, truth outlined green) | mask with corrected keyframes | result | truth, those there are;
     then the result and the truth zoomed to the object, where a small object would hide the fill's flaws."""
     row = [(f"input {i}", before)]

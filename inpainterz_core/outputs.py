@@ -89,8 +89,10 @@ def disk_errors(out_dir: Path) -> Iterator[None]:
         yield
     except OSError as e:
         if e.errno in _DISK_FULL:
-            raise InputError(f"no space left on the disk holding {shown}: free some space and run again "
-                             "(nothing was written)") from None
+            raise InputError(
+                f"no space left on the disk holding {shown}: free some space and run again "
+                "(nothing was written)"
+            ) from None
         raise
 
 
@@ -113,8 +115,11 @@ def _read_manifest(folder: Path) -> dict[str, list[list]]:
     try:
         data = json.loads((folder / MANIFEST).read_text())
         outputs = data["outputs"]
-        return {str(k): [list(fp) for fp in v] for k, v in outputs.items()} if data.get("written_by") == "inpainterz" \
+        return (
+            {str(k): [list(fp) for fp in v] for k, v in outputs.items()}
+            if data.get("written_by") == "inpainterz"
             else {}
+        )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
@@ -154,14 +159,22 @@ def check_output_folder(out_dir: Path, names: Iterable[str], *, whole_result: bo
         raise InputError(f"cannot write to {out_dir}: the folder is not writable")
     if existing != out_dir:
         return  # the folder does not exist yet: nothing of the user's can be in the way
-    if whole_result and any(not _is_bookkeeping(p.name) for p in out_dir.iterdir()) and not is_result_folder(out_dir):
-        raise InputError(f"{out_dir} exists and is not an earlier Inpainterz result: "
-                         "give a new or empty folder (an earlier result there is replaced)")
+    if (
+        whole_result
+        and any(not _is_bookkeeping(p.name) for p in out_dir.iterdir())
+        and not is_result_folder(out_dir)
+    ):
+        raise InputError(
+            f"{out_dir} exists and is not an earlier Inpainterz result: "
+            "give a new or empty folder (an earlier result there is replaced)"
+        )
     for name in names:
         path = out_dir / name
         if (path.exists() or path.is_symlink()) and not is_ours(out_dir, name):
-            raise InputError(f"{path} was not written by Inpainterz (or was changed since): "
-                             "move it away or give another output folder; it is never replaced")
+            raise InputError(
+                f"{path} was not written by Inpainterz (or was changed since): "
+                "move it away or give another output folder; it is never replaced"
+            )
 
 
 def _is_bookkeeping(name: str) -> bool:
@@ -194,7 +207,7 @@ def sweep_leftovers(folder: Path) -> None:
         for prefix in (SCRATCH_PREFIX, OLD_PREFIX):
             if not path.name.startswith(prefix):
                 continue
-            pid, _, host = path.name[len(prefix):].rpartition("-")[0].partition("@")
+            pid, _, host = path.name[len(prefix) :].rpartition("-")[0].partition("@")
             if host == _HOST and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
                 _delete(path)
 

@@ -44,7 +44,9 @@ class Point:
         object.__setattr__(self, "x", _number(self.x, "a point's x"))
         object.__setattr__(self, "y", _number(self.y, "a point's y"))
         if isinstance(self.label, bool) or self.label not in (0, 1):
-            raise InputError(f"a point's label must be 1 (on the object) or 0 (not the object), not {self.label!r}")
+            raise InputError(
+                f"a point's label must be 1 (on the object) or 0 (not the object), not {self.label!r}"
+            )
         object.__setattr__(self, "label", int(self.label))
 
 
@@ -71,13 +73,17 @@ class ObjectPrompt:
                 raise InputError(f"box {box} must have x0 < x1 and y0 < y1")
             object.__setattr__(self, "box", box)
         if self.box is None and not any(p.label == 1 for p in self.points):
-            raise InputError("a prompt needs a box or at least one positive point (label 1) on the object: "
-                             "negative points only say what is not the object")
+            raise InputError(
+                "a prompt needs a box or at least one positive point (label 1) on the object: "
+                "negative points only say what is not the object"
+            )
 
     def check_inside(self, width: int, height: int, frames: int | None = None) -> None:
         """Raise an InputError naming the first prompt that falls outside the video."""
         if frames is not None and not 0 <= self.frame < frames:
-            raise InputError(f"frame {self.frame} is out of range: the video has {frames} frames (0..{frames - 1})")
+            raise InputError(
+                f"frame {self.frame} is out of range: the video has {frames} frames (0..{frames - 1})"
+            )
         for p in self.points:
             if not (0 <= p.x < width and 0 <= p.y < height):
                 raise InputError(f"point ({p.x:g}, {p.y:g}) is outside the {width}x{height} frame")
@@ -101,11 +107,14 @@ class ObjectPrompt:
             raise InputError(f"a prompt is a JSON object with points and/or a box, not {d!r:.80}")
         unknown = set(d) - {"frame", "object_id", "points", "box"}
         if unknown:
-            raise InputError(f"unknown prompt field(s): {', '.join(sorted(map(str, unknown)))} "
-                             "(known: frame, object_id, points, box)")
+            raise InputError(
+                f"unknown prompt field(s): {', '.join(sorted(map(str, unknown)))} "
+                "(known: frame, object_id, points, box)"
+            )
         points = d.get("points") or ()
-        if not isinstance(points, list | tuple) or not all(isinstance(p, list | tuple) and len(p) in (2, 3)
-                                                           for p in points):
+        if not isinstance(points, list | tuple) or not all(
+            isinstance(p, list | tuple) and len(p) in (2, 3) for p in points
+        ):
             raise InputError(f"a prompt's points are a list of [x, y] or [x, y, label], not {points!r:.80}")
         box = d.get("box")
         if box is not None and (not isinstance(box, list | tuple) or len(box) != 4):

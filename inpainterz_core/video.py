@@ -138,7 +138,9 @@ class VideoFile(FrameSource):
         try:
             self._container = av.open(str(path))
         except (av.error.FFmpegError, OSError) as e:
-            raise InputError(f"{path} is not a video that can be read ({e.strerror or type(e).__name__})") from None
+            raise InputError(
+                f"{path} is not a video that can be read ({e.strerror or type(e).__name__})"
+            ) from None
         try:
             self._probe()
         except BaseException:
@@ -154,7 +156,8 @@ class VideoFile(FrameSource):
         self._stream.thread_type = "AUTO"
         try:
             timing = sorted(
-                (p.pts, p.duration or 0) for p in self._container.demux(self._stream)
+                (p.pts, p.duration or 0)
+                for p in self._container.demux(self._stream)
                 if p.pts is not None and not getattr(p, "is_discard", False)
             )
         except av.error.FFmpegError as e:
@@ -167,7 +170,12 @@ class VideoFile(FrameSource):
         # In mp4/mov the last frame lasts until the track ends, as its edit list says (other containers'
         # stream durations may be estimates).
         start, length = self._stream.start_time, self._stream.duration
-        if "mov" in self._container.format.name and start is not None and length and start + length > self._pts[-1]:
+        if (
+            "mov" in self._container.format.name
+            and start is not None
+            and length
+            and start + length > self._pts[-1]
+        ):
             self._durations[-1] = start + length - self._pts[-1]
         self._rate = self._stream.guessed_rate or self._stream.average_rate or Fraction(25)
         self.fps = float(self._rate)
@@ -180,9 +188,12 @@ class VideoFile(FrameSource):
         self.display_matrix = struct.unpack("<9i", bytes(side)) if side is not None else None
         orientation = _orientation(self.display_matrix)
         if orientation is None:
-            log.warning("%s: its display matrix turns it by %s degrees, not a multiple of 90: frames are read "
-                        "as stored (prompts in stored coordinates); result.mp4 keeps the matrix",
-                        path.name, first.rotation)
+            log.warning(
+                "%s: its display matrix turns it by %s degrees, not a multiple of 90: frames are read "
+                "as stored (prompts in stored coordinates); result.mp4 keeps the matrix",
+                path.name,
+                first.rotation,
+            )
             orientation = False, False, False
         self._orientation = orientation
         self.width, self.height = int(first.width), int(first.height)
@@ -314,13 +325,17 @@ class ImageFolder(FrameSource):
         repeated = sorted(n for n, count in Counter(numbers).items() if count > 1)
         if repeated:
             names = [f.name for n, f in numbered if n == repeated[0]]
-            raise InputError(f"{path} has two images for the same frame number ({' and '.join(names[:2])}); "
-                             f"numbers used twice: {_number_list(repeated)}")
+            raise InputError(
+                f"{path} has two images for the same frame number ({' and '.join(names[:2])}); "
+                f"numbers used twice: {_number_list(repeated)}"
+            )
         missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
         if missing:
-            raise InputError(f"{path} has a gap in its numbering: frame{'s' if len(missing) > 1 else ''} "
-                             f"{_number_list(missing)} missing between {numbers[0]} and {numbers[-1]}; "
-                             "give every frame (a renumbered sequence would be out of step)")
+            raise InputError(
+                f"{path} has a gap in its numbering: frame{'s' if len(missing) > 1 else ''} "
+                f"{_number_list(missing)} missing between {numbers[0]} and {numbers[-1]}; "
+                "give every frame (a renumbered sequence would be out of step)"
+            )
         self.files = [f for _, f in numbered]
         self.frame_count = len(self.files)
         first = self.read(0)
@@ -333,8 +348,10 @@ class ImageFolder(FrameSource):
         if image is None:
             raise InputError(f"{self.files[index]} is not a readable image")
         if hasattr(self, "width") and image.shape[:2] != (self.height, self.width):
-            raise InputError(f"{self.files[index]} is {image.shape[1]}x{image.shape[0]}, "
-                             f"the sequence is {self.width}x{self.height}")
+            raise InputError(
+                f"{self.files[index]} is {image.shape[1]}x{image.shape[0]}, "
+                f"the sequence is {self.width}x{self.height}"
+            )
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
@@ -373,12 +390,16 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
         raise InputError(f"{path} is not a readable mask image")
     if mask.ndim == 3:
         if mask.shape[2] == 4 and (mask[..., 3] != np.iinfo(mask.dtype).max).any():
-            raise InputError(f"{path} has transparency: a mask's ids are its grey values, so save it as grey "
-                             "without alpha (0 = keep, 1..255 = the object ids to remove)")
+            raise InputError(
+                f"{path} has transparency: a mask's ids are its grey values, so save it as grey "
+                "without alpha (0 = keep, 1..255 = the object ids to remove)"
+            )
         colour = mask[..., :3]
         if not ((colour[..., 0] == colour[..., 1]).all() and (colour[..., 0] == colour[..., 2]).all()):
-            raise InputError(f"{path} is a colour image, not a mask: give a grey label map "
-                             "(0 = keep, 1..255 = the object ids to remove)")
+            raise InputError(
+                f"{path} is a colour image, not a mask: give a grey label map "
+                "(0 = keep, 1..255 = the object ids to remove)"
+            )
         mask = colour[..., 0]
     if mask.dtype == np.uint8:
         return mask
@@ -387,8 +408,10 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
             return mask.astype(np.uint8)
         if not (mask % 257).any():
             return (mask // 257).astype(np.uint8)
-        raise InputError(f"{path} is a 16-bit mask with values up to {mask.max()} that are not object ids "
-                         "(0..255) nor an 8-bit mask widened to 16 bits (0/65535): save it as 8-bit")
+        raise InputError(
+            f"{path} is a 16-bit mask with values up to {mask.max()} that are not object ids "
+            "(0..255) nor an 8-bit mask widened to 16 bits (0/65535): save it as 8-bit"
+        )
     raise InputError(f"{path} holds {mask.dtype} values, not a mask: give an 8-bit (or 16-bit) label map")
 
 
@@ -404,8 +427,12 @@ class _AudioCopy:
     a warning; ``streams`` records for each audio stream of the source whether it was kept.
     """
 
-    def __init__(self, output: av.container.OutputContainer, source: Path,
-                 span: tuple[Fraction | None, Fraction | None]):
+    def __init__(
+        self,
+        output: av.container.OutputContainer,
+        source: Path,
+        span: tuple[Fraction | None, Fraction | None],
+    ):
         self._output, self._span = output, span
         self._input = av.open(str(source))
         self.streams: list[dict] = []
@@ -416,8 +443,13 @@ class _AudioCopy:
                 self._copies[stream.index] = output.add_stream_from_template(stream)
             except ValueError:
                 entry.update(kept=False, reason=f"mp4 cannot hold {entry['codec']} audio")
-                log.warning("%s: audio stream #%d (%s) is not kept: mp4 cannot hold %s audio",
-                            source.name, stream.index, entry["codec"], entry["codec"])
+                log.warning(
+                    "%s: audio stream #%d (%s) is not kept: mp4 cannot hold %s audio",
+                    source.name,
+                    stream.index,
+                    entry["codec"],
+                    entry["codec"],
+                )
             self.streams.append(entry)
         wanted = [s for s in self._input.streams.audio if s.index in self._copies]
         self.sample_rates = [s.codec_context.sample_rate for s in wanted]
@@ -477,9 +509,18 @@ class Mp4Writer:
     Made directly, frame ``n`` is at ``n / fps`` seconds.
     """
 
-    def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float | Fraction, crf: int = 18,
-                 *, time_base: Fraction | None = None, display_matrix: tuple[int, ...] | None = None,
-                 sample_aspect_ratio: Fraction | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        width: int,
+        height: int,
+        fps: float | Fraction,
+        crf: int = 18,
+        *,
+        time_base: Fraction | None = None,
+        display_matrix: tuple[int, ...] | None = None,
+        sample_aspect_ratio: Fraction | None = None,
+    ):
         self.path = Path(path)
         self.width, self.height = width - width % 2, height - height % 2
         rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
@@ -498,7 +539,9 @@ class Mp4Writer:
         self._container = av.open(str(self.path), mode="w")
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         if codec != "libx264":
-            log.warning("libx264 is not available in this PyAV build: writing %s as MPEG-4 Part 2", self.path.name)
+            log.warning(
+                "libx264 is not available in this PyAV build: writing %s as MPEG-4 Part 2", self.path.name
+            )
         self._stream = self._container.add_stream(codec, rate=rate)
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
@@ -524,15 +567,23 @@ class Mp4Writer:
         frame ``start``'s time (any time when ``start`` is 0) and before frame ``stop``'s (any time when
         ``stop`` is the end).
         """
-        writer = cls(path, *source.coded_size, source.rate, time_base=source.time_base,
-                     display_matrix=source.display_matrix, sample_aspect_ratio=source.sample_aspect_ratio)
+        writer = cls(
+            path,
+            *source.coded_size,
+            source.rate,
+            time_base=source.time_base,
+            display_matrix=source.display_matrix,
+            sample_aspect_ratio=source.sample_aspect_ratio,
+        )
         try:
             writer._to_coded = source.to_coded
             writer._timestamps = iter([source.timestamp(i) for i in range(start, stop)])
             if isinstance(source, VideoFile):
                 time = source.time_base
-                span = (None if start == 0 else source.timestamp(start)[0] * time,
-                        None if stop >= source.frame_count else source.timestamp(stop)[0] * time)
+                span = (
+                    None if start == 0 else source.timestamp(start)[0] * time,
+                    None if stop >= source.frame_count else source.timestamp(stop)[0] * time,
+                )
                 writer._audio = _AudioCopy(writer._container, source.path, span)
                 writer.audio_streams = writer._audio.streams
             writer._exact_edit_lists()

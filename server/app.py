@@ -42,26 +42,51 @@ log = logging.getLogger("inpainterz.server")
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bind", metavar="ADDR", help="ZeroMQ endpoint to listen on (default: the connection "
-                        f"file's address, else {protocol.DEFAULT_ADDRESS}); a non-loopback address needs "
-                        "--connection-file")
-    parser.add_argument("--connection-file", metavar="F", help="JSON file with the HMAC key (mode 0600); "
-                        "created with a new key if missing. With it, every message must be signed")
-    parser.add_argument("--allow-root", metavar="DIR", action="append", default=[],
-                        help="folder clients may read videos from and write results to (repeatable; "
-                        "default: your home folder)")
-    parser.add_argument("--work-dir", metavar="DIR", help="the server's private scratch: uploads, and results "
-                        "unless a client names a folder; each session's part is deleted when it closes "
-                        "(default: ~/.cache/inpainterz/server)")
-    parser.add_argument("--idle-timeout", metavar="S", type=float, default=0.0,
-                        help="exit after S seconds without requests or running jobs (default: never)")
+    parser.add_argument(
+        "--bind",
+        metavar="ADDR",
+        help="ZeroMQ endpoint to listen on (default: the connection "
+        f"file's address, else {protocol.DEFAULT_ADDRESS}); a non-loopback address needs "
+        "--connection-file",
+    )
+    parser.add_argument(
+        "--connection-file",
+        metavar="F",
+        help="JSON file with the HMAC key (mode 0600); "
+        "created with a new key if missing. With it, every message must be signed",
+    )
+    parser.add_argument(
+        "--allow-root",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="folder clients may read videos from and write results to (repeatable; "
+        "default: your home folder)",
+    )
+    parser.add_argument(
+        "--work-dir",
+        metavar="DIR",
+        help="the server's private scratch: uploads, and results "
+        "unless a client names a folder; each session's part is deleted when it closes "
+        "(default: ~/.cache/inpainterz/server)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        metavar="S",
+        type=float,
+        default=0.0,
+        help="exit after S seconds without requests or running jobs (default: never)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
 def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``serve`` on the ``inpainterz`` CLI's subparsers; it sets ``func=serve_main``."""
-    parser = subparsers.add_parser("serve", help="run the local GPU server the Blender add-on talks to",
-                                   description="Run the Inpainterz server (protocol: docs/protocol.md).")
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the local GPU server the Blender add-on talks to",
+        description="Run the Inpainterz server (protocol: docs/protocol.md).",
+    )
     add_serve_arguments(parser)
     parser.set_defaults(func=serve_main)
     return parser
@@ -73,8 +98,10 @@ def build_server(args: argparse.Namespace) -> tuple[Server, Path | None]:
     address = args.bind or (info or {}).get("address") or protocol.DEFAULT_ADDRESS
     key = info["key"] if info else (new_key() if args.connection_file else None)
     if key is None and not is_loopback(address):
-        raise ConfigError(f"{address} is not a loopback address: give --connection-file F so that every "
-                          "message is signed with its key")
+        raise ConfigError(
+            f"{address} is not a loopback address: give --connection-file F so that every "
+            "message is signed with its key"
+        )
     curve = (info or {}).get("curve")
     if curve is not None:
         try:
@@ -93,13 +120,20 @@ def build_server(args: argparse.Namespace) -> tuple[Server, Path | None]:
             raise ConfigError(f"--allow-root {root}: not a folder")
     roots = AllowedRoots(args.allow_root or [Path.home()])
     try:
-        server = Server(address, key=key.encode() if key else None, roots=roots, work_dir=work_dir,
-                        idle_timeout=args.idle_timeout, curve=curve)
+        server = Server(
+            address,
+            key=key.encode() if key else None,
+            roots=roots,
+            work_dir=work_dir,
+            idle_timeout=args.idle_timeout,
+            curve=curve,
+        )
     except zmq.ZMQError as e:
         raise ConfigError(f"cannot listen on {address}: {e} (is another server running there?)") from None
     created = None
-    if args.connection_file and (info is None or info.get("address") != server.address
-                                 or info.get("curve") != curve):
+    if args.connection_file and (
+        info is None or info.get("address") != server.address or info.get("curve") != curve
+    ):
         # Write (or correct) the address clients will read, e.g. after binding a random port.
         path = Path(args.connection_file)
         tmp = path.with_name(path.name + ".tmp")
@@ -112,8 +146,11 @@ def build_server(args: argparse.Namespace) -> tuple[Server, Path | None]:
 
 def serve_main(args: argparse.Namespace) -> int:
     """``inpainterz serve``: run until shutdown, SIGINT/SIGTERM or the idle timeout; the exit code."""
-    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         server, created = build_server(args)
     except (ConfigError, InpainterzError) as e:
@@ -121,15 +158,22 @@ def serve_main(args: argparse.Namespace) -> int:
         return 2
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: server.stop())
-    log.info("listening on %s (%s); allowed folders: %s", server.address,
-             "signed messages only" if server.key else "loopback, unsigned",
-             ", ".join(str(r) for r in server.roots.roots))
+    log.info(
+        "listening on %s (%s); allowed folders: %s",
+        server.address,
+        "signed messages only" if server.key else "loopback, unsigned",
+        ", ".join(str(r) for r in server.roots.roots),
+    )
     try:
         server.serve()
     finally:
         if created is not None:
             created.unlink(missing_ok=True)
-    stuck = [t.name for t in threading.enumerate() if t.is_alive() and not t.daemon and t is not threading.main_thread()]
+    stuck = [
+        t.name
+        for t in threading.enumerate()
+        if t.is_alive() and not t.daemon and t is not threading.main_thread()
+    ]
     if stuck:  # e.g. a library's thread blocked in the kernel: shutdown must still end the process
         log.warning("exiting although threads are still running: %s", ", ".join(stuck[:5]))
         logging.shutdown()

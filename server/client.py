@@ -117,7 +117,9 @@ class JobFuture(Future):
             self._finish(body.get("results", {}))
         elif op == "job_failed":
             self.state = "failed"
-            self._finish(error=ServerError(body.get("code", "internal"), body.get("message", "the job failed")))
+            self._finish(
+                error=ServerError(body.get("code", "internal"), body.get("message", "the job failed"))
+            )
         elif op == "job_cancelled":
             self.state = "cancelled"
             self._finish(error=ServerError("cancelled", f"job {self.job_id} was cancelled"))
@@ -131,8 +133,15 @@ class Client:
     ``Client.from_connection_file(path)`` to read all three.
     """
 
-    def __init__(self, address: str = protocol.DEFAULT_ADDRESS, key: bytes | None = None, *,
-                 timeout: float = 60.0, context: zmq.Context | None = None, curve: dict | None = None):
+    def __init__(
+        self,
+        address: str = protocol.DEFAULT_ADDRESS,
+        key: bytes | None = None,
+        *,
+        timeout: float = 60.0,
+        context: zmq.Context | None = None,
+        curve: dict | None = None,
+    ):
         self.address = address
         self.key = key or None
         self.timeout = timeout  # for the blocking helpers
@@ -259,7 +268,12 @@ class Client:
         future = self._pending.pop(request_id, None)
         if future is None:  # the answer to a request nobody waits for any more (e.g. an old health check)
             return
-        if kind == "error" and isinstance(body, dict) and body.get("code") == "expired" and self._expired(future):
+        if (
+            kind == "error"
+            and isinstance(body, dict)
+            and body.get("code") == "expired"
+            and self._expired(future)
+        ):
             return
         if kind == "error":
             future._finish(error=ServerError(body.get("code", "internal"), body.get("message", "")))
@@ -289,8 +303,16 @@ class Client:
         """Open a video file or image folder on the server's machine; returns the session's description."""
         return self.call("open_video", path=path, settings=settings)
 
-    def upload_video(self, frames: Iterable[bytes], width: int, height: int, frame_count: int, fps: float,
-                     settings: dict | None = None, chunk: int = 16) -> dict:
+    def upload_video(
+        self,
+        frames: Iterable[bytes],
+        width: int,
+        height: int,
+        frame_count: int,
+        fps: float,
+        settings: dict | None = None,
+        chunk: int = 16,
+    ) -> dict:
         """Upload PNG-encoded frames to a remote server, in chunks; returns the opened session."""
         upload = {"width": width, "height": height, "frame_count": frame_count, "fps": float(fps)}
         session = self.call("open_video", upload=upload, settings=settings)
@@ -298,10 +320,14 @@ class Client:
         for png in frames:
             batch.append(png)
             if len(batch) == chunk:
-                state = self.call("upload_frames", session=session["session"], start=state["received"], frames=batch)
+                state = self.call(
+                    "upload_frames", session=session["session"], start=state["received"], frames=batch
+                )
                 batch = []
         if batch:
-            state = self.call("upload_frames", session=session["session"], start=state["received"], frames=batch)
+            state = self.call(
+                "upload_frames", session=session["session"], start=state["received"], frames=batch
+            )
         return {**session, "ready": state["ready"]}
 
     def frame(self, session: str, frame: int, max_side: int = 1024, format: str = "jpeg") -> dict:
@@ -312,24 +338,54 @@ class Client:
 
     def segment(self, session: str, object_id: int, frame: int, points: Iterable = (), box=None) -> dict:
         """The object's mask (RLE) for every click on it on this frame; see ``rle_decode``."""
-        return self.call("segment", session=session, object_id=object_id, frame=frame,
-                         points=[list(p) for p in points], box=box)
+        return self.call(
+            "segment",
+            session=session,
+            object_id=object_id,
+            frame=frame,
+            points=[list(p) for p in points],
+            box=box,
+        )
 
     def remove_object(self, session: str, object_id: int) -> dict:
         return self.call("remove_object", session=session, object_id=object_id)
 
-    def track(self, session: str, start: int | None = None, stop: int | None = None, *, settings: dict | None = None,
-              out_dir: str | None = None, objects: list[dict] | None = None,
-              progress: Progress | None = None) -> JobFuture:
+    def track(
+        self,
+        session: str,
+        start: int | None = None,
+        stop: int | None = None,
+        *,
+        settings: dict | None = None,
+        out_dir: str | None = None,
+        objects: list[dict] | None = None,
+        progress: Progress | None = None,
+    ) -> JobFuture:
         """Track the session's clicked objects, or exactly ``objects`` (each ``{object_id, frame, points, box}``,
         the prompts as the client shows them) when given."""
-        return self.start_job("track", progress=progress, session=session, start=start, stop=stop,
-                              settings=settings, out_dir=out_dir, objects=objects)
+        return self.start_job(
+            "track",
+            progress=progress,
+            session=session,
+            start=start,
+            stop=stop,
+            settings=settings,
+            out_dir=out_dir,
+            objects=objects,
+        )
 
-    def inpaint(self, session: str, start: int | None = None, stop: int | None = None, *, settings: dict | None = None,
-                progress: Progress | None = None) -> JobFuture:
-        return self.start_job("inpaint", progress=progress, session=session, start=start, stop=stop,
-                              settings=settings)
+    def inpaint(
+        self,
+        session: str,
+        start: int | None = None,
+        stop: int | None = None,
+        *,
+        settings: dict | None = None,
+        progress: Progress | None = None,
+    ) -> JobFuture:
+        return self.start_job(
+            "inpaint", progress=progress, session=session, start=start, stop=stop, settings=settings
+        )
 
     def cancel(self, job: str) -> dict:
         return self.call("cancel", job=job)
@@ -340,8 +396,13 @@ class Client:
     def results(self, session: str) -> dict:
         return self.call("results", session=session)
 
-    def download(self, session: str, kind: str, folder: str | os.PathLike,
-                 progress: Callable[[int, int], None] | None = None) -> str:
+    def download(
+        self,
+        session: str,
+        kind: str,
+        folder: str | os.PathLike,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> str:
         """Copy the session's last finished ``kind`` ("masks" or "inpainted") into ``folder`` as
         %06d.png files, byte for byte, for a client on another machine; returns the folder.
 
@@ -404,8 +465,14 @@ def rle_decode(rle: dict) -> bytes:
     return b"".join((b"\x01" if i % 2 else b"\x00") * c for i, c in enumerate(counts))
 
 
-def ensure_local_server(command: list[str], address: str = protocol.DEFAULT_ADDRESS, *, timeout: float = 30.0,
-                        log_path: str | os.PathLike | None = None, env: dict | None = None) -> subprocess.Popen | None:
+def ensure_local_server(
+    command: list[str],
+    address: str = protocol.DEFAULT_ADDRESS,
+    *,
+    timeout: float = 30.0,
+    log_path: str | os.PathLike | None = None,
+    env: dict | None = None,
+) -> subprocess.Popen | None:
     """Start ``command`` (an ``inpainterz serve --bind ADDRESS ...`` line) unless a server already answers there.
 
     Waits until the new server answers ``hello``. Returns the started process, or
@@ -417,8 +484,9 @@ def ensure_local_server(command: list[str], address: str = protocol.DEFAULT_ADDR
             return None
     log = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL
     try:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True
+        )
     finally:
         if log_path is not None:
             log.close()
@@ -426,8 +494,10 @@ def ensure_local_server(command: list[str], address: str = protocol.DEFAULT_ADDR
     with Client(address) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"the server exited at start with code {process.returncode}"
-                                   + (f": see {log_path}" if log_path else ""))
+                raise RuntimeError(
+                    f"the server exited at start with code {process.returncode}"
+                    + (f": see {log_path}" if log_path else "")
+                )
             if client.health(timeout=0.5) is not None:
                 return process
     process.terminate()

@@ -25,8 +25,12 @@ def new_keys() -> dict[str, str]:
     """A fresh server key pair and client key pair, as the connection file stores them."""
     server_public, server_secret = zmq.curve_keypair()
     client_public, client_secret = zmq.curve_keypair()
-    return {"server_public": server_public.decode("ascii"), "server_secret": server_secret.decode("ascii"),
-            "client_public": client_public.decode("ascii"), "client_secret": client_secret.decode("ascii")}
+    return {
+        "server_public": server_public.decode("ascii"),
+        "server_secret": server_secret.decode("ascii"),
+        "client_public": client_public.decode("ascii"),
+        "client_secret": client_secret.decode("ascii"),
+    }
 
 
 def check(keys) -> dict[str, str]:

@@ -34,7 +34,9 @@ class Job:
     session: str
     owner: bytes  # ZeroMQ identity of the client that started it: events go there
     request_id: str
-    work: Callable[[Job, Callable[[str, int, int], None]], dict] | None  # (job, progress) -> results; None once ended
+    work: (
+        Callable[[Job, Callable[[str, int, int], None]], dict] | None
+    )  # (job, progress) -> results; None once ended
     id: str = field(default_factory=lambda: "j" + secrets.token_hex(8))
     state: str = "queued"
     stage: str = ""
@@ -50,8 +52,16 @@ class Job:
         return self.state in ("queued", "running")
 
     def status(self) -> dict:
-        return {"job": self.id, "kind": self.kind, "session": self.session, "state": self.state,
-                "stage": self.stage, "done": self.done, "total": self.total, "error": self.error}
+        return {
+            "job": self.id,
+            "kind": self.kind,
+            "session": self.session,
+            "state": self.state,
+            "stage": self.stage,
+            "done": self.done,
+            "total": self.total,
+            "error": self.error,
+        }
 
 
 class JobRunner:
@@ -113,7 +123,9 @@ class JobRunner:
                 if job.cancel.is_set():
                     raise Cancelled("cancelled while queued")
                 job.state = "running"
-                job.results = job.work(job, lambda stage, done, total: self._progress(job, stage, done, total))
+                job.results = job.work(
+                    job, lambda stage, done, total: self._progress(job, stage, done, total)
+                )
                 self._end(job, "finished")
             finally:
                 self._slots.release()
@@ -124,8 +136,14 @@ class JobRunner:
             self._end(job, "failed", {"code": code, "message": str(e)})
         except Exception as e:  # a bug: keep the traceback in the log (throttled), give the client one line
             self._log.exception(f"job {job.id} ({job.kind}) crashed", key=f"crash-{job.kind}")
-            self._end(job, "failed", {"code": "internal",
-                                      "message": f"{job.kind} crashed ({type(e).__name__}): see the server log"})
+            self._end(
+                job,
+                "failed",
+                {
+                    "code": "internal",
+                    "message": f"{job.kind} crashed ({type(e).__name__}): see the server log",
+                },
+            )
         finally:
             job.work = None  # the closure holds the session's video, segmenter and prompts: let them go
             with self._lock:
@@ -141,8 +159,10 @@ class JobRunner:
 
     def _end(self, job: Job, state: str, error: dict | None = None) -> None:
         job.state, job.error = state, error
-        self._log.info(f"job {job.id} ({job.kind}) {state}" + (f": {error['message']}" if error else ""),
-                       key=f"end-{state}")
+        self._log.info(
+            f"job {job.id} ({job.kind}) {state}" + (f": {error['message']}" if error else ""),
+            key=f"end-{state}",
+        )
         body = {"job": job.id, "kind": job.kind}
         if state == "finished":
             self._post(job, "job_finished", {**body, "results": job.results})

@@ -44,21 +44,55 @@ MAX_BACKLOG = 256  # requests waiting for a worker thread, all sessions together
 HARD_UNREAD = 16 * protocol.MAX_UNREAD  # past this a client that reads nothing loses messages (logged)
 UNREAD_BYTES = 256 * 1024**2  # like MAX_UNREAD, in bytes of replies waiting for one client
 
-HANDLERS = {name: getattr(module, name) for module, names in (
-    (ops_video, ("hello", "open_video", "upload_frames", "frame", "add_object", "remove_object", "segment",
-                 "close_video", "shutdown")),
-    (ops_jobs, ("track", "inpaint", "cancel", "job_status", "results", "result_frames")),
-) for name in names}
+HANDLERS = {
+    name: getattr(module, name)
+    for module, names in (
+        (
+            ops_video,
+            (
+                "hello",
+                "open_video",
+                "upload_frames",
+                "frame",
+                "add_object",
+                "remove_object",
+                "segment",
+                "close_video",
+                "shutdown",
+            ),
+        ),
+        (ops_jobs, ("track", "inpaint", "cancel", "job_status", "results", "result_frames")),
+    )
+    for name in names
+}
 assert set(HANDLERS) == set(protocol.REQUESTS), "every op in the schema has a handler"
 
 #: Ops answered on the socket thread (fast: no decoding, no model loading); the rest go to workers.
-INLINE_OPS = {"hello", "add_object", "remove_object", "track", "inpaint", "cancel", "job_status", "results",
-              "close_video", "shutdown"}
+INLINE_OPS = {
+    "hello",
+    "add_object",
+    "remove_object",
+    "track",
+    "inpaint",
+    "cancel",
+    "job_status",
+    "results",
+    "close_video",
+    "shutdown",
+}
 
 
 class Server:
-    def __init__(self, address: str, *, key: bytes | None, roots: AllowedRoots, work_dir, idle_timeout: float = 0.0,
-                 curve: dict | None = None):
+    def __init__(
+        self,
+        address: str,
+        *,
+        key: bytes | None,
+        roots: AllowedRoots,
+        work_dir,
+        idle_timeout: float = 0.0,
+        curve: dict | None = None,
+    ):
         self.key = key
         self.roots = AllowedRoots(roots.roots, private=[*roots.private, work_dir])
         self.work = WorkDir(work_dir)
@@ -68,9 +102,15 @@ class Server:
         self.router = self.context.socket(zmq.ROUTER)
         self.router.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_MESSAGE_BYTES)
         self.router.setsockopt(zmq.LINGER, 500)
-        self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a full or gone client is an error, not a silent drop
-        self.router.setsockopt(zmq.IPV6, int("[" in address))  # off for IPv4, or [::ffff:...] addresses appear
-        self._auth = secure_server(self.context, self.router, curve) if curve else None  # encrypted (curve.py)
+        self.router.setsockopt(
+            zmq.ROUTER_MANDATORY, 1
+        )  # a full or gone client is an error, not a silent drop
+        self.router.setsockopt(
+            zmq.IPV6, int("[" in address)
+        )  # off for IPv4, or [::ffff:...] addresses appear
+        self._auth = (
+            secure_server(self.context, self.router, curve) if curve else None
+        )  # encrypted (curve.py)
         try:
             self.router.bind(address)
         except zmq.ZMQError:
@@ -91,9 +131,15 @@ class Server:
 
         self.channels = ChannelGuard() if key else None
         self.state = State(
-            roots=self.roots, work=self.work, backends=available_backends(), signed=key is not None,
-            post=self._post, stop=self.stop, issue_channel=self.channels.issue if key else lambda: None,
-            jobs=JobRunner(self._job_event))
+            roots=self.roots,
+            work=self.work,
+            backends=available_backends(),
+            signed=key is not None,
+            post=self._post,
+            stop=self.stop,
+            issue_channel=self.channels.issue if key else lambda: None,
+            jobs=JobRunner(self._job_event),
+        )
         self._pool = Workers(2, "open")
         self._backlog = 0
         self._backlog_lock = threading.Lock()
@@ -122,8 +168,11 @@ class Server:
                             break
                         self._on_message(frames)
                 self._flush()
-                if self.idle_timeout and not self.state.jobs.active() \
-                        and time.monotonic() - self._last_activity > self.idle_timeout:
+                if (
+                    self.idle_timeout
+                    and not self.state.jobs.active()
+                    and time.monotonic() - self._last_activity > self.idle_timeout
+                ):
                     log.info("no requests for %g s: exiting (--idle-timeout)", self.idle_timeout)
                     break
         finally:
@@ -160,8 +209,10 @@ class Server:
 
     def _on_message(self, frames: list[bytes]) -> None:
         if len(frames) != 3:
-            self._log.warning(f"dropped a message of {len(frames) - 1} frames (expected signature and payload)",
-                              key="frames")
+            self._log.warning(
+                f"dropped a message of {len(frames) - 1} frames (expected signature and payload)",
+                key="frames",
+            )
             return
         identity, signature, payload = frames
         if self.key is not None and not protocol.verify(self.key, payload, signature):
@@ -179,19 +230,29 @@ class Server:
             waiting = self._unsent.get(identity)
             unread = len(waiting) if waiting is not None else 0
             if unread >= protocol.MAX_UNREAD or waiting is not None and waiting.bytes >= UNREAD_BYTES:
-                self._log.warning(f"refused requests of a client with {unread} replies unread (busy)", key="unread")
-                raise ProtocolError("busy", f"{unread} replies are waiting to be read: read them before sending more")
+                self._log.warning(
+                    f"refused requests of a client with {unread} replies unread (busy)", key="unread"
+                )
+                raise ProtocolError(
+                    "busy", f"{unread} replies are waiting to be read: read them before sending more"
+                )
         except ProtocolError as e:
             self._answer(identity, envelope.id, envelope.op, e)
             return
         except _Replayed:
-            self._log.warning("dropped a replayed message (its channel's sequence number was used)", key="replay")
+            self._log.warning(
+                "dropped a replayed message (its channel's sequence number was used)", key="replay"
+            )
             return
         if envelope.op in INLINE_OPS:
             self._handle(request, envelope.body)
             return
         try:
-            worker = self._pool if envelope.op == "open_video" else self.state.session(envelope.body["session"]).worker
+            worker = (
+                self._pool
+                if envelope.op == "open_video"
+                else self.state.session(envelope.body["session"]).worker
+            )
             with self._backlog_lock:
                 if self._backlog >= MAX_BACKLOG:
                     raise ProtocolError("busy", "the server is busy: too many requests are waiting")
@@ -211,8 +272,11 @@ class Server:
             return
         if envelope.channel is None:
             if envelope.op != "hello":
-                raise ProtocolError("expired", "a signed request carries this server run's channel: say hello "
-                                    "first (a server that restarted forgets the old ones)")
+                raise ProtocolError(
+                    "expired",
+                    "a signed request carries this server run's channel: say hello "
+                    "first (a server that restarted forgets the old ones)",
+                )
             return
         verdict = self.channels.check(envelope.channel, envelope.seq)
         if verdict == "replayed":
@@ -233,8 +297,15 @@ class Server:
             self._answer(request.identity, request.id, request.op, e)
         except Exception as e:  # a bug: the traceback goes to the log (throttled), the client gets one line
             self._log.exception(f"{request.op} crashed", key=f"crash-{request.op}")
-            self._post(request.identity, protocol.error(request.id, request.op, "internal",
-                                                        f"{request.op} crashed ({type(e).__name__}): see the server log"))
+            self._post(
+                request.identity,
+                protocol.error(
+                    request.id,
+                    request.op,
+                    "internal",
+                    f"{request.op} crashed ({type(e).__name__}): see the server log",
+                ),
+            )
         else:
             if result is not None:  # None: the handler answered itself (a job's accepted reply)
                 self._post(request.identity, protocol.reply(request.id, request.op, result))
@@ -275,8 +346,10 @@ class Server:
             if waiting is None:
                 waiting = self._unsent[frames[0]] = _Waiting()
             if len(waiting) >= HARD_UNREAD:
-                self._log.warning(f"dropped replies to a client that has read none of its last {HARD_UNREAD}",
-                                  key="hard-unread")
+                self._log.warning(
+                    f"dropped replies to a client that has read none of its last {HARD_UNREAD}",
+                    key="hard-unread",
+                )
                 continue
             waiting.push(frames)
 

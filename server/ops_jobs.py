@@ -24,14 +24,21 @@ from .sessions import Session
 from .state import Request, State
 
 #: result_frames kinds: the finished job that writes them, its folder key and its range key in ``results``
-RESULT_KINDS = {"masks": ("track", "masks", "mask_range"), "inpainted": ("inpaint", "inpainted", "inpaint_range")}
+RESULT_KINDS = {
+    "masks": ("track", "masks", "mask_range"),
+    "inpainted": ("inpaint", "inpainted", "inpaint_range"),
+}
 
 
 def track(state: State, request: Request, body: dict) -> None:
     session = state.ready(body["session"])
     if body["objects"] is not None:  # exactly the prompts the client shows (it owns ids and prompts)
-        prompts = Prompts(tuple(make_prompt(session, o["object_id"], o["frame"], o["points"], o["box"],
-                                            f"track.objects[{i}]") for i, o in enumerate(body["objects"])))
+        prompts = Prompts(
+            tuple(
+                make_prompt(session, o["object_id"], o["frame"], o["points"], o["box"], f"track.objects[{i}]")
+                for i, o in enumerate(body["objects"])
+            )
+        )
     else:
         with session.lock:
             prompts = Prompts(tuple(session.prompts[k] for k in sorted(session.prompts)))
@@ -45,10 +52,22 @@ def track(state: State, request: Request, body: dict) -> None:
         segmenter = state.segmenters.get(settings, session.id)  # may load a model: here, not on the socket
         with state.job_source(session) as source:
             keyframes = segment_keyframes(source, prompts, segmenter)
-            report = run_track(source, keyframes, settings, out_dir, frame_range=frame_range, progress=progress,
-                               cancel=job.cancel)
-        return {"out_dir": str(out_dir), "masks": str(out_dir / "masks"), "mask_range": list(frame_range),
-                "confidence": report["confidence"], "check_frames": report["check_frames"]}
+            report = run_track(
+                source,
+                keyframes,
+                settings,
+                out_dir,
+                frame_range=frame_range,
+                progress=progress,
+                cancel=job.cancel,
+            )
+        return {
+            "out_dir": str(out_dir),
+            "masks": str(out_dir / "masks"),
+            "mask_range": list(frame_range),
+            "confidence": report["confidence"],
+            "check_frames": report["check_frames"],
+        }
 
     start_job(state, request, session, "track", work, out_dir)
 
@@ -57,20 +76,34 @@ def inpaint(state: State, request: Request, body: dict) -> None:
     session = state.ready(body["session"])
     tracked = session.latest("track")
     if tracked is None:
-        raise ProtocolError("not_ready", "no finished track job in this session: track first" + session.stale_note())
+        raise ProtocolError(
+            "not_ready", "no finished track job in this session: track first" + session.stale_note()
+        )
     settings = state.settings(session.settings, body["settings"])
-    frame_range = state.frame_range(session, body["start"], body["stop"], default=tuple(tracked.results["mask_range"]))
+    frame_range = state.frame_range(
+        session, body["start"], body["stop"], default=tuple(tracked.results["mask_range"])
+    )
     out_dir, masks = Path(tracked.results["out_dir"]), Path(tracked.results["masks"])
 
     def work(job: Job, progress) -> dict:
         with state.job_source(session) as source:
-            run_inpaint(source, masks, settings, out_dir, frame_range=frame_range, progress=progress,
-                        cancel=job.cancel)
+            run_inpaint(
+                source,
+                masks,
+                settings,
+                out_dir,
+                frame_range=frame_range,
+                progress=progress,
+                cancel=job.cancel,
+            )
         video, report = out_dir / "result.mp4", out_dir / "report.json"
-        return {"out_dir": str(out_dir), "inpainted": str(out_dir / "inpainted"),
-                "inpaint_range": list(frame_range),
-                "video": str(video) if settings.write_video and video.exists() else None,
-                "report": str(report) if report.exists() else None}
+        return {
+            "out_dir": str(out_dir),
+            "inpainted": str(out_dir / "inpainted"),
+            "inpaint_range": list(frame_range),
+            "video": str(video) if settings.write_video and video.exists() else None,
+            "report": str(report) if report.exists() else None,
+        }
 
     start_job(state, request, session, "inpaint", work, out_dir)
 
@@ -83,7 +116,9 @@ def start_job(state: State, request: Request, session: Session, kind: str, work,
         job = Job(kind, session.id, request.identity, request.id, work)
         state.jobs.add(job)
         session.jobs.append(job)
-    state.post(request.identity, protocol.reply(request.id, request.op, {"job": job.id, "out_dir": str(out_dir)}))
+    state.post(
+        request.identity, protocol.reply(request.id, request.op, {"job": job.id, "out_dir": str(out_dir)})
+    )
     state.jobs.start(job)
     state.log.info(f"job {job.id}: {kind} of session {session.id} into {out_dir}", key="job-start")
 
@@ -100,8 +135,17 @@ def job_status(state: State, request: Request, body: dict) -> dict:
 
 def results(state: State, request: Request, body: dict) -> dict:
     session = state.session(body["session"])
-    out = {"out_dir": None, "masks": None, "mask_range": None, "confidence": None, "check_frames": None,
-           "inpainted": None, "inpaint_range": None, "video": None, "report": None}
+    out = {
+        "out_dir": None,
+        "masks": None,
+        "mask_range": None,
+        "confidence": None,
+        "check_frames": None,
+        "inpainted": None,
+        "inpaint_range": None,
+        "video": None,
+        "report": None,
+    }
     for kind in ("track", "inpaint"):
         job = session.latest(kind)
         if job is not None:
@@ -113,16 +157,22 @@ def result_frames(state: State, request: Request, body: dict) -> dict:
     """The result PNG files themselves, byte for byte, for a client on another machine."""
     session = state.session(body["session"])
     if body["kind"] not in RESULT_KINDS:
-        raise ProtocolError("bad_request", f"result_frames.kind must be masks or inpainted, not {body['kind']!r}")
+        raise ProtocolError(
+            "bad_request", f"result_frames.kind must be masks or inpainted, not {body['kind']!r}"
+        )
     job_kind, folder_key, range_key = RESULT_KINDS[body["kind"]]
     job = session.latest(job_kind)
     if job is None:
-        raise ProtocolError("not_ready", f"no finished {job_kind} job in this session: {job_kind} first"
-                            + session.stale_note())
+        raise ProtocolError(
+            "not_ready",
+            f"no finished {job_kind} job in this session: {job_kind} first" + session.stale_note(),
+        )
     folder, (first, stop) = Path(job.results[folder_key]), job.results[range_key]
     start = body["start"]
     if not first <= start < stop:
-        raise ProtocolError("not_found", f"frame {start} is not in the {body['kind']} of frames {first}..{stop - 1}")
+        raise ProtocolError(
+            "not_found", f"frame {start} is not in the {body['kind']} of frames {first}..{stop - 1}"
+        )
     frames, size = [], 0
     for i in range(start, min(stop, start + body["count"])):
         try:
@@ -130,11 +180,19 @@ def result_frames(state: State, request: Request, body: dict) -> dict:
         except FileNotFoundError:
             raise ProtocolError("not_found", f"{body['kind']} frame {i} is gone from {folder}") from None
         if len(data) > protocol.MAX_FRAME_BYTES:
-            raise ProtocolError("too_large", f"{body['kind']} frame {i} is {len(data) >> 20} MB, over the "
-                                f"{protocol.MAX_FRAME_BYTES >> 20} MB a message may carry: read it on the server")
+            raise ProtocolError(
+                "too_large",
+                f"{body['kind']} frame {i} is {len(data) >> 20} MB, over the "
+                f"{protocol.MAX_FRAME_BYTES >> 20} MB a message may carry: read it on the server",
+            )
         if frames and size + len(data) > protocol.MAX_MESSAGE_BYTES // 2:  # the rest in the next reply
             break
         frames.append(data)
         size += len(data)
     following = start + len(frames)
-    return {"kind": body["kind"], "start": start, "frames": frames, "next": following if following < stop else None}
+    return {
+        "kind": body["kind"],
+        "start": start,
+        "frames": frames,
+        "next": following if following < stop else None,
+    }

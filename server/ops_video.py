@@ -69,8 +69,14 @@ def open_video(state: State, request: Request, body: dict) -> dict:
     else:
         folder = state.work.session_folder(session_id)
         (folder / "uploads").mkdir()
-        session = Session(session_id, folder / "uploads", folder, settings, upload=Upload(**body["upload"]),
-                          fps=body["upload"]["fps"])
+        session = Session(
+            session_id,
+            folder / "uploads",
+            folder,
+            settings,
+            upload=Upload(**body["upload"]),
+            fps=body["upload"]["fps"],
+        )
     with state.lock:
         full = len(state.sessions) >= protocol.MAX_SESSIONS
         if not full:
@@ -91,8 +97,10 @@ def upload_frames(state: State, request: Request, body: dict) -> dict:
         raise ProtocolError("not_ready", f"session {session.id} is not waiting for uploaded frames")
     start, frames = body["start"], body["frames"]
     if start != upload.received:
-        raise ProtocolError("bad_request", f"upload_frames: start must be {upload.received}, the number of "
-                            "frames received so far")
+        raise ProtocolError(
+            "bad_request",
+            f"upload_frames: start must be {upload.received}, the number of frames received so far",
+        )
     if start + len(frames) > upload.frame_count:
         raise ProtocolError("too_large", f"more frames than the {upload.frame_count} announced")
     for i, png in enumerate(frames, start):
@@ -108,7 +116,9 @@ def upload_frames(state: State, request: Request, body: dict) -> dict:
     if upload.received == upload.frame_count:
         session.source = state.open(session.path)
         session.worker.submit(embed, state, session, 0)
-        state.log.info(f"session {session.id}: upload of {upload.frame_count} frames complete", key="uploaded")
+        state.log.info(
+            f"session {session.id}: upload of {upload.frame_count} frames complete", key="uploaded"
+        )
     return {"received": upload.received, "ready": session.source is not None}
 
 
@@ -122,13 +132,23 @@ def frame(state: State, request: Request, body: dict) -> dict:
     h, w = image.shape[:2]
     scale = min(1.0, body["max_side"] / max(h, w))
     if scale < 1.0:
-        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+        )
     params = [cv2.IMWRITE_JPEG_QUALITY, 90] if fmt == "jpeg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
-    ok, data = cv2.imencode(".jpg" if fmt == "jpeg" else ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
+    ok, data = cv2.imencode(
+        ".jpg" if fmt == "jpeg" else ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params
+    )
     if not ok or data.size > protocol.MAX_FRAME_BYTES:
         raise ProtocolError("too_large", "the preview is too large: ask for a smaller max_side or jpeg")
     session.worker.submit(embed, state, session, index)  # after this reply: the click that follows is fast
-    return {"frame": index, "width": image.shape[1], "height": image.shape[0], "format": fmt, "data": data.tobytes()}
+    return {
+        "frame": index,
+        "width": image.shape[1],
+        "height": image.shape[0],
+        "format": fmt,
+        "data": data.tobytes(),
+    }
 
 
 def add_object(state: State, request: Request, body: dict) -> dict:
@@ -153,8 +173,9 @@ def remove_object(state: State, request: Request, body: dict) -> dict:
         return {"object_id": object_id, "objects": sorted(session.objects)}
 
 
-def make_prompt(session: Session, object_id: int, frame: int, points: list, box: list | None,
-                where: str) -> ObjectPrompt:
+def make_prompt(
+    session: Session, object_id: int, frame: int, points: list, box: list | None, where: str
+) -> ObjectPrompt:
     """An ObjectPrompt from a request's fields, checked against the video: bad_request naming the problem."""
     try:
         prompt = ObjectPrompt(

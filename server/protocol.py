@@ -100,30 +100,37 @@ SETTINGS = Field("settings")
 RANGE = {"start": Int(0, MAX_FRAMES), "stop": Int(0, MAX_FRAMES)}  # nil: the default range
 BOX = Field("list", lo=4, hi=4, item=Field("number"))
 #: One object's prompt on one frame, as the client shows it (``track.objects``).
-OBJECT = Field("map", fields={
-    "object_id": Int(1, 255, required=True),
-    "frame": FRAME,
-    "points": Field("list", default=[], hi=MAX_POINTS, item=POINT),
-    "box": BOX,
-})
+OBJECT = Field(
+    "map",
+    fields={
+        "object_id": Int(1, 255, required=True),
+        "frame": FRAME,
+        "points": Field("list", default=[], hi=MAX_POINTS, item=POINT),
+        "box": BOX,
+    },
+)
 
 REQUESTS: dict[str, dict[str, Field]] = {
     "hello": {},
     "open_video": {
         "path": Str(),
-        "upload": Field("map", fields={
-            "width": Int(1, MAX_SIDE, required=True),
-            "height": Int(1, MAX_SIDE, required=True),
-            "frame_count": Int(1, MAX_FRAMES, required=True),
-            "fps": Field("number", required=True, lo=0.001, hi=1000),
-        }),
+        "upload": Field(
+            "map",
+            fields={
+                "width": Int(1, MAX_SIDE, required=True),
+                "height": Int(1, MAX_SIDE, required=True),
+                "frame_count": Int(1, MAX_FRAMES, required=True),
+                "fps": Field("number", required=True, lo=0.001, hi=1000),
+            },
+        ),
         "settings": SETTINGS,
     },
     "upload_frames": {
         "session": SESSION,
         "start": Int(0, MAX_FRAMES, required=True),
-        "frames": Field("list", required=True, lo=1, hi=MAX_UPLOAD_FRAMES,
-                        item=Field("bytes", lo=8, hi=MAX_FRAME_BYTES)),
+        "frames": Field(
+            "list", required=True, lo=1, hi=MAX_UPLOAD_FRAMES, item=Field("bytes", lo=8, hi=MAX_FRAME_BYTES)
+        ),
     },
     "frame": {
         "session": SESSION,
@@ -140,8 +147,13 @@ REQUESTS: dict[str, dict[str, Field]] = {
         "box": BOX,
     },
     "remove_object": {"session": SESSION, "object_id": Int(1, 255, required=True)},
-    "track": {"session": SESSION, **RANGE, "settings": SETTINGS, "out_dir": Str(),
-              "objects": Field("list", lo=1, hi=MAX_OBJECTS, item=OBJECT)},
+    "track": {
+        "session": SESSION,
+        **RANGE,
+        "settings": SETTINGS,
+        "out_dir": Str(),
+        "objects": Field("list", lo=1, hi=MAX_OBJECTS, item=OBJECT),
+    },
     "inpaint": {"session": SESSION, **RANGE, "settings": SETTINGS},
     "cancel": {"job": JOB},
     "job_status": {"job": JOB},
@@ -172,40 +184,83 @@ RANGE_OUT = Out("list", nullable=True, lo=2, hi=2, item=Field("int"))
 PATH_OUT = Out("str", nullable=True, lo=1, hi=MAX_STR)
 #: confidence: the tracker's per frame of mask_range (nil where it cannot tell); check_frames: the frames
 #: whose mask is likely wrong, where a corrective click helps most.
-RESULTS = {"out_dir": PATH_OUT, "masks": PATH_OUT, "mask_range": RANGE_OUT,
-           "confidence": Out("list", nullable=True, item=Field("number", lo=0, hi=1, nullable=True)),
-           "check_frames": Out("list", nullable=True, item=Field("int", lo=0)),
-           "inpainted": PATH_OUT, "inpaint_range": RANGE_OUT, "video": PATH_OUT, "report": PATH_OUT}
-JOB_RESULTS = Field("map", True, fields={k: Field(v.kind, False, None, v.lo, v.hi, v.item, None, True)
-                                         for k, v in RESULTS.items()})  # a job reports its own keys
-SESSION_OUT = {"session": Out("str"), "width": Out("int", lo=1), "height": Out("int", lo=1),
-               "fps": Out("number", lo=0), "frame_count": Out("int", lo=0), "ready": Out("bool")}
+RESULTS = {
+    "out_dir": PATH_OUT,
+    "masks": PATH_OUT,
+    "mask_range": RANGE_OUT,
+    "confidence": Out("list", nullable=True, item=Field("number", lo=0, hi=1, nullable=True)),
+    "check_frames": Out("list", nullable=True, item=Field("int", lo=0)),
+    "inpainted": PATH_OUT,
+    "inpaint_range": RANGE_OUT,
+    "video": PATH_OUT,
+    "report": PATH_OUT,
+}
+JOB_RESULTS = Field(
+    "map",
+    True,
+    fields={k: Field(v.kind, False, None, v.lo, v.hi, v.item, None, True) for k, v in RESULTS.items()},
+)  # a job reports its own keys
+SESSION_OUT = {
+    "session": Out("str"),
+    "width": Out("int", lo=1),
+    "height": Out("int", lo=1),
+    "fps": Out("number", lo=0),
+    "frame_count": Out("int", lo=0),
+    "ready": Out("bool"),
+}
 RLE = Out("map", fields={"size": Out("list", lo=2, hi=2, item=Field("int", lo=0)), "counts": Out("list")})
 JOB_ACCEPTED = {"job": Out("str"), "out_dir": Out("str")}
-JOB_STATUS = {"job": Out("str"), "kind": Out("str"), "session": Out("str"), "state": Out("str"),
-              "stage": Out("str", lo=0), "done": Out("int"), "total": Out("int"),
-              "error": Out("map", nullable=True, fields={"code": Out("str"), "message": Out("str", lo=0)})}
+JOB_STATUS = {
+    "job": Out("str"),
+    "kind": Out("str"),
+    "session": Out("str"),
+    "state": Out("str"),
+    "stage": Out("str", lo=0),
+    "done": Out("int"),
+    "total": Out("int"),
+    "error": Out("map", nullable=True, fields={"code": Out("str"), "message": Out("str", lo=0)}),
+}
 
 REPLIES: dict[str, dict[str, Field]] = {
-    "hello": {"protocol": Out("int"), "server_version": Out("str"), "backends": Out("map", fields=None),
-              "device": Out("str"), "weights": Out("map", fields=None), "auth": Out("bool"),
-              "channel": Out("str", nullable=True), "allowed_roots": Out("list", item=Field("str")),
-              "limits": Out("map", fields=None)},
+    "hello": {
+        "protocol": Out("int"),
+        "server_version": Out("str"),
+        "backends": Out("map", fields=None),
+        "device": Out("str"),
+        "weights": Out("map", fields=None),
+        "auth": Out("bool"),
+        "channel": Out("str", nullable=True),
+        "allowed_roots": Out("list", item=Field("str")),
+        "limits": Out("map", fields=None),
+    },
     "open_video": SESSION_OUT,
     "upload_frames": {"received": Out("int", lo=0), "ready": Out("bool")},
-    "frame": {"frame": Out("int", lo=0), "width": Out("int", lo=1), "height": Out("int", lo=1),
-              "format": Out("str"), "data": Out("bytes")},
+    "frame": {
+        "frame": Out("int", lo=0),
+        "width": Out("int", lo=1),
+        "height": Out("int", lo=1),
+        "format": Out("str"),
+        "data": Out("bytes"),
+    },
     "add_object": {"object_id": Out("int", lo=1, hi=255)},
-    "segment": {"object_id": Out("int", lo=1, hi=255), "frame": Out("int", lo=0), "mask": RLE,
-                "area": Out("int", lo=0)},
+    "segment": {
+        "object_id": Out("int", lo=1, hi=255),
+        "frame": Out("int", lo=0),
+        "mask": RLE,
+        "area": Out("int", lo=0),
+    },
     "remove_object": {"object_id": Out("int", lo=1, hi=255), "objects": Out("list", item=Field("int"))},
     "track": JOB_ACCEPTED,
     "inpaint": JOB_ACCEPTED,
     "cancel": {"job": Out("str"), "state": Out("str")},
     "job_status": JOB_STATUS,
     "results": RESULTS,
-    "result_frames": {"kind": Out("str"), "start": Out("int", lo=0), "frames": Out("list", item=Field("bytes")),
-                      "next": Out("int", nullable=True)},
+    "result_frames": {
+        "kind": Out("str"),
+        "start": Out("int", lo=0),
+        "frames": Out("list", item=Field("bytes")),
+        "next": Out("int", nullable=True),
+    },
     "close_video": {},
     "shutdown": {},
 }
@@ -290,8 +345,10 @@ def _check(field: Field, value: Any, where: str) -> Any:
             raise ProtocolError("bad_request", f"{where} must be a {kind}")
         _bound(field, len(value), where, " long")
         if kind == "list" and field.item is not None:
-            return [None if v is None and field.item.nullable else _check(field.item, v, f"{where}[{i}]")
-                    for i, v in enumerate(value)]
+            return [
+                None if v is None and field.item.nullable else _check(field.item, v, f"{where}[{i}]")
+                for i, v in enumerate(value)
+            ]
     elif kind == "map":
         if type(value) is not dict:
             raise ProtocolError("bad_request", f"{where} must be a map")
@@ -332,7 +389,13 @@ def reply(request_id: str | None, op: str | None, body: dict) -> dict:
 
 
 def error(request_id: str | None, op: str | None, code: str, message: str) -> dict:
-    return {"v": VERSION, "id": request_id, "op": op, "kind": "error", "body": {"code": code, "message": message}}
+    return {
+        "v": VERSION,
+        "id": request_id,
+        "op": op,
+        "kind": "error",
+        "body": {"code": code, "message": message},
+    }
 
 
 def event(request_id: str | None, op: str, body: dict) -> dict:
@@ -366,16 +429,27 @@ def parse_request(envelope: Any) -> Envelope:
         raise ProtocolError("bad_message", "op must be a short string", request_id)
     if envelope.get("v") != VERSION:
         version = str(envelope.get("v"))[:20]
-        raise ProtocolError("unsupported_version", f"protocol version {version} is not supported: "
-                            f"this server speaks {VERSION}", request_id, op)
+        raise ProtocolError(
+            "unsupported_version",
+            f"protocol version {version} is not supported: this server speaks {VERSION}",
+            request_id,
+            op,
+        )
     if "body" not in envelope or set(envelope) - {"v", "id", "op", "body", "channel", "seq"}:
-        raise ProtocolError("bad_message", "the envelope has the keys v, id, op, body (and channel, seq)",
-                            request_id, op)
+        raise ProtocolError(
+            "bad_message", "the envelope has the keys v, id, op, body (and channel, seq)", request_id, op
+        )
     channel, seq = envelope.get("channel"), envelope.get("seq")
-    if (channel is None) != (seq is None) or channel is not None and not (
-            type(channel) is str and 1 <= len(channel) <= MAX_ID and type(seq) is int and 1 <= seq < 2**63):
-        raise ProtocolError("bad_message", "channel (a string) and seq (a positive integer) come together",
-                            request_id, op)
+    if (
+        (channel is None) != (seq is None)
+        or channel is not None
+        and not (
+            type(channel) is str and 1 <= len(channel) <= MAX_ID and type(seq) is int and 1 <= seq < 2**63
+        )
+    ):
+        raise ProtocolError(
+            "bad_message", "channel (a string) and seq (a positive integer) come together", request_id, op
+        )
     try:
         body = validate_body(op, envelope["body"])
     except ProtocolError as e:

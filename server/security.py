@@ -37,7 +37,7 @@ def is_loopback(address: str) -> bool:
     """Whether a ZeroMQ tcp:// endpoint is reachable only from this machine."""
     if not address.startswith("tcp://"):
         return False
-    host = address[len("tcp://"):].rsplit(":", 1)[0].strip("[]")
+    host = address[len("tcp://") :].rsplit(":", 1)[0].strip("[]")
     if host == "localhost":
         return True
     try:
@@ -62,7 +62,9 @@ def read_connection_file(path: str | os.PathLike) -> dict | None:
         info = json.loads(path.read_text(encoding="utf-8"))
         key = info["key"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ConfigError(f"connection file {path} is not a JSON object with a key ({type(e).__name__})") from None
+        raise ConfigError(
+            f"connection file {path} is not a JSON object with a key ({type(e).__name__})"
+        ) from None
     if not isinstance(key, str) or len(key) < 16:
         raise ConfigError(f"connection file {path}: the key must be a string of at least 16 characters")
     if info.get("signature_scheme", SIGNATURE_SCHEME) != SIGNATURE_SCHEME:
@@ -109,7 +111,7 @@ class ChannelGuard:
         return channel
 
     def check(self, channel: str, seq: int) -> str:
-        """"ok", "replayed" (seq not above the last one: drop it) or "expired" (not a channel of this run)."""
+        """ "ok", "replayed" (seq not above the last one: drop it) or "expired" (not a channel of this run)."""
         if channel in self._unused:
             del self._unused[channel]
             self._live[channel] = 0
@@ -191,15 +193,22 @@ class AllowedRoots:
             raise ProtocolError("path_not_allowed", f"{path[:200]!r} contains '..'")
         too_long = next((p for p in Path(path).parts if len(os.fsencode(p)) > NAME_MAX), None)
         if too_long is not None:
-            raise ProtocolError("bad_request", f"{field}: the name {too_long[:40]!r}... is over {NAME_MAX} bytes")
+            raise ProtocolError(
+                "bad_request", f"{field}: the name {too_long[:40]!r}... is over {NAME_MAX} bytes"
+            )
         real = Path(os.path.realpath(path))
         if any(real == p or p in real.parents for p in self.private):
-            raise ProtocolError("path_not_allowed", f"{path[:200]} is inside the server's private work folder")
+            raise ProtocolError(
+                "path_not_allowed", f"{path[:200]} is inside the server's private work folder"
+            )
         for root in self.roots:
             if real == root or root in real.parents:
                 return real
-        raise ProtocolError("path_not_allowed", f"{path[:200]} is outside the server's allowed folders "
-                            "(start the server with --allow-root to add one)")
+        raise ProtocolError(
+            "path_not_allowed",
+            f"{path[:200]} is outside the server's allowed folders "
+            "(start the server with --allow-root to add one)",
+        )
 
 
 NAME_MAX = 255  # bytes in one path component, on every common file system

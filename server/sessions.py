@@ -96,10 +96,22 @@ class Session:
     def describe(self) -> dict:
         if self.source is None:
             up = self.upload
-            return {"session": self.id, "width": up.width, "height": up.height, "fps": up.fps,
-                    "frame_count": up.frame_count, "ready": False}
-        return {"session": self.id, "width": self.source.width, "height": self.source.height, "fps": self.fps,
-                "frame_count": self.source.frame_count, "ready": True}
+            return {
+                "session": self.id,
+                "width": up.width,
+                "height": up.height,
+                "fps": up.fps,
+                "frame_count": up.frame_count,
+                "ready": False,
+            }
+        return {
+            "session": self.id,
+            "width": self.source.width,
+            "height": self.source.height,
+            "fps": self.fps,
+            "frame_count": self.source.frame_count,
+            "ready": True,
+        }
 
     def latest(self, kind: str) -> Job | None:
         """The session's last finished job of this kind, unless another session has written its folder since."""
@@ -179,8 +191,12 @@ def sweep_stale(root: Path) -> int:
     """Delete run folders no live server holds (ours by name and marker) and the old layout's leftovers."""
     swept = 0
     for entry in root.iterdir():
-        if not (_RUN_NAME.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink()
-                and (entry / MARKER).is_file()):
+        if not (
+            _RUN_NAME.fullmatch(entry.name)
+            and entry.is_dir()
+            and not entry.is_symlink()
+            and (entry / MARKER).is_file()
+        ):
             continue
         try:
             fd = os.open(entry / LOCK, os.O_WRONLY)
@@ -195,8 +211,12 @@ def sweep_stale(root: Path) -> int:
         shutil.rmtree(entry, ignore_errors=True)
         swept += 1
     for entry in root.iterdir():
-        if _OLD_SESSION_NAME.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink() \
-                and all(n in _OUTPUT_NAMES or n.startswith(".") and ".partial-" in n for n in os.listdir(entry)):
+        if (
+            _OLD_SESSION_NAME.fullmatch(entry.name)
+            and entry.is_dir()
+            and not entry.is_symlink()
+            and all(n in _OUTPUT_NAMES or n.startswith(".") and ".partial-" in n for n in os.listdir(entry))
+        ):
             shutil.rmtree(entry, ignore_errors=True)
             swept += 1
     uploads = root / "uploads"
@@ -225,13 +245,20 @@ class OutDirClaims:
     def others(self, folder: Path, session_id: str) -> list[tuple[Path, str]]:
         """Claimed folders of other sessions that overlap ``folder``: (folder, owner)."""
         with self._lock:
-            return [(other, owner) for other, owner in self._owners.items()
-                    if owner != session_id and (other == folder or other in folder.parents or folder in other.parents)]
+            return [
+                (other, owner)
+                for other, owner in self._owners.items()
+                if owner != session_id
+                and (other == folder or other in folder.parents or folder in other.parents)
+            ]
 
     def take(self, folder: Path, session_id: str) -> None:
         with self._lock:
-            for other in [f for f, owner in self._owners.items() if owner != session_id
-                          and (f == folder or f in folder.parents or folder in f.parents)]:
+            for other in [
+                f
+                for f, owner in self._owners.items()
+                if owner != session_id and (f == folder or f in folder.parents or folder in f.parents)
+            ]:
                 del self._owners[other]
             self._owners[folder] = session_id
 

@@ -88,23 +88,29 @@ class State:
             return Settings.from_dict(merged)
         except (InputError, TypeError, ValueError) as e:
             message = str(e)
-            raise ProtocolError("bad_request", message if "settings" in message else f"settings: {message}") from None
+            raise ProtocolError(
+                "bad_request", message if "settings" in message else f"settings: {message}"
+            ) from None
 
     def check_frame(self, session: Session, frame: int) -> None:
         count = session.source.frame_count
         if frame >= count:
-            raise ProtocolError("not_found", f"frame {frame} is out of range: the video has {count} frames "
-                                f"(0..{count - 1})")
+            raise ProtocolError(
+                "not_found", f"frame {frame} is out of range: the video has {count} frames (0..{count - 1})"
+            )
 
-    def frame_range(self, session: Session, start: int | None, stop: int | None,
-                    default: tuple[int, int] | None = None) -> tuple[int, int]:
+    def frame_range(
+        self, session: Session, start: int | None, stop: int | None, default: tuple[int, int] | None = None
+    ) -> tuple[int, int]:
         count = session.source.frame_count
         lo, hi = default or (0, count)
         start = lo if start is None else start
         stop = hi if stop is None else stop
         if not (lo <= start < stop <= hi):
-            raise ProtocolError("bad_request", f"frame range {start}..{stop} must lie within {lo}..{hi} "
-                                "(stop exclusive) and not be empty")
+            raise ProtocolError(
+                "bad_request",
+                f"frame range {start}..{stop} must lie within {lo}..{hi} (stop exclusive) and not be empty",
+            )
         return start, stop
 
     def out_dir(self, session: Session, requested: str | None) -> Path:
@@ -117,14 +123,20 @@ class State:
                 raise ProtocolError("bad_request", f"out_dir: {requested[:200]} is a file, not a folder")
             for name in ("masks", "inpainted", "result.mp4", "report.json"):
                 if (folder / name).is_symlink():
-                    raise ProtocolError("path_not_allowed", f"out_dir: {folder / name} is a symlink: "
-                                        "the server writes only real files and folders")
+                    raise ProtocolError(
+                        "path_not_allowed",
+                        f"out_dir: {folder / name} is a symlink: "
+                        "the server writes only real files and folders",
+                    )
         others = self.claims.others(folder, session.id)
         for other_folder, owner in others:
             other = self.sessions.get(owner)
             if other is not None and any(j.active for j in other.jobs):
-                raise ProtocolError("busy", f"{other_folder} is being written by another session's job: "
-                                    "choose another out_dir, or wait for that job")
+                raise ProtocolError(
+                    "busy",
+                    f"{other_folder} is being written by another session's job: "
+                    "choose another out_dir, or wait for that job",
+                )
         for other_folder, owner in others:  # idle: this session takes the folder over
             other = self.sessions.get(owner)
             if other is not None:
@@ -157,11 +169,16 @@ class State:
             source = open_with_deadline(opener, OPEN_TIMEOUT, on_late=lambda s: s.close())
         except OpenTimeout:
             self.log.warning(f"opening {path} took over {OPEN_TIMEOUT:g} s: abandoned", key="open-timeout")
-            raise ProtocolError("bad_input", f"{path.name}: opening it took over {OPEN_TIMEOUT:g} s") from None
+            raise ProtocolError(
+                "bad_input", f"{path.name}: opening it took over {OPEN_TIMEOUT:g} s"
+            ) from None
         if source.frame_count > protocol.MAX_FRAMES or max(source.width, source.height) > protocol.MAX_SIDE:
             source.close()
-            raise ProtocolError("too_large", f"{path.name} is {source.width}x{source.height} with "
-                                f"{source.frame_count} frames: over the server's limits")
+            raise ProtocolError(
+                "too_large",
+                f"{path.name} is {source.width}x{source.height} with "
+                f"{source.frame_count} frames: over the server's limits",
+            )
         return source
 
     def job_source(self, session: Session) -> FrameSource:

@@ -41,12 +41,25 @@ class ServerProcess:
         else:
             self.address = f"tcp://127.0.0.1:{free_port()}"
             bind = ["--bind", self.address]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        command = [sys.executable, "-m", "inpainterz_server", *bind, "--work-dir", str(tmp / "work"), "--log-level", "info",
-                   *args]
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "inpainterz_server",
+            *bind,
+            "--work-dir",
+            str(tmp / "work"),
+            "--log-level",
+            "info",
+            *args,
+        ]
         with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=log)
+            self.process = subprocess.Popen(
+                command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
         if wait:
             self.wait_healthy()
 

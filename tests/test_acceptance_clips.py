@@ -42,10 +42,14 @@ def mg4car_scores(mg4car_run, shared_clips):
     truth = load_gt_masks(case_dir)
     assert report["frames"] == case["frames"] == len(truth)
     scores = RegionScores()
-    with open_video(case_dir / "input.mp4") as given, open_video(shared_clips / case["source_clip"]) as original, \
-            open_video(out / "inpainted") as result:
-        for (i, before), (_, background), (_, after) in zip(given.frames(), original.frames(), result.frames(),
-                                                            strict=True):
+    with (
+        open_video(case_dir / "input.mp4") as given,
+        open_video(shared_clips / case["source_clip"]) as original,
+        open_video(out / "inpainted") as result,
+    ):
+        for (i, before), (_, background), (_, after) in zip(
+            given.frames(), original.frames(), result.frames(), strict=True
+        ):
             labels = read_mask(out / "masks" / f"{i:06d}.png")
             scores.add_masks(labels > 0, truth[i])
             scores.add_pixels(after, background, truth[i])
@@ -71,8 +75,12 @@ def test_logo_is_gone(tmp_path, shared_clips):
     """No ground truth: inside the tracked mask the result must look like the dark jersey around it."""
     case = json.loads((shared_clips / "logo.json").read_text())
     out = tmp_path / "out"
-    remove(shared_clips / case["clip"], Prompts((ObjectPrompt.from_dict(case["prompt"]),)),
-           Settings(backend="classical"), out)
+    remove(
+        shared_clips / case["clip"],
+        Prompts((ObjectPrompt.from_dict(case["prompt"]),)),
+        Settings(backend="classical"),
+        out,
+    )
     gone = 0
     with open_video(shared_clips / case["clip"]) as given, open_video(out / "inpainted") as result:
         assert (result.width, result.height, result.frame_count) == (1920, 1080, case["frames"])

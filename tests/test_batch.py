@@ -37,8 +37,13 @@ def local_ray():
         if os.environ.get("CI"):
             raise
         pytest.skip("Ray is the batch extra: pip install -e '.[batch]' (make installs it)")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=128 << 20,
-             logging_level=logging.WARNING)
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=128 << 20,
+        logging_level=logging.WARNING,
+    )
     yield ray
     ray.shutdown()
 
@@ -54,36 +59,73 @@ def footage(tmp_path_factory) -> dict:
     """Two different clips and their prompts, and each one's result through `inpainterz remove`."""
     folder = tmp_path_factory.mktemp("footage")
     shots = {}
-    for name, clip in (("sh010", PanClip(frames=12, width=160, height=120)),
-                       ("sh020", PanClip(frames=14, width=160, height=120, logo_size=34))):
+    for name, clip in (
+        ("sh010", PanClip(frames=12, width=160, height=120)),
+        ("sh020", PanClip(frames=14, width=160, height=120, logo_size=34)),
+    ):
         _write_clip(folder / f"{name}.mp4", clip)
         prompts = [click_prompt(clip).to_dict()]
         (folder / f"{name}.json").write_text(json.dumps(prompts))
         reference = folder / "reference" / name
-        assert main(["remove", str(folder / f"{name}.mp4"), "-o", str(reference), "--prompts",
-                     str(folder / f"{name}.json"), "--backend", "classical", "-q"]) == 0
+        assert (
+            main(
+                [
+                    "remove",
+                    str(folder / f"{name}.mp4"),
+                    "-o",
+                    str(reference),
+                    "--prompts",
+                    str(folder / f"{name}.json"),
+                    "--backend",
+                    "classical",
+                    "-q",
+                ]
+            )
+            == 0
+        )
         shots[name] = {"input": folder / f"{name}.mp4", "prompts": prompts, "reference": reference}
     return shots
 
 
 def _shots_file(path: Path, footage: dict, failing: bool = False, settings: dict | None = None) -> Path:
     """The footage's shots; ``failing`` adds sh030, whose input is missing, and sh040, clicked off its frame."""
-    shots = [{"name": name, "input": os.path.relpath(shot["input"], path.parent), "prompts": shot["prompts"],
-              "settings": {"backend": "classical", **(settings or {}).get(name, {})}}
-             for name, shot in footage.items()]
+    shots = [
+        {
+            "name": name,
+            "input": os.path.relpath(shot["input"], path.parent),
+            "prompts": shot["prompts"],
+            "settings": {"backend": "classical", **(settings or {}).get(name, {})},
+        }
+        for name, shot in footage.items()
+    ]
     if failing:
-        shots.append({"name": "sh030", "input": "sh030.mp4", "prompts": footage["sh010"]["prompts"],
-                      "settings": {"backend": "classical"}})
-        shots.append({"name": "sh040", "input": str(footage["sh010"]["input"]),
-                      "prompts": [{"points": [[500, 20]]}], "settings": {"backend": "classical"}})
+        shots.append(
+            {
+                "name": "sh030",
+                "input": "sh030.mp4",
+                "prompts": footage["sh010"]["prompts"],
+                "settings": {"backend": "classical"},
+            }
+        )
+        shots.append(
+            {
+                "name": "sh040",
+                "input": str(footage["sh010"]["input"]),
+                "prompts": [{"points": [[500, 20]]}],
+                "settings": {"backend": "classical"},
+            }
+        )
     path.write_text(json.dumps({"shots": shots}))
     return path
 
 
 def _files(folder: Path) -> dict[str, bytes]:
     """The frames and masks of a result, by relative path (report.json holds timings, so it differs)."""
-    return {str(p.relative_to(folder)): p.read_bytes()
-            for sub in ("masks", "inpainted") for p in sorted((folder / sub).iterdir())}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for sub in ("masks", "inpainted")
+        for p in sorted((folder / sub).iterdir())
+    }
 
 
 def _statuses(root: Path) -> dict[str, str]:
@@ -92,20 +134,36 @@ def _statuses(root: Path) -> dict[str, str]:
 
 def test_a_bad_shots_file_lists_every_problem_and_runs_nothing(tmp_path, capsys):
     shots = tmp_path / "shots.json"
-    shots.write_text(json.dumps({"shots": [
-        {"name": "sh 010", "input": 3, "prompts": [{"frame": 0, "points": [[10, 10]]}], "colour": "red"},
-        {"name": "sh020", "input": "sh020.mp4", "prompts": [], "settings": {"dilate": -1, "fp16": "yes"}},
-        {"name": "sh030", "input": "a.mp4", "prompts": [{"points": [[1, 2]]}]},
-        {"name": "sh030", "input": "b.mp4", "prompts": [{"points": [[1, 2]]}]},
-        {"name": "sh050", "input": "c.mp4", "prompts": [{"box": [1, 2, 3]}]},
-    ]}))
+    shots.write_text(
+        json.dumps(
+            {
+                "shots": [
+                    {
+                        "name": "sh 010",
+                        "input": 3,
+                        "prompts": [{"frame": 0, "points": [[10, 10]]}],
+                        "colour": "red",
+                    },
+                    {
+                        "name": "sh020",
+                        "input": "sh020.mp4",
+                        "prompts": [],
+                        "settings": {"dilate": -1, "fp16": "yes"},
+                    },
+                    {"name": "sh030", "input": "a.mp4", "prompts": [{"points": [[1, 2]]}]},
+                    {"name": "sh030", "input": "b.mp4", "prompts": [{"points": [[1, 2]]}]},
+                    {"name": "sh050", "input": "c.mp4", "prompts": [{"box": [1, 2, 3]}]},
+                ]
+            }
+        )
+    )
     assert main(["batch", str(shots), "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     expected = [
-        "shot 1 (sh 010): \"name\" must be a folder name",
-        "shot 1 (sh 010): \"input\" must be a path (a string), not 3",
+        'shot 1 (sh 010): "name" must be a folder name',
+        'shot 1 (sh 010): "input" must be a path (a string), not 3',
         "shot 1 (sh 010): unknown key 'colour'",
-        "shot 2 (sh020): \"prompts\" must be a list of objects",
+        'shot 2 (sh020): "prompts" must be a list of objects',
         "shot 2 (sh020): settings.dilate must be between 0 and 256, not -1",
         "shot 2 (sh020): settings.fp16 must be true or false",
         "shot 5 (sh050): prompt 1: a box is 4 numbers",
@@ -122,11 +180,22 @@ def test_a_bad_shots_file_lists_every_problem_and_runs_nothing(tmp_path, capsys)
 def test_shot_paths_are_relative_to_the_file_and_output_defaults_to_root(tmp_path):
     (tmp_path / "job").mkdir()
     shots = tmp_path / "job" / "shots.json"
-    shots.write_text(json.dumps({"shots": [
-        {"name": "a", "input": "clips/a.mp4", "prompts": [{"points": [[5, 5]]}]},
-        {"name": "b", "input": "/footage/b.mp4", "output": "../done/b", "prompts": [{"box": [0, 0, 9, 9]}],
-         "settings": {"dilate": 6}},
-    ]}))
+    shots.write_text(
+        json.dumps(
+            {
+                "shots": [
+                    {"name": "a", "input": "clips/a.mp4", "prompts": [{"points": [[5, 5]]}]},
+                    {
+                        "name": "b",
+                        "input": "/footage/b.mp4",
+                        "output": "../done/b",
+                        "prompts": [{"box": [0, 0, 9, 9]}],
+                        "settings": {"dilate": 6},
+                    },
+                ]
+            }
+        )
+    )
     a, b = batch.load_shots(shots, root=tmp_path / "root")
     assert (a.input, a.output) == (tmp_path / "job" / "clips" / "a.mp4", tmp_path / "root" / "a")
     assert (b.input, b.output, b.settings.dilate) == (Path("/footage/b.mp4"), tmp_path / "done" / "b", 6)
@@ -146,11 +215,26 @@ def test_an_address_where_no_cluster_listens_is_one_line_at_once(tmp_path, foota
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     shots = _shots_file(tmp_path / "shots.json", footage)
-    done = subprocess.run([sys.executable, "-m", "inpainterz_core.cli", "batch", str(shots), "-q",
-                           "--address", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inpainterz_core.cli",
+            "batch",
+            str(shots),
+            "-q",
+            "--address",
+            f"127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
-    assert done.stderr.strip() == (f"inpainterz: error: no Ray cluster answers at 127.0.0.1:{port} (Connection "
-                                   "refused): start its head with `ray start --head`, or check the address")
+    assert done.stderr.strip() == (
+        f"inpainterz: error: no Ray cluster answers at 127.0.0.1:{port} (Connection "
+        "refused): start its head with `ray start --head`, or check the address"
+    )
     assert not (tmp_path / "batch-report.json").exists()
 
 
@@ -196,8 +280,12 @@ def test_batch_matches_remove_reports_a_missing_input_and_resumes(tmp_path, foot
 
     # force redoes everything; the progress figures end at all the frames of all the shots.
     seen = []
-    records = batch.run(batch.load_shots(shots, root), force=True, report_path=root / "batch-report.json",
-                        progress=lambda done, total: seen.append((done, total)))
+    records = batch.run(
+        batch.load_shots(shots, root),
+        force=True,
+        report_path=root / "batch-report.json",
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert [r["status"] for r in records] == ["done", "done"]
     assert seen[-1] == (12 + 14, 12 + 14)
     assert all(done <= total for done, total in seen)
@@ -237,8 +325,13 @@ def test_a_worker_killed_mid_shot_is_retried_and_completes(tmp_path, local_ray):
     _write_clip(tmp_path / "long.mp4", clip)
     root = tmp_path / "out"
     root.mkdir()
-    shot = batch.Shot("long", tmp_path / "long.mp4", root / "long", Prompts((click_prompt(clip),)),
-                      Settings(backend="classical"))
+    shot = batch.Shot(
+        "long",
+        tmp_path / "long.mp4",
+        root / "long",
+        Prompts((click_prompt(clip),)),
+        Settings(backend="classical"),
+    )
 
     killed = []
     watcher = _kill_when_writing("long", root, killed)
@@ -256,7 +349,11 @@ def test_a_worker_killed_mid_shot_is_retried_and_completes(tmp_path, local_ray):
     assert record["status"] == "done", record["error"]
     report = json.loads((root / "long" / "report.json").read_text())
     assert report["frames"] == 40
-    assert len(list((root / "long" / "masks").iterdir())) == len(list((root / "long" / "inpainted").iterdir())) == 40
+    assert (
+        len(list((root / "long" / "masks").iterdir()))
+        == len(list((root / "long" / "inpainted").iterdir()))
+        == 40
+    )
 
 
 def test_sigterm_stops_the_running_shots_and_leaves_no_scratch(tmp_path):
@@ -264,11 +361,26 @@ def test_sigterm_stops_the_running_shots_and_leaves_no_scratch(tmp_path):
     clip = PanClip(frames=40, width=160, height=120)
     _write_clip(tmp_path / "long.mp4", clip)
     shots = tmp_path / "shots.json"
-    shots.write_text(json.dumps({"shots": [{"name": "long", "input": "long.mp4", "prompts": [
-        click_prompt(clip).to_dict()], "settings": {"backend": "classical"}}]}))
+    shots.write_text(
+        json.dumps(
+            {
+                "shots": [
+                    {
+                        "name": "long",
+                        "input": "long.mp4",
+                        "prompts": [click_prompt(clip).to_dict()],
+                        "settings": {"backend": "classical"},
+                    }
+                ]
+            }
+        )
+    )
     root = tmp_path / "out"
-    batch_command = subprocess.Popen([sys.executable, "-m", "inpainterz_core.cli", "batch", str(shots),
-                                      "-o", str(root), "-q"], stderr=subprocess.PIPE, text=True)
+    batch_command = subprocess.Popen(
+        [sys.executable, "-m", "inpainterz_core.cli", "batch", str(shots), "-o", str(root), "-q"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not _scratch_folders(tmp_path) and batch_command.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -278,4 +390,3 @@ def test_sigterm_stops_the_running_shots_and_leaves_no_scratch(tmp_path):
     assert batch_command.returncode == 130, err
     assert "inpainterz: interrupted: the shots that had finished are kept" in err
     assert not _scratch_folders(tmp_path) and not (root / "long" / "report.json").exists()
-

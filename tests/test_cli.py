@@ -25,8 +25,21 @@ def prompt_args(pan_clip):
 @pytest.fixture(scope="module")
 def removed(tmp_path_factory, pan_folder, pan_clip):
     out = tmp_path_factory.mktemp("remove") / "out"
-    assert main(["remove", str(pan_folder), "-o", str(out), "--quiet", "--backend", "classical",
-                 *prompt_args(pan_clip)]) == 0
+    assert (
+        main(
+            [
+                "remove",
+                str(pan_folder),
+                "-o",
+                str(out),
+                "--quiet",
+                "--backend",
+                "classical",
+                *prompt_args(pan_clip),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -65,24 +78,70 @@ def test_remove_finds_the_logo_and_leaves_the_rest_untouched(removed, pan_clip):
 
 
 def test_segment_track_and_inpaint_alone_match_remove(tmp_path, removed, pan_folder, pan_clip):
-    assert main(["segment", str(pan_folder), "-o", str(tmp_path / "seg"), "-q", "--backend", "classical",
-                 *prompt_args(pan_clip)]) == 0
+    assert (
+        main(
+            [
+                "segment",
+                str(pan_folder),
+                "-o",
+                str(tmp_path / "seg"),
+                "-q",
+                "--backend",
+                "classical",
+                *prompt_args(pan_clip),
+            ]
+        )
+        == 0
+    )
     assert [p.name for p in (tmp_path / "seg" / "masks").iterdir()] == ["000000.png"]
-    assert main(["track", str(pan_folder), "-o", str(tmp_path / "trk"), "-q", "--backend", "classical",
-                 *prompt_args(pan_clip)]) == 0
-    assert main(["inpaint", str(pan_folder), "--masks", str(tmp_path / "trk" / "masks"), "-o",
-                 str(tmp_path / "inp"), "-q", "--backend", "classical"]) == 0
+    assert (
+        main(
+            [
+                "track",
+                str(pan_folder),
+                "-o",
+                str(tmp_path / "trk"),
+                "-q",
+                "--backend",
+                "classical",
+                *prompt_args(pan_clip),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "inpaint",
+                str(pan_folder),
+                "--masks",
+                str(tmp_path / "trk" / "masks"),
+                "-o",
+                str(tmp_path / "inp"),
+                "-q",
+                "--backend",
+                "classical",
+            ]
+        )
+        == 0
+    )
     for i in (0, pan_clip.frames - 1):
         name = f"{i:06d}.png"
-        np.testing.assert_array_equal(read_mask(tmp_path / "trk" / "masks" / name),
-                                      read_mask(removed / "masks" / name))
+        np.testing.assert_array_equal(
+            read_mask(tmp_path / "trk" / "masks" / name), read_mask(removed / "masks" / name)
+        )
         with open_video(tmp_path / "inp" / "inpainted") as a, open_video(removed / "inpainted") as b:
             np.testing.assert_array_equal(a.read(i), b.read(i))
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "inpainterz_core.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "inpainterz_core.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
 def assert_one_line_error(result, *words):
@@ -95,8 +154,10 @@ def assert_one_line_error(result, *words):
 
 
 def test_error_missing_file(tmp_path):
-    assert_one_line_error(run_cli("remove", str(tmp_path / "none.mp4"), "-o", str(tmp_path / "o"),
-                                  "--point", "1,1"), "does not exist")
+    assert_one_line_error(
+        run_cli("remove", str(tmp_path / "none.mp4"), "-o", str(tmp_path / "o"), "--point", "1,1"),
+        "does not exist",
+    )
 
 
 def test_error_corrupt_file(tmp_path):
@@ -106,14 +167,38 @@ def test_error_corrupt_file(tmp_path):
 
 
 def test_error_point_outside_the_frame(tmp_path, pan_folder):
-    assert_one_line_error(run_cli("remove", str(pan_folder), "-o", str(tmp_path / "o"), "--point", "5000,10",
-                                  "--backend", "classical"), "outside")
+    assert_one_line_error(
+        run_cli(
+            "remove",
+            str(pan_folder),
+            "-o",
+            str(tmp_path / "o"),
+            "--point",
+            "5000,10",
+            "--backend",
+            "classical",
+        ),
+        "outside",
+    )
     assert not (tmp_path / "o").exists()
 
 
 def test_error_frame_out_of_range(tmp_path, pan_folder):
-    assert_one_line_error(run_cli("remove", str(pan_folder), "-o", str(tmp_path / "o"), "--point", "5,5",
-                                  "--frame", "999", "--backend", "classical"), "out of range")
+    assert_one_line_error(
+        run_cli(
+            "remove",
+            str(pan_folder),
+            "-o",
+            str(tmp_path / "o"),
+            "--point",
+            "5,5",
+            "--frame",
+            "999",
+            "--backend",
+            "classical",
+        ),
+        "out of range",
+    )
 
 
 def test_error_masks_of_the_wrong_count_and_size(tmp_path, pan_folder, removed):
@@ -121,42 +206,88 @@ def test_error_masks_of_the_wrong_count_and_size(tmp_path, pan_folder, removed):
     few.mkdir()
     for p in sorted((removed / "masks").iterdir())[:3]:
         (few / p.name).write_bytes(p.read_bytes())
-    assert_one_line_error(run_cli("inpaint", str(pan_folder), "--masks", str(few), "-o", str(tmp_path / "o"),
-                                  "--backend", "classical"), "masks")
+    assert_one_line_error(
+        run_cli(
+            "inpaint",
+            str(pan_folder),
+            "--masks",
+            str(few),
+            "-o",
+            str(tmp_path / "o"),
+            "--backend",
+            "classical",
+        ),
+        "masks",
+    )
     import cv2
 
     wrong = tmp_path / "wrong"
     wrong.mkdir()
     for i in range(20):
         cv2.imwrite(str(wrong / f"{i:06d}.png"), np.zeros((10, 10), np.uint8))
-    assert_one_line_error(run_cli("inpaint", str(pan_folder), "--masks", str(wrong), "-o", str(tmp_path / "o"),
-                                  "--backend", "classical"), "10x10")
+    assert_one_line_error(
+        run_cli(
+            "inpaint",
+            str(pan_folder),
+            "--masks",
+            str(wrong),
+            "-o",
+            str(tmp_path / "o"),
+            "--backend",
+            "classical",
+        ),
+        "10x10",
+    )
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere: the permission check cannot fail")
 def test_error_unwritable_output(tmp_path, pan_folder):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    assert_one_line_error(run_cli("remove", str(pan_folder), "-o", str(locked / "o"), "--point", "5,5",
-                                  "--backend", "classical"), "not writable")
+    assert_one_line_error(
+        run_cli(
+            "remove", str(pan_folder), "-o", str(locked / "o"), "--point", "5,5", "--backend", "classical"
+        ),
+        "not writable",
+    )
 
 
 def test_error_output_is_a_file(tmp_path, pan_folder):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert_one_line_error(run_cli("remove", str(pan_folder), "-o", str(blocker / "o"), "--point", "5,5",
-                                  "--backend", "classical"), "file")
+    assert_one_line_error(
+        run_cli(
+            "remove", str(pan_folder), "-o", str(blocker / "o"), "--point", "5,5", "--backend", "classical"
+        ),
+        "file",
+    )
 
 
 def test_error_model_backend_without_weights(tmp_path, pan_folder):
-    result = run_cli("remove", str(pan_folder), "-o", str(tmp_path / "o"), "--point", "5,5", "--backend", "model",
-                     env={"INPAINTERZ_CKPT_DIR": str(tmp_path / "empty")})
+    result = run_cli(
+        "remove",
+        str(pan_folder),
+        "-o",
+        str(tmp_path / "o"),
+        "--point",
+        "5,5",
+        "--backend",
+        "model",
+        env={"INPAINTERZ_CKPT_DIR": str(tmp_path / "empty")},
+    )
     assert_one_line_error(result, "weights fetch")
 
 
 def test_auto_says_once_that_it_falls_back(tmp_path, pan_folder, pan_clip):
-    result = run_cli("remove", str(pan_folder), "-o", str(tmp_path / "o"), "-q", *prompt_args(pan_clip),
-                     env={"INPAINTERZ_CKPT_DIR": str(tmp_path / "empty")})
+    result = run_cli(
+        "remove",
+        str(pan_folder),
+        "-o",
+        str(tmp_path / "o"),
+        "-q",
+        *prompt_args(pan_clip),
+        env={"INPAINTERZ_CKPT_DIR": str(tmp_path / "empty")},
+    )
     assert result.returncode == 0, result.stderr
     notes = [line for line in result.stderr.splitlines() if "classical" in line]
     assert len(notes) == 1 and "weights fetch" in notes[0]
@@ -171,8 +302,17 @@ def test_reach_reaches_the_classical_inpainter_and_is_checked(tmp_path, pan_fold
     from inpainterz_core.backends import make_inpainter
 
     assert make_inpainter(Settings(backend="classical", reach=24)).context == 24
-    result = run_cli("remove", str(pan_folder), "-o", str(tmp_path / "o"), "--backend", "classical",
-                     "--reach", "0", *prompt_args(pan_clip))
+    result = run_cli(
+        "remove",
+        str(pan_folder),
+        "-o",
+        str(tmp_path / "o"),
+        "--backend",
+        "classical",
+        "--reach",
+        "0",
+        *prompt_args(pan_clip),
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "reach must be between 1 and 100" in result.stderr.strip().splitlines()[-1]
 
@@ -196,13 +336,43 @@ def test_remove_never_replaces_a_folder_that_is_not_its_own(tmp_path, pan_folder
     precious = tmp_path / "footage"
     precious.mkdir()
     (precious / "take1.mov").write_bytes(b"not ours")
-    assert_one_line_error(run_cli("remove", str(pan_folder), "-o", str(precious), "-q", "--backend", "classical",
-                                  *prompt_args(pan_clip)), "not an earlier Inpainterz result")
+    assert_one_line_error(
+        run_cli(
+            "remove",
+            str(pan_folder),
+            "-o",
+            str(precious),
+            "-q",
+            "--backend",
+            "classical",
+            *prompt_args(pan_clip),
+        ),
+        "not an earlier Inpainterz result",
+    )
     assert (precious / "take1.mov").read_bytes() == b"not ours"
     # An earlier result is replaced, not stacked.
     out = tmp_path / "out"
     for _ in range(2):
-        assert main(["remove", str(pan_folder), "-o", str(out), "-q", "--backend", "classical",
-                     *prompt_args(pan_clip)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [".inpainterz.json", "inpainted", "masks", "report.json",
-                                                     "result.mp4", "track.json"]
+        assert (
+            main(
+                [
+                    "remove",
+                    str(pan_folder),
+                    "-o",
+                    str(out),
+                    "-q",
+                    "--backend",
+                    "classical",
+                    *prompt_args(pan_clip),
+                ]
+            )
+            == 0
+        )
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".inpainterz.json",
+        "inpainted",
+        "masks",
+        "report.json",
+        "result.mp4",
+        "track.json",
+    ]

@@ -22,9 +22,17 @@ def test_off_loopback_the_connection_file_gets_curve_keys_and_only_their_holders
             assert c.hello()["auth"] is True
         with client.Client(info["address"], info["key"].encode()) as plain:  # signed but not encrypted
             assert plain.health(timeout=1.0) is None
-        stranger = {**info["curve"], **dict(zip(("client_public", "client_secret"),
-                                                (k.decode() for k in zmq.curve_keypair()), strict=True))}
-        with client.Client(info["address"], info["key"].encode(), curve=stranger) as other:  # not the file's client
+        stranger = {
+            **info["curve"],
+            **dict(
+                zip(
+                    ("client_public", "client_secret"), (k.decode() for k in zmq.curve_keypair()), strict=True
+                )
+            ),
+        }
+        with client.Client(
+            info["address"], info["key"].encode(), curve=stranger
+        ) as other:  # not the file's client
             assert other.health(timeout=1.0) is None
         with server.client() as c:  # still serving its own clients
             assert c.hello()["auth"] is True

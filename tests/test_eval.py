@@ -33,9 +33,18 @@ def write_case(folder, clip: PanClip, prompt: dict, **info) -> None:
             for i in range(clip.frames):
                 video.write(frame(i))
     masks = np.stack([clip.mask(i) for i in range(clip.frames)])
-    np.savez_compressed(folder / "gt_masks.npz", masks=np.packbits(masks, axis=-1), shape=np.array(masks.shape))
-    case = {"source_clip": "background.mp4", "frames": clip.frames, "width": clip.width, "height": clip.height,
-            "fps": 25.0, "prompt": prompt, **info}
+    np.savez_compressed(
+        folder / "gt_masks.npz", masks=np.packbits(masks, axis=-1), shape=np.array(masks.shape)
+    )
+    case = {
+        "source_clip": "background.mp4",
+        "frames": clip.frames,
+        "width": clip.width,
+        "height": clip.height,
+        "fps": 25.0,
+        "prompt": prompt,
+        **info,
+    }
     (folder / "case.json").write_text(json.dumps(case))
 
 
@@ -71,7 +80,9 @@ def test_eval_runs_every_case_in_a_folder_and_writes_table_sheets_and_runs(evalu
         assert len(list((out / "runs" / case["case"] / "masks").iterdir())) == FRAMES
         spaced = np.linspace(0, FRAMES - 1, evaluate.SHEET_FRAMES).round()
         rows = evaluate.SHEET_FRAMES + (np.argmin(case["J_frames"]) not in spaced)  # + the worst mask's frame
-        assert len(case["J_frames"]) == FRAMES and np.mean(case["J_frames"]) == pytest.approx(case["J"], abs=1e-4)
+        assert len(case["J_frames"]) == FRAMES and np.mean(case["J_frames"]) == pytest.approx(
+            case["J"], abs=1e-4
+        )
         with open_video(out / "sheets" / f"{case['case']}.png") as sheet:
             assert sheet.height == rows * (evaluate.SHEET_HEIGHT + 2)
             columns = 5 if case["kind"] == "real" else 4  # input, mask, [corrected mask,] result, truth
@@ -95,8 +106,13 @@ def test_each_goal_is_judged_on_its_figure(evaluated):
         assert case["goals"] == evaluate.case_goals(case["kind"], case)
         assert case["met"] == all(g["met"] for g in case["goals"])
     gains = [c["gain_db"] for c in table["cases"] if c["kind"] != "real"]
-    assert table["overall"] == [{"goal": "mean gain over Telea >= +4 dB", "value": pytest.approx(np.mean(gains)),
-                                 "met": bool(np.mean(gains) >= 4)}]
+    assert table["overall"] == [
+        {
+            "goal": "mean gain over Telea >= +4 dB",
+            "value": pytest.approx(np.mean(gains)),
+            "met": bool(np.mean(gains) >= 4),
+        }
+    ]
 
 
 def test_a_real_object_is_scored_on_masks_with_and_without_corrected_keyframes(evaluated):
@@ -105,7 +121,10 @@ def test_a_real_object_is_scored_on_masks_with_and_without_corrected_keyframes(e
     assert real["kind"] == "real" and "hole_psnr" not in real and "outside_identical" not in real
     assert real["corrected_keyframes"] == [0, 15]
     assert 0 <= real["JF_corrected"] <= 1
-    assert [g["goal"] for g in real["goals"]] == ["J&F >= 0.50", "J&F with a keyframe every 15 frames >= 0.65"]
+    assert [g["goal"] for g in real["goals"]] == [
+        "J&F >= 0.50",
+        "J&F with a keyframe every 15 frames >= 0.65",
+    ]
     assert len(list((out / "runs" / "pan-real-corrected" / "masks").iterdir())) == FRAMES
 
 
@@ -138,8 +157,9 @@ def test_exit_code_0_when_every_goal_is_met(cases, tmp_path, monkeypatch, capsys
 
 
 def test_masks_only_tracks_and_scores_the_masks(cases, tmp_path):
-    assert main(["eval", str(cases / "pan"), str(cases / "pan-real"), "--masks-only", "--out", str(tmp_path)]) \
-        in (0, 1)
+    assert main(
+        ["eval", str(cases / "pan"), str(cases / "pan-real"), "--masks-only", "--out", str(tmp_path)]
+    ) in (0, 1)
     table = json.loads((tmp_path / "table.json").read_text())
     pan, real = table["cases"]
     assert table["part"] == "masks" and table["overall"] == []
@@ -150,7 +170,16 @@ def test_masks_only_tracks_and_scores_the_masks(cases, tmp_path):
 
 
 def test_truth_masks_scores_the_fill_apart_from_tracking(cases, tmp_path):
-    main(["eval", str(cases / "pan-wrong-click"), str(cases / "pan-real"), "--truth-masks", "--out", str(tmp_path)])
+    main(
+        [
+            "eval",
+            str(cases / "pan-wrong-click"),
+            str(cases / "pan-real"),
+            "--truth-masks",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     table = json.loads((tmp_path / "table.json").read_text())
     [wrong] = table["cases"]  # the real object has no true background to score a fill against
     assert "JF" not in wrong and len(wrong["goals"]) == 3  # the prompt plays no part
@@ -184,8 +213,14 @@ def test_a_perfect_run_scores_perfectly(cases, tmp_path):
     assert figures["hole_psnr"] == math.inf and figures["temporal_err"] == 0.0
     assert figures["outside_identical"] == 1.0
     assert len(rows) == evaluate.SHEET_FRAMES
-    assert [label for label, _ in rows[0]] == ["input 0", "mask J 1.00", "result", "truth", "result, zoomed",
-                                               "truth, zoomed"]
+    assert [label for label, _ in rows[0]] == [
+        "input 0",
+        "mask J 1.00",
+        "result",
+        "truth",
+        "result, zoomed",
+        "truth, zoomed",
+    ]
 
 
 def test_hole_psnr_and_outside_identical_are_exact(cases, tmp_path):
@@ -195,7 +230,9 @@ def test_hole_psnr_and_outside_identical_are_exact(cases, tmp_path):
     def off_by_10(i, before, background):
         out = before.copy()
         hole = case.truth[i]
-        shifted = np.where(background < 128, background.astype(np.int16) + 10, background.astype(np.int16) - 10)
+        shifted = np.where(
+            background < 128, background.astype(np.int16) + 10, background.astype(np.int16) - 10
+        )
         out[hole] = shifted[hole]
         if i == 3:
             out[0, 0] = 255 - out[0, 0]  # one pixel far outside the logo
@@ -231,7 +268,14 @@ def test_temporal_error_compares_the_fills_change_with_the_backgrounds():
 
 
 def test_goals():
-    good = {"JF": 0.95, "hole_psnr": 20.0, "gain_db": 1.5, "temporal_err": 2.0, "telea_temporal_err": 3.0, "outside_identical": 1.0}
+    good = {
+        "JF": 0.95,
+        "hole_psnr": 20.0,
+        "gain_db": 1.5,
+        "temporal_err": 2.0,
+        "telea_temporal_err": 3.0,
+        "outside_identical": 1.0,
+    }
     assert all(g["met"] for g in evaluate.case_goals("insert", good))
     for key, bad in (("JF", 0.89), ("gain_db", 0.9), ("temporal_err", 3.0), ("outside_identical", 0.99999)):
         goals = evaluate.case_goals("attach", {**good, key: bad})
@@ -279,12 +323,16 @@ def test_a_bad_prompt_is_refused_before_any_run(cases, tmp_path, capsys):
     for name in ("input.mp4", "background.mp4", "gt_masks.npz"):
         (folder / name).write_bytes((cases / "pan" / name).read_bytes())
     info = json.loads((cases / "pan" / "case.json").read_text())
-    (folder / "case.json").write_text(json.dumps({**info, "prompt": {"frame": FRAMES, "points": [[5, 5, 1]]}}))
+    (folder / "case.json").write_text(
+        json.dumps({**info, "prompt": {"frame": FRAMES, "points": [[5, 5, 1]]}})
+    )
     assert main(["eval", str(cases / "pan"), str(folder), "--out", str(tmp_path / "out")]) == 1
     assert f"case.json: frame {FRAMES} is out of range" in capsys.readouterr().err
     (folder / "case.json").write_text(json.dumps({**info, "prompt": {"points": [[5, 5, 0]]}}))
     assert main(["eval", str(folder), "--out", str(tmp_path / "out")]) == 1
-    assert "offframe/case.json: a prompt needs a box or at least one positive point" in capsys.readouterr().err
+    assert (
+        "offframe/case.json: a prompt needs a box or at least one positive point" in capsys.readouterr().err
+    )
     assert not (tmp_path / "out").exists()
 
 

@@ -18,9 +18,24 @@ def _parity_run(tmp_path, ci: bool) -> subprocess.CompletedProcess:
     if ci:
         env["CI"] = "true"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "manifest",
-         "tests/test_deaot_parity.py", "tests/test_e2fgvi_parity.py"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "manifest",
+            "tests/test_deaot_parity.py",
+            "tests/test_e2fgvi_parity.py",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_missing_golden_data_fails_under_ci(tmp_path):

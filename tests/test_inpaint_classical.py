@@ -150,7 +150,7 @@ def test_a_longer_reach_recovers_background_hidden_longer():
     background = texture(H, W, seed=4)
     frames, masks = np.repeat(background[None], 40, 0), np.zeros((40, H, W), bool)
     for t in range(40):
-        masks[t, 30:58, 30 + t:58 + t] = True
+        masks[t, 30:58, 30 + t : 58 + t] = True
     frames[masks] = 128
     targets = range(18, 22)
     truth = np.repeat(background[None], len(targets), 0)
@@ -166,7 +166,9 @@ def test_where_the_flow_cannot_be_trusted_the_fill_is_no_worse_than_a_spatial_fi
     pictures = []
     for t in range(T):
         noise = np.random.default_rng(100 + t).uniform(0, 255, (H // 16, W // 16, 3)).astype(np.float32)
-        pictures.append(np.clip(cv2.resize(noise, (W, H), interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8))
+        pictures.append(
+            np.clip(cv2.resize(noise, (W, H), interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8)
+        )
     background = np.stack(pictures)
     frames, masks = background.copy(), np.zeros((T, H, W), bool)
     for t in range(T):
@@ -175,7 +177,9 @@ def test_where_the_flow_cannot_be_trusted_the_fill_is_no_worse_than_a_spatial_fi
         masks[t, y - 2 : y + 18, x - 2 : x + 18] = True
     targets = range(8, 16)
     out = FlowGuidedInpainter(context=8).inpaint(frames, masks, targets)
-    telea = np.stack([cv2.inpaint(frames[k], masks[k].astype(np.uint8), 5, cv2.INPAINT_TELEA) for k in targets])
+    telea = np.stack(
+        [cv2.inpaint(frames[k], masks[k].astype(np.uint8), 5, cv2.INPAINT_TELEA) for k in targets]
+    )
     ours = hole_psnr(out, background[targets], masks[targets])
     spatial = hole_psnr(telea, background[targets], masks[targets])
     assert ours > spatial - 5, (ours, spatial)

@@ -5,7 +5,7 @@ from inpainterz_core.metrics import RegionScores, boundary_f, jaccard, psnr
 
 def square(offset=0, size=40, shape=(100, 100)):
     m = np.zeros(shape, bool)
-    m[30 + offset:30 + offset + size, 30:30 + size] = True
+    m[30 + offset : 30 + offset + size, 30 : 30 + size] = True
     return m
 
 

@@ -40,9 +40,17 @@ def coded_from_displayed(image: np.ndarray, degrees: int, hflip: bool = False) -
     return np.ascontiguousarray(np.rot90(image, k=-degrees // 90))
 
 
-def make_clip(path: Path, frames: list[np.ndarray], pts: list[int], time_base: Fraction, rate: Fraction,
-              degrees: int | None = None, hflip: bool = False, audio: str | None = None,
-              pixel_shape: Fraction | None = None) -> None:
+def make_clip(
+    path: Path,
+    frames: list[np.ndarray],
+    pts: list[int],
+    time_base: Fraction,
+    rate: Fraction,
+    degrees: int | None = None,
+    hflip: bool = False,
+    audio: str | None = None,
+    pixel_shape: Fraction | None = None,
+) -> None:
     """Write displayed ``frames`` at ``pts`` (H.264 with B-frames), stored turned by ``degrees``, with
     a second of tone in ``audio`` ("aac" at 48 kHz, or "pcm_u8" at 8 kHz) and non-square pixels."""
     with av.open(str(path), "w") as out:
@@ -71,8 +79,11 @@ def make_clip(path: Path, frames: list[np.ndarray], pts: list[int], time_base: F
             for n in range(rate_hz // size + 2):
                 t = np.arange(n * size, (n + 1) * size) / rate_hz
                 tone = 0.3 * np.sin(2 * np.pi * 440 * t)
-                samples = {"fltp": tone.astype(np.float32), "s16": (tone * 32767).astype(np.int16),
-                           "u8": (tone * 127 + 128).astype(np.uint8)}[fmt]
+                samples = {
+                    "fltp": tone.astype(np.float32),
+                    "s16": (tone * 32767).astype(np.int16),
+                    "u8": (tone * 127 + 128).astype(np.uint8),
+                }[fmt]
                 frame = av.AudioFrame.from_ndarray(samples[None, :], format=fmt, layout="mono")
                 frame.sample_rate, frame.pts = rate_hz, n * size
                 out.mux(sound.encode(frame))
@@ -97,14 +108,28 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     frames = [CLIP.frame(i) for i in range(CLIP.frames)]
     made = {}
     specs = {
-        "vfr-aac.mp4": dict(pts=vfr_pts(CLIP.frames), time_base=Fraction(1, 90000), rate=Fraction(30),
-                            audio="aac"),
-        "rotated-aac.mp4": dict(pts=list(range(0, 512 * CLIP.frames, 512)), time_base=Fraction(1, 12800),
-                                rate=Fraction(25), degrees=-90, audio="aac"),
-        "cfr25.mp4": dict(pts=list(range(CLIP.frames)), time_base=Fraction(1, 25), rate=Fraction(25),
-                          pixel_shape=Fraction(8, 9)),
-        "pcm-u8.mkv": dict(pts=[40 * i for i in range(CLIP.frames)], time_base=Fraction(1, 1000),
-                          rate=Fraction(25), audio="pcm_u8"),
+        "vfr-aac.mp4": dict(
+            pts=vfr_pts(CLIP.frames), time_base=Fraction(1, 90000), rate=Fraction(30), audio="aac"
+        ),
+        "rotated-aac.mp4": dict(
+            pts=list(range(0, 512 * CLIP.frames, 512)),
+            time_base=Fraction(1, 12800),
+            rate=Fraction(25),
+            degrees=-90,
+            audio="aac",
+        ),
+        "cfr25.mp4": dict(
+            pts=list(range(CLIP.frames)),
+            time_base=Fraction(1, 25),
+            rate=Fraction(25),
+            pixel_shape=Fraction(8, 9),
+        ),
+        "pcm-u8.mkv": dict(
+            pts=[40 * i for i in range(CLIP.frames)],
+            time_base=Fraction(1, 1000),
+            rate=Fraction(25),
+            audio="pcm_u8",
+        ),
     }
     for name, spec in specs.items():
         made[name] = folder / name
@@ -119,7 +144,9 @@ def frame_times(path: Path) -> list[Fraction]:
     """Every shown frame's presentation time in seconds, in order."""
     with av.open(str(path)) as c:
         stream = c.streams.video[0]
-        return sorted(p.pts * stream.time_base for p in c.demux(stream) if p.pts is not None and not p.is_discard)
+        return sorted(
+            p.pts * stream.time_base for p in c.demux(stream) if p.pts is not None and not p.is_discard
+        )
 
 
 def display_matrix(path: Path) -> tuple[int, ...] | None:
@@ -136,7 +163,14 @@ def audio_packets(path: Path) -> list[list[tuple]]:
         for p in c.demux(streams) if streams else ():
             if p.size:
                 packets[streams.index(p.stream)].append(
-                    (p.pts * p.time_base, p.dts * p.time_base, p.duration * p.time_base, p.is_discard, bytes(p)))
+                    (
+                        p.pts * p.time_base,
+                        p.dts * p.time_base,
+                        p.duration * p.time_base,
+                        p.is_discard,
+                        bytes(p),
+                    )
+                )
         return packets
 
 
@@ -166,8 +200,17 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def remove(source: Path, out: Path, point: tuple[float, float], box=None) -> subprocess.CompletedProcess:
-    args = ["remove", str(source), "-o", str(out), "--point", f"{point[0]:.0f},{point[1]:.0f}",
-            "--backend", "classical", "-q"]
+    args = [
+        "remove",
+        str(source),
+        "-o",
+        str(out),
+        "--point",
+        f"{point[0]:.0f},{point[1]:.0f}",
+        "--backend",
+        "classical",
+        "-q",
+    ]
     if box is not None:
         args += ["--box", ",".join(f"{v:.0f}" for v in box)]
     return run_cli(*args)
@@ -237,8 +280,17 @@ def test_cli_real_clip_keeps_timestamps_and_audio(shared_clips, tmp_path):
     for i in range(105):
         mask[520:570, 1420:1500] = 1 if i < 8 else 0
         assert cv2.imwrite(str(masks / f"{i:06d}.png"), mask)
-    done = run_cli("inpaint", str(source), "--masks", str(masks), "-o", str(tmp_path / "out"),
-                   "--backend", "classical", "-q")
+    done = run_cli(
+        "inpaint",
+        str(source),
+        "--masks",
+        str(masks),
+        "-o",
+        str(tmp_path / "out"),
+        "--backend",
+        "classical",
+        "-q",
+    )
     assert done.returncode == 0, done.stderr
     result = tmp_path / "out" / "result.mp4"
     assert_same_timing_rotation_audio(source, result)
@@ -273,8 +325,9 @@ def test_partial_range_keeps_its_times_and_the_audio_of_its_span(clips, tmp_path
 def test_writer_reports_audio_it_could_not_copy(clips, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="inpainterz_core.video"):
         writer = write_through(clips["pcm-u8.mkv"], tmp_path / "out.mp4", 0, CLIP.frames)
-    assert writer.audio_streams == [{"index": 1, "codec": "pcm_u8", "kept": False,
-                                     "reason": "mp4 cannot hold pcm_u8 audio"}]
+    assert writer.audio_streams == [
+        {"index": 1, "codec": "pcm_u8", "kept": False, "reason": "mp4 cannot hold pcm_u8 audio"}
+    ]
     assert "is not kept" in caplog.text
     writer = write_through(clips["vfr-aac.mp4"], tmp_path / "aac.mp4", 0, CLIP.frames)
     assert writer.audio_streams == [{"index": 1, "codec": "aac", "kept": True}]
@@ -292,13 +345,15 @@ def pattern(width: int = 64, height: int = 48) -> np.ndarray:
     """Big flat blocks, different in each corner, so any turn or mirror shows."""
     image = np.zeros((height, width, 3), np.uint8)
     image[: height // 2, : width // 2] = (250, 30, 30)
-    image[: height // 2, width // 2:] = (30, 250, 30)
-    image[height // 2:, : width // 4] = (30, 30, 250)
-    image[height // 2:, width // 4:] = (250, 250, 250)
+    image[: height // 2, width // 2 :] = (30, 250, 30)
+    image[height // 2 :, : width // 4] = (30, 30, 250)
+    image[height // 2 :, width // 4 :] = (250, 250, 250)
     return image
 
 
-@pytest.mark.parametrize(("degrees", "hflip"), [(-90, False), (90, False), (180, False), (0, True), (-90, True)])
+@pytest.mark.parametrize(
+    ("degrees", "hflip"), [(-90, False), (90, False), (180, False), (0, True), (-90, True)]
+)
 def test_rotated_video_reads_in_displayed_orientation(tmp_path, degrees, hflip):
     shown = pattern()
     path = tmp_path / "turned.mp4"
@@ -318,7 +373,6 @@ def test_odd_rotation_is_read_as_stored_and_kept(tmp_path, caplog):
     assert "not a multiple of 90" in caplog.text
     write_through(path, tmp_path / "out.mp4", 0, 3)
     assert display_matrix(tmp_path / "out.mp4") == display_matrix(path)
-
 
 
 class _MuxLog:

@@ -60,12 +60,14 @@ def test_output_onto_the_input_video_is_refused_and_the_video_kept(tmp_path, pan
     video = tmp_path / "in.mp4"
     shutil.copy(pan_mp4, video)
     before = video.read_bytes()
-    assert_one_line_error(run_cli("remove", str(video), "-o", str(video), *CLASSICAL, *prompt_args(pan_clip)),
-                          "is a file")
+    assert_one_line_error(
+        run_cli("remove", str(video), "-o", str(video), *CLASSICAL, *prompt_args(pan_clip)), "is a file"
+    )
     assert video.read_bytes() == before
     for command in ("track", "segment"):
-        assert_one_line_error(run_cli(command, str(video), "-o", str(video), *CLASSICAL, *prompt_args(pan_clip)),
-                              "is a file")
+        assert_one_line_error(
+            run_cli(command, str(video), "-o", str(video), *CLASSICAL, *prompt_args(pan_clip)), "is a file"
+        )
         assert video.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
@@ -77,13 +79,17 @@ def test_track_and_inpaint_never_replace_the_users_folders(tmp_path, pan_folder,
     out = tmp_path / "work"
     (out / "masks").mkdir(parents=True)
     (out / "masks" / "mine.txt").write_text("my notes")
-    assert_one_line_error(run_cli("track", str(pan_folder), "-o", str(out), *CLASSICAL, *prompt_args(pan_clip)),
-                          "was not written by Inpainterz")
+    assert_one_line_error(
+        run_cli("track", str(pan_folder), "-o", str(out), *CLASSICAL, *prompt_args(pan_clip)),
+        "was not written by Inpainterz",
+    )
     assert (out / "masks" / "mine.txt").read_text() == "my notes"
 
     (out / "result.mp4").write_bytes(b"my edit")
-    assert_one_line_error(run_cli("inpaint", str(pan_folder), "--masks", str(earlier / "masks"), "-o", str(out),
-                                  *CLASSICAL), "result.mp4 was not written by Inpainterz")
+    assert_one_line_error(
+        run_cli("inpaint", str(pan_folder), "--masks", str(earlier / "masks"), "-o", str(out), *CLASSICAL),
+        "result.mp4 was not written by Inpainterz",
+    )
     assert (out / "result.mp4").read_bytes() == b"my edit"
     assert sorted(p.name for p in out.iterdir()) == ["masks", "result.mp4"]
 
@@ -91,8 +97,10 @@ def test_track_and_inpaint_never_replace_the_users_folders(tmp_path, pan_folder,
 def test_a_file_added_to_our_own_folder_is_never_deleted(tmp_path, pan_folder, pan_clip, earlier):
     out = copy_result(earlier, tmp_path)
     (out / "masks" / "retouched.png").write_bytes(b"hand-made")
-    assert_one_line_error(run_cli("track", str(pan_folder), "-o", str(out), *CLASSICAL, *prompt_args(pan_clip)),
-                          "masks was not written by Inpainterz (or was changed since)")
+    assert_one_line_error(
+        run_cli("track", str(pan_folder), "-o", str(out), *CLASSICAL, *prompt_args(pan_clip)),
+        "masks was not written by Inpainterz (or was changed since)",
+    )
     assert (out / "masks" / "retouched.png").read_bytes() == b"hand-made"
 
 
@@ -105,7 +113,9 @@ def test_remove_onto_an_earlier_result_replaces_only_its_own_outputs(tmp_path, p
     assert (out / "take1.mov").read_bytes() == b"source footage"
     assert (out / "notes.txt").read_text() == "client wants it by Friday"
     assert (out / "masks" / "000000.png").stat().st_ino != old_mask, "the earlier masks were not replaced"
-    assert all(is_ours(out, name) for name in ("masks", "track.json", "inpainted", "result.mp4", "report.json"))
+    assert all(
+        is_ours(out, name) for name in ("masks", "track.json", "inpainted", "result.mp4", "report.json")
+    )
     assert not leftovers(out)
 
 
@@ -114,9 +124,17 @@ def test_track_then_inpaint_into_one_folder_and_again(tmp_path, pan_folder, pan_
     out = tmp_path / "stages"
     for _ in range(2):
         assert main(["track", str(pan_folder), "-o", str(out), *CLASSICAL, *prompt_args(pan_clip)]) == 0
-        assert main(["inpaint", str(pan_folder), "--masks", str(out / "masks"), "-o", str(out), *CLASSICAL]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "inpainted", "masks", "report.json", "result.mp4",
-                                                     "track.json"]
+        assert (
+            main(["inpaint", str(pan_folder), "--masks", str(out / "masks"), "-o", str(out), *CLASSICAL]) == 0
+        )
+    assert sorted(p.name for p in out.iterdir()) == [
+        MANIFEST,
+        "inpainted",
+        "masks",
+        "report.json",
+        "result.mp4",
+        "track.json",
+    ]
 
 
 def test_a_killed_runs_scratch_is_swept_by_the_next_run(tmp_path, pan_folder, pan_clip, earlier):
@@ -136,7 +154,9 @@ def test_a_killed_runs_scratch_is_swept_by_the_next_run(tmp_path, pan_folder, pa
 
 def test_inpaint_without_video_removes_our_earlier_video(tmp_path, pan_folder, pan_clip, earlier):
     out = copy_result(earlier, tmp_path)
-    report = pipeline.inpaint(pan_folder, out / "masks", Settings(backend="classical", write_video=False), out)
+    report = pipeline.inpaint(
+        pan_folder, out / "masks", Settings(backend="classical", write_video=False), out
+    )
     assert report["video"] is None
     assert not (out / "result.mp4").exists()
     assert json.loads((out / "report.json").read_text())["video"] is None
@@ -171,7 +191,9 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, pan_folder, pan_cl
 
 def mount_small_disk(mount, size_kb):
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(mount)], capture_output=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(mount)], capture_output=True
+    )
     if made.returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (needs root on Linux); the monkeypatched test covers it")
 
@@ -183,10 +205,18 @@ def test_a_really_full_disk_while_writing_the_video(tmp_path):
     write_clip(clip, frames)
     p = click_prompt(clip)
     x0, y0, x1, y1 = p.box
-    args = [*CLASSICAL, "--point", f"{p.points[0].x:g},{p.points[0].y:g}", "--box", f"{x0:g},{y0:g},{x1:g},{y1:g}"]
+    args = [
+        *CLASSICAL,
+        "--point",
+        f"{p.points[0].x:g},{p.points[0].y:g}",
+        "--box",
+        f"{x0:g},{y0:g},{x1:g},{y1:g}",
+    ]
     roomy = tmp_path / "roomy"
     assert main(["remove", str(frames), "-o", str(roomy), *args]) == 0
-    pages = {f: -(-f.stat().st_size // 4096) * 4 for f in roomy.rglob("*") if f.is_file()}  # kB, as tmpfs counts
+    pages = {
+        f: -(-f.stat().st_size // 4096) * 4 for f in roomy.rglob("*") if f.is_file()
+    }  # kB, as tmpfs counts
     video = pages.pop(roomy / "result.mp4")
     small = tmp_path / "small"
     mount_small_disk(small, sum(pages.values()) + video // 2)
@@ -201,23 +231,28 @@ def test_a_really_full_disk_while_writing_the_video(tmp_path):
 # -- 19. prompts are checked where they are made ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("prompt, words", [
-    ({"points": [[10, 10, 0]]}, "at least one positive point"),
-    ({"points": [[10, 10, 7]]}, "label must be 1"),
-    ({"points": [[10, 10]], "frame": 1e400}, "whole number"),
-    ({"points": [[10, 10]], "frame": 2.5}, "whole number"),
-    ({"points": [[10, 10]], "frame": -1}, "between 0"),
-    ({"box": [1, 2, 30, 40, 5]}, "4 numbers"),
-    ({"box": [30, 2, 1, 40]}, "x0 < x1"),
-    ({"points": [["a", 10]]}, "finite number"),
-    ({"points": [[10, 10]], "object_id": 0}, "between 1 and 255"),
-    ({"pints": [[10, 10]]}, "unknown prompt field"),
-])
+@pytest.mark.parametrize(
+    "prompt, words",
+    [
+        ({"points": [[10, 10, 0]]}, "at least one positive point"),
+        ({"points": [[10, 10, 7]]}, "label must be 1"),
+        ({"points": [[10, 10]], "frame": 1e400}, "whole number"),
+        ({"points": [[10, 10]], "frame": 2.5}, "whole number"),
+        ({"points": [[10, 10]], "frame": -1}, "between 0"),
+        ({"box": [1, 2, 30, 40, 5]}, "4 numbers"),
+        ({"box": [30, 2, 1, 40]}, "x0 < x1"),
+        ({"points": [["a", 10]]}, "finite number"),
+        ({"points": [[10, 10]], "object_id": 0}, "between 1 and 255"),
+        ({"pints": [[10, 10]]}, "unknown prompt field"),
+    ],
+)
 def test_bad_prompts_are_one_line(tmp_path, pan_folder, prompt, words):
     prompts = tmp_path / "prompts.json"
     prompts.write_text(json.dumps([prompt]).replace("Infinity", "1e400"))
-    assert_one_line_error(run_cli("remove", str(pan_folder), "-o", str(tmp_path / "o"), "--prompts", str(prompts),
-                                  *CLASSICAL), words)
+    assert_one_line_error(
+        run_cli("remove", str(pan_folder), "-o", str(tmp_path / "o"), "--prompts", str(prompts), *CLASSICAL),
+        words,
+    )
     assert not (tmp_path / "o").exists()
 
 
@@ -234,15 +269,18 @@ def test_the_library_and_the_server_get_the_same_checks():
     assert ObjectPrompt(frame=3.0, points=(Point(1, 2),)).frame == 3  # JSON may write 3.0
 
 
-@pytest.mark.parametrize("settings, words", [
-    ({"dilate": 2.5}, "settings.dilate must be a whole number"),
-    ({"dilate": "x"}, "settings.dilate must be a whole number"),
-    ({"dilate": True}, "settings.dilate must be a whole number"),
-    ({"chunk": 0}, "settings.chunk must be between"),
-    ({"write_video": "no"}, "settings.write_video must be true or false"),
-    ({"device": 0}, "settings.device must be a string"),
-    ({"nope": 1}, "unknown settings: nope"),
-])
+@pytest.mark.parametrize(
+    "settings, words",
+    [
+        ({"dilate": 2.5}, "settings.dilate must be a whole number"),
+        ({"dilate": "x"}, "settings.dilate must be a whole number"),
+        ({"dilate": True}, "settings.dilate must be a whole number"),
+        ({"chunk": 0}, "settings.chunk must be between"),
+        ({"write_video": "no"}, "settings.write_video must be true or false"),
+        ({"device": 0}, "settings.device must be a string"),
+        ({"nope": 1}, "unknown settings: nope"),
+    ],
+)
 def test_settings_name_the_bad_field(settings, words):
     with pytest.raises(InputError, match=words):
         Settings.from_dict(settings)
@@ -257,9 +295,22 @@ def test_sigterm_leaves_no_partial_output(tmp_path):
     write_clip(clip, frames)
     p = click_prompt(clip)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "inpainterz_core.cli", "remove", str(frames), "-o", str(out),
-                             *CLASSICAL, "--point", f"{p.points[0].x:g},{p.points[0].y:g}"],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "inpainterz_core.cli",
+            "remove",
+            str(frames),
+            "-o",
+            str(out),
+            *CLASSICAL,
+            "--point",
+            f"{p.points[0].x:g},{p.points[0].y:g}",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not (out.is_dir() and any(out.glob(f"{SCRATCH_PREFIX}*/**/*.png"))):
         assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be stopped"

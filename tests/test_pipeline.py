@@ -28,8 +28,8 @@ class Paint(Inpainter):
 
     def inpaint(self, frames, masks, targets):
         self.windows.append((frames.shape, targets))
-        out = frames[targets.start:targets.stop].copy()
-        out[masks[targets.start:targets.stop]] = self.colour
+        out = frames[targets.start : targets.stop].copy()
+        out[masks[targets.start : targets.stop]] = self.colour
         return out
 
 
@@ -51,8 +51,10 @@ def test_frames_take_their_mask_from_the_nearest_keyframe(tmp_path, pan_folder, 
     right = pan_clip.mask(last).astype(np.uint8)
     report = track(pan_folder, {0: wrong, last: right}, Settings(backend="classical"), tmp_path)
     assert report["frames"] == pan_clip.frames
-    j = [jaccard(read_mask(tmp_path / "masks" / f"{i:06d}.png") > 0, pan_clip.mask(i)) for i in range(last + 1)]
-    assert min(j[last // 2 + 1:]) > 0.8
+    j = [
+        jaccard(read_mask(tmp_path / "masks" / f"{i:06d}.png") > 0, pan_clip.mask(i)) for i in range(last + 1)
+    ]
+    assert min(j[last // 2 + 1 :]) > 0.8
     assert max(j[:5]) < 0.3  # the first frames still follow the (wrong) first keyframe
 
 
@@ -107,8 +109,15 @@ def test_a_cancelled_inpaint_leaves_the_earlier_outputs(tmp_path, pan_folder, ma
             cancel.set()
 
     with pytest.raises(Cancelled):
-        inpaint(pan_folder, masks, settings, tmp_path, inpainter=Paint(colour=(255, 0, 0)),
-                progress=cancel_halfway, cancel=cancel)
+        inpaint(
+            pan_folder,
+            masks,
+            settings,
+            tmp_path,
+            inpainter=Paint(colour=(255, 0, 0)),
+            progress=cancel_halfway,
+            cancel=cancel,
+        )
     assert {p.name: p.read_bytes() for p in (tmp_path / "inpainted").iterdir()} == before
     assert not list(tmp_path.glob(".inpainterz-*"))
 

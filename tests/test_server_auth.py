@@ -62,7 +62,7 @@ def signed_request(sock, key, request_id, op, body, channel=None, seq=None):
 
 def open_channel(sock, key) -> str:
     signed_request(sock, key, "hello-0", "hello", {})
-    (signature, payload), = replies(sock, 5000)
+    ((signature, payload),) = replies(sock, 5000)
     assert protocol.verify(key, payload, signature)  # replies are signed too
     return protocol.unpack(payload, trusted=True)["body"]["channel"]
 
@@ -101,7 +101,9 @@ def test_a_captured_shutdown_is_worthless_to_a_later_server_with_the_same_key(tm
         first.stop()
     # A later run on the same connection file and address: the captured message, and an old-style
     # signed shutdown without a channel, are refused with `expired`, and the server keeps serving.
-    later = ServerProcess(tmp_path, "--allow-root", str(tmp_path), "--bind", first.address, connection_file=conn)
+    later = ServerProcess(
+        tmp_path, "--allow-root", str(tmp_path), "--bind", first.address, connection_file=conn
+    )
     try:
         sock = raw_socket(later.address)
         try:
@@ -111,7 +113,9 @@ def test_a_captured_shutdown_is_worthless_to_a_later_server_with_the_same_key(tm
         finally:
             sock.close()
         assert sorted((m["id"], m["kind"], m["body"]["code"]) for m in got) == [
-            ("stop-1", "error", "expired"), ("stop-2", "error", "expired")]
+            ("stop-1", "error", "expired"),
+            ("stop-2", "error", "expired"),
+        ]
         assert later.process.poll() is None
         with later.client() as c:
             assert c.hello()["auth"] is True
@@ -129,8 +133,9 @@ def test_a_client_says_hello_again_when_its_server_restarted(tmp_path):
             c.job_status("j0")
         assert e.value.code == "not_found"
         first.stop()
-        later = ServerProcess(tmp_path, "--allow-root", str(tmp_path), "--bind", first.address,
-                              connection_file=conn)
+        later = ServerProcess(
+            tmp_path, "--allow-root", str(tmp_path), "--bind", first.address, connection_file=conn
+        )
         try:
             with pytest.raises(client.ServerError) as e:  # refused as `expired`, then resent on a new channel
                 c.job_status("j0")

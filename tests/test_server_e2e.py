@@ -20,7 +20,10 @@ CLIP = SHARED / "clips" / "MG4car.mp4"
 PLATE = {"frame": 0, "points": [[413, 298, 1]], "box": [372, 284, 455, 312]}  # the licence plate on frame 0
 SETTINGS = {"backend": "classical"}  # no weights needed
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CLIP.exists(), reason=f"needs {CLIP} (../shared clips)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CLIP.exists(), reason=f"needs {CLIP} (../shared clips)"),
+]
 
 
 def wait_for(c, condition, timeout):
@@ -31,8 +34,10 @@ def wait_for(c, condition, timeout):
 
 
 def test_click_track_inpaint_cancel_results_equal_remove(tmp_path):
-    with running_server(tmp_path, "--allow-root", str(CLIP.parent), "--allow-root", str(tmp_path)) as server, \
-            server.client(timeout=120) as c:
+    with (
+        running_server(tmp_path, "--allow-root", str(CLIP.parent), "--allow-root", str(tmp_path)) as server,
+        server.client(timeout=120) as c,
+    ):
         video = c.open_video(str(CLIP), settings=SETTINGS)
         sid = video["session"]
         assert (video["width"], video["height"], video["frame_count"]) == (854, 480, 97)
@@ -50,13 +55,17 @@ def test_click_track_inpaint_cancel_results_equal_remove(tmp_path):
 
         progress = []
         served = tmp_path / "served"  # a folder of the user's: kept after the session and the server end
-        tracked = c.track(sid, out_dir=str(served), progress=lambda *p: progress.append(p)).result(timeout=900)
+        tracked = c.track(sid, out_dir=str(served), progress=lambda *p: progress.append(p)).result(
+            timeout=900
+        )
         assert progress and progress[-1][1] == progress[-1][2]
         painted = c.inpaint(sid).result(timeout=900)
 
         # A second job, cancelled halfway: it ends within a second and leaves nothing under the final name.
         events = []
-        second = c.track(sid, out_dir=str(tmp_path / "second"), progress=lambda s, d, t: events.append((d, t)))
+        second = c.track(
+            sid, out_dir=str(tmp_path / "second"), progress=lambda s, d, t: events.append((d, t))
+        )
         wait_for(c, lambda: any(t > 1 and d >= t // 2 for d, t in events) or second.done(), timeout=900)
         asked = time.monotonic()
         second.cancel()

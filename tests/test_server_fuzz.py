@@ -28,13 +28,21 @@ def server(tmp_path_factory):
 def random_value(rng: random.Random, depth: int = 0):
     choice = rng.randrange(12 if depth < 3 else 9)
     return [
-        lambda: None, lambda: rng.random() < 0.5, lambda: rng.randint(-(2**63), 2**64 - 1),
-        lambda: rng.choice([0, 1, -1, 255, 256, 10**9, protocol.MAX_FRAMES]), lambda: rng.uniform(-1e9, 1e9),
-        lambda: rng.choice([float("nan"), float("inf"), -0.0]), lambda: "x" * rng.choice([0, 1, 65, 5000]),
-        lambda: rng.randbytes(rng.randrange(64)), lambda: "".join(chr(rng.randrange(32, 0x2FFF)) for _ in range(8)),
+        lambda: None,
+        lambda: rng.random() < 0.5,
+        lambda: rng.randint(-(2**63), 2**64 - 1),
+        lambda: rng.choice([0, 1, -1, 255, 256, 10**9, protocol.MAX_FRAMES]),
+        lambda: rng.uniform(-1e9, 1e9),
+        lambda: rng.choice([float("nan"), float("inf"), -0.0]),
+        lambda: "x" * rng.choice([0, 1, 65, 5000]),
+        lambda: rng.randbytes(rng.randrange(64)),
+        lambda: "".join(chr(rng.randrange(32, 0x2FFF)) for _ in range(8)),
         lambda: [random_value(rng, depth + 1) for _ in range(rng.randrange(5))],
         lambda: {str(rng.randrange(9)): random_value(rng, depth + 1) for _ in range(rng.randrange(4))},
-        lambda: [[rng.uniform(-10, 500), rng.uniform(-10, 500), rng.randrange(-1, 3)] for _ in range(rng.randrange(4))],
+        lambda: [
+            [rng.uniform(-10, 500), rng.uniform(-10, 500), rng.randrange(-1, 3)]
+            for _ in range(rng.randrange(4))
+        ],
     ][choice]()
 
 
@@ -68,7 +76,9 @@ def fuzz_message(rng: random.Random, n: int, session: str) -> tuple[list[bytes],
     if kind == 1:  # wrong number of frames
         return [rng.randbytes(4) for _ in range(rng.choice([1, 3, 4]))], None
     if kind == 2:  # sizes that would need gigabytes: str32, bin32, array32, map32 headers
-        header = rng.choice([b"\xdb", b"\xc6", b"\xdd", b"\xdf"]) + struct.pack(">I", rng.randrange(2**20, 2**32))
+        header = rng.choice([b"\xdb", b"\xc6", b"\xdd", b"\xdf"]) + struct.pack(
+            ">I", rng.randrange(2**20, 2**32)
+        )
         return [b"", header + rng.randbytes(rng.randrange(16))], None
     if kind == 3:  # valid msgpack, not an envelope
         return [b"", msgpack.packb(random_value(rng))], None

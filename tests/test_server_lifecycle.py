@@ -16,15 +16,33 @@ from server_harness import REPO, ServerProcess, client, free_port, running_serve
 
 def test_health_check_starts_a_server_only_when_none_answers(tmp_path):
     address = f"tcp://127.0.0.1:{free_port()}"
-    command = [sys.executable, "-m", "inpainterz_server", "--bind", address, "--allow-root", str(tmp_path),
-               "--work-dir", str(tmp_path / "work"), "--idle-timeout", "60"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    command = [
+        sys.executable,
+        "-m",
+        "inpainterz_server",
+        "--bind",
+        address,
+        "--allow-root",
+        str(tmp_path),
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--idle-timeout",
+        "60",
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
     with client.Client(address) as c:
         assert c.health(timeout=0.3) is None
-    process = client.ensure_local_server(command, address, timeout=120, log_path=tmp_path / "server.log", env=env)
+    process = client.ensure_local_server(
+        command, address, timeout=120, log_path=tmp_path / "server.log", env=env
+    )
     try:
         assert process is not None
-        assert client.ensure_local_server(command, address, env=env) is None  # already running: not started again
+        assert (
+            client.ensure_local_server(command, address, env=env) is None
+        )  # already running: not started again
         with client.Client(address) as c:
             assert c.health()["auth"] is False
             c.shutdown()
@@ -70,8 +88,13 @@ def test_upload_in_chunks_then_click(tmp_path):
         with av.open(video) as container:  # the announced frame rate, not a folder's default
             assert container.streams.video[0].average_rate == 24
 
-        bad = c.call("open_video", upload={"width": 160, "height": 120, "frame_count": 2, "fps": 24.0})["session"]
-        for frame, code in ((png(np.zeros((60, 80, 3), np.uint8)), "bad_input"), (b"GIF89a" * 4, "bad_input")):
+        bad = c.call("open_video", upload={"width": 160, "height": 120, "frame_count": 2, "fps": 24.0})[
+            "session"
+        ]
+        for frame, code in (
+            (png(np.zeros((60, 80, 3), np.uint8)), "bad_input"),
+            (b"GIF89a" * 4, "bad_input"),
+        ):
             with pytest.raises(client.ServerError) as e:
                 c.call("upload_frames", session=bad, start=0, frames=[frame])
             assert e.value.code == code
@@ -126,7 +149,9 @@ def test_results_download_byte_for_byte_for_a_client_on_another_machine(tmp_path
         on_server = c.results(sid)
         done = []
         for kind in ("masks", "inpainted"):
-            folder = c.download(sid, kind, tmp_path / "mine" / kind, progress=lambda d, t: done.append((d, t)))
+            folder = c.download(
+                sid, kind, tmp_path / "mine" / kind, progress=lambda d, t: done.append((d, t))
+            )
             names = sorted(os.listdir(folder))
             assert names == [f"{i:06d}.png" for i in range(1, 5)] and done[-1] == (4, 4)
             for name in names:
@@ -135,8 +160,11 @@ def test_results_download_byte_for_byte_for_a_client_on_another_machine(tmp_path
         assert not [p for p in os.listdir(tmp_path / "mine") if ".partial-" in p]
         with pytest.raises(FileExistsError):
             c.download(sid, "masks", tmp_path / "mine" / "masks")
-        for body, code in (({"kind": "video", "start": 1}, "bad_request"), ({"kind": "masks", "start": 5}, "not_found"),
-                           ({"kind": "masks", "start": 0}, "not_found")):
+        for body, code in (
+            ({"kind": "video", "start": 1}, "bad_request"),
+            ({"kind": "masks", "start": 5}, "not_found"),
+            ({"kind": "masks", "start": 0}, "not_found"),
+        ):
             with pytest.raises(client.ServerError) as e:
                 c.call("result_frames", session=sid, **body)
             assert e.value.code == code

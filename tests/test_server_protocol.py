@@ -24,22 +24,27 @@ def codes(op, body):
 
 
 def test_valid_segment_body_gets_defaults():
-    body = protocol.validate_body("segment", {"session": "s1", "object_id": 2, "frame": 0, "points": [[1.5, 2, 1]]})
+    body = protocol.validate_body(
+        "segment", {"session": "s1", "object_id": 2, "frame": 0, "points": [[1.5, 2, 1]]}
+    )
     assert body == {"session": "s1", "object_id": 2, "frame": 0, "points": [[1.5, 2, 1]], "box": None}
 
 
-@pytest.mark.parametrize("body", [
-    {"session": "s1", "object_id": 0, "frame": 0},  # object ids are 1..255
-    {"session": "s1", "object_id": 1, "frame": -1},
-    {"session": "s1", "object_id": 1, "frame": "0"},
-    {"session": "s1", "object_id": True, "frame": 0},  # a bool is not an int here
-    {"session": "s1", "object_id": 1, "frame": 0, "points": [[1, float("nan"), 1]]},
-    {"session": "s1", "object_id": 1, "frame": 0, "points": [[1]]},
-    {"session": "s1", "object_id": 1, "frame": 0, "box": [0, 0, 1]},
-    {"session": "s1", "object_id": 1, "frame": 0, "extra": 1},
-    {"object_id": 1, "frame": 0},
-    [],
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"session": "s1", "object_id": 0, "frame": 0},  # object ids are 1..255
+        {"session": "s1", "object_id": 1, "frame": -1},
+        {"session": "s1", "object_id": 1, "frame": "0"},
+        {"session": "s1", "object_id": True, "frame": 0},  # a bool is not an int here
+        {"session": "s1", "object_id": 1, "frame": 0, "points": [[1, float("nan"), 1]]},
+        {"session": "s1", "object_id": 1, "frame": 0, "points": [[1]]},
+        {"session": "s1", "object_id": 1, "frame": 0, "box": [0, 0, 1]},
+        {"session": "s1", "object_id": 1, "frame": 0, "extra": 1},
+        {"object_id": 1, "frame": 0},
+        [],
+    ],
+)
 def test_bad_bodies_are_bad_requests(body):
     assert codes("segment", body) == "bad_request"
 
@@ -50,7 +55,9 @@ def test_unknown_op():
 
 def test_settings_must_be_scalars():
     assert codes("track", {"session": "s", "settings": {"dilate": [1]}}) == "bad_request"
-    assert protocol.validate_body("track", {"session": "s", "settings": {"dilate": 4}})["settings"] == {"dilate": 4}
+    assert protocol.validate_body("track", {"session": "s", "settings": {"dilate": 4}})["settings"] == {
+        "dilate": 4
+    }
 
 
 def test_envelope_errors_keep_the_request_id_when_readable():
@@ -75,7 +82,13 @@ def test_sign_and_verify():
 def test_unpack_bounds_sizes_before_allocating():
     huge_array = b"\xdd" + struct.pack(">I", 2**31)  # an array header claiming 2^31 items, no items
     deep = b"\x91" * 100_000  # nesting far deeper than any request
-    for payload in (huge_array, deep, b"\xc1", msgpack.packb("x" * 100_000), msgpack.packb({"a": 1}) + b"\x00"):
+    for payload in (
+        huge_array,
+        deep,
+        b"\xc1",
+        msgpack.packb("x" * 100_000),
+        msgpack.packb({"a": 1}) + b"\x00",
+    ):
         with pytest.raises(ProtocolError) as e:
             protocol.unpack(payload)
         assert e.value.code == "bad_message"
@@ -108,10 +121,19 @@ def test_paths_are_confined_to_allowed_roots(tmp_path):
     (root / "linkdir").symlink_to(tmp_path)
     roots = security.AllowedRoots([root])
     assert roots.confine(str(root / "sub" / "clip.mp4")) == (root / "sub" / "clip.mp4").resolve()
-    assert roots.confine(str(root / "new" / "out")) == (root / "new" / "out").resolve()  # outputs need not exist
-    for bad in (str(outside), str(root / ".." / "secret.mp4"), str(root / "sub" / ".." / "sub" / "clip.mp4"),
-                str(root / "link.mp4"), str(root / "linkdir" / "secret.mp4"), "sub/clip.mp4", "/etc/passwd",
-                str(root) + "-sibling/x"):
+    assert (
+        roots.confine(str(root / "new" / "out")) == (root / "new" / "out").resolve()
+    )  # outputs need not exist
+    for bad in (
+        str(outside),
+        str(root / ".." / "secret.mp4"),
+        str(root / "sub" / ".." / "sub" / "clip.mp4"),
+        str(root / "link.mp4"),
+        str(root / "linkdir" / "secret.mp4"),
+        "sub/clip.mp4",
+        "/etc/passwd",
+        str(root) + "-sibling/x",
+    ):
         with pytest.raises(ProtocolError) as e:
             roots.confine(bad)
         assert e.value.code == "path_not_allowed", bad

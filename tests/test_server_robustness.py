@@ -65,8 +65,10 @@ def test_two_sessions_never_mix_their_results_in_one_output_folder(served):
         c.track(second, out_dir=str(shared)).result(120)  # first is idle: second takes the folder over
         assert c.results(second)["masks"] == str(shared / "masks")
         assert c.results(first)["masks"] is None  # first never reads second's masks as its own
-        for call in (lambda: c.inpaint(first).result(60),
-                     lambda: c.call("result_frames", session=first, kind="masks", start=0)):
+        for call in (
+            lambda: c.inpaint(first).result(60),
+            lambda: c.call("result_frames", session=first, kind="masks", start=0),
+        ):
             with pytest.raises(client.ServerError) as e:
                 call()
             assert e.value.code == "not_ready" and "another session" in e.value.message
@@ -176,10 +178,12 @@ def test_bad_settings_and_paths_are_bad_requests_naming_the_field(served):
 
 
 def test_an_idle_server_without_weights_does_not_import_torch(tmp_path):
-    script = ("import sys; from inpainterz_server.loop import Server; from inpainterz_server.security import AllowedRoots; "
-              f"s = Server('tcp://127.0.0.1:*', key=None, roots=AllowedRoots([{str(tmp_path)!r}]), "
-              f"work_dir=__import__('pathlib').Path({str(tmp_path / 'work')!r})); "
-              "print(s.state.backends['device'], 'torch' in sys.modules)")
+    script = (
+        "import sys; from inpainterz_server.loop import Server; from inpainterz_server.security import AllowedRoots; "
+        f"s = Server('tcp://127.0.0.1:*', key=None, roots=AllowedRoots([{str(tmp_path)!r}]), "
+        f"work_dir=__import__('pathlib').Path({str(tmp_path / 'work')!r})); "
+        "print(s.state.backends['device'], 'torch' in sys.modules)"
+    )
     env = {**os.environ, "INPAINTERZ_CKPT_DIR": str(tmp_path / "no-weights"), "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["cpu", "False"], out.stderr
@@ -272,10 +276,12 @@ def test_track_follows_exactly_the_objects_the_client_sends(served):
         c.track(sid, out_dir=str(out), objects=objects).result(120)
         mask = cv2.imread(str(out / "masks" / "000001.png"), cv2.IMREAD_UNCHANGED)
         assert set(mask.ravel().tolist()) == {0, 7}
-        for bad in ([{"object_id": 7, "frame": 0, "points": [[54, 60, 5]]}],  # label 5
-                    [{"object_id": 7, "frame": 0, "points": [[54, 60, 0]]}],  # only a negative click
-                    [{"object_id": 7, "frame": 9, "points": [[54, 60, 1]]}],  # past the last frame
-                    [{"object_id": 7, "frame": 0, "points": [], "box": [9, 9, 2, 2]}]):
+        for bad in (
+            [{"object_id": 7, "frame": 0, "points": [[54, 60, 5]]}],  # label 5
+            [{"object_id": 7, "frame": 0, "points": [[54, 60, 0]]}],  # only a negative click
+            [{"object_id": 7, "frame": 9, "points": [[54, 60, 1]]}],  # past the last frame
+            [{"object_id": 7, "frame": 0, "points": [], "box": [9, 9, 2, 2]}],
+        ):
             with pytest.raises(client.ServerError) as e:
                 c.track(sid, objects=bad).result(30)
             assert e.value.code == "bad_request" and "track.objects[0]" in e.value.message
@@ -285,7 +291,9 @@ def test_track_follows_exactly_the_objects_the_client_sends(served):
 # -- segmenters: shared per (backend, device, checkpoints), built off the socket thread ---------------------------
 
 
-def test_segmenters_are_shared_across_unrelated_settings_and_built_off_the_socket_thread(tmp_path, monkeypatch):
+def test_segmenters_are_shared_across_unrelated_settings_and_built_off_the_socket_thread(
+    tmp_path, monkeypatch
+):
     from inpainterz_server import loop as loop
     from inpainterz_server import segmenters as segmenters
 
@@ -293,7 +301,9 @@ def test_segmenters_are_shared_across_unrelated_settings_and_built_off_the_socke
     from inpainterz_core.settings import Settings
 
     key = segmenters.segmenter_key
-    assert key(Settings(backend="classical", dilate=2)) == key(Settings(backend="classical", dilate=8, chunk=4))
+    assert key(Settings(backend="classical", dilate=2)) == key(
+        Settings(backend="classical", dilate=8, chunk=4)
+    )
     assert key(Settings(backend="model", device="cpu")) != key(Settings(backend="model", device="cuda"))
 
     built_on = []
@@ -305,8 +315,9 @@ def test_segmenters_are_shared_across_unrelated_settings_and_built_off_the_socke
 
     monkeypatch.setattr(segmenters, "make_segmenter", slow_build)
     clip = synthetic_clip(tmp_path / "clip", frames=3)
-    server = loop.Server("tcp://127.0.0.1:*", key=None, roots=security.AllowedRoots([tmp_path]),
-                         work_dir=tmp_path / "work")
+    server = loop.Server(
+        "tcp://127.0.0.1:*", key=None, roots=security.AllowedRoots([tmp_path]), work_dir=tmp_path / "work"
+    )
     thread = threading.Thread(target=server.serve, name="socket-loop", daemon=True)
     thread.start()
     try:
@@ -314,7 +325,9 @@ def test_segmenters_are_shared_across_unrelated_settings_and_built_off_the_socke
             sid = c.open_video(str(clip), settings=CLASSICAL)["session"]
             c.segment(sid, c.add_object(sid), 0, [(50, 60, 1)])
             segmenters_before = len(built_on)
-            job = c.track(sid, settings={"backend": "model", "device": "cpu"})  # another segmenter: built by the job
+            job = c.track(
+                sid, settings={"backend": "model", "device": "cpu"}
+            )  # another segmenter: built by the job
             started = time.monotonic()
             c.hello()
             assert time.monotonic() - started < 1.0  # the socket thread is not building it

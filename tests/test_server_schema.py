@@ -27,7 +27,9 @@ def test_every_handler_reply_and_event_matches_the_schema(tmp_path):
     with running_server(tmp_path, "--allow-root", str(tmp_path)) as server:
         with CheckingClient(server.address) as c:
             c.hello()
-            uploaded = c.upload_video(frames, 160, 120, 4, fps=25.0, chunk=3, settings={"backend": "classical"})
+            uploaded = c.upload_video(
+                frames, 160, 120, 4, fps=25.0, chunk=3, settings={"backend": "classical"}
+            )
             sid = c.open_video(str(clip), settings={"backend": "classical"})["session"]
             c.frame(sid, 1, max_side=64)
             object_id = c.add_object(sid)
@@ -49,8 +51,11 @@ def test_every_handler_reply_and_event_matches_the_schema(tmp_path):
             cancelled.cancel()
             with pytest.raises(client.ServerError):
                 cancelled.result(120)
-            for call in (lambda: c.segment(sid, 99, 0, [(1, 1, 1)]), lambda: c.job_status("nope"),
-                         lambda: c.call("frame", session=sid, frame=0, format="gif")):
+            for call in (
+                lambda: c.segment(sid, 99, 0, [(1, 1, 1)]),
+                lambda: c.job_status("nope"),
+                lambda: c.call("frame", session=sid, frame=0, format="gif"),
+            ):
                 with pytest.raises(client.ServerError):
                     call()
             c.close_video(uploaded["session"])
@@ -67,8 +72,12 @@ def test_every_handler_reply_and_event_matches_the_schema(tmp_path):
 def test_the_schema_refuses_a_reply_that_breaks_it():
     good = protocol.reply("r1", "add_object", {"object_id": 3})
     protocol.check_message(good)
-    for bad in (protocol.reply("r1", "add_object", {}), protocol.reply("r1", "add_object", {"object_id": "3"}),
-                protocol.reply("r1", "nope", {}), protocol.error("r1", "hello", "made_up", "x"),
-                protocol.event("r1", "progress", {"job": "j1"})):
+    for bad in (
+        protocol.reply("r1", "add_object", {}),
+        protocol.reply("r1", "add_object", {"object_id": "3"}),
+        protocol.reply("r1", "nope", {}),
+        protocol.error("r1", "hello", "made_up", "x"),
+        protocol.event("r1", "progress", {"job": "j1"}),
+    ):
         with pytest.raises(protocol.ProtocolError):
             protocol.check_message(bad)

@@ -37,7 +37,7 @@ class OccludedClip(PanClip):
         card = np.zeros((self.height, self.width), bool)
         if self.start <= i < self.stop:
             ys, xs = np.nonzero(super().mask(i))
-            card[ys.min() - 6:ys.max() + 7, xs.min() - 6:xs.max() + 7] = True
+            card[ys.min() - 6 : ys.max() + 7, xs.min() - 6 : xs.max() + 7] = True
         return card
 
     def mask(self, i):
@@ -57,7 +57,7 @@ class GreySlabClip:
         rng = np.random.default_rng(1)
         texture = rng.integers(60, 200, (height // 8 + 1, width // 8 + 1, 3)).astype(np.uint8)
         ground = cv2.resize(texture, (width, height), interpolation=cv2.INTER_CUBIC)
-        ground[:, width // 2:] = 128
+        ground[:, width // 2 :] = 128
         self.ground = cv2.GaussianBlur(ground, (3, 3), 0)
         self.badge = np.full((40, 110, 3), 128, np.uint8)
         cv2.rectangle(self.badge, (0, 0), (109, 39), (70, 70, 70), 2)
@@ -66,7 +66,7 @@ class GreySlabClip:
 
     def mask(self, i):
         m = np.zeros((self.height, self.width), bool)
-        m[110:150, 60 + 6 * i:170 + 6 * i] = True
+        m[110:150, 60 + 6 * i : 170 + 6 * i] = True
         return m
 
     def frame(self, i):

@@ -80,7 +80,9 @@ def test_gap_in_image_numbers_is_refused(pan_folder, tmp_path):
         open_video(folder)
     (folder / "frame_06.png").write_bytes((folder / "frame_0004.png").read_bytes())
     (folder / "frame_6.png").write_bytes((folder / "frame_0004.png").read_bytes())
-    with pytest.raises(InputError, match=r"two images for the same frame number \(frame_06.png and frame_6.png\)"):
+    with pytest.raises(
+        InputError, match=r"two images for the same frame number \(frame_06.png and frame_6.png\)"
+    ):
         open_video(folder)
     (folder / "frame_6.png").unlink()
     with open_video(folder) as v:
@@ -96,11 +98,14 @@ def test_sequence_may_start_at_any_number(pan_folder, tmp_path):
         assert v.frame_count == 4
 
 
-@pytest.mark.parametrize(("stored", "read"), [
-    ([0, 1, 2, 255], [0, 1, 2, 255]),  # 16-bit object ids
-    ([0, 65535], [0, 255]),  # a binary mask at 16-bit full scale
-    ([0, 257, 514], [0, 1, 2]),  # an 8-bit label map widened to 16 bits
-])
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        ([0, 1, 2, 255], [0, 1, 2, 255]),  # 16-bit object ids
+        ([0, 65535], [0, 255]),  # a binary mask at 16-bit full scale
+        ([0, 257, 514], [0, 1, 2]),  # an 8-bit label map widened to 16 bits
+    ],
+)
 def test_16_bit_masks_that_can_be_read(tmp_path, stored, read):
     labels = np.zeros((6, 8), np.uint16)
     labels[1, : len(stored)] = stored
@@ -111,14 +116,23 @@ def test_16_bit_masks_that_can_be_read(tmp_path, stored, read):
     assert not mask[0].any()
 
 
-@pytest.mark.parametrize(("image", "message"), [
-    (np.array([[0, 51200], [0, 0]], np.uint16), "16-bit mask with values up to 51200"),
-    (np.array([[0, 300], [1, 2]], np.uint16), "16-bit mask with values up to 300"),
-    (np.dstack([np.zeros((2, 2), np.uint8), np.full((2, 2), 255, np.uint8), np.zeros((2, 2), np.uint8)]),
-     "colour image, not a mask"),
-    (np.dstack([np.zeros((2, 2), np.uint8)] * 3 + [np.array([[0, 255], [0, 0]], np.uint8)]),
-     "has transparency"),  # black strokes drawn on a transparent layer: read as grey they would be all 0
-])
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.array([[0, 51200], [0, 0]], np.uint16), "16-bit mask with values up to 51200"),
+        (np.array([[0, 300], [1, 2]], np.uint16), "16-bit mask with values up to 300"),
+        (
+            np.dstack(
+                [np.zeros((2, 2), np.uint8), np.full((2, 2), 255, np.uint8), np.zeros((2, 2), np.uint8)]
+            ),
+            "colour image, not a mask",
+        ),
+        (
+            np.dstack([np.zeros((2, 2), np.uint8)] * 3 + [np.array([[0, 255], [0, 0]], np.uint8)]),
+            "has transparency",
+        ),  # black strokes drawn on a transparent layer: read as grey they would be all 0
+    ],
+)
 def test_masks_we_cannot_interpret_are_refused(tmp_path, image, message):
     cv2.imwrite(str(tmp_path / "m.png"), image)
     with pytest.raises(InputError, match=message):

@@ -47,8 +47,9 @@ import numpy as np
 from .base import Inpainter
 
 
-def _sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, interpolation=cv2.INTER_LINEAR,
-            outside=0) -> np.ndarray:
+def _sample(
+    image: np.ndarray, xs: np.ndarray, ys: np.ndarray, interpolation=cv2.INTER_LINEAR, outside=0
+) -> np.ndarray:
     """Samples of ``image`` at float32 points (``outside`` off the image), one row per point.
 
     cv2.remap takes the points as a map image whose sides must stay under 32767: up to that
@@ -92,7 +93,10 @@ class FlowGuidedInpainter(Inpainter):
         self.grow = grow  # flow this close to the hole is dragged by the object, so it is replaced too
         # (flow estimator, the completions made from it): see step 4 of the module docstring
         self._flow_estimates = (
-            (cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM), ("temporal", "spatial", "tracked")),
+            (
+                cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM),
+                ("temporal", "spatial", "tracked"),
+            ),
             (cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST), ("temporal", "tracked")),
         )
 
@@ -103,13 +107,16 @@ class FlowGuidedInpainter(Inpainter):
         grays = {t: self._smoothed_grey(frames[t], masks[t]) for t in range(t_lo, t_hi)}
         hidden = {t: cv2.dilate(masks[t].astype(np.uint8), _disk(self.grow)).astype(bool) for t in grays}
         # the known band around each hole: it calibrates temporal completion and measures warp errors
-        rings = {t: cv2.dilate(h.astype(np.uint8), _disk(self.ring)).astype(bool) & ~h for t, h in hidden.items()}
+        rings = {
+            t: cv2.dilate(h.astype(np.uint8), _disk(self.ring)).astype(bool) & ~h for t, h in hidden.items()
+        }
         total = np.zeros(frames[targets].shape, np.float32)
         weight = np.zeros(total.shape[:3], np.float32)
         squares = np.zeros(total.shape[:3], np.float32)  # weighted sum of the estimates' squared colours
         agreement = np.zeros(total.shape[:3], np.float32)  # sum over estimates of 1 / expected squared error
-        for estimate, disagreement, warp_error in self._estimates(frames, masks, grays, hidden, rings, targets,
-                                                                        t_lo, t_hi):
+        for estimate, disagreement, warp_error in self._estimates(
+            frames, masks, grays, hidden, rings, targets, t_lo, t_hi
+        ):
             inverse_variance = 1.0 / (self.tau**2 + self._local_mean(disagreement, masks[targets]) ** 2)
             agreement += inverse_variance
             confidence = inverse_variance / (1.0 + warp_error[:, None, None])
@@ -308,7 +315,9 @@ class FlowGuidedInpainter(Inpainter):
         if not frames or not ring.size:
             return {}
         seen = np.stack([~hidden[s].take(ring) for s in frames])
-        change = vectors[t].take(ring, axis=0)[None] - np.stack([vectors[s].take(ring, axis=0) for s in frames])
+        change = vectors[t].take(ring, axis=0)[None] - np.stack(
+            [vectors[s].take(ring, axis=0) for s in frames]
+        )
         change[~seen] = np.nan
         change.sort(axis=1)  # per frame, the seen pixels' changes first, in order (NaN sorts last)
         count = seen.sum(1)

@@ -29,8 +29,9 @@ from .tracking import segment_keyframes, track
 __all__ = ["Progress", "inpaint", "peak_gpu_mb", "peak_rss_mb", "remove", "segment_keyframes", "track"]
 
 
-def remove(source, prompts: Prompts, settings: Settings, out_dir, *,
-           progress: Progress | None = None, cancel=None) -> dict:
+def remove(
+    source, prompts: Prompts, settings: Settings, out_dir, *, progress: Progress | None = None, cancel=None
+) -> dict:
     """Remove the prompted objects: ``out_dir`` gets masks/, inpainted/, result.mp4, track.json, report.json.
 
     A pure function of (source, prompts, settings): no global state, the outputs
@@ -50,14 +51,21 @@ def remove(source, prompts: Prompts, settings: Settings, out_dir, *,
         painted = inpaint(src, scratch / "masks", settings, scratch, progress=progress, cancel=cancel)
         seconds["inpaint"] = painted["seconds"]
         report = {
-            "source": str(src.path), "source_stat": {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
-            "frames": src.frame_count, "width": src.width, "height": src.height,
+            "source": str(src.path),
+            "source_stat": {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
+            "frames": src.frame_count,
+            "width": src.width,
+            "height": src.height,
             "fps": src.fps,
-            "backends": {"segment": backends.describe(segmenter), "track": tracked["backend"],
-                         "inpaint": painted["backend"]},
+            "backends": {
+                "segment": backends.describe(segmenter),
+                "track": tracked["backend"],
+                "inpaint": painted["backend"],
+            },
             "seconds": seconds,
-            "frames_per_second": {k: (src.frame_count / v if v > 0 and k != "segment" else None)
-                                  for k, v in seconds.items()},
+            "frames_per_second": {
+                k: (src.frame_count / v if v > 0 and k != "segment" else None) for k, v in seconds.items()
+            },
             "peak_rss_mb": peak_rss_mb(),
             "peak_gpu_mb": peak_gpu_mb(),
             "video": painted["video"],

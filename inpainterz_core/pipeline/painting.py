@@ -49,8 +49,10 @@ def _mask_files(masks_dir: Path, start: int, stop: int) -> dict[int, Path]:
     except InputError as e:
         raise InputError(f"masks: {e}") from None
     if len(files) != stop - start:
-        raise InputError(f"{masks_dir} has {len(files)} masks for {stop - start} frames: "
-                         f"give one mask per frame (000000.png, 000001.png, ...)")
+        raise InputError(
+            f"{masks_dir} has {len(files)} masks for {stop - start} frames: "
+            f"give one mask per frame (000000.png, 000001.png, ...)"
+        )
     return dict(zip(range(start, stop), files, strict=True))
 
 
@@ -66,8 +68,12 @@ def _plan(boxes: dict[int, tuple | None], start, stop, chunk, context, width, he
         present = [boxes[f] for f in window if boxes[f] is not None]
         box = None
         if any(boxes[f] is not None for f in targets):
-            x0, y0, x1, y1 = (min(b[0] for b in present), min(b[1] for b in present),
-                              max(b[2] for b in present), max(b[3] for b in present))
+            x0, y0, x1, y1 = (
+                min(b[0] for b in present),
+                min(b[1] for b in present),
+                max(b[2] for b in present),
+                max(b[3] for b in present),
+            )
             pad = max(16, (x1 - x0 + y1 - y0) // 8)
             box = padded_box((x0, y0, x1, y1), pad, width, height, min_size=64)
         chunks.append(_Chunk(targets, window, box))
@@ -86,7 +92,9 @@ def _paste(frame: np.ndarray, fill: np.ndarray, hole: np.ndarray, box, edge: int
     return out
 
 
-def _inpaint_into(source, mask_files, inpainter, settings, dest: Path, start, stop, progress, cancel) -> list | None:
+def _inpaint_into(
+    source, mask_files, inpainter, settings, dest: Path, start, stop, progress, cancel
+) -> list | None:
     """Fill every frame of the range into ``dest``; returns what became of the source's audio streams
     (None without a video)."""
     width, height = source.width, source.height
@@ -95,8 +103,10 @@ def _inpaint_into(source, mask_files, inpainter, settings, dest: Path, start, st
     for i in range(start, stop):
         labels = read_mask(mask_files[i])
         if labels.shape != (height, width):
-            raise InputError(f"mask {mask_files[i].name} is {labels.shape[1]}x{labels.shape[0]}, "
-                             f"the video is {width}x{height}")
+            raise InputError(
+                f"mask {mask_files[i].name} is {labels.shape[1]}x{labels.shape[0]}, "
+                f"the video is {width}x{height}"
+            )
         boxes[i] = bounding_box(_hole(labels, settings.dilate))
     # Each chunk re-reads its context frames: with a long reach (E2FGVI's references) longer chunks
     # keep that overhead small; memory stays bounded at chunk + 2 x context crops either way.
@@ -123,7 +133,9 @@ def _inpaint_into(source, mask_files, inpainter, settings, dest: Path, start, st
     # lookahead never has to seek back and no full frame waits in memory for its fill.
     with open_video(source.path) as second:
         output = second.frames(start, stop)
-        video = Mp4Writer.for_source(dest / "result.mp4", source, start, stop) if settings.write_video else None
+        video = (
+            Mp4Writer.for_source(dest / "result.mp4", source, start, stop) if settings.write_video else None
+        )
         writer = OutputWriter(inpainted, video)
         try:
             for c in chunks:
@@ -159,8 +171,8 @@ def _fill_chunk(c: _Chunk, crops, inpainter, cancel) -> dict[int, tuple]:
     images, holes = [], []
     for f in c.window:
         (kx0, ky0, _, _), image, hole = crops[f]
-        images.append(image[y0 - ky0:y1 - ky0, x0 - kx0:x1 - kx0])
-        holes.append(hole[y0 - ky0:y1 - ky0, x0 - kx0:x1 - kx0])
+        images.append(image[y0 - ky0 : y1 - ky0, x0 - kx0 : x1 - kx0])
+        holes.append(hole[y0 - ky0 : y1 - ky0, x0 - kx0 : x1 - kx0])
     frames, masks = np.stack(images), np.stack(holes)
     w, h = x1 - x0, y1 - y0
     # Inpainters of any size get at most MAX_WORK_SIDE; one with a fixed size (E2FGVI-CVPR22) resizes itself.
@@ -168,7 +180,9 @@ def _fill_chunk(c: _Chunk, crops, inpainter, cancel) -> dict[int, tuple]:
     if inpainter.work_size is None and scale < 1:
         work = (max(8, round(w * scale)), max(8, round(h * scale)))
         frames = np.stack([cv2.resize(f, work, interpolation=cv2.INTER_AREA) for f in frames])
-        masks = np.stack([cv2.resize(m.astype(np.uint8), work, interpolation=cv2.INTER_LINEAR) > 0 for m in masks])
+        masks = np.stack(
+            [cv2.resize(m.astype(np.uint8), work, interpolation=cv2.INTER_LINEAR) > 0 for m in masks]
+        )
     check_cancel(cancel)
     offset = c.window.start
     targets = range(c.targets.start - offset, c.targets.stop - offset)
@@ -184,8 +198,17 @@ def _fill_chunk(c: _Chunk, crops, inpainter, cancel) -> dict[int, tuple]:
     return result
 
 
-def inpaint(source, masks_dir, settings: Settings, out_dir, *, frame_range=None,
-            progress: Progress | None = None, cancel=None, inpainter=None) -> dict:
+def inpaint(
+    source,
+    masks_dir,
+    settings: Settings,
+    out_dir,
+    *,
+    frame_range=None,
+    progress: Progress | None = None,
+    cancel=None,
+    inpainter=None,
+) -> dict:
     """Paint out the masked pixels; writes ``inpainted/%06d.png``, ``result.mp4`` and ``report.json``.
 
     The three appear together: they are built in a scratch folder and moved into
@@ -199,10 +222,19 @@ def inpaint(source, masks_dir, settings: Settings, out_dir, *, frame_range=None,
         with staged(out_dir, ["inpainted", "result.mp4", "report.json"]) as scratch:
             inpainter = inpainter or backends.make_inpainter(settings)
             t0 = time.perf_counter()
-            audio = _inpaint_into(src, mask_files, inpainter, settings, scratch, start, stop, progress, cancel)
-            report = {"stage": "inpaint", "backend": backends.describe(inpainter), "frames": stop - start,
-                      "range": [start, stop], "seconds": time.perf_counter() - t0,
-                      "width": src.width, "height": src.height,
-                      "video": "result.mp4" if settings.write_video else None, "audio": audio}
+            audio = _inpaint_into(
+                src, mask_files, inpainter, settings, scratch, start, stop, progress, cancel
+            )
+            report = {
+                "stage": "inpaint",
+                "backend": backends.describe(inpainter),
+                "frames": stop - start,
+                "range": [start, stop],
+                "seconds": time.perf_counter() - t0,
+                "width": src.width,
+                "height": src.height,
+                "video": "result.mp4" if settings.write_video else None,
+                "audio": audio,
+            }
             (scratch / "report.json").write_text(json.dumps(report, indent=2))
     return report

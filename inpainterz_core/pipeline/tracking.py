@@ -54,7 +54,9 @@ def _merge_keyframe(tracked: np.ndarray, keyframe: np.ndarray) -> np.ndarray:
     return merged
 
 
-def _track_into(source, keyframes, tracker, masks_dir: Path, start, stop, progress, cancel) -> dict[int, float]:
+def _track_into(
+    source, keyframes, tracker, masks_dir: Path, start, stop, progress, cancel
+) -> dict[int, float]:
     """Every frame of the range gets its mask from the nearest keyframe (in time).
 
     Forward from the first keyframe to the end, re-seeding at each later keyframe; backward
@@ -104,8 +106,17 @@ def _track_into(source, keyframes, tracker, masks_dir: Path, start, stop, progre
     return confidence
 
 
-def track(source, keyframes: dict[int, np.ndarray], settings: Settings, out_dir, *,
-          frame_range=None, progress: Progress | None = None, cancel=None, tracker=None) -> dict:
+def track(
+    source,
+    keyframes: dict[int, np.ndarray],
+    settings: Settings,
+    out_dir,
+    *,
+    frame_range=None,
+    progress: Progress | None = None,
+    cancel=None,
+    tracker=None,
+) -> dict:
     """Propagate keyframe label maps over ``frame_range``; writes ``out_dir/masks/%06d.png`` and ``track.json``.
 
     ``track.json`` (also returned) holds each frame's confidence and ``check_frames``, the frames
@@ -121,18 +132,32 @@ def track(source, keyframes: dict[int, np.ndarray], settings: Settings, out_dir,
             raise InputError(f"keyframe {outside[0]} is outside the frame range {start}..{stop}")
         for k, labels in keyframes.items():
             if labels.shape != (src.height, src.width):
-                raise InputError(f"keyframe {k} mask is {labels.shape[1]}x{labels.shape[0]}, "
-                                 f"the video is {src.width}x{src.height}")
+                raise InputError(
+                    f"keyframe {k} mask is {labels.shape[1]}x{labels.shape[0]}, "
+                    f"the video is {src.width}x{src.height}"
+                )
         tracker = tracker or backends.make_tracker(settings)
         t0 = time.perf_counter()
         with staged(out_dir, ["masks", "track.json"]) as scratch:
             (scratch / "masks").mkdir()
-            confidence = _track_into(src, keyframes, tracker, scratch / "masks", start, stop, progress, cancel)
+            confidence = _track_into(
+                src, keyframes, tracker, scratch / "masks", start, stop, progress, cancel
+            )
             scores = [confidence[i] for i in range(start, stop)]
-            report = {"stage": "track", "backend": backends.describe(tracker), "frames": stop - start,
-                      "range": [start, stop], "seconds": time.perf_counter() - t0, "masks": str(out_dir / "masks"),
-                      "keyframes": sorted(keyframes), "confidence": scores,
-                      "check_frames": [i for i, c in zip(range(start, stop), scores, strict=True)
-                                       if c is not None and c < LOW_CONFIDENCE]}
+            report = {
+                "stage": "track",
+                "backend": backends.describe(tracker),
+                "frames": stop - start,
+                "range": [start, stop],
+                "seconds": time.perf_counter() - t0,
+                "masks": str(out_dir / "masks"),
+                "keyframes": sorted(keyframes),
+                "confidence": scores,
+                "check_frames": [
+                    i
+                    for i, c in zip(range(start, stop), scores, strict=True)
+                    if c is not None and c < LOW_CONFIDENCE
+                ],
+            }
             (scratch / "track.json").write_text(json.dumps(report, indent=2))
     return report

@@ -59,17 +59,22 @@ class GrabCutSegmenter(Segmenter):
     def _grabcut(self, image, box, prompt: ObjectPrompt, previous) -> np.ndarray:
         """GrabCut in a crop around ``box`` (probable foreground), clicks as certain seeds."""
         h, w = image.shape[:2]
-        x0, y0, x1, y1 = padded_box(box, pad=max(8, (box[2] - box[0] + box[3] - box[1]) // 4), width=w, height=h)
+        x0, y0, x1, y1 = padded_box(
+            box, pad=max(8, (box[2] - box[0] + box[3] - box[1]) // 4), width=w, height=h
+        )
         crop = image[y0:y1, x0:x1]
         scale = min(1.0, self.work_side / max(crop.shape[:2]))
-        small = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else crop
+        small = (
+            cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else crop
+        )
 
         seeds = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
         bx0, by0, bx1, by1 = ((np.array(box) - [x0, y0, x0, y0]) * scale).round().astype(int)
-        seeds[max(by0, 0):by1, max(bx0, 0):bx1] = cv2.GC_PR_FGD
+        seeds[max(by0, 0) : by1, max(bx0, 0) : bx1] = cv2.GC_PR_FGD
         if previous is not None:
-            prev = cv2.resize(previous[y0:y1, x0:x1].astype(np.uint8), small.shape[1::-1],
-                              interpolation=cv2.INTER_NEAREST).astype(bool)
+            prev = cv2.resize(
+                previous[y0:y1, x0:x1].astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST
+            ).astype(bool)
             seeds[prev] = cv2.GC_PR_FGD
         if not (seeds == cv2.GC_BGD).any():  # the box fills the frame: its rim is the only background hint
             rim = np.ones_like(seeds, bool)
@@ -112,12 +117,14 @@ class GrabCutSegmenter(Segmenter):
 def _touches(found, box, shape, margin: int = 2) -> bool:
     """Does the mask's box reach an edge of the search box that is not the frame's edge?"""
     h, w = shape[:2]
-    return any((
-        found[0] <= box[0] + margin and box[0] > 0,
-        found[1] <= box[1] + margin and box[1] > 0,
-        found[2] >= box[2] - margin and box[2] < w,
-        found[3] >= box[3] - margin and box[3] < h,
-    ))
+    return any(
+        (
+            found[0] <= box[0] + margin and box[0] > 0,
+            found[1] <= box[1] + margin and box[1] > 0,
+            found[2] >= box[2] - margin and box[2] < w,
+            found[3] >= box[3] - margin and box[3] < h,
+        )
+    )
 
 
 def _flood_box(image: np.ndarray, x: int, y: int, tolerance: int = 20) -> tuple[int, int, int, int]:
@@ -135,8 +142,11 @@ def _flood_box(image: np.ndarray, x: int, y: int, tolerance: int = 20) -> tuple[
     # Work on a window of at most ~200 px: the box only needs to be roughly right, and a 4K click costs the same.
     scale = min(1.0, 200 / max(x1 - x0, y1 - y0))
     window = cv2.resize(image[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    cx, cy = min(round((x - x0) * scale), window.shape[1] - 1), min(round((y - y0) * scale), window.shape[0] - 1)
-    similar = (np.abs(window.astype(np.int16) - window[cy, cx].astype(np.int16)).max(axis=2) <= tolerance)
+    cx, cy = (
+        min(round((x - x0) * scale), window.shape[1] - 1),
+        min(round((y - y0) * scale), window.shape[0] - 1),
+    )
+    similar = np.abs(window.astype(np.int16) - window[cy, cx].astype(np.int16)).max(axis=2) <= tolerance
     _, blobs = cv2.connectedComponents(similar.astype(np.uint8), connectivity=8)
     reach = blobs == blobs[cy, cx]
     for _ in range(16):
@@ -151,11 +161,17 @@ def _flood_box(image: np.ndarray, x: int, y: int, tolerance: int = 20) -> tuple[
     if reach.mean() > 0.5 or (bx1 - bx0) * (by1 - by0) > 0.8 * reach.size:
         half = max(16, min(h, w) // 12)
         return max(0, x - half), max(0, y - half), min(w, x + half + 1), min(h, y + half + 1)
-    return (x0 + int(bx0 / scale), y0 + int(by0 / scale),
-            min(w, x0 + int(np.ceil(bx1 / scale))), min(h, y0 + int(np.ceil(by1 / scale))))
+    return (
+        x0 + int(bx0 / scale),
+        y0 + int(by0 / scale),
+        min(w, x0 + int(np.ceil(bx1 / scale))),
+        min(h, y0 + int(np.ceil(by1 / scale))),
+    )
 
 
-def _keep_prompted_components(fg: np.ndarray, prompt: ObjectPrompt, x0: int, y0: int, scale: float) -> np.ndarray:
+def _keep_prompted_components(
+    fg: np.ndarray, prompt: ObjectPrompt, x0: int, y0: int, scale: float
+) -> np.ndarray:
     """Drop stray foreground blobs: keep components touching a positive click, or the largest ones."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     if count <= 2:

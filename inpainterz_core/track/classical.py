@@ -126,7 +126,7 @@ def _look(gray: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
     box = bounding_box(mask)
     if box is None:
         return None
-    return gray[box[1]:box[3], box[0]:box[2]].copy(), mask[box[1]:box[3], box[0]:box[2]].copy()
+    return gray[box[1] : box[3], box[0] : box[2]].copy(), mask[box[1] : box[3], box[0] : box[2]].copy()
 
 
 def _at_edge(mask: np.ndarray, margin: int = 2) -> bool:
@@ -159,8 +159,15 @@ def _looks_like(palette: np.ndarray, image: np.ndarray, mask: np.ndarray) -> flo
 class FlowTracker(Tracker):
     name = "flow"
 
-    def __init__(self, work_side: int = 320, colour_weight: float = 0.8, local_weight: float = 0.5,
-                 band: float = 0.2, surroundings_rate: float = 0.1, redetect_below: float = 0.35):
+    def __init__(
+        self,
+        work_side: int = 320,
+        colour_weight: float = 0.8,
+        local_weight: float = 0.5,
+        band: float = 0.2,
+        surroundings_rate: float = 0.1,
+        redetect_below: float = 0.35,
+    ):
         self.work_side = work_side
         self.colour_weight = colour_weight
         self.local_weight = local_weight
@@ -226,7 +233,7 @@ class FlowTracker(Tracker):
         sx = int(np.clip(round(-obj.velocity[0]), -x0, w - x1))
         sy = int(np.clip(round(-obj.velocity[1]), -y0, h - y1))
         cur = np.ascontiguousarray(shrink(gray[y0:y1, x0:x1]))
-        prev_shifted = np.ascontiguousarray(shrink(self._gray[y0 + sy:y1 + sy, x0 + sx:x1 + sx]))
+        prev_shifted = np.ascontiguousarray(shrink(self._gray[y0 + sy : y1 + sy, x0 + sx : x1 + sx]))
         flow = self._flow.calc(cur, prev_shifted, None)  # cur(p) ~ prev(p + flow(p))
         flow += np.array([sx, sy], np.float32) * scale
         prev = np.ascontiguousarray(shrink(self._gray[y0:y1, x0:x1]))
@@ -240,8 +247,9 @@ class FlowTracker(Tracker):
             return np.zeros((h, w), bool), 0.0
 
         small_image = shrink(image[y0:y1, x0:x1])
-        warped_prev_image = cv2.remap(shrink(self._image[y0:y1, x0:x1]), mx, my, cv2.INTER_LINEAR,
-                                      borderMode=cv2.BORDER_REPLICATE)
+        warped_prev_image = cv2.remap(
+            shrink(self._image[y0:y1, x0:x1]), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         band_px = max(2, round(self.band * size * scale))
         colour = obj.colours.log_ratio(small_image)
         local = _local_log_ratio(warped_prev_image, crisp, small_image, cell=max(8, 2 * band_px))
@@ -267,8 +275,9 @@ class FlowTracker(Tracker):
         # own move (the flow can miss a fast object the colours still caught), matches this one.
         by_flow = cv2.remap(prev, mx, my, cv2.INTER_LINEAR)
         move = _centre(mask_small) - _centre(prev_mask > 0.5) if (prev_mask > 0.5).any() else np.zeros(2)
-        by_move = cv2.warpAffine(prev, np.float32([[1, 0, move[0]], [0, 1, move[1]]]), dsize,
-                                 borderMode=cv2.BORDER_REPLICATE)
+        by_move = cv2.warpAffine(
+            prev, np.float32([[1, 0, move[0]], [0, 1, move[1]]]), dsize, borderMode=cv2.BORDER_REPLICATE
+        )
         residual = min(np.abs(by.astype(np.float32) - cur)[mask_small].mean() for by in (by_flow, by_move))
         explained = float(np.exp(-max(0.0, residual - 6.0) / 15.0))
         confidence = float(np.clip((looks - 0.3) / 0.5, 0, 1)) * explained * min(1.0, steady / 0.7)
@@ -290,13 +299,17 @@ class FlowTracker(Tracker):
         ys, xs = ys[pick], xs[pick]
         src = np.stack([mx[ys, xs], my[ys, xs]], axis=1)
         dst = np.stack([gx[ys, xs], gy[ys, xs]], axis=1)
-        transform, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
+        transform, inliers = cv2.estimateAffinePartial2D(
+            src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0
+        )
         if transform is None:
             return dense
         weight = float(np.clip((inliers.mean() - 0.5) / 0.4, 0.0, 1.0))
         if weight == 0:
             return dense
-        rigid = cv2.warpAffine(prev_mask, transform, prev_mask.shape[::-1], flags=cv2.INTER_LINEAR, borderValue=0)
+        rigid = cv2.warpAffine(
+            prev_mask, transform, prev_mask.shape[::-1], flags=cv2.INTER_LINEAR, borderValue=0
+        )
         return weight * rigid + (1 - weight) * dense
 
     def _redetect(self, obj: _Object, image, gray, mask, confidence) -> tuple[np.ndarray, float] | None:
@@ -326,8 +339,12 @@ class FlowTracker(Tracker):
         if templ.shape[0] >= small.shape[0] or templ.shape[1] >= small.shape[1] or not templ_mask.any():
             return None
         # Compare the object's own pixels only: the background in its box has changed since then.
-        scores = np.nan_to_num(cv2.matchTemplate(small, templ, cv2.TM_CCOEFF_NORMED, mask=templ_mask),
-                               nan=-1.0, posinf=-1.0, neginf=-1.0)
+        scores = np.nan_to_num(
+            cv2.matchTemplate(small, templ, cv2.TM_CCOEFF_NORMED, mask=templ_mask),
+            nan=-1.0,
+            posinf=-1.0,
+            neginf=-1.0,
+        )
         _, score, _, (bx, by) = cv2.minMaxLoc(scores)
         if score < 0.6:
             return None
@@ -336,11 +353,15 @@ class FlowTracker(Tracker):
         if shrink < 1:  # the coarse search is off by up to a coarse pixel: settle it at full resolution
             r = int(np.ceil(1 / shrink)) + 1
             wx0, wy0 = max(0, x0 - r), max(0, y0 - r)
-            window = gray[wy0:min(h, y0 + ph + r), wx0:min(w, x0 + pw + r)]
+            window = gray[wy0 : min(h, y0 + ph + r), wx0 : min(w, x0 + pw + r)]
             if window.shape[0] >= ph and window.shape[1] >= pw:
                 full = cv2.resize(patch, (pw, ph), interpolation=cv2.INTER_LINEAR)
-                fine = np.nan_to_num(cv2.matchTemplate(window, full, cv2.TM_CCOEFF_NORMED, mask=placed),
-                                     nan=-1.0, posinf=-1.0, neginf=-1.0)
+                fine = np.nan_to_num(
+                    cv2.matchTemplate(window, full, cv2.TM_CCOEFF_NORMED, mask=placed),
+                    nan=-1.0,
+                    posinf=-1.0,
+                    neginf=-1.0,
+                )
                 _, _, _, (fx, fy) = cv2.minMaxLoc(fine)
                 x0, y0 = wx0 + fx, wy0 + fy
         x1, y1 = min(w, x0 + pw), min(h, y0 + ph)

@@ -19,7 +19,9 @@ import zlib
 
 # Before bpy starts: Blender installs extensions under its user folders; keep them out of the home folder.
 if "BLENDER_USER_RESOURCES" not in os.environ:
-    USER_RESOURCES = os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="inpainterz-blender-user-")
+    USER_RESOURCES = os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(
+        prefix="inpainterz-blender-user-"
+    )
 else:
     USER_RESOURCES = None
 
@@ -48,8 +50,9 @@ def extension_zip(tmp_path_factory):
 @pytest.fixture(scope="session")
 def addon(extension_zip):
     """The add-on's package, installed from its zip and enabled."""
-    result = bpy.ops.extensions.package_install_files(filepath=str(extension_zip), repo="user_default",
-                                                      enable_on_install=True)
+    result = bpy.ops.extensions.package_install_files(
+        filepath=str(extension_zip), repo="user_default", enable_on_install=True
+    )
     assert result == {"FINISHED"}
     yield importlib.import_module(MODULE)
     bpy.ops.preferences.addon_disable(module=MODULE)
@@ -87,11 +90,17 @@ def write_png(path, image):
     raw = b"".join(b"\x00" + image[y].tobytes() for y in range(h))
 
     def chunk(tag, data):
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0)
-    pathlib.Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-                                   + chunk(b"IEND", b""))
+    pathlib.Path(path).write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def render(scene, frame, path):
@@ -113,4 +122,3 @@ def read_png(path):
 
 def set_resolution(scene, w, h):
     scene.render.resolution_x, scene.render.resolution_y = w, h
-

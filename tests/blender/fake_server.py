@@ -26,7 +26,7 @@ def prompt_mask(width, height, points, box):
         mask[y0:y1, x0:x1] = True
     for x, y, label in points:
         if label:
-            mask[max(0, int(y) - 1):int(y) + 2, max(0, int(x) - 1):int(x) + 2] = True
+            mask[max(0, int(y) - 1) : int(y) + 2, max(0, int(x) - 1) : int(x) + 2] = True
     return mask
 
 
@@ -97,8 +97,17 @@ class FakeServer:
             self._send(identity, self.protocol.reply(request_id, op, reply))
 
     def op_hello(self, identity, request_id, body):
-        return {"protocol": 1, "server_version": "fake", "backends": {"stages": {}}, "device": "cpu",
-                "weights": {}, "auth": self.key is not None, "channel": "c1" if self.key else None, "allowed_roots": self.allowed_roots, "limits": {}}
+        return {
+            "protocol": 1,
+            "server_version": "fake",
+            "backends": {"stages": {}},
+            "device": "cpu",
+            "weights": {},
+            "auth": self.key is not None,
+            "channel": "c1" if self.key else None,
+            "allowed_roots": self.allowed_roots,
+            "limits": {},
+        }
 
     def op_open_video(self, identity, request_id, body):
         if self.open_error is not None:
@@ -108,10 +117,22 @@ class FakeServer:
         if "upload" in body:
             self.uploaded[session] = []
             upload = body["upload"]
-            return {"session": session, "width": upload["width"], "height": upload["height"], "fps": upload["fps"],
-                    "frame_count": upload["frame_count"], "ready": False}
-        return {"session": session, "width": self.width, "height": self.height, "fps": 24.0,
-                "frame_count": self.frame_count, "ready": True}
+            return {
+                "session": session,
+                "width": upload["width"],
+                "height": upload["height"],
+                "fps": upload["fps"],
+                "frame_count": upload["frame_count"],
+                "ready": False,
+            }
+        return {
+            "session": session,
+            "width": self.width,
+            "height": self.height,
+            "fps": 24.0,
+            "frame_count": self.frame_count,
+            "ready": True,
+        }
 
     def op_upload_frames(self, identity, request_id, body):
         frames = self.uploaded[body["session"]]
@@ -127,7 +148,12 @@ class FakeServer:
 
     def op_segment(self, identity, request_id, body):
         mask = prompt_mask(self.width, self.height, body.get("points", []), body.get("box"))
-        return {"object_id": body["object_id"], "frame": body["frame"], "mask": rle(mask), "area": int(mask.sum())}
+        return {
+            "object_id": body["object_id"],
+            "frame": body["frame"],
+            "mask": rle(mask),
+            "area": int(mask.sum()),
+        }
 
     def op_track(self, identity, request_id, body):
         if self.track_error is not None:
@@ -148,12 +174,23 @@ class FakeServer:
             write_png(os.path.join(out, "masks", f"{i:06d}.png"), labels)
         results = {"out_dir": out, "masks": os.path.join(out, "masks"), "mask_range": [start, stop]}
         self.results = results
-        self._send(identity, self.protocol.event(request_id, "job_finished",
-                                                 {"job": job, "kind": "track", "results": results}))
+        self._send(
+            identity,
+            self.protocol.event(
+                request_id, "job_finished", {"job": job, "kind": "track", "results": results}
+            ),
+        )
 
     def op_result_frames(self, identity, request_id, body):
         start, stop = self.results["mask_range"]
         end = min(stop, body["start"] + body.get("count", 16))
-        frames = [open(os.path.join(self.results["masks"], f"{i:06d}.png"), "rb").read()
-                  for i in range(body["start"], end)]
-        return {"kind": body["kind"], "start": body["start"], "frames": frames, "next": end if end < stop else None}
+        frames = [
+            open(os.path.join(self.results["masks"], f"{i:06d}.png"), "rb").read()
+            for i in range(body["start"], end)
+        ]
+        return {
+            "kind": body["kind"],
+            "start": body["start"],
+            "frames": frames,
+            "next": end if end < stop else None,
+        }

@@ -23,7 +23,8 @@ def shot(addon, scene, tmp_path):
         write_png(src / f"src_{i:04d}.png", np.full((H, W, 3), 40 * i, np.uint8))
     set_resolution(scene, W, H)
     source = addon.compat.strips(scene.sequence_editor).new_image(
-        name="shot", filepath=str(src / "src_0000.png"), channel=1, frame_start=10)
+        name="shot", filepath=str(src / "src_0000.png"), channel=1, frame_start=10
+    )
     for i in range(1, N):
         source.elements.append(f"src_{i:04d}.png")
     scene.sequence_editor.active_strip = source
@@ -48,6 +49,7 @@ class Layout:
             if kwargs.get("text"):
                 self.texts.append(kwargs["text"])
             return Layout(self.texts) if name in ("box", "row", "column") else types.SimpleNamespace()
+
         return call
 
 
@@ -55,8 +57,13 @@ def panel_texts(addon):
     """The texts the Inpainterz panel shows now."""
     texts = []
     cls = bpy.types.INPAINTERZ_PT_main
-    panel = types.SimpleNamespace(layout=Layout(texts), draw_server=cls.draw_server, draw_prompts=cls.draw_prompts,
-                                  draw_jobs=cls.draw_jobs, draw_results=cls.draw_results)
+    panel = types.SimpleNamespace(
+        layout=Layout(texts),
+        draw_server=cls.draw_server,
+        draw_prompts=cls.draw_prompts,
+        draw_jobs=cls.draw_jobs,
+        draw_results=cls.draw_results,
+    )
     cls.draw(panel, bpy.context)
     return texts
 
@@ -102,7 +109,9 @@ def test_track_at_once_after_clicks_sends_the_prompts_the_panel_shows(addon, sho
     shown = np.frombuffer(addon.remote.client.rle_decode(rle), np.uint8).reshape(H, W)
     assert frame == 2 and shown[8:40, 10:30].all()  # the mask shown is the box's
     (track,) = server.ops("track")
-    assert track["objects"] == [{"object_id": 1, "frame": 2, "points": [[20.0, 20.0, 1]], "box": [10.0, 8.0, 30.0, 40.0]}]
+    assert track["objects"] == [
+        {"object_id": 1, "frame": 2, "points": [[20.0, 20.0, 1]], "box": [10.0, 8.0, 30.0, 40.0]}
+    ]
     assert (track["start"], track["stop"]) == (0, N)
     assert server.ops("add_object") == [{"session": "s1"}]  # one preview object, no filler loop
 
@@ -157,7 +166,11 @@ def test_track_and_inpaint_are_their_own_operators_and_scripts_keep_working(addo
         bpy.ops.inpainterz.add_point(image_x=W + 1, image_y=3)
     vx, vy = addon.geometry.source_to_view(source, bpy.context.scene, 50.0, 10.0)
     assert bpy.ops.inpainterz.add_point(view_x=vx, view_y=vy, negative=True) == {"FINISHED"}
-    assert (round(item.points[1].x, 3), round(item.points[1].y, 3), item.points[1].positive) == (50.0, 10.0, False)
+    assert (round(item.points[1].x, 3), round(item.points[1].y, 3), item.points[1].positive) == (
+        50.0,
+        10.0,
+        False,
+    )
 
     assert bpy.ops.inpainterz.run(kind="track") == {"FINISHED"}  # what scripts already call
     exchange(addon, server)
@@ -179,8 +192,11 @@ def test_server_errors_become_reports_and_end_what_waited(addon, shot):
 def test_a_refused_folder_says_what_to_do_in_blender(addon, shot):
     """Finding 3's message: a server that refuses a folder is answered with what to do in Blender."""
     source, server = shot
-    server.track_error = ("path_not_allowed", "/x/inpainterz/shot is outside the server's allowed folders "
-                          "(start the server with --allow-root to add one)")
+    server.track_error = (
+        "path_not_allowed",
+        "/x/inpainterz/shot is outside the server's allowed folders "
+        "(start the server with --allow-root to add one)",
+    )
     assert bpy.ops.inpainterz.add_point(image_x=3, image_y=3) == {"FINISHED"}
     assert bpy.ops.inpainterz.track() == {"FINISHED"}
     exchange(addon, server)
@@ -216,7 +232,9 @@ def test_frames_go_up_and_results_come_back_in_steps(addon, shot, tmp_path, monk
     assert [b["start"] for b in server.ops("result_frames")] == [0, 3]
     assert not conn.jobs and conn.error is None
     results = addon.strips.results_dir(source)
-    assert sorted(os.listdir(os.path.join(results, "from-server", "masks"))) == [f"{i:06d}.png" for i in range(1, N)]
+    assert sorted(os.listdir(os.path.join(results, "from-server", "masks"))) == [
+        f"{i:06d}.png" for i in range(1, N)
+    ]
     mask = addon.strips.find_result(bpy.context.scene, source, addon.strips.MASK)
     assert mask.elements[0].filename == "000001.png" and mask.frame_final_start == source.frame_final_start
 
@@ -294,7 +312,9 @@ def test_a_connection_file_with_curve_keys_signs_and_encrypts(addon, shot, tmp_p
         unencrypted.setsockopt(zmq.LINGER, 0)
         unencrypted.connect(server.address)
         before = len(server.requests)
-        unencrypted.send_multipart(addon.remote.protocol.pack(addon.remote.protocol.request("x", "hello", {}), None))
+        unencrypted.send_multipart(
+            addon.remote.protocol.pack(addon.remote.protocol.request("x", "hello", {}), None)
+        )
         server.step(timeout_ms=300)
         assert len(server.requests) == before  # a plain-text client gets nowhere
         unencrypted.close()

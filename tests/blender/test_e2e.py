@@ -40,9 +40,23 @@ def start_server(addon, work, roots):
     log = open(work / "server.log", "wb")
     allow = [arg for root in roots for arg in ("--allow-root", str(root))]
     process = subprocess.Popen(
-        [str(SERVER_PYTHON), "-m", "inpainterz_server", "--bind", address, *allow,
-         "--work-dir", str(work / "jobs"), "--idle-timeout", "900"],
-        stdout=log, stderr=log, cwd=ROOT, env=env)
+        [
+            str(SERVER_PYTHON),
+            "-m",
+            "inpainterz_server",
+            "--bind",
+            address,
+            *allow,
+            "--work-dir",
+            str(work / "jobs"),
+            "--idle-timeout",
+            "900",
+        ],
+        stdout=log,
+        stderr=log,
+        cwd=ROOT,
+        env=env,
+    )
     client = addon.remote.client.Client(address)
     deadline = time.monotonic() + 120
     while client.health(timeout=1.0) is None:
@@ -83,12 +97,22 @@ def truth(server):
     gt = np.load(CASE / "gt_masks.npz")
     masks = np.unpackbits(gt["masks"], axis=-1, count=W).astype(bool)[:FRAMES]
     background = work / "background.npy"
-    subprocess.run([str(SERVER_PYTHON), "-c", (
-        "import av, numpy as np, sys\n"
-        "c = av.open(sys.argv[1])\n"
-        "frames = [f.to_ndarray(format='rgb24') for _, f in zip(range(int(sys.argv[3])), c.decode(video=0))]\n"
-        "np.save(sys.argv[2], np.stack(frames))\n"), str(CASE.parent / json.loads(
-            (CASE / "case.json").read_text())["source_clip"]), str(background), str(FRAMES)], check=True)
+    subprocess.run(
+        [
+            str(SERVER_PYTHON),
+            "-c",
+            (
+                "import av, numpy as np, sys\n"
+                "c = av.open(sys.argv[1])\n"
+                "frames = [f.to_ndarray(format='rgb24') for _, f in zip(range(int(sys.argv[3])), c.decode(video=0))]\n"
+                "np.save(sys.argv[2], np.stack(frames))\n"
+            ),
+            str(CASE.parent / json.loads((CASE / "case.json").read_text())["source_clip"]),
+            str(background),
+            str(FRAMES),
+        ],
+        check=True,
+    )
     return masks, np.load(background)
 
 
@@ -118,16 +142,21 @@ def add_shot_and_prompts(addon, scene, case):
     """The case's movie as strip "shot" at frame 11, FRAMES frames long, and its box and click in
     preview coordinates (canvas centre, y up) of this untransformed strip, at the prompt's frame."""
     source = addon.compat.strips(scene.sequence_editor).new_movie(
-        name="shot", filepath=str(CASE / "input.mp4"), channel=2, frame_start=11)
+        name="shot", filepath=str(CASE / "input.mp4"), channel=2, frame_start=11
+    )
     source.frame_offset_end = source.frame_duration - FRAMES
     scene.sequence_editor.active_strip = source
     scene.frame_set(source.frame_final_start + case["prompt"]["frame"])
-    (x, y, _), = case["prompt"]["points"]
+    ((x, y, _),) = case["prompt"]["points"]
     x0, y0, x1, y1 = case["prompt"]["box"]
-    assert bpy.ops.inpainterz.add_box(view_x0=x0 - W / 2, view_y0=H / 2 - y0,
-                                      view_x1=x1 - W / 2, view_y1=H / 2 - y1) == {"FINISHED"}
+    assert bpy.ops.inpainterz.add_box(
+        view_x0=x0 - W / 2, view_y0=H / 2 - y0, view_x1=x1 - W / 2, view_y1=H / 2 - y1
+    ) == {"FINISHED"}
     assert bpy.ops.inpainterz.add_point(view_x=x + 0.5 - W / 2, view_y=H / 2 - y - 0.5) == {"FINISHED"}
-    assert (source.inpainterz.objects[0].points[0].x, source.inpainterz.objects[0].points[0].y) == (x + 0.5, y + 0.5)
+    assert (source.inpainterz.objects[0].points[0].x, source.inpainterz.objects[0].points[0].y) == (
+        x + 0.5,
+        y + 0.5,
+    )
     return source
 
 
@@ -157,7 +186,10 @@ def test_click_track_inpaint_render(addon, scene, server, truth, tmp_path):
     clean = addon.strips.find_result(scene, source, addon.strips.CLEAN)
     matte = addon.strips.find_result(scene, source, addon.strips.MATTE)
     for strip in (mask, clean, matte):
-        assert (strip.frame_final_start, strip.frame_final_end) == (source.frame_final_start, source.frame_final_end)
+        assert (strip.frame_final_start, strip.frame_final_end) == (
+            source.frame_final_start,
+            source.frame_final_end,
+        )
         assert strip.channel > source.channel
     assert mask.type == clean.type == "IMAGE"
     assert len(mask.elements) == len(clean.elements) == FRAMES
@@ -181,8 +213,13 @@ def test_click_track_inpaint_render(addon, scene, server, truth, tmp_path):
 
     # Inside the ground truth: as close to the true background as the pipeline's own output
     # (what `inpainterz remove` writes for the same prompts).
-    ours, pipeline = psnr(rendered[gt_masks], background[gt_masks]), psnr(written[gt_masks], background[gt_masks])
-    print(f"hole PSNR: render {ours:.2f} dB, pipeline output {pipeline:.2f} dB, Telea {case['telea_hole_psnr']}")
+    ours, pipeline = (
+        psnr(rendered[gt_masks], background[gt_masks]),
+        psnr(written[gt_masks], background[gt_masks]),
+    )
+    print(
+        f"hole PSNR: render {ours:.2f} dB, pipeline output {pipeline:.2f} dB, Telea {case['telea_hole_psnr']}"
+    )
     assert ours >= pipeline - 0.05
     # Outside the hole the server painted: exactly the source strip, as Blender decodes it; inside
     # it exactly the clean frames.
@@ -197,7 +234,9 @@ def test_click_track_inpaint_render(addon, scene, server, truth, tmp_path):
     bpy.ops.wm.open_mainfile(filepath=str(work / "edit.blend"))
     scene = bpy.context.scene
     addon.compat.ensure_sequencer_scene(scene)
-    again = render(scene, scene.sequence_editor.active_strip.frame_final_start + 5, tmp_path / "again.png")[..., :3]
+    again = render(scene, scene.sequence_editor.active_strip.frame_final_start + 5, tmp_path / "again.png")[
+        ..., :3
+    ]
     assert (again == rendered[5]).all()
 
 
@@ -216,7 +255,10 @@ def test_moved_and_trimmed_source_reruns_consistently(addon, server):
     assert len(addon.compat.strips(scene.sequence_editor)) == strips_before
     for kind in addon.strips.RESULT_KINDS:
         strip = addon.strips.find_result(scene, source, kind)
-        assert (strip.frame_final_start, strip.frame_final_end) == (source.frame_final_start, source.frame_final_end)
+        assert (strip.frame_final_start, strip.frame_final_end) == (
+            source.frame_final_start,
+            source.frame_final_end,
+        )
     mask = addon.strips.find_result(scene, source, addon.strips.MASK)
     assert mask.elements[0].filename == "000000.png" and len(mask.elements) == FRAMES - 4
 
@@ -244,17 +286,27 @@ def test_remote_server_gets_frames_and_sends_results_back(addon, remote_server, 
         assert sorted(os.listdir(out_dir / "from-server" / kind)) == [f"{i:06d}.png" for i in range(FRAMES)]
     for kind in addon.strips.RESULT_KINDS:
         strip = addon.strips.find_result(scene, source, kind)
-        assert (strip.frame_final_start, strip.frame_final_end) == (source.frame_final_start, source.frame_final_end)
-    rendered = np.stack([render(scene, source.frame_final_start + i, tmp_path / f"r{i}.png")[..., :3]
-                         for i in range(FRAMES)])
+        assert (strip.frame_final_start, strip.frame_final_end) == (
+            source.frame_final_start,
+            source.frame_final_end,
+        )
+    rendered = np.stack(
+        [render(scene, source.frame_final_start + i, tmp_path / f"r{i}.png")[..., :3] for i in range(FRAMES)]
+    )
     local, hole = LOCAL_RENDER["picture"], LOCAL_RENDER["hole"]
-    labels = np.stack([read_png(out_dir / "from-server" / "masks" / f"{i:06d}.png")[..., 0]
-                       for i in range(FRAMES)]) > 0
+    labels = (
+        np.stack(
+            [read_png(out_dir / "from-server" / "masks" / f"{i:06d}.png")[..., 0] for i in range(FRAMES)]
+        )
+        > 0
+    )
     remote_hole = np.stack([addon.frames.grow(m, addon.props.preferences().dilate) for m in labels])
     outside = ~(hole | remote_hole)
-    print(f"remote vs local: holes differ in {(hole != remote_hole).sum()} of {hole.sum()} pixels, "
-          f"{(rendered != local).any(axis=-1).sum()} pixels differ, max {np.abs(rendered.astype(int) - local).max()}, "
-          f"PSNR in the hole {psnr(rendered[hole], local[hole]):.2f} dB")
+    print(
+        f"remote vs local: holes differ in {(hole != remote_hole).sum()} of {hole.sum()} pixels, "
+        f"{(rendered != local).any(axis=-1).sum()} pixels differ, max {np.abs(rendered.astype(int) - local).max()}, "
+        f"PSNR in the hole {psnr(rendered[hole], local[hole]):.2f} dB"
+    )
     assert (rendered[outside] == local[outside]).all()  # the source strip itself, in both modes
     if LOCAL_RENDER["same_decode"]:  # Blender decodes the movie as the server does (4.2): the same result
         assert (rendered == local).all()

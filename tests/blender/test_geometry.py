@@ -22,11 +22,12 @@ CASES = {
 def test_dot_lands_where_the_mapping_says(addon, scene, tmp_path, name):
     case = CASES[name]
     image = np.full((H, W, 3), 48, np.uint8)
-    image[DOT[1] - 1:DOT[1] + 2, DOT[0] - 1:DOT[0] + 2] = 255
+    image[DOT[1] - 1 : DOT[1] + 2, DOT[0] - 1 : DOT[0] + 2] = 255
     write_png(tmp_path / "src.png", image)
     set_resolution(scene, 200, 150)
     strip = addon.compat.strips(scene.sequence_editor).new_image(
-        name="src", filepath=str(tmp_path / "src.png"), channel=1, frame_start=1)
+        name="src", filepath=str(tmp_path / "src.png"), channel=1, frame_start=1
+    )
     t = strip.transform
     t.offset_x, t.offset_y = case.get("offset_x", 0), case.get("offset_y", 0)
     t.scale_x, t.scale_y = case.get("scale_x", 1), case.get("scale_y", 1)
@@ -48,7 +49,8 @@ def test_clicks_outside_the_crop_miss(addon, scene, tmp_path):
     write_png(tmp_path / "src.png", np.zeros((H, W, 3), np.uint8))
     set_resolution(scene, 200, 150)
     strip = addon.compat.strips(scene.sequence_editor).new_image(
-        name="src", filepath=str(tmp_path / "src.png"), channel=1, frame_start=1)
+        name="src", filepath=str(tmp_path / "src.png"), channel=1, frame_start=1
+    )
     strip.crop.min_x = 20
     left_edge = addon.geometry.source_to_view(strip, scene, 10, 30)
     assert addon.geometry.view_to_source(strip, scene, *left_edge) is None
@@ -59,7 +61,8 @@ def test_timeline_frames_map_through_start_and_trims(addon, scene, tmp_path):
     for i in range(10):
         write_png(tmp_path / f"f_{i:04d}.png", np.zeros((8, 8, 3), np.uint8))
     strip = addon.compat.strips(scene.sequence_editor).new_image(
-        name="seq", filepath=str(tmp_path / "f_0000.png"), channel=1, frame_start=20)
+        name="seq", filepath=str(tmp_path / "f_0000.png"), channel=1, frame_start=20
+    )
     for i in range(1, 10):
         strip.elements.append(f"f_{i:04d}.png")
     strip.frame_offset_start, strip.frame_offset_end = 3, 2

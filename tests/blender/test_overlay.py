@@ -16,6 +16,8 @@ def test_mask_pixels_match_the_decoded_mask(addon):
     decoded = np.frombuffer(addon.remote.client.rle_decode(rle), np.uint8).reshape(5, 7)
     assert (decoded.astype(bool) == mask).all()
 
-    pixels = np.array(addon.overlay.mask_pixels(rle, (1.0, 0.5, 0.25), alpha=0.5), np.float32).reshape(5, 7, 4)
+    pixels = np.array(addon.overlay.mask_pixels(rle, (1.0, 0.5, 0.25), alpha=0.5), np.float32).reshape(
+        5, 7, 4
+    )
     assert (pixels[mask] == [1.0, 0.5, 0.25, 0.5]).all()
     assert (pixels[~mask] == 0).all()

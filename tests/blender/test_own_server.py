@@ -68,7 +68,8 @@ def test_own_server_reads_media_and_writes_results_of_an_unsaved_file(addon, tmp
         write_png(src / f"shot_{i:04d}.png", image)
     set_resolution(scene, W, H)
     source = addon.compat.strips(scene.sequence_editor).new_image(
-        name="unsaved", filepath=str(src / "shot_0000.png"), channel=1, frame_start=5)
+        name="unsaved", filepath=str(src / "shot_0000.png"), channel=1, frame_start=5
+    )
     for i in range(1, N):
         source.elements.append(f"shot_{i:04d}.png")
     scene.sequence_editor.active_strip = source
@@ -89,7 +90,9 @@ def test_own_server_reads_media_and_writes_results_of_an_unsaved_file(addon, tmp
         assert [key[1] for key in conn.sessions] == [None]  # opened by path: not uploaded
         results = pathlib.Path(addon.strips.results_dir(source))
         assert results.parent == pathlib.Path(addon.strips.unsaved_results_root())
-        assert sorted(os.listdir(results / "masks")) == [f"{i:06d}.png" for i in range(N)]  # the server wrote them
+        assert sorted(os.listdir(results / "masks")) == [
+            f"{i:06d}.png" for i in range(N)
+        ]  # the server wrote them
         mask = addon.strips.find_result(scene, source, addon.strips.MASK)
         assert mask.elements[0].filename == "000000.png" and len(mask.elements) == N
         process = addon.connection.own_server().process
@@ -134,8 +137,9 @@ def test_own_server_ends_with_the_add_on_and_with_blender(addon, tmp_path):
         print("pid:", process.pid, flush=True)
     """)
     env = {**os.environ, "PYTHONPATH": server_env(tmp_path)}
-    run = subprocess.run([sys.executable, "-c", script, *free_address(2)], env=env,
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", script, *free_address(2)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert "after disable: True" in run.stdout, run.stdout + run.stderr
     assert "pid:" in run.stdout, run.stdout + run.stderr
     pid = int(run.stdout.split("pid:")[1].split()[0])

@@ -22,9 +22,19 @@ PLATFORM_TAGS = {
 
 
 def test_blenders_validator_accepts_the_zip(extension_zip):
-    cli = pathlib.Path(bpy.utils.system_resource("SCRIPTS")) / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
-    run = subprocess.run([sys.executable, str(cli), "validate", str(extension_zip)], capture_output=True, text=True,
-                         timeout=120)
+    cli = (
+        pathlib.Path(bpy.utils.system_resource("SCRIPTS"))
+        / "addons_core"
+        / "bl_pkg"
+        / "cli"
+        / "blender_ext.py"
+    )
+    run = subprocess.run(
+        [sys.executable, str(cli), "validate", str(extension_zip)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0 and "error" not in run.stdout.lower(), run.stdout + run.stderr
 
 
@@ -33,9 +43,13 @@ def test_wheels_for_every_platform_and_python(extension_zip):
         manifest = tomllib.loads(z.read("blender_manifest.toml").decode())
         wheels = {name for name in z.namelist() if name.endswith(".whl")}
     assert {w.removeprefix("./") for w in manifest["wheels"]} == wheels
-    missing = [f"{package} {python} {platform}"
-               for platform in manifest["platforms"] for python in PYTHONS for package in ("pyzmq", "msgpack")
-               if not any(serves(w, package, python, platform) for w in wheels)]
+    missing = [
+        f"{package} {python} {platform}"
+        for platform in manifest["platforms"]
+        for python in PYTHONS
+        for package in ("pyzmq", "msgpack")
+        if not any(serves(w, package, python, platform) for w in wheels)
+    ]
     assert not missing
 
 
@@ -45,7 +59,9 @@ def serves(wheel, package, python, platform):
     name, _, python_tag, abi_tag, platform_tag = wheel.removeprefix("wheels/").removesuffix(".whl").split("-")
     same = python_tag == abi_tag == python
     stable = abi_tag == "abi3" and int(python_tag[2:]) <= int(python[2:])
-    return name == package and (same or stable) and any(tag in platform_tag for tag in PLATFORM_TAGS[platform])
+    return (
+        name == package and (same or stable) and any(tag in platform_tag for tag in PLATFORM_TAGS[platform])
+    )
 
 
 def test_the_add_on_runs_on_its_bundled_wheels(addon):

@@ -21,13 +21,16 @@ def media(tmp_path):
     for i in range(N):
         write_png(src / f"src_{i:04d}.png", np.broadcast_to(np.array(SOURCE_RGB, np.uint8), (H, W, 3)))
         write_png(out / "masks" / f"{i:06d}.png", labels)
-        write_png(out / "inpainted" / f"{i:06d}.png", np.broadcast_to(np.array(CLEAN_RGB, np.uint8), (H, W, 3)))
+        write_png(
+            out / "inpainted" / f"{i:06d}.png", np.broadcast_to(np.array(CLEAN_RGB, np.uint8), (H, W, 3))
+        )
     return src, out, labels
 
 
 def add_source(addon, scene, src):
     strip = addon.compat.strips(scene.sequence_editor).new_image(
-        name="shot", filepath=str(src / "src_0000.png"), channel=2, frame_start=10)
+        name="shot", filepath=str(src / "src_0000.png"), channel=2, frame_start=10
+    )
     for i in range(1, N):
         strip.elements.append(f"src_{i:04d}.png")
     strip.frame_offset_start, strip.frame_offset_end = 1, 1  # visible: source frames 1..4
@@ -53,11 +56,15 @@ def test_results_align_and_show_the_source_itself_outside_the_hole(addon, scene,
     first, stop = addon.geometry.visible_source_range(source)
     assert (first, stop) == (1, 5)
     mattes = addon.frames.write_mattes(files(out, "masks", first, stop), 3, str(out / "matte"))
-    mask, clean = addon.strips.place_results(scene, source, files(out, "masks", first, stop),
-                                             files(out, "inpainted", first, stop), mattes)
+    mask, clean = addon.strips.place_results(
+        scene, source, files(out, "masks", first, stop), files(out, "inpainted", first, stop), mattes
+    )
     matte = addon.strips.find_result(scene, source, addon.strips.MATTE)
     for strip in (mask, clean, matte):
-        assert (strip.frame_final_start, strip.frame_final_end) == (source.frame_final_start, source.frame_final_end)
+        assert (strip.frame_final_start, strip.frame_final_end) == (
+            source.frame_final_start,
+            source.frame_final_end,
+        )
     assert mask.type == clean.type == matte.type == "IMAGE"
     assert source.channel < clean.channel < mask.channel < matte.channel
     assert mask.mute and matte.mute and not clean.mute
@@ -92,10 +99,16 @@ def test_rerun_replaces_results_and_keeps_mask_users(addon, scene, media, tmp_pa
     set_resolution(scene, W, H)
     source = add_source(addon, scene, src)
     other = addon.compat.strips(scene.sequence_editor).new_image(
-        name="grade", filepath=str(src / "src_0000.png"), channel=8, frame_start=1)
+        name="grade", filepath=str(src / "src_0000.png"), channel=8, frame_start=1
+    )
     first, stop = addon.geometry.visible_source_range(source)
-    mask, _ = addon.strips.place_results(scene, source, files(out, "masks", first, stop),
-                                         files(out, "inpainted", first, stop), files(out, "masks", first, stop))
+    mask, _ = addon.strips.place_results(
+        scene,
+        source,
+        files(out, "masks", first, stop),
+        files(out, "inpainted", first, stop),
+        files(out, "masks", first, stop),
+    )
     modifier = addon.strips.apply_mask_modifier(scene, other, mask)
     assert modifier.input_mask_strip == mask
     count = len(addon.compat.strips(scene.sequence_editor))
@@ -103,10 +116,18 @@ def test_rerun_replaces_results_and_keeps_mask_users(addon, scene, media, tmp_pa
     source.frame_start += 5  # move the source, then re-run: results follow and do not stack
     source.frame_offset_start = 2
     first, stop = addon.geometry.visible_source_range(source)
-    mask, clean = addon.strips.place_results(scene, source, files(out, "masks", first, stop),
-                                             files(out, "inpainted", first, stop), files(out, "masks", first, stop))
+    mask, clean = addon.strips.place_results(
+        scene,
+        source,
+        files(out, "masks", first, stop),
+        files(out, "inpainted", first, stop),
+        files(out, "masks", first, stop),
+    )
     assert len(addon.compat.strips(scene.sequence_editor)) == count
-    assert (mask.frame_final_start, mask.frame_final_end) == (source.frame_final_start, source.frame_final_end)
+    assert (mask.frame_final_start, mask.frame_final_end) == (
+        source.frame_final_start,
+        source.frame_final_end,
+    )
     assert mask.elements[0].filename == f"{first:06d}.png"
     assert other.modifiers[addon.strips.MODIFIER_NAME].input_mask_strip == mask
 
@@ -141,7 +162,8 @@ def test_mask_in_the_compositor_follows_the_timeline(addon, scene, media, tmp_pa
         frame = source.frame_final_start + i - first
         picture = render(scene, frame, tmp_path / f"comp_{i}.png")[..., 0]
         assert ((picture == 255) == ((labels * (i % 2)) > 0)).all(), (
-            f"timeline frame {frame}, source frame {i}: {np.unique(picture)}")
+            f"timeline frame {frame}, source frame {i}: {np.unique(picture)}"
+        )
     assert addon.strips.compositor_mask_node(scene, source, mask) == matte  # re-running reuses the nodes
     assert sum(n.bl_idname == "CompositorNodeImage" for n in tree.nodes) == 1
     bpy.data.images.remove(bpy.data.images[f"Inpainterz mask: {source.name}"])
@@ -153,7 +175,8 @@ def test_mask_operators_report_until_tracked_then_apply(addon, scene, media):
     set_resolution(scene, W, H)
     source = add_source(addon, scene, src)
     other = addon.compat.strips(scene.sequence_editor).new_image(
-        name="grade", filepath=str(src / "src_0000.png"), channel=8, frame_start=1)
+        name="grade", filepath=str(src / "src_0000.png"), channel=8, frame_start=1
+    )
     scene.sequence_editor.active_strip = source
     with pytest.raises(RuntimeError, match="no mask yet"):
         bpy.ops.inpainterz.apply_mask()
@@ -161,8 +184,13 @@ def test_mask_operators_report_until_tracked_then_apply(addon, scene, media):
         bpy.ops.inpainterz.mask_to_compositor()
 
     first, stop = addon.geometry.visible_source_range(source)
-    mask, _ = addon.strips.place_results(scene, source, files(out, "masks", first, stop),
-                                         files(out, "inpainted", first, stop), files(out, "masks", first, stop))
+    mask, _ = addon.strips.place_results(
+        scene,
+        source,
+        files(out, "masks", first, stop),
+        files(out, "inpainted", first, stop),
+        files(out, "masks", first, stop),
+    )
     for strip in addon.compat.strips_all(scene.sequence_editor):
         strip.select = strip in (source, other)
     scene.sequence_editor.active_strip = source
