@@ -23,6 +23,7 @@ BENCHES = [
     "bench_deaot",
     "bench_e2fgvi",
     "bench_batch",
+    "bench_trackers",
 ]
 
 

@@ -15,7 +15,7 @@ from . import batch
 SHOTS_HELP = """SHOTS.json: {"shots": [{"name": "sh010", "input": "sh010.mp4", "output": "out/sh010",
 "prompts": [{"frame": 0, "points": [[x, y, 1]], "box": [x0, y0, x1, y1]}], "settings": {"dilate": 6}}, ...]}
 Relative paths are relative to the file; "output" defaults to ROOT/NAME; "settings" takes the
-fields of Settings (backend, dilate, reach, device, fp16, ckpt_dir, inpaint_model, ...).
+fields of Settings (backend, segmenter, tracker, dilate, reach, device, fp16, ckpt_dir, inpaint_model, ...).
 Every path must be the same on each machine of the cluster (shared storage)."""
 
 

@@ -239,6 +239,7 @@ class Client:
     def _expired(self, future: Future) -> bool:
         """The server did not know our channel (it restarted): say hello again and resend once."""
         self._channel = None
+        self._hello_at = -float("inf")  # a hello sent before was to the old run: ask the new one now
         if getattr(future, "_resent", False) or future._request is None:
             return False
         future._resent = True

@@ -23,8 +23,8 @@ KEEP = 4  # segmenters kept (least recently used dropped first)
 def segmenter_key(settings: Settings) -> tuple:
     """What makes two segmenters differ; the classical one ignores device and checkpoints."""
     if settings.backend == "classical":
-        return ("classical", None, None)
-    return settings.backend, settings.device, settings.ckpt_dir
+        return ("classical", None, None, None)
+    return settings.backend, settings.segmenter, settings.device, settings.ckpt_dir
 
 
 class SegmenterPool:

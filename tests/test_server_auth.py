@@ -7,7 +7,7 @@ import os
 
 import pytest
 import zmq
-from inpainterz_server import security as security
+from inpainterz_server import security
 from server_harness import ServerProcess, client, free_port, protocol, running_server, synthetic_clip
 
 

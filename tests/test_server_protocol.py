@@ -9,7 +9,7 @@ import struct
 import msgpack
 import numpy as np
 import pytest
-from inpainterz_server import security as security
+from inpainterz_server import security
 from server_harness import client, protocol
 
 from inpainterz_core.masks import rle_encode

@@ -13,8 +13,7 @@ import cv2
 import psutil
 import pytest
 import zmq
-from inpainterz_server import security as security
-from inpainterz_server import sessions as sessions
+from inpainterz_server import security, sessions
 from server_harness import REPO, ServerProcess, client, protocol, running_server, synthetic_clip
 
 CLASSICAL = {"backend": "classical"}
@@ -294,8 +293,7 @@ def test_track_follows_exactly_the_objects_the_client_sends(served):
 def test_segmenters_are_shared_across_unrelated_settings_and_built_off_the_socket_thread(
     tmp_path, monkeypatch
 ):
-    from inpainterz_server import loop as loop
-    from inpainterz_server import segmenters as segmenters
+    from inpainterz_server import loop, segmenters
 
     from inpainterz_core.segment.classical import GrabCutSegmenter
     from inpainterz_core.settings import Settings
@@ -305,6 +303,9 @@ def test_segmenters_are_shared_across_unrelated_settings_and_built_off_the_socke
         Settings(backend="classical", dilate=8, chunk=4)
     )
     assert key(Settings(backend="model", device="cpu")) != key(Settings(backend="model", device="cuda"))
+    assert key(Settings(backend="model", segmenter="sam_vit_b")) != key(
+        Settings(backend="model", segmenter="sam2.1-hiera-tiny")
+    )
 
     built_on = []
 
