@@ -40,6 +40,7 @@ test: test-core test-blender
 
 test-core: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q
 
 # The add-on's tests run inside each Blender's Python, on the extension zip's own wheels (Blender's
@@ -70,6 +71,7 @@ bench: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 clean:
 	rm -rf demo-output bench-output eval-output build dist *.egg-info

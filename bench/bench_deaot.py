@@ -28,7 +28,6 @@ from inpainterz_core.track.deaot.engine import DeAOTEngine
 PASSES = 3
 
 
-
 def _frame_times(model, arrays) -> list[tuple[float, float]]:
     """(wall, process CPU) seconds of each propagated frame of one pass over the case."""
     frames = torch.from_numpy(arrays["frames"])

@@ -24,7 +24,6 @@ MODELS = {"e2fgvi_cvpr22": "cvpr22", "e2fgvi_hq": "hq"}
 TIMED_CALLS = 3
 
 
-
 def _forward_seconds(model: torch.nn.Module, masked_frames: torch.Tensor, num_local_frames: int) -> float:
     with torch.inference_mode():
         model(masked_frames, num_local_frames)

@@ -4,7 +4,9 @@ import importlib.util
 import os
 from pathlib import Path
 
-GOLDEN = Path(os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden")
+GOLDEN = Path(
+    os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden"
+)
 
 
 def recipe():

@@ -15,16 +15,25 @@ def _common(size: int) -> dict:
         image_size=size,
         prompt_encoder_config=dict(hidden_size=128, image_size=size, patch_size=16),
         mask_decoder_config=dict(hidden_size=128, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32),
-        memory_attention_hidden_size=128, memory_attention_num_layers=1, memory_attention_rope_feat_sizes=[top, top],
+        memory_attention_hidden_size=128,
+        memory_attention_num_layers=1,
+        memory_attention_rope_feat_sizes=[top, top],
         # 64 memory channels: transformers fixes the memory attention's key/value width at 64
-        memory_encoder_hidden_size=128, memory_encoder_output_channels=64,
-        mask_downsampler_embed_dim=128, memory_fuser_embed_dim=128, memory_fuser_intermediate_dim=64,
+        memory_encoder_hidden_size=128,
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=128,
+        memory_fuser_embed_dim=128,
+        memory_fuser_intermediate_dim=64,
     )
 
 
 def _vision(size: int, backbone: dict) -> dict:
-    return dict(backbone_config=backbone, backbone_channel_list=[128, 64, 32, 16],
-                backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2], fpn_hidden_size=128)
+    return dict(
+        backbone_config=backbone,
+        backbone_channel_list=[128, 64, 32, 16],
+        backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [size // 16] * 2],
+        fpn_hidden_size=128,
+    )
 
 
 def save_standin(folder: str | Path, family: str = "sam2", size: int = 128, seed: int = 0, **config) -> Path:
@@ -46,24 +55,50 @@ def save_standin(folder: str | Path, family: str = "sam2", size: int = 128, seed
 
     folder = Path(folder)
     if family == "sam2":
-        hiera = dict(model_type="sam2_hiera_det_model", hidden_size=16, num_attention_heads=1, image_size=[size, size],
-                     blocks_per_stage=[1, 2, 1, 1], embed_dim_per_stage=[16, 32, 64, 128],
-                     num_attention_heads_per_stage=[1, 1, 2, 4], window_size_per_stage=[4, 4, 4, 4],
-                     global_attention_blocks=[2], window_positional_embedding_background_size=[4, 4])
-        config = Sam2VideoConfig(vision_config=_vision(size, hiera), memory_attention_feed_forward_hidden_size=64,
-                                 **{**_common(size), **config})
+        hiera = dict(
+            model_type="sam2_hiera_det_model",
+            hidden_size=16,
+            num_attention_heads=1,
+            image_size=[size, size],
+            blocks_per_stage=[1, 2, 1, 1],
+            embed_dim_per_stage=[16, 32, 64, 128],
+            num_attention_heads_per_stage=[1, 1, 2, 4],
+            window_size_per_stage=[4, 4, 4, 4],
+            global_attention_blocks=[2],
+            window_positional_embedding_background_size=[4, 4],
+        )
+        config = Sam2VideoConfig(
+            vision_config=_vision(size, hiera),
+            memory_attention_feed_forward_hidden_size=64,
+            **{**_common(size), **config},
+        )
         config_class, model_class = Sam2VideoConfig, Sam2VideoModel
     elif family == "edgetam":
-        repvit = dict(model_type="timm_wrapper", architecture="repvit_m1", num_classes=1000,
-                      model_args=dict(in_chans=3, features_only=True, out_indices=[0, 1, 2, 3],
-                                      embed_dim=[16, 32, 64, 128], depth=[1, 1, 1, 1]))
+        repvit = dict(
+            model_type="timm_wrapper",
+            architecture="repvit_m1",
+            num_classes=1000,
+            model_args=dict(
+                in_chans=3,
+                features_only=True,
+                out_indices=[0, 1, 2, 3],
+                embed_dim=[16, 32, 64, 128],
+                depth=[1, 1, 1, 1],
+            ),
+        )
         config = EdgeTamVideoConfig(
             vision_config=dict(model_type="edgetam_vision_model", **_vision(size, repvit)),
-            memory_attention_mlp_hidden_size=64, memory_attention_rope_k_sizes=[size // 32] * 2,
-            perceiver_resampler_num_latents=16, perceiver_resampler_num_latents_2d=16,
-            perceiver_resampler_hidden_size=64, perceiver_resampler_mlp_intermediate_size=64,
-            perceiver_resampler_num_attention_heads=2, perceiver_resampler_attention_head_dim=32,
-            perceiver_resampler_num_layers=1, **{**_common(size), **config})
+            memory_attention_mlp_hidden_size=64,
+            memory_attention_rope_k_sizes=[size // 32] * 2,
+            perceiver_resampler_num_latents=16,
+            perceiver_resampler_num_latents_2d=16,
+            perceiver_resampler_hidden_size=64,
+            perceiver_resampler_mlp_intermediate_size=64,
+            perceiver_resampler_num_attention_heads=2,
+            perceiver_resampler_attention_head_dim=32,
+            perceiver_resampler_num_layers=1,
+            **{**_common(size), **config},
+        )
         config_class, model_class = EdgeTamVideoConfig, EdgeTamVideoModel
     else:
         raise ValueError(f"unknown family {family!r}")
@@ -79,10 +114,12 @@ def save_standin(folder: str | Path, family: str = "sam2", size: int = 128, seed
             model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(10.0)
         model.save_pretrained(folder)
         processor = Sam2VideoProcessor(
-            image_processor=Sam2ImageProcessor(size={"height": size, "width": size},
-                                               mask_size={"height": size // 4, "width": size // 4}),
+            image_processor=Sam2ImageProcessor(
+                size={"height": size, "width": size}, mask_size={"height": size // 4, "width": size // 4}
+            ),
             video_processor=Sam2VideoVideoProcessor(size={"height": size, "width": size}),
-            target_size=size)
+            target_size=size,
+        )
         processor.save_pretrained(folder)
     finally:
         hf_logging.enable_progress_bar()

@@ -24,7 +24,9 @@ def torch_available() -> bool:
 
 
 def _requested(stage: str, settings: Settings) -> str:
-    return {"segment": settings.segmenter, "track": settings.tracker, "inpaint": settings.inpaint_model}[stage]
+    return {"segment": settings.segmenter, "track": settings.tracker, "inpaint": settings.inpaint_model}[
+        stage
+    ]
 
 
 def choose_model(stage: str, settings: Settings) -> str | None:
@@ -46,18 +48,22 @@ def choose_model(stage: str, settings: Settings) -> str | None:
         if not torch_available():
             raise MissingWeightsError("the model backends need PyTorch: pip install 'inpainterz[models]'")
         name = requested if requested != registry.AUTO else registry.LEGACY_DEFAULT[stage]
-        raise MissingWeightsError(f"{weights.path_for(name, settings.ckpt_dir)} not found: run "
-                                  f"`inpainterz weights fetch {name}` (or use --backend classical)")
+        raise MissingWeightsError(
+            f"{weights.path_for(name, settings.ckpt_dir)} not found: run "
+            f"`inpainterz weights fetch {name}` (or use --backend classical)"
+        )
     if not _fallback_said:
         _fallback_said = True
-        log.warning("model weights not found in %s: using the classical backends "
-                    "(get the weights with `inpainterz weights fetch`)",
-                    weights.path_for(registry.LEGACY_DEFAULT[stage], settings.ckpt_dir).parent)
+        log.warning(
+            "model weights not found in %s: using the classical backends "
+            "(get the weights with `inpainterz weights fetch`)",
+            weights.path_for(registry.LEGACY_DEFAULT[stage], settings.ckpt_dir).parent,
+        )
     return None
 
 
 def choose(stage: str, settings: Settings) -> str:
-    """"classical" or "model" for one stage."""
+    """ "classical" or "model" for one stage."""
     return "classical" if choose_model(stage, settings) is None else "model"
 
 

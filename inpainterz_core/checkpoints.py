@@ -30,7 +30,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 
     path = Path(path)
     if not path.is_file():
-        raise MissingWeightsError(f"checkpoint {path} not found: run `inpainterz weights fetch` or copy it there")
+        raise MissingWeightsError(
+            f"checkpoint {path} not found: run `inpainterz weights fetch` or copy it there"
+        )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, pickle garbage, wrong format: all one message
@@ -44,7 +46,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
             break
     if not isinstance(obj, dict):
         raise MissingWeightsError(f"checkpoint {path} does not hold a state dict")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in obj.items()}
 
 
 def describe_mismatch(model_state: dict, file_state: dict, limit: int = 5) -> list[str]:

@@ -31,8 +31,9 @@ def _numbers(text: str, count: tuple[int, ...], what: str) -> list[float]:
     except ValueError:
         values = []
     if len(values) not in count:
-        raise argparse.ArgumentTypeError(f"{what} must be {' or '.join(str(c) for c in count)} "
-                                         f"comma-separated numbers, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"{what} must be {' or '.join(str(c) for c in count)} comma-separated numbers, not {text!r}"
+        )
     return values
 
 
@@ -49,35 +50,66 @@ def box_arg(text: str) -> tuple[float, float, float, float]:
 
 
 def _add_prompt_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--point", type=point_arg, action="append", default=[], metavar="X,Y[,LABEL]",
-                   help="a click in full-resolution pixels of the frame as it is displayed (rotation applied; origin "
-                        "top-left); LABEL 1 = object (default), 0 = not")
+    p.add_argument(
+        "--point",
+        type=point_arg,
+        action="append",
+        default=[],
+        metavar="X,Y[,LABEL]",
+        help="a click in full-resolution pixels of the frame as it is displayed (rotation applied; origin "
+        "top-left); LABEL 1 = object (default), 0 = not",
+    )
     p.add_argument("--box", type=box_arg, metavar="X0,Y0,X1,Y1", help="a box around the object")
     p.add_argument("--frame", type=int, default=0, help="the frame the prompts are on (default 0)")
-    p.add_argument("--prompts", type=Path, metavar="JSON",
-                   help='several objects or keyframes: [{"frame": 0, "object_id": 1, "points": [[x, y, 1]], '
-                        '"box": [x0, y0, x1, y1]}, ...]')
+    p.add_argument(
+        "--prompts",
+        type=Path,
+        metavar="JSON",
+        help='several objects or keyframes: [{"frame": 0, "object_id": 1, "points": [[x, y, 1]], '
+        '"box": [x0, y0, x1, y1]}, ...]',
+    )
 
 
 def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
     from . import registry
 
-    p.add_argument("--backend", choices=BACKENDS, default="auto",
-                   help="model backends when their weights are present (auto), or force one kind")
-    p.add_argument("--dilate", type=int, default=Settings.dilate, metavar="PX",
-                   help=f"grow the mask by PX pixels before painting it out (default {Settings.dilate})")
-    p.add_argument("--reach", type=int, default=Settings.reach, metavar="FRAMES",
-                   help="classical inpainting: frames each way to look for hidden background; 32 recovers "
-                        f"more under slow-moving objects, at about 2/3 the speed (default {Settings.reach})")
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="model backends when their weights are present (auto), or force one kind",
+    )
+    p.add_argument(
+        "--dilate",
+        type=int,
+        default=Settings.dilate,
+        metavar="PX",
+        help=f"grow the mask by PX pixels before painting it out (default {Settings.dilate})",
+    )
+    p.add_argument(
+        "--reach",
+        type=int,
+        default=Settings.reach,
+        metavar="FRAMES",
+        help="classical inpainting: frames each way to look for hidden background; 32 recovers "
+        f"more under slow-moving objects, at about 2/3 the speed (default {Settings.reach})",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (model backends)")
     p.add_argument("--fp16", action="store_true", help="half precision on CUDA (model backends)")
     p.add_argument("--ckpt-dir", help="checkpoint folder (default: $INPAINTERZ_CKPT_DIR, else ckpt/)")
-    for flag, stage, what in (("--segmenter", "segment", "turns clicks into masks"),
-                              ("--tracker", "track", "carries the masks through the clip"),
-                              ("--inpaint-model", "inpaint", "paints the masked area")):
-        p.add_argument(flag, choices=registry.choices(stage), default=registry.AUTO, metavar="NAME",
-                       help=f"the model that {what}: {', '.join(registry.choices(stage))} (default auto: the "
-                            f"first whose weights are present, else the classical backend)")
+    for flag, stage, what in (
+        ("--segmenter", "segment", "turns clicks into masks"),
+        ("--tracker", "track", "carries the masks through the clip"),
+        ("--inpaint-model", "inpaint", "paints the masked area"),
+    ):
+        p.add_argument(
+            flag,
+            choices=registry.choices(stage),
+            default=registry.AUTO,
+            metavar="NAME",
+            help=f"the model that {what}: {', '.join(registry.choices(stage))} (default auto: the "
+            f"first whose weights are present, else the classical backend)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name, help_text, func, prompts=True):
         """A subcommand taking INPUT, -o OUTDIR, the settings and (unless told) the prompts."""
         p = commands.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
+        p.add_argument(
+            "--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no progress bars"
+        )
         p.add_argument("input", type=Path, help="a video file or a folder of numbered images")
         p.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
         if prompts:
@@ -101,10 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     command("remove", "segment, track and paint out the prompted objects", run_remove)
     command("segment", "the prompted frame's mask only", run_segment)
     command("track", "masks for every frame from the prompts", run_track)
-    inpaint = command("inpaint", "paint out given masks (one 8-bit, or 16-bit id, mask per frame)", run_inpaint,
-                      prompts=False)
-    inpaint.add_argument("--masks", type=Path, required=True, metavar="DIR",
-                         help="one mask per frame: 000000.png, 000001.png, ... (0 = keep, other = paint out)")
+    inpaint = command(
+        "inpaint",
+        "paint out given masks (one 8-bit, or 16-bit id, mask per frame)",
+        run_inpaint,
+        prompts=False,
+    )
+    inpaint.add_argument(
+        "--masks",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="one mask per frame: 000000.png, 000001.png, ... (0 = keep, other = paint out)",
+    )
 
     from inpainterz_server.app import add_serve_parser
 
@@ -140,9 +183,17 @@ def prompts_from_args(args) -> Prompts:
 
 
 def settings_from_args(args) -> Settings:
-    return Settings(backend=args.backend, dilate=args.dilate, reach=args.reach, device=args.device, fp16=args.fp16,
-                    ckpt_dir=args.ckpt_dir, segmenter=args.segmenter, tracker=args.tracker,
-                    inpaint_model=args.inpaint_model)
+    return Settings(
+        backend=args.backend,
+        dilate=args.dilate,
+        reach=args.reach,
+        device=args.device,
+        fp16=args.fp16,
+        ckpt_dir=args.ckpt_dir,
+        segmenter=args.segmenter,
+        tracker=args.tracker,
+        inpaint_model=args.inpaint_model,
+    )
 
 
 class ProgressBars:
@@ -159,8 +210,9 @@ class ProgressBars:
 
         bar = self._bars.get(stage)
         if bar is None:
-            bar = self._bars[stage] = tqdm(total=total, desc=stage, unit="frame", file=sys.stderr,
-                                           dynamic_ncols=True, leave=True)
+            bar = self._bars[stage] = tqdm(
+                total=total, desc=stage, unit="frame", file=sys.stderr, dynamic_ncols=True, leave=True
+            )
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
@@ -178,13 +230,16 @@ def run_remove(args) -> int:
 
     bars = ProgressBars(args.quiet)
     try:
-        report = pipeline.remove(args.input, prompts_from_args(args), settings_from_args(args), args.output,
-                                 progress=bars)
+        report = pipeline.remove(
+            args.input, prompts_from_args(args), settings_from_args(args), args.output, progress=bars
+        )
     finally:
         bars.close()
     s = report["seconds"]
-    print(f"{report['frames']} frames -> {args.output} (segment {s['segment']:.1f}s, track {s['track']:.1f}s, "
-          f"inpaint {s['inpaint']:.1f}s; peak memory {report['peak_rss_mb']:.0f} MB)")
+    print(
+        f"{report['frames']} frames -> {args.output} (segment {s['segment']:.1f}s, track {s['track']:.1f}s, "
+        f"inpaint {s['inpaint']:.1f}s; peak memory {report['peak_rss_mb']:.0f} MB)"
+    )
     return 0
 
 
@@ -202,8 +257,10 @@ def run_segment(args) -> int:
             (scratch / "masks").mkdir()
             for frame, labels in keyframes.items():
                 write_png(scratch / "masks" / frame_name(frame), labels)
-    print(f"{len(keyframes)} mask(s) -> {args.output / 'masks'} ({time.perf_counter() - t0:.2f}s, "
-          f"{segmenter.name})")
+    print(
+        f"{len(keyframes)} mask(s) -> {args.output / 'masks'} ({time.perf_counter() - t0:.2f}s, "
+        f"{segmenter.name})"
+    )
     return 0
 
 
@@ -214,12 +271,16 @@ def run_track(args) -> int:
     settings = settings_from_args(args)
     bars = ProgressBars(args.quiet)
     with open_video(args.input) as source:
-        keyframes = pipeline.segment_keyframes(source, prompts_from_args(args), backends.make_segmenter(settings))
+        keyframes = pipeline.segment_keyframes(
+            source, prompts_from_args(args), backends.make_segmenter(settings)
+        )
         try:
             report = pipeline.track(source, keyframes, settings, args.output, progress=bars)
         finally:
             bars.close()
-    print(f"{report['frames']} masks -> {report['masks']} ({report['seconds']:.1f}s, {report['backend']['name']})")
+    print(
+        f"{report['frames']} masks -> {report['masks']} ({report['seconds']:.1f}s, {report['backend']['name']})"
+    )
     return 0
 
 
@@ -228,10 +289,14 @@ def run_inpaint(args) -> int:
 
     bars = ProgressBars(args.quiet)
     try:
-        report = pipeline.inpaint(args.input, args.masks, settings_from_args(args), args.output, progress=bars)
+        report = pipeline.inpaint(
+            args.input, args.masks, settings_from_args(args), args.output, progress=bars
+        )
     finally:
         bars.close()
-    print(f"{report['frames']} frames -> {args.output} ({report['seconds']:.1f}s, {report['backend']['name']})")
+    print(
+        f"{report['frames']} frames -> {args.output} ({report['seconds']:.1f}s, {report['backend']['name']})"
+    )
     return 0
 
 
@@ -249,11 +314,17 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "quiet"):
         args.quiet = False
     if args.command not in ("serve",):
-        logging.basicConfig(stream=sys.stderr, level=logging.INFO if args.verbose else logging.WARNING,
-                            format="inpainterz: %(message)s")
+        logging.basicConfig(
+            stream=sys.stderr,
+            level=logging.INFO if args.verbose else logging.WARNING,
+            format="inpainterz: %(message)s",
+        )
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread and args.command != "serve" \
+    previous = (
+        signal.signal(signal.SIGTERM, _raise_terminated)
+        if in_main_thread and args.command != "serve"
         else None
+    )
     try:
         return args.func(args)
     except InpainterzError as e:

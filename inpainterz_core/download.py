@@ -179,8 +179,15 @@ def _download(url: str, part: Path, label: str, size: int | None, progress: bool
         have = 0
     length = response.headers.get("Content-Length")
     total = have + int(length) if length else size
-    bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=label, file=sys.stderr,
-               disable=not progress)
+    bar = tqdm(
+        total=total,
+        initial=have,
+        unit="B",
+        unit_scale=True,
+        desc=label,
+        file=sys.stderr,
+        disable=not progress,
+    )
     try:
         with response, bar, open(part, "ab" if have else "wb") as out:
             while chunk := response.read(_CHUNK):

@@ -111,8 +111,13 @@ def _sam_backend(stage, path, settings, device):
 def _deaot_backend(stage, path, settings, device):
     from .track.deaot import DeAOTTracker
 
-    return DeAOTTracker(path, device=device, fp16=settings.fp16, long_term_mem_gap=settings.long_term_mem_gap,
-                        max_len_long_term=settings.max_len_long_term)
+    return DeAOTTracker(
+        path,
+        device=device,
+        fp16=settings.fp16,
+        long_term_mem_gap=settings.long_term_mem_gap,
+        max_len_long_term=settings.max_len_long_term,
+    )
 
 
 def _e2fgvi_backend(variant: str):
@@ -145,8 +150,10 @@ _HF = "https://huggingface.co"
 #: The processor files of a Hugging Face SAM 2 repository; which of them a repository has varies with the
 #: transformers version it was converted with, so each is optional.
 _PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json", "video_preprocessor_config.json")
-_SAM2_CREDIT = ("SAM 2: Segment Anything in Images and Videos (Ravi et al., 2024), "
-                "https://github.com/facebookresearch/sam2; transformers port: https://huggingface.co/docs/transformers")
+_SAM2_CREDIT = (
+    "SAM 2: Segment Anything in Images and Videos (Ravi et al., 2024), "
+    "https://github.com/facebookresearch/sam2; transformers port: https://huggingface.co/docs/transformers"
+)
 
 
 def _hf_files(repo: str) -> tuple[RemoteFile, ...]:
@@ -155,83 +162,149 @@ def _hf_files(repo: str) -> tuple[RemoteFile, ...]:
     No size or sha256 is recorded here: ``fetch`` checks model.safetensors against the sha256
     Hugging Face publishes for it (its LFS object id).
     """
+
     def url(name):
         return (f"{_HF}/{repo}/resolve/main/{name}",)
 
-    return (RemoteFile("config.json", url("config.json")), RemoteFile("model.safetensors", url("model.safetensors")),
-            *(RemoteFile(name, url(name), optional=True) for name in _PROCESSOR_FILES))
+    return (
+        RemoteFile("config.json", url("config.json")),
+        RemoteFile("model.safetensors", url("model.safetensors")),
+        *(RemoteFile(name, url(name), optional=True) for name in _PROCESSOR_FILES),
+    )
 
 
 def _sam2(size: str, description: str) -> ModelEntry:
     name = f"sam2.1-hiera-{size}"
     return ModelEntry(
-        name=name, stages=("segment", "track"), description=description, licence="Apache-2.0", commercial_use=True,
-        files=_hf_files(f"facebook/{name}"), make_backend=_sam2_backend("sam2"), build_model=_build_hf("sam2"),
+        name=name,
+        stages=("segment", "track"),
+        description=description,
+        licence="Apache-2.0",
+        commercial_use=True,
+        files=_hf_files(f"facebook/{name}"),
+        make_backend=_sam2_backend("sam2"),
+        build_model=_build_hf("sam2"),
         hf_layout=True,
-        credit=_SAM2_CREDIT)
+        credit=_SAM2_CREDIT,
+    )
 
 
 _E2FGVI_LICENCE = "CC-BY-NC-4.0"
-_E2FGVI_CREDIT = ("Towards An End-to-End Framework for Flow-Guided Video Inpainting (Li et al., CVPR 2022), "
-                  "https://github.com/MCG-NKU/E2FGVI")
+_E2FGVI_CREDIT = (
+    "Towards An End-to-End Framework for Flow-Guided Video Inpainting (Li et al., CVPR 2022), "
+    "https://github.com/MCG-NKU/E2FGVI"
+)
 
 REGISTRY: dict[str, ModelEntry] = {
     entry.name: entry
     for entry in (
         # Registry order is the preference order of "auto" within a stage: SAM 2.1 first, as the issue asks.
-        _sam2("base-plus", "SAM 2.1 Hiera-B+ (80.8M): clicks to masks and video tracking, the best speed/quality"),
+        _sam2(
+            "base-plus",
+            "SAM 2.1 Hiera-B+ (80.8M): clicks to masks and video tracking, the best speed/quality",
+        ),
         _sam2("large", "SAM 2.1 Hiera-L (224.4M): clicks to masks and video tracking, the most accurate"),
         _sam2("small", "SAM 2.1 Hiera-S (46M): clicks to masks and video tracking"),
         _sam2("tiny", "SAM 2.1 Hiera-T (38.9M): clicks to masks and video tracking, the fastest SAM 2.1"),
         ModelEntry(
-            name="edgetam", stages=("segment", "track"),
+            name="edgetam",
+            stages=("segment", "track"),
             description="EdgeTAM (RepViT + 2D spatial perceiver): SAM 2 quality at on-device speed",
-            licence="Apache-2.0", commercial_use=True, files=_hf_files("yonigozlan/EdgeTAM-hf"),
-            make_backend=_sam2_backend("edgetam"), build_model=_build_hf("edgetam"), hf_layout=True,
-            credit=("EdgeTAM: On-Device Track Anything Model (Zhou et al., CVPR 2025), "
-                    "https://github.com/facebookresearch/EdgeTAM")),
+            licence="Apache-2.0",
+            commercial_use=True,
+            files=_hf_files("yonigozlan/EdgeTAM-hf"),
+            make_backend=_sam2_backend("edgetam"),
+            build_model=_build_hf("edgetam"),
+            hf_layout=True,
+            credit=(
+                "EdgeTAM: On-Device Track Anything Model (Zhou et al., CVPR 2025), "
+                "https://github.com/facebookresearch/EdgeTAM"
+            ),
+        ),
         ModelEntry(
-            name="sam_vit_b", stages=("segment",),
+            name="sam_vit_b",
+            stages=("segment",),
             description="Segment Anything ViT-B: clicks and boxes to an object mask",
-            licence="Apache-2.0", commercial_use=True,
-            files=(RemoteFile("sam_vit_b_01ec64.pth",
-                              ("https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth",),
-                              size=375042383,
-                              sha256="ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912"),),
-            make_backend=_sam_backend, build_model=_build_sam_vit_b,
-            credit="Segment Anything (Kirillov et al., ICCV 2023), https://github.com/facebookresearch/segment-anything"),
+            licence="Apache-2.0",
+            commercial_use=True,
+            files=(
+                RemoteFile(
+                    "sam_vit_b_01ec64.pth",
+                    ("https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth",),
+                    size=375042383,
+                    sha256="ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
+                ),
+            ),
+            make_backend=_sam_backend,
+            build_model=_build_sam_vit_b,
+            credit="Segment Anything (Kirillov et al., ICCV 2023), https://github.com/facebookresearch/segment-anything",
+        ),
         ModelEntry(
-            name="deaot_r50l", stages=("track",),
+            name="deaot_r50l",
+            stages=("track",),
             description="DeAOT R50-L (YouTube-VOS + DAVIS): carries the masks from frame to frame",
-            licence="BSD-3-Clause", commercial_use=True,
+            licence="BSD-3-Clause",
+            commercial_use=True,
             # The R50-DeAOTL PRE_YTB_DAV row of aot-benchmark's MODEL_ZOO.md (the file SAM-Track uses). Size
             # and sha256 are not published upstream: they are the figures other projects record for this file.
-            files=(RemoteFile("R50_DeAOTL_PRE_YTB_DAV.pth",
-                              ("https://drive.google.com/file/d/1QoChMkTVxdYZ_eBlZhK2acq9KMQZccPJ/view?usp=sharing",),
-                              size=236513959,
-                              sha256="7e8a8d83310739bac02817f6bf48b6bbe2bbd7d5325722f1084088eb3aee1e06"),),
-            make_backend=_deaot_backend, build_model=_build_deaot_r50l,
-            credit=("Decoupling Features in Hierarchical Propagation for Video Object Segmentation (DeAOT, Yang "
-                    "and Yang, NeurIPS 2022) and AOT (NeurIPS 2021), https://github.com/yoxu515/aot-benchmark")),
+            files=(
+                RemoteFile(
+                    "R50_DeAOTL_PRE_YTB_DAV.pth",
+                    ("https://drive.google.com/file/d/1QoChMkTVxdYZ_eBlZhK2acq9KMQZccPJ/view?usp=sharing",),
+                    size=236513959,
+                    sha256="7e8a8d83310739bac02817f6bf48b6bbe2bbd7d5325722f1084088eb3aee1e06",
+                ),
+            ),
+            make_backend=_deaot_backend,
+            build_model=_build_deaot_r50l,
+            credit=(
+                "Decoupling Features in Hierarchical Propagation for Video Object Segmentation (DeAOT, Yang "
+                "and Yang, NeurIPS 2022) and AOT (NeurIPS 2021), https://github.com/yoxu515/aot-benchmark"
+            ),
+        ),
         ModelEntry(
-            name="e2fgvi_hq", stages=("inpaint",),
+            name="e2fgvi_hq",
+            stages=("inpaint",),
             description="E2FGVI-HQ, any resolution: paints the masked area",
-            licence=_E2FGVI_LICENCE, commercial_use=False,
-            files=(RemoteFile("E2FGVI-HQ-CVPR22.pth",
-                              ("https://drive.google.com/file/d/10wGdKSUOie0XmCr8SQ2A2FeDe-mfn5w3/view?usp=sharing",
-                               "https://pan.baidu.com/s/1jfm1oFU1eIy-IRfuHP8YXw?pwd=ssb3")),),
-            make_backend=_e2fgvi_backend("hq"), build_model=_build_e2fgvi("hq"), credit=_E2FGVI_CREDIT),
+            licence=_E2FGVI_LICENCE,
+            commercial_use=False,
+            files=(
+                RemoteFile(
+                    "E2FGVI-HQ-CVPR22.pth",
+                    (
+                        "https://drive.google.com/file/d/10wGdKSUOie0XmCr8SQ2A2FeDe-mfn5w3/view?usp=sharing",
+                        "https://pan.baidu.com/s/1jfm1oFU1eIy-IRfuHP8YXw?pwd=ssb3",
+                    ),
+                ),
+            ),
+            make_backend=_e2fgvi_backend("hq"),
+            build_model=_build_e2fgvi("hq"),
+            credit=_E2FGVI_CREDIT,
+        ),
         ModelEntry(
-            name="e2fgvi", stages=("inpaint",),
+            name="e2fgvi",
+            stages=("inpaint",),
             description="E2FGVI (CVPR 2022), fixed 432x240 working size: paints the masked area",
-            licence=_E2FGVI_LICENCE, commercial_use=False,
-            files=(RemoteFile("E2FGVI-CVPR22.pth",
-                              ("https://drive.google.com/file/d/1tNJMTJ2gmWdIXJoHVi5-H504uImUiJW9/view?usp=sharing",
-                               "https://pan.baidu.com/s/1qXAErbilY_n_Fh9KB8UF7w?pwd=lsjw")),),
-            make_backend=_e2fgvi_backend("cvpr22"), build_model=_build_e2fgvi("cvpr22"), credit=_E2FGVI_CREDIT,
-            manual=("the official link serves a zip (E2FGVI_CVPR22_models.zip); download it in a browser from "
-                    "https://drive.google.com/file/d/1tNJMTJ2gmWdIXJoHVi5-H504uImUiJW9/view or "
-                    "https://pan.baidu.com/s/1qXAErbilY_n_Fh9KB8UF7w?pwd=lsjw and unzip it")),
+            licence=_E2FGVI_LICENCE,
+            commercial_use=False,
+            files=(
+                RemoteFile(
+                    "E2FGVI-CVPR22.pth",
+                    (
+                        "https://drive.google.com/file/d/1tNJMTJ2gmWdIXJoHVi5-H504uImUiJW9/view?usp=sharing",
+                        "https://pan.baidu.com/s/1qXAErbilY_n_Fh9KB8UF7w?pwd=lsjw",
+                    ),
+                ),
+            ),
+            make_backend=_e2fgvi_backend("cvpr22"),
+            build_model=_build_e2fgvi("cvpr22"),
+            credit=_E2FGVI_CREDIT,
+            manual=(
+                "the official link serves a zip (E2FGVI_CVPR22_models.zip); download it in a browser from "
+                "https://drive.google.com/file/d/1tNJMTJ2gmWdIXJoHVi5-H504uImUiJW9/view or "
+                "https://pan.baidu.com/s/1qXAErbilY_n_Fh9KB8UF7w?pwd=lsjw and unzip it"
+            ),
+        ),
     )
 }
 

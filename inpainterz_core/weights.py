@@ -16,8 +16,17 @@ from .download import fetch_file, integrity_problem
 from .errors import MissingWeightsError
 from .registry import REGISTRY, ModelEntry, get, list_entries
 
-__all__ = ["REGISTRY", "ModelEntry", "default_ckpt_dir", "fetch", "get", "list_entries", "path_for", "present",
-           "verify"]
+__all__ = [
+    "REGISTRY",
+    "ModelEntry",
+    "default_ckpt_dir",
+    "fetch",
+    "get",
+    "list_entries",
+    "path_for",
+    "present",
+    "verify",
+]
 
 #: The files a Hugging Face layout folder must hold to load (the processor files may vary).
 _HF_REQUIRED = ("config.json", "model.safetensors")
@@ -79,7 +88,10 @@ def verify(name: str, ckpt_dir: str | os.PathLike | None = None) -> list[str]:
     except ImportError as e:
         return [*problems, f"cannot check the keys of {path}: the {entry.used_by} model is unavailable ({e})"]
     except (OSError, ValueError, KeyError, TypeError) as e:  # a config.json that transformers cannot read
-        return [*problems, f"{path / 'config.json'} does not describe a {name} model ({type(e).__name__}: {e})"]
+        return [
+            *problems,
+            f"{path / 'config.json'} does not describe a {name} model ({type(e).__name__}: {e})",
+        ]
     return problems + [f"{path}: {p}" for p in describe_mismatch(model.state_dict(), state)]
 
 
@@ -103,4 +115,5 @@ def _read_state(entry: ModelEntry, path: Path) -> dict:
     except (SafetensorError, OSError) as e:
         raise MissingWeightsError(
             f"{file} is unreadable ({e}): it may be truncated; delete it and run `inpainterz weights fetch "
-            f"{entry.name}` again") from None
+            f"{entry.name}` again"
+        ) from None

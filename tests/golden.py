@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-GOLDEN = Path(os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden")
+GOLDEN = Path(
+    os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -91,8 +93,10 @@ class TraceRecorder:
                 key = (module,) if tags_are_calls else (module, tag)
                 groups.setdefault(key, []).append(desc)
             for key, descs in groups.items():
-                calls = sorted((k for k in self.outputs if k[0] == key[0] and (tags_are_calls or k[1] == key[1])),
-                               key=lambda k: k[2])
+                calls = sorted(
+                    (k for k in self.outputs if k[0] == key[0] and (tags_are_calls or k[1] == key[1])),
+                    key=lambda k: k[2],
+                )
                 calls = calls if tags_are_calls else calls[:1]
                 if not calls:
                     continue

@@ -15,7 +15,6 @@ from inpainterz_core.track.deaot import DeAOTTracker
 HEIGHT, WIDTH = 60, 90  # not 16k+1: exercises the resize to 65x97 and back
 
 
-
 @pytest.fixture(scope="module")
 def tracker():
     torch.manual_seed(0)

@@ -27,7 +27,6 @@ CASE_DIR = GOLDEN / "deaot_r50l"
 LABEL_MARGIN = 1e-4
 
 
-
 def test_network_size_is_16k_plus_1_with_long_edge_cap():
     for height, width in [
         (145, 257),

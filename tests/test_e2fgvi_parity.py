@@ -27,7 +27,6 @@ MODELS = {"e2fgvi_cvpr22": "cvpr22", "e2fgvi_hq": "hq"}
 pytestmark = pytest.mark.usefixtures("golden_data")
 
 
-
 def _cases() -> list[tuple[str, Path]]:
     if not GOLDEN.is_dir():
         return []
@@ -119,7 +118,9 @@ def _trace_problems(model, model_dir: str) -> tuple[list[str], int]:
 @pytest.mark.parametrize("model_dir,variant", MODELS.items())
 def test_layer_traces_match_reference(model_dir, variant):
     """The stored activations of case 1, layer by layer, so a mismatch names the layer where it starts."""
-    problems, compared = _trace_problems(_model_for_case(variant, GOLDEN / model_dir / "case-1.json"), model_dir)
+    problems, compared = _trace_problems(
+        _model_for_case(variant, GOLDEN / model_dir / "case-1.json"), model_dir
+    )
     assert compared >= 15, f"only {compared} traced layers were compared"
     assert not problems, f"first mismatch: {problems[0]} ({len(problems)} in all: {problems})"
 

@@ -33,7 +33,9 @@ def _recipe_state(manifest_dir):
     spec = importlib.util.spec_from_file_location("golden_recipe", recipe_path)
     recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recipe)
-    state = recipe.recipe_state_dict(str(SHARED / "golden" / manifest_dir / "manifest.json"), seed=7, gain=0.5)
+    state = recipe.recipe_state_dict(
+        str(SHARED / "golden" / manifest_dir / "manifest.json"), seed=7, gain=0.5
+    )
     return {k: torch.from_numpy(v) for k, v in state.items()}
 
 
@@ -55,19 +57,46 @@ def test_remove_with_model_backends(tmp_path, ckpt_dir, pan_folder, pan_clip):
     out = tmp_path / "out"
     env = {**os.environ, "INPAINTERZ_CKPT_DIR": str(ckpt_dir)}
     result = subprocess.run(
-        [sys.executable, "-m", "inpainterz_core.cli", "remove", str(pan_folder), "-o", str(out), "-q",
-         "--backend", "model", "--device", "cpu", "--point", "90,50", "--box", "60,25,130,85"],
-        capture_output=True, text=True, env=env, timeout=900)
+        [
+            sys.executable,
+            "-m",
+            "inpainterz_core.cli",
+            "remove",
+            str(pan_folder),
+            "-o",
+            str(out),
+            "-q",
+            "--backend",
+            "model",
+            "--device",
+            "cpu",
+            "--point",
+            "90,50",
+            "--box",
+            "60,25,130,85",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert {k: v["name"] for k, v in report["backends"].items()} == {
-        "segment": "sam", "track": "deaot", "inpaint": "e2fgvi_hq"}
+        "segment": "sam",
+        "track": "deaot",
+        "inpaint": "e2fgvi_hq",
+    }
     assert all(v["device"] == "cpu" for v in report["backends"].values())
     masks = sorted((out / "masks").iterdir())
     assert len(masks) == pan_clip.frames
     assert read_mask(masks[0]).shape == (pan_clip.height, pan_clip.width)
     with open_video(out / "inpainted") as painted, open_video(pan_folder) as given:
-        assert (painted.width, painted.height, painted.frame_count) == (given.width, given.height, given.frame_count)
+        assert (painted.width, painted.height, painted.frame_count) == (
+            given.width,
+            given.height,
+            given.frame_count,
+        )
         for i in (0, pan_clip.frames - 1):
             labels = read_mask(out / "masks" / f"{i:06d}.png")
             outside = ~dilate(labels > 0, Settings.dilate)
@@ -83,9 +112,25 @@ def test_truncated_checkpoint_is_one_clear_line(tmp_path, ckpt_dir, pan_folder):
     sam.unlink()
     sam.write_bytes((ckpt_dir / sam.name).read_bytes()[:1000])
     result = subprocess.run(
-        [sys.executable, "-m", "inpainterz_core.cli", "remove", str(pan_folder), "-o", str(tmp_path / "o"),
-         "-q", "--backend", "model", "--point", "90,50"],
-        capture_output=True, text=True, env={**os.environ, "INPAINTERZ_CKPT_DIR": str(broken)}, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "inpainterz_core.cli",
+            "remove",
+            str(pan_folder),
+            "-o",
+            str(tmp_path / "o"),
+            "-q",
+            "--backend",
+            "model",
+            "--point",
+            "90,50",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "INPAINTERZ_CKPT_DIR": str(broken)},
+        timeout=300,
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and sam.name in lines[0] and "Traceback" not in result.stderr

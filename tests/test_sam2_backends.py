@@ -48,16 +48,34 @@ def ckpt_dir(tmp_path_factory):
 
 def run_cli(*args, ckpt_dir, timeout=300):
     env = {**os.environ, "INPAINTERZ_CKPT_DIR": str(ckpt_dir), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "inpainterz_core.cli", *map(str, args), "-q"],
-                          capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "inpainterz_core.cli", *map(str, args), "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_remove_end_to_end(name, ckpt_dir, pan_folder, pan_clip, tmp_path):
     out = tmp_path / "out"
-    result = run_cli("remove", pan_folder, "-o", out, "--point", "90,50", "--segmenter", name, "--tracker", name,
-                     "--device", "cpu", ckpt_dir=ckpt_dir)
+    result = run_cli(
+        "remove",
+        pan_folder,
+        "-o",
+        out,
+        "--point",
+        "90,50",
+        "--segmenter",
+        name,
+        "--tracker",
+        name,
+        "--device",
+        "cpu",
+        ckpt_dir=ckpt_dir,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["backends"]["segment"] == {"name": name, "device": "cpu"}
@@ -75,16 +93,40 @@ def test_a_correction_changes_the_masks_on_both_sides(ckpt_dir, pan_folder, tmp_
     runs = {}
     for label, prompts in (("once", [first]), ("corrected", [first, later])):
         (tmp_path / f"{label}.json").write_text(json.dumps(prompts))
-        result = run_cli("track", pan_folder, "-o", tmp_path / label, "--prompts", tmp_path / f"{label}.json",
-                         "--segmenter", "sam2.1-hiera-tiny", "--tracker", "sam2.1-hiera-tiny", ckpt_dir=ckpt_dir)
+        result = run_cli(
+            "track",
+            pan_folder,
+            "-o",
+            tmp_path / label,
+            "--prompts",
+            tmp_path / f"{label}.json",
+            "--segmenter",
+            "sam2.1-hiera-tiny",
+            "--tracker",
+            "sam2.1-hiera-tiny",
+            ckpt_dir=ckpt_dir,
+        )
         assert result.returncode == 0, result.stderr
         runs[label] = [read_mask(tmp_path / label / "masks" / f"{i:06d}.png") for i in range(20)]
     changed = [i for i in range(20) if not np.array_equal(runs["once"][i], runs["corrected"][i])]
     assert any(7 <= i < 12 for i in changed) and any(i > 12 for i in changed), changed
     assert all(np.array_equal(runs["once"][i], runs["corrected"][i]) for i in range(7)), changed
     # The correction itself is what the segmenter answers for it.
-    segment = run_cli("segment", pan_folder, "-o", tmp_path / "seg", "--frame", 12, "--point", "40,30",
-                      "--box", "20,10,80,60", "--segmenter", "sam2.1-hiera-tiny", ckpt_dir=ckpt_dir)
+    segment = run_cli(
+        "segment",
+        pan_folder,
+        "-o",
+        tmp_path / "seg",
+        "--frame",
+        12,
+        "--point",
+        "40,30",
+        "--box",
+        "20,10,80,60",
+        "--segmenter",
+        "sam2.1-hiera-tiny",
+        ckpt_dir=ckpt_dir,
+    )
     assert segment.returncode == 0, segment.stderr
     keyframe = read_mask(next((tmp_path / "seg" / "masks").iterdir()))
     np.testing.assert_array_equal(runs["corrected"][12] > 0, keyframe > 0)
@@ -105,8 +147,10 @@ def test_a_correction_on_a_tracked_frame_becomes_a_conditioning_frame(ckpt_dir):
     corrected[30:38, 40:50] = 9  # a new object joins at the correction
     tracker.correct(frames[3], corrected)
     outputs = tracker.session.output_dict_per_obj
-    assert all(3 in outputs[i]["cond_frame_outputs"] and 3 not in outputs[i]["non_cond_frame_outputs"]
-               for i in range(2))
+    assert all(
+        3 in outputs[i]["cond_frame_outputs"] and 3 not in outputs[i]["non_cond_frame_outputs"]
+        for i in range(2)
+    )
     assert tracker._ids == [4, 9] and set(np.unique(tracker.step(frames[4]))) <= {0, 4, 9}
 
 
@@ -139,7 +183,9 @@ def _session_bytes(session) -> int:
 
 def test_the_tracker_state_stays_flat_with_clip_length(tmp_path):
     # A short memory (read from config.json) so the bank fills within a few frames.
-    folder = save_standin(tmp_path / "short", "sam2", size=64, num_maskmem=3, max_object_pointers_in_encoder=4)
+    folder = save_standin(
+        tmp_path / "short", "sam2", size=64, num_maskmem=3, max_object_pointers_in_encoder=4
+    )
     tracker = Sam2Tracker(folder, device="cpu")
     assert tracker.recent == 4
     frames = np.random.default_rng(1).integers(0, 256, (4, 32, 48, 3), dtype=np.uint8)
@@ -160,7 +206,10 @@ def test_auto_prefers_sam2_when_present_and_falls_back_as_today(ckpt_dir, tmp_pa
         settings = Settings(ckpt_dir=str(ckpt_dir))
         assert backends.choose_model("segment", settings) == "sam2.1-hiera-tiny"
         assert backends.choose_model("track", settings) == "sam2.1-hiera-tiny"
-        assert backends.choose_model("segment", Settings(ckpt_dir=str(ckpt_dir), segmenter="sam_vit_b")) == "sam_vit_b"
+        assert (
+            backends.choose_model("segment", Settings(ckpt_dir=str(ckpt_dir), segmenter="sam_vit_b"))
+            == "sam_vit_b"
+        )
         available = backends.available_backends(str(ckpt_dir))["stages"]
         assert available["segment"] == ["grabcut", "sam2.1-hiera-tiny", "edgetam", "sam_vit_b"]
         assert available["track"] == ["flow", "sam2.1-hiera-tiny", "edgetam"]
@@ -194,8 +243,17 @@ def test_a_broken_folder_is_one_clear_line(ckpt_dir, pan_folder, tmp_path):
     for f in (ckpt_dir / "sam2.1-hiera-tiny").iterdir():
         (broken / "sam2.1-hiera-tiny" / f.name).write_bytes(f.read_bytes())
     (broken / "sam2.1-hiera-tiny" / "model.safetensors").write_bytes(b"truncated")
-    result = run_cli("remove", pan_folder, "-o", tmp_path / "o", "--point", "90,50",
-                     "--segmenter", "sam2.1-hiera-tiny", ckpt_dir=broken)
+    result = run_cli(
+        "remove",
+        pan_folder,
+        "-o",
+        tmp_path / "o",
+        "--point",
+        "90,50",
+        "--segmenter",
+        "sam2.1-hiera-tiny",
+        ckpt_dir=broken,
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "sam2.1-hiera-tiny" in lines[0] and "Traceback" not in result.stderr, lines

@@ -101,8 +101,14 @@ def tiny(server, monkeypatch):
         description="64 KiB of random bytes",
         licence="MIT",
         commercial_use=True,
-        files=(RemoteFile("tiny.bin", (f"{server.url}/file.bin",), size=len(PAYLOAD),
-                          sha256=hashlib.sha256(PAYLOAD).hexdigest()),),
+        files=(
+            RemoteFile(
+                "tiny.bin",
+                (f"{server.url}/file.bin",),
+                size=len(PAYLOAD),
+                sha256=hashlib.sha256(PAYLOAD).hexdigest(),
+            ),
+        ),
         make_backend=lambda *args: None,
         build_model=lambda: None,
     )
@@ -110,8 +116,17 @@ def tiny(server, monkeypatch):
     return entry
 
 
-ALL = ["sam2.1-hiera-base-plus", "sam2.1-hiera-large", "sam2.1-hiera-small", "sam2.1-hiera-tiny", "edgetam",
-       "sam_vit_b", "deaot_r50l", "e2fgvi_hq", "e2fgvi"]
+ALL = [
+    "sam2.1-hiera-base-plus",
+    "sam2.1-hiera-large",
+    "sam2.1-hiera-small",
+    "sam2.1-hiera-tiny",
+    "edgetam",
+    "sam_vit_b",
+    "deaot_r50l",
+    "e2fgvi_hq",
+    "e2fgvi",
+]
 
 
 def test_registry_entries():
@@ -294,11 +309,25 @@ def test_every_stage_setting_and_cli_choice_comes_from_the_registry():
     from inpainterz_core.cli import build_parser
 
     parser = build_parser()
-    args = parser.parse_args(["remove", "clip.mp4", "-o", "out", "--segmenter", "edgetam", "--tracker",
-                              "sam2.1-hiera-tiny", "--inpaint-model", "e2fgvi"])
+    args = parser.parse_args(
+        [
+            "remove",
+            "clip.mp4",
+            "-o",
+            "out",
+            "--segmenter",
+            "edgetam",
+            "--tracker",
+            "sam2.1-hiera-tiny",
+            "--inpaint-model",
+            "e2fgvi",
+        ]
+    )
     assert (args.segmenter, args.tracker, args.inpaint_model) == ("edgetam", "sam2.1-hiera-tiny", "e2fgvi")
     for stage in registry.STAGES:
-        assert set(registry.choices(stage)) == {"auto"} | {e.name for e in weights.list_entries() if stage in e.stages}
+        assert set(registry.choices(stage)) == {"auto"} | {
+            e.name for e in weights.list_entries() if stage in e.stages
+        }
     with pytest.raises(SystemExit):
         parser.parse_args(["remove", "clip.mp4", "-o", "out", "--tracker", "sam_vit_b"])  # a segmenter only
 
@@ -310,8 +339,12 @@ def test_no_import_circle_between_the_weights_and_the_model_builders():
         text = (root / module).read_text()
         assert "weights import" not in text and "registry import" not in text, module
     for module in ("weights.py", "registry.py", "checkpoints.py", "download.py"):
-        top_level = [line for line in (root / module).read_text().splitlines() if line.startswith(("from", "import"))]
-        assert not [line for line in top_level if "track" in line or "inpaint" in line or "segment" in line], module
+        top_level = [
+            line for line in (root / module).read_text().splitlines() if line.startswith(("from", "import"))
+        ]
+        assert not [
+            line for line in top_level if "track" in line or "inpaint" in line or "segment" in line
+        ], module
 
 
 # --- the Hugging Face layout ------------------------------------------------------------------------------
@@ -356,8 +389,10 @@ class HubServer(FileServer):
 
 def _hub_entry(url: str) -> ModelEntry:
     base = registry.get("sam2.1-hiera-tiny")
-    files = tuple(dataclasses.replace(f, urls=(f"{url}/facebook/sam2.1-hiera-tiny/resolve/main/{f.file_name}",))
-                  for f in base.files)
+    files = tuple(
+        dataclasses.replace(f, urls=(f"{url}/facebook/sam2.1-hiera-tiny/resolve/main/{f.file_name}",))
+        for f in base.files
+    )
     return dataclasses.replace(base, files=files)
 
 
@@ -372,8 +407,11 @@ def test_fetch_a_hugging_face_folder_checks_the_published_sha256(tmp_path, monke
         (folder / "model.safetensors.part").write_bytes(weights_bytes[:20_000])  # an interrupted download
         assert weights.fetch("sam2.1-hiera-tiny", tmp_path, progress=False) == folder
         assert (folder / "model.safetensors").read_bytes() == weights_bytes
-        assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors",
-                                                            "processor_config.json"]
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "config.json",
+            "model.safetensors",
+            "processor_config.json",
+        ]
         assert weights.present("sam2.1-hiera-tiny", tmp_path)
         ranged = [h.get("Range") for r, h in hub.requests if r.startswith("GET") and "model.safetensors" in r]
         assert ranged == ["bytes=20000-"]

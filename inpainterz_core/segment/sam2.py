@@ -53,7 +53,8 @@ def load_pretrained(cls, folder: str | os.PathLike, what: str):
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise MissingWeightsError(
             f"{folder} does not load as {what} ({type(e).__name__}: {first}); run `inpainterz weights verify "
-            f"{folder.name}` and fetch it again") from None
+            f"{folder.name}` and fetch it again"
+        ) from None
     finally:
         hf_logging.set_verbosity(verbosity)
         hf_logging.enable_progress_bar()
@@ -68,8 +69,14 @@ class _Embedding:
 class Sam2Segmenter(Segmenter):
     """Clicks and boxes to a mask with SAM 2.1 or EdgeTAM (``family`` "sam2" or "edgetam")."""
 
-    def __init__(self, folder: str | os.PathLike, family: str = "sam2", device: str = "auto",
-                 name: str | None = None, cache_size: int = 8):
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        family: str = "sam2",
+        device: str = "auto",
+        name: str | None = None,
+        cache_size: int = 8,
+    ):
         from transformers import Sam2Processor
 
         if cache_size < 1:

@@ -34,8 +34,15 @@ class Sam2Tracker(Tracker):
     keeps the session's memory bank in host memory instead of on the GPU.
     """
 
-    def __init__(self, folder: str | os.PathLike, family: str = "sam2", device: str = "auto", fp16: bool = False,
-                 name: str | None = None, offload_state: bool = False):
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        family: str = "sam2",
+        device: str = "auto",
+        fp16: bool = False,
+        name: str | None = None,
+        offload_state: bool = False,
+    ):
         from transformers import Sam2VideoProcessor
 
         _, video_class = model_classes(family)
@@ -56,7 +63,10 @@ class Sam2Tracker(Tracker):
         self._check(image, labels)
         state_device = "cpu" if self.offload_state else self.device
         self.session = self.processor.init_video_session(
-            inference_device=self.device, inference_state_device=state_device, video_storage_device=state_device)
+            inference_device=self.device,
+            inference_state_device=state_device,
+            video_storage_device=state_device,
+        )
         self._frame = 0
         self._ids = []
         self._condition(image, labels)
@@ -73,7 +83,8 @@ class Sam2Tracker(Tracker):
         with self._inference():
             out = self.model(inference_session=self.session, frame_idx=self._frame, frame=self._pixels(image))
             logits = self.processor.post_process_masks(
-                [out.pred_masks.float().cpu()], original_sizes=[image.shape[:2]], binarize=False)[0][:, 0]
+                [out.pred_masks.float().cpu()], original_sizes=[image.shape[:2]], binarize=False
+            )[0][:, 0]
             present = torch.sigmoid(out.object_score_logits.float().reshape(-1).cpu())
         self.confidence = float(present.min()) if len(present) else None
         self._forget_old()
@@ -102,10 +113,13 @@ class Sam2Tracker(Tracker):
         if not self._ids:  # nothing to track yet: an empty label map
             return
         self.processor.add_inputs_to_inference_session(
-            session, frame_idx=frame, obj_ids=list(self._ids), input_masks=[labels == k for k in self._ids])
+            session, frame_idx=frame, obj_ids=list(self._ids), input_masks=[labels == k for k in self._ids]
+        )
         with self._inference():
             self.model(inference_session=session, frame_idx=frame, frame=self._pixels(image))
-        for inputs in session.mask_inputs_per_obj.values():  # consumed: the conditioning output holds them now
+        for (
+            inputs
+        ) in session.mask_inputs_per_obj.values():  # consumed: the conditioning output holds them now
             inputs.pop(frame, None)
         self._forget_old()
 
@@ -140,5 +154,7 @@ class Sam2Tracker(Tracker):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"the tracker wants an RGB uint8 HxWx3 image, got {image.dtype} {image.shape}")
         if labels is not None and (labels.dtype != np.uint8 or labels.shape != image.shape[:2]):
-            raise InputError(f"the tracker wants a uint8 label map of the image's size {image.shape[:2]}, "
-                             f"got {labels.dtype} {labels.shape}")
+            raise InputError(
+                f"the tracker wants a uint8 label map of the image's size {image.shape[:2]}, "
+                f"got {labels.dtype} {labels.shape}"
+            )
