@@ -155,9 +155,9 @@ class SessionSegmenter(Segmenter):
         with self.lock:
             self.inner.set_image((self.session, key), image)
 
-    def predict(self, key: Hashable, prompt: ObjectPrompt, previous: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
         with self.lock:
-            return self.inner.predict((self.session, key), prompt, previous)
+            return self.inner.predict((self.session, key), prompt)
 
 
 class WorkDir:

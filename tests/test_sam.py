@@ -74,29 +74,6 @@ def test_matches_sam_predictor(sam, prompt):
     np.testing.assert_array_equal(sam.predict("frame", prompt), reference(sam, "frame", prompt))
 
 
-def test_refinement_feeds_back_this_objects_last_logits(sam, monkeypatch):
-    seen = []
-    real_forward = sam.model.prompt_encoder.forward
-
-    def spying_forward(points, boxes, masks):
-        seen.append(masks)
-        return real_forward(points, boxes, masks)
-
-    monkeypatch.setattr(sam.model.prompt_encoder, "forward", spying_forward)
-    first = sam.predict("frame", ObjectPrompt(points=(Point(20, 30),), object_id=3))
-    logits = sam._logits[("frame", 3)]
-    assert logits.shape == (1, 1, 256, 256)
-
-    two_clicks = ObjectPrompt(points=(Point(20, 30), Point(50, 10, label=0)), object_id=3)
-    refined = sam.predict("frame", two_clicks, previous=first)
-    assert seen[0] is None and seen[1] is logits
-    np.testing.assert_array_equal(refined, reference(sam, "frame", two_clicks, mask_input=logits[0].numpy()))
-
-    # Another object on the same frame has no logits yet: its prompt alone decides.
-    sam.predict("frame", ObjectPrompt(points=(Point(20, 30),), object_id=4), previous=first)
-    assert seen[-1] is None
-
-
 def test_unknown_key_and_bad_image_are_input_errors(sam):
     with pytest.raises(InputError, match="set_image"):
         sam.predict("never set", CLICK)
@@ -123,7 +100,6 @@ def test_lru_cache_keeps_the_recently_used_keys(monkeypatch):
     assert len(calls) == 3
     with pytest.raises(InputError):
         seg.predict(1, CLICK)
-    assert not any(key == 1 for key, _ in seg._logits)
 
     seg.set_image(2, IMAGE[:32])  # another image size under the same key is a new image
     assert len(calls) == 4

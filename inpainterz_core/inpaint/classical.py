@@ -44,6 +44,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..masks import ellipse
 from .base import Inpainter
 
 
@@ -65,10 +66,6 @@ def _sample(
         mx.reshape(-1)[:n], my.reshape(-1)[:n] = xs, ys
     out = cv2.remap(image, mx, my, interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=outside)
     return out.reshape(-1, *image.shape[2:])[:n]
-
-
-def _disk(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
 class FlowGuidedInpainter(Inpainter):
@@ -105,10 +102,10 @@ class FlowGuidedInpainter(Inpainter):
         masks = np.asarray(masks, bool)
         t_lo, t_hi = max(0, targets.start - self.context), min(len(frames), targets.stop + self.context)
         grays = {t: self._smoothed_grey(frames[t], masks[t]) for t in range(t_lo, t_hi)}
-        hidden = {t: cv2.dilate(masks[t].astype(np.uint8), _disk(self.grow)).astype(bool) for t in grays}
+        hidden = {t: cv2.dilate(masks[t].astype(np.uint8), ellipse(self.grow)).astype(bool) for t in grays}
         # the known band around each hole: it calibrates temporal completion and measures warp errors
         rings = {
-            t: cv2.dilate(h.astype(np.uint8), _disk(self.ring)).astype(bool) & ~h for t, h in hidden.items()
+            t: cv2.dilate(h.astype(np.uint8), ellipse(self.ring)).astype(bool) & ~h for t, h in hidden.items()
         }
         total = np.zeros(frames[targets].shape, np.float32)
         weight = np.zeros(total.shape[:3], np.float32)
@@ -157,7 +154,7 @@ class FlowGuidedInpainter(Inpainter):
         frame, hole = frame[y0:y1, x0:x1], hole[y0:y1, x0:x1]
         hole8 = hole.astype(np.uint8)
         spatial = cv2.inpaint(frame, hole8, self.telea_radius, cv2.INPAINT_TELEA)[hole].astype(np.float32)
-        grown = cv2.dilate(hole8, _disk(self.band))
+        grown = cv2.dilate(hole8, ellipse(self.band))
         band = (grown > 0) & ~hole
         if not band.any():  # the hole covers the whole frame: nothing to measure against
             return propagated

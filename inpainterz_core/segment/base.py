@@ -25,9 +25,9 @@ class Segmenter(ABC):
         """Prepare (and cache under ``key``) the per-image state for an RGB uint8 HxWx3 image."""
 
     @abstractmethod
-    def predict(self, key: Hashable, prompt: ObjectPrompt, previous: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
         """The object's mask (HxW bool) on the image set under ``key``.
 
-        ``previous`` is this object's last mask on the same image, if any, so a
-        further click refines it instead of starting over.
+        The prompt carries every click on the object, so a further click is a new
+        prediction from all of them, never a refinement of hidden state.
         """

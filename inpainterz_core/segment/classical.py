@@ -37,11 +37,11 @@ class GrabCutSegmenter(Segmenter):
         while len(self._images) > self.cache_size:
             self._images.popitem(last=False)
 
-    def predict(self, key: Hashable, prompt: ObjectPrompt, previous: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
         image = self._images[key]
         self._images.move_to_end(key)
-        box = self._region_of_interest(image, prompt, previous)
-        mask = self._grabcut(image, box, prompt, previous)
+        box = self._region_of_interest(image, prompt)
+        mask = self._grabcut(image, box, prompt, None)
         # A click alone only says where the object starts: while the mask fills its box to the
         # edge, the object goes on beyond it, so grow the box around the mask and cut again.
         for _ in range(3 if prompt.box is None else 0):
@@ -56,8 +56,9 @@ class GrabCutSegmenter(Segmenter):
             mask = grown
         return mask
 
-    def _grabcut(self, image, box, prompt: ObjectPrompt, previous) -> np.ndarray:
-        """GrabCut in a crop around ``box`` (probable foreground), clicks as certain seeds."""
+    def _grabcut(self, image, box, prompt: ObjectPrompt, previous: np.ndarray | None) -> np.ndarray:
+        """GrabCut in a crop around ``box`` (probable foreground), clicks as certain seeds; ``previous``
+        (the cut before the box grew) is probable foreground too."""
         h, w = image.shape[:2]
         x0, y0, x1, y1 = padded_box(
             box, pad=max(8, (box[2] - box[0] + box[3] - box[1]) // 4), width=w, height=h
@@ -96,16 +97,14 @@ class GrabCutSegmenter(Segmenter):
         mask[y0:y1, x0:x1] = fg > 0
         return mask
 
-    def _region_of_interest(self, image, prompt: ObjectPrompt, previous) -> tuple[int, int, int, int]:
+    def _region_of_interest(self, image, prompt: ObjectPrompt) -> tuple[int, int, int, int]:
         """The box GrabCut works in: the user's box, else one grown around the positive clicks."""
         h, w = image.shape[:2]
         if prompt.box is not None:
             x0, y0, x1, y1 = prompt.box
             return max(0, int(x0)), max(0, int(y0)), min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1)))
         positives = [p for p in prompt.points if p.label] or list(prompt.points)
-        boxes = [bounding_box(previous)] if previous is not None and previous.any() else []
-        for p in positives:
-            boxes.append(_flood_box(image, int(p.x), int(p.y)))
+        boxes = [_flood_box(image, int(p.x), int(p.y)) for p in positives]
         xs0, ys0, xs1, ys1 = zip(*boxes, strict=True)
         box = min(xs0), min(ys0), max(xs1), max(ys1)
         # Leave a margin around the colour region, so an object that is exactly that region does

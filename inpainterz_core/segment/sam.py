@@ -60,8 +60,6 @@ class SAMSegmenter(Segmenter):
             self._dense_pe = self.model.prompt_encoder.get_dense_pe()
         self.cache_size = cache_size
         self._embeddings: OrderedDict[Hashable, _Embedding] = OrderedDict()
-        # The last low-res logits (1x1x256x256) per (key, object id): SAM's input for refining a mask.
-        self._logits: dict[tuple[Hashable, int], torch.Tensor] = {}
 
     @torch.inference_mode()
     def set_image(self, key: Hashable, image: np.ndarray) -> None:
@@ -89,15 +87,9 @@ class SAMSegmenter(Segmenter):
             self._forget(oldest)
 
     @torch.inference_mode()
-    def predict(self, key: Hashable, prompt: ObjectPrompt, previous: np.ndarray | None = None) -> np.ndarray:
-        """The object's HxW bool mask on the image under ``key``.
-
-        With ``previous`` given, SAM refines from the low-res logits of this
-        object's last prediction on this key (kept here; the bool mask itself is
-        too coarse an input). If there are none, e.g. after the key was evicted,
-        the prompt's points and box alone decide, which is fine because the
-        prompt carries every click on the object.
-        """
+    def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
+        """The object's HxW bool mask on the image under ``key``, from the prompt's points and box alone
+        (the prompt carries every click on the object)."""
         embedding = self._embeddings.get(key)
         if embedding is None:
             raise InputError(f"no image is set under key {key!r}: call set_image first")
@@ -115,12 +107,11 @@ class SAMSegmenter(Segmenter):
         if prompt.box is not None:
             box = self.transform.apply_boxes(np.array(prompt.box, dtype=np.float64), embedding.original_size)
             boxes = torch.as_tensor(box, dtype=torch.float, device=self.device)
-        mask_input = self._logits.get((key, prompt.object_id)) if previous is not None else None
 
         # One click is ambiguous (a shirt or the whole person?): ask for three masks and keep
         # the one SAM rates best, as SAM's authors recommend. More prompts: one mask.
         multimask = len(prompt.points) == 1 and prompt.box is None
-        sparse, dense = self.model.prompt_encoder(points=points, boxes=boxes, masks=mask_input)
+        sparse, dense = self.model.prompt_encoder(points=points, boxes=boxes, masks=None)
         low_res, iou = self.model.mask_decoder(
             image_embeddings=embedding.features,
             image_pe=self._dense_pe,
@@ -130,12 +121,8 @@ class SAMSegmenter(Segmenter):
         )
         best = int(iou[0].argmax())
         low_res = low_res[:, best : best + 1]
-        self._logits[(key, prompt.object_id)] = low_res
         logits = self.model.postprocess_masks(low_res, embedding.input_size, embedding.original_size)
         return (logits[0, 0] > self.model.mask_threshold).cpu().numpy()
 
     def _forget(self, key: Hashable) -> None:
-        """Drop a key's embedding and every object's logits on it."""
         self._embeddings.pop(key, None)
-        for logits_key in [k for k in self._logits if k[0] == key]:
-            del self._logits[logits_key]
