@@ -13,7 +13,6 @@ needs nothing from ``../shared``. Run alone with ``python -m bench.bench_server`
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import socket
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from inpainterz_server import client
 
 from inpainterz_core.backends import make_segmenter
 from inpainterz_core.prompts import ObjectPrompt, Point
@@ -32,13 +32,6 @@ from inpainterz_core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET = {"hello_rtt_ms": 2.0, "segment_ms": 100.0}
-
-try:  # installed: inpainterz_server; a bare checkout: server/ on the path
-    importlib.import_module("inpainterz_server")
-    PACKAGE = "inpainterz_server"
-except ImportError:
-    PACKAGE = "server"
-client = importlib.import_module(f"{PACKAGE}.client")
 
 
 def _clip_1080p(folder: Path, frames: int = 2) -> list[tuple[int, int]]:
@@ -62,6 +55,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(tmp: Path, idle_timeout: int = 120):
+    """A real ``inpainterz serve`` on a free loopback port, allowed ``tmp``: (its address, its process)."""
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    command = [sys.executable, "-m", "inpainterz_server", "--bind", address, "--allow-root", str(tmp)]
+    command += [
+        "--work-dir",
+        str(tmp / "work"),
+        "--idle-timeout",
+        str(idle_timeout),
+        "--log-level",
+        "warning",
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    process = client.ensure_local_server(command, address, timeout=120, env=env, log_path=tmp / "server.log")
+    return address, process
+
+
 def _local_segmenter(folder: Path, backend: str):
     """The same segmenter the server uses, in this process, on the same frame."""
     segmenter = make_segmenter(Settings(backend=backend))
@@ -77,29 +90,7 @@ def run(backend: str = "classical", hellos: int = 1000, clicks: int = 20) -> dic
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         tmp = Path(tmp)
         points = _clip_1080p(tmp / "clip")
-        address = f"tcp://127.0.0.1:{_free_port()}"
-        command = [
-            sys.executable,
-            "-m",
-            PACKAGE,
-            "--bind",
-            address,
-            "--allow-root",
-            str(tmp),
-            "--work-dir",
-            str(tmp / "work"),
-            "--idle-timeout",
-            "120",
-            "--log-level",
-            "warning",
-        ]
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        }
-        process = client.ensure_local_server(
-            command, address, timeout=120, env=env, log_path=tmp / "server.log"
-        )
+        address, process = start_server(tmp)
         try:
             with client.Client(address) as c:
                 for _ in range(50):

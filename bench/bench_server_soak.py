@@ -10,7 +10,6 @@ nothing from ``../shared``. Run alone with ``python -m bench.bench_server_soak [
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ import psutil
 from inpainterz_core.demo import PanClip
 from inpainterz_core.video import Mp4Writer
 
-from .bench_server import PACKAGE, REPO, _free_port, client
+from .bench_server import client, start_server
 
 EVERY = 50
 WARM_UP = 100
@@ -50,29 +49,7 @@ def run(cycles: int = 500) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
         tmp = Path(tmp)
         clip = _clip(tmp / "clip.mp4")
-        address = f"tcp://127.0.0.1:{_free_port()}"
-        command = [
-            sys.executable,
-            "-m",
-            PACKAGE,
-            "--bind",
-            address,
-            "--allow-root",
-            str(tmp),
-            "--work-dir",
-            str(tmp / "work"),
-            "--idle-timeout",
-            "300",
-            "--log-level",
-            "warning",
-        ]
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        }
-        process = client.ensure_local_server(
-            command, address, timeout=120, env=env, log_path=tmp / "server.log"
-        )
+        address, process = start_server(tmp, idle_timeout=300)
         server = psutil.Process(process.pid)
         samples = [_sample(server, 0)]
         started = time.perf_counter()
