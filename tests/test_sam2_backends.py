@@ -223,13 +223,13 @@ def test_auto_prefers_sam2_when_present_and_falls_back_as_today(ckpt_dir, tmp_pa
         backends.choose_model("track", Settings(ckpt_dir=str(tmp_path), tracker="edgetam"))
 
 
-def test_segmenter_refines_and_caches(ckpt_dir):
+def test_segmenter_takes_every_click_and_caches(ckpt_dir):
     segmenter = Sam2Segmenter(ckpt_dir / "edgetam", family="edgetam", device="cpu")
     image = np.random.default_rng(2).integers(0, 256, (48, 64, 3), dtype=np.uint8)
     segmenter.set_image("a", image)
     first = segmenter.predict("a", ObjectPrompt(points=(Point(20, 30),)))
     assert first.shape == (48, 64) and first.dtype == bool
-    refined = segmenter.predict("a", ObjectPrompt(points=(Point(20, 30), Point(50, 10, 0))), previous=first)
+    refined = segmenter.predict("a", ObjectPrompt(points=(Point(20, 30), Point(50, 10, 0))))
     assert refined.shape == (48, 64)
     cached = segmenter._embeddings["a"]
     segmenter.set_image("a", image)

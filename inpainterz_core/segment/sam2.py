@@ -88,8 +88,6 @@ class Sam2Segmenter(Segmenter):
         self.processor = load_pretrained(Sam2Processor, folder, f"a {family} processor")
         self.cache_size = cache_size
         self._embeddings: OrderedDict[Hashable, _Embedding] = OrderedDict()
-        # The last low-res logits per (key, object id): the model's input for refining a mask.
-        self._logits: dict[tuple[Hashable, int], torch.Tensor] = {}
 
     @torch.inference_mode()
     def set_image(self, key: Hashable, image: np.ndarray) -> None:
@@ -110,8 +108,8 @@ class Sam2Segmenter(Segmenter):
             self._forget(next(iter(self._embeddings)))
 
     @torch.inference_mode()
-    def predict(self, key: Hashable, prompt: ObjectPrompt, previous: np.ndarray | None = None) -> np.ndarray:
-        """The object's HxW bool mask on the image under ``key``; with ``previous``, refined from the last logits."""
+    def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
+        """The object's HxW bool mask on the image under ``key``, from all the prompt's clicks and box."""
         embedding = self._embeddings.get(key)
         if embedding is None:
             raise InputError(f"no image is set under key {key!r}: call set_image first")
@@ -124,7 +122,6 @@ class Sam2Segmenter(Segmenter):
         if prompt.box is not None:
             prompts["input_boxes"] = [[list(prompt.box)]]
         inputs = self.processor(original_sizes=[[height, width]], return_tensors="pt", **prompts)
-        mask_input = self._logits.get((key, prompt.object_id)) if previous is not None else None
         # One click is ambiguous (a shirt or the whole person?): ask for three masks and keep the best rated.
         multimask = len(prompt.points) == 1 and prompt.box is None
         outputs = self.model(
@@ -132,20 +129,16 @@ class Sam2Segmenter(Segmenter):
             input_points=_on(inputs.get("input_points"), self.device),
             input_labels=_on(inputs.get("input_labels"), self.device),
             input_boxes=_on(inputs.get("input_boxes"), self.device),
-            input_masks=mask_input,
+            input_masks=None,
             multimask_output=multimask,
         )
         best = int(outputs.iou_scores[0, 0].argmax())
         low_res = outputs.pred_masks[:, 0, best : best + 1]  # 1x1xhxw
-        self._logits[(key, prompt.object_id)] = low_res
         masks = self.processor.post_process_masks(low_res[:, None].cpu(), [[height, width]], binarize=True)
         return masks[0][0, 0].numpy().astype(bool)
 
     def _forget(self, key: Hashable) -> None:
-        """Drop a key's embedding and every object's logits on it."""
         self._embeddings.pop(key, None)
-        for logits_key in [k for k in self._logits if k[0] == key]:
-            del self._logits[logits_key]
 
 
 def _on(tensor, device):
