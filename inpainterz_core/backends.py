@@ -106,7 +106,7 @@ def make_inpainter(settings: Settings):
         return model
     from .inpaint.classical import FlowGuidedInpainter
 
-    return FlowGuidedInpainter(context=settings.reach)
+    return FlowGuidedInpainter(reach=settings.reach)
 
 
 def describe(component) -> dict:

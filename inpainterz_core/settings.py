@@ -42,8 +42,8 @@ class Settings:
     # classical inpainter: frames each way in which to look for the background under the hole; background
     # hidden longer is filled spatially (a longer reach recovers more under slow objects, and costs speed)
     reach: int = 16
-    # every inpainter: frames painted per window. Each window re-reads the inpainter's context on both sides,
-    # so a longer chunk re-reads less; memory holds chunk + 2 x context crops
+    # every inpainter: frames painted per window. Each window re-reads the inpainter's reach on both sides,
+    # so a longer chunk re-reads less; memory holds chunk + 2 x reach crops
     chunk: int = 48
     write_video: bool = True  # also write result.mp4 beside the PNGs
 

@@ -301,7 +301,7 @@ def test_bad_arguments_are_usage_errors(tmp_path, pan_folder):
 def test_reach_reaches_the_classical_inpainter_and_is_checked(tmp_path, pan_folder, pan_clip):
     from inpainterz_core.backends import make_inpainter
 
-    assert make_inpainter(Settings(backend="classical", reach=24)).context == 24
+    assert make_inpainter(Settings(backend="classical", reach=24)).reach == 24
     result = run_cli(
         "remove",
         str(pan_folder),

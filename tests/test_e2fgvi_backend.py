@@ -85,7 +85,7 @@ def test_random_weights_fill_only_the_holes(variant, size):
     inpainter = E2FGVIInpainter(variant, device="cpu")
     assert inpainter.device == "cpu"
     assert inpainter.name == {"hq": "e2fgvi_hq", "cvpr22": "e2fgvi"}[variant]
-    assert inpainter.context == 50
+    assert inpainter.reach == 50
     assert inpainter.work_size == {"hq": None, "cvpr22": (432, 240)}[variant]
 
     t, targets = (7, range(2, 5)) if variant == "hq" else (3, range(1, 3))

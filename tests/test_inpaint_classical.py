@@ -39,7 +39,7 @@ def panning_clip():
 def test_background_revealed_elsewhere_is_recovered_far_better_than_spatial_fill():
     frames, masks, background = panning_clip()
     targets = range(8, 16)
-    out = FlowGuidedInpainter(context=8).inpaint(frames, masks, targets)
+    out = FlowGuidedInpainter(reach=8).inpaint(frames, masks, targets)
     telea = np.stack(
         [cv2.inpaint(frames[k], masks[k].astype(np.uint8), 5, cv2.INPAINT_TELEA) for k in targets]
     )
@@ -52,7 +52,7 @@ def test_shapes_dtype_and_pixels_outside_the_mask_untouched():
     frames, masks, _ = panning_clip()
     masks[10] = False  # a frame where the object is absent comes back as it was
     targets = range(6, 18)
-    out = FlowGuidedInpainter(context=4).inpaint(frames, masks, targets)
+    out = FlowGuidedInpainter(reach=4).inpaint(frames, masks, targets)
     assert out.shape == (len(targets), H, W, 3) and out.dtype == np.uint8
     outside = ~masks[targets]
     assert np.array_equal(out[outside], frames[targets][outside])
@@ -61,7 +61,7 @@ def test_shapes_dtype_and_pixels_outside_the_mask_untouched():
 
 def test_window_without_any_hole_is_returned_unchanged():
     frames, _, _ = panning_clip()
-    out = FlowGuidedInpainter(context=3).inpaint(frames[:10], np.zeros((10, H, W), bool), range(3, 7))
+    out = FlowGuidedInpainter(reach=3).inpaint(frames[:10], np.zeros((10, H, W), bool), range(3, 7))
     assert np.array_equal(out, frames[3:7])
 
 
@@ -73,7 +73,7 @@ def test_never_revealed_background_is_filled_plausibly_and_steadily():
     masks = np.zeros((12, H, W), bool)
     masks[:, 30:60, 40:80] = True
     frames[masks] = 0
-    out = FlowGuidedInpainter(context=3).inpaint(frames, masks, range(3, 9))
+    out = FlowGuidedInpainter(reach=3).inpaint(frames, masks, range(3, 9))
     hole = out[:, 30:60, 40:80].astype(np.float64)
     assert np.isfinite(hole).all()
     assert abs(hole.mean() - 150) < 8
@@ -82,7 +82,7 @@ def test_never_revealed_background_is_filled_plausibly_and_steadily():
 
 def test_single_frame_window_is_filled_spatially():
     frames, masks, _ = panning_clip()
-    out = FlowGuidedInpainter(context=0).inpaint(frames[5:6], masks[5:6], range(0, 1))
+    out = FlowGuidedInpainter(reach=0).inpaint(frames[5:6], masks[5:6], range(0, 1))
     outside = ~masks[5]
     assert np.array_equal(out[0][outside], frames[5][outside])
     assert out[0][masks[5]].std() > 5  # the flat grey object was replaced by texture from around it
@@ -97,7 +97,7 @@ def test_tracked_completion_takes_the_flow_observed_where_the_hole_point_is_next
     hidden[0][30:60, 40:80] = True
     flows[0][hidden[0]] = (1.0, 0.0)  # e.g. a smooth spatial guess that missed this layer's motion
     before = {t: f.copy() for t, f in flows.items()}
-    out = FlowGuidedInpainter(context=4)._tracked(flows, hidden, 1)
+    out = FlowGuidedInpainter(reach=4)._tracked(flows, hidden, 1)
     assert np.allclose(out[0][hidden[0]], (3.0, -1.0))
     assert np.array_equal(out[0][~hidden[0]], before[0][~hidden[0]])
     assert np.array_equal(out[1], before[1])
@@ -154,8 +154,8 @@ def test_a_longer_reach_recovers_background_hidden_longer():
     frames[masks] = 128
     targets = range(18, 22)
     truth = np.repeat(background[None], len(targets), 0)
-    short = hole_psnr(FlowGuidedInpainter(context=4).inpaint(frames, masks, targets), truth, masks[targets])
-    long = hole_psnr(FlowGuidedInpainter(context=16).inpaint(frames, masks, targets), truth, masks[targets])
+    short = hole_psnr(FlowGuidedInpainter(reach=4).inpaint(frames, masks, targets), truth, masks[targets])
+    long = hole_psnr(FlowGuidedInpainter(reach=16).inpaint(frames, masks, targets), truth, masks[targets])
     assert long > 25 and long > short + 8, (short, long)
 
 
@@ -176,7 +176,7 @@ def test_where_the_flow_cannot_be_trusted_the_fill_is_no_worse_than_a_spatial_fi
         frames[t, y : y + 16, x : x + 16] = 128
         masks[t, y - 2 : y + 18, x - 2 : x + 18] = True
     targets = range(8, 16)
-    out = FlowGuidedInpainter(context=8).inpaint(frames, masks, targets)
+    out = FlowGuidedInpainter(reach=8).inpaint(frames, masks, targets)
     telea = np.stack(
         [cv2.inpaint(frames[k], masks[k].astype(np.uint8), 5, cv2.INPAINT_TELEA) for k in targets]
     )

@@ -23,8 +23,8 @@ class Paint(Inpainter):
 
     name = "paint"
 
-    def __init__(self, context=2, colour=(255, 0, 255)):
-        self.context, self.colour, self.windows = context, np.array(colour, np.uint8), []
+    def __init__(self, reach=2, colour=(255, 0, 255)):
+        self.reach, self.colour, self.windows = reach, np.array(colour, np.uint8), []
 
     def inpaint(self, frames, masks, targets):
         self.windows.append((frames.shape, targets))
@@ -60,7 +60,7 @@ def test_frames_take_their_mask_from_the_nearest_keyframe(tmp_path, pan_folder, 
 
 def test_windows_cover_their_targets_with_context_and_crops_cover_every_hole():
     boxes = {f: (10 + f, 20, 40 + f, 50) if f % 5 else None for f in range(30)}
-    chunks = _plan(boxes, 0, 30, chunk=8, context=3, width=200, height=100)
+    chunks = _plan(boxes, 0, 30, chunk=8, reach=3, width=200, height=100)
     assert [f for c in chunks for f in c.targets] == list(range(30))
     for c in chunks:
         assert c.window.start == max(0, c.targets.start - 3) and c.window.stop == min(30, c.targets.stop + 3)

@@ -1,6 +1,6 @@
 """The Inpainter interface: fill the masked pixels of a short window of frames.
 
-The pipeline hands over a window of already-cropped frames with ``context``
+The pipeline hands over a window of already-cropped frames with ``reach``
 extra frames on each side of the ones it wants back, so an inpainter can borrow
 background from neighbours without ever seeing the whole clip.
 """
@@ -14,8 +14,10 @@ import numpy as np
 
 class Inpainter(ABC):
     name: str = ""
-    #: Frames needed on each side of a target frame (the pipeline loads that many extra).
-    context: int = 0
+    #: Frames it reads on each side of a target frame to find the background there (the pipeline loads
+    #: that many extra). The classical inpainter takes it from ``--reach``; E2FGVI's is fixed by its
+    #: reference-frame schedule.
+    reach: int = 0
     #: Preferred working size (width, height) for the crop; None means "any size".
     work_size: tuple[int, int] | None = None
 

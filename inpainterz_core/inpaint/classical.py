@@ -73,7 +73,7 @@ class FlowGuidedInpainter(Inpainter):
 
     def __init__(
         self,
-        context: int = 16,
+        reach: int = 16,
         telea_radius: int = 5,
         ring: int = 12,
         grow: int = 3,
@@ -84,7 +84,7 @@ class FlowGuidedInpainter(Inpainter):
         self.tau = tau
         self.band = band  # width of the known band that measures the spatial fill's error
         self.window = window
-        self.context = context
+        self.reach = reach
         self.telea_radius = telea_radius
         self.ring = ring  # width of the band around the hole that calibrates temporal flow completion
         self.grow = grow  # flow this close to the hole is dragged by the object, so it is replaced too
@@ -100,7 +100,7 @@ class FlowGuidedInpainter(Inpainter):
     def inpaint(self, frames: np.ndarray, masks: np.ndarray, targets: range) -> np.ndarray:
         frames = np.ascontiguousarray(frames)
         masks = np.asarray(masks, bool)
-        t_lo, t_hi = max(0, targets.start - self.context), min(len(frames), targets.stop + self.context)
+        t_lo, t_hi = max(0, targets.start - self.reach), min(len(frames), targets.stop + self.reach)
         grays = {t: self._smoothed_grey(frames[t], masks[t]) for t in range(t_lo, t_hi)}
         hidden = {t: cv2.dilate(masks[t].astype(np.uint8), ellipse(self.grow)).astype(bool) for t in grays}
         # the known band around each hole: it calibrates temporal completion and measures warp errors
@@ -351,7 +351,7 @@ class FlowGuidedInpainter(Inpainter):
         """Flow inside the hole taken from where each hole point is next seen along ``flows``, in place.
 
         ``flows`` (already completed) run in direction ``step_dir``; a point that is never seen
-        within the context keeps its completed flow. Every chain follows the flows as they were:
+        within the reach keeps its completed flow. Every chain follows the flows as they were:
         the new vectors are written only once all are found.
         """
         landable = {t: hidden[t] for t in flows}  # a landing frame must have a flow to take
@@ -389,7 +389,7 @@ class FlowGuidedInpainter(Inpainter):
         return colour, distance
 
     def _chain(self, flows, hidden, k, step_dir, xs, ys, steps: int | None = None):
-        """Follow ``flows`` from frame k, frame by frame, for up to ``steps`` (default ``context``) frames.
+        """Follow ``flows`` from frame k, frame by frame, for up to ``steps`` (default ``reach``) frames.
 
         Yields (step, frame, x, y, indices) for the points that, at that frame, first land on a
         pixel outside ``hidden[frame]``; points that leave the image or the frames in ``hidden`` stop.
@@ -397,7 +397,7 @@ class FlowGuidedInpainter(Inpainter):
         px, py = xs.astype(np.float32), ys.astype(np.float32)
         index = np.arange(len(xs))  # the points still travelling, as indices into xs/ys
         t = k
-        for step in range(1, (steps or self.context) + 1):
+        for step in range(1, (steps or self.reach) + 1):
             if t not in flows or not index.size:
                 return
             f = _sample(flows[t], px, py)

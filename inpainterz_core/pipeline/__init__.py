@@ -8,7 +8,7 @@ Everything here is a function of its arguments and the files it reads, so a run
 can be shipped unchanged to another process or machine (the server's job
 threads, a Ray task). Memory stays bounded: tracking holds one frame per
 direction, inpainting holds a window of crops around the mask (``chunk`` frames
-plus the inpainter's ``context`` on each side) and one full frame being written.
+plus the inpainter's ``reach`` on each side) and one full frame being written.
 """
 
 from __future__ import annotations

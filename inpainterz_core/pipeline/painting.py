@@ -1,7 +1,7 @@
 """Paint out the masked pixels: ``inpainted/%06d.png``, ``result.mp4`` and the stage's ``report.json``.
 
 The clip is cut into chunks of ``chunk`` target frames; each chunk's window adds
-the inpainter's context on each side, is cropped to a box around its holes and
+the inpainter's reach on each side, is cropped to a box around its holes and
 scaled to the working size, so memory holds one window of crops, never a clip.
 """
 
@@ -32,7 +32,7 @@ MAX_WORK_SIDE = 640
 @dataclass
 class _Chunk:
     targets: range  # frames whose output this chunk produces
-    window: range  # frames it reads: targets plus context on each side
+    window: range  # frames it reads: targets plus reach on each side
     box: tuple[int, int, int, int] | None  # crop (x0, y0, x1, y1) around the window's holes
 
 
@@ -60,11 +60,11 @@ def _hole(labels: np.ndarray, radius: int) -> np.ndarray:
     return dilate(labels > 0, radius)
 
 
-def _plan(boxes: dict[int, tuple | None], start, stop, chunk, context, width, height) -> list[_Chunk]:
+def _plan(boxes: dict[int, tuple | None], start, stop, chunk, reach, width, height) -> list[_Chunk]:
     chunks = []
     for a in range(start, stop, chunk):
         targets = range(a, min(stop, a + chunk))
-        window = range(max(start, a - context), min(stop, targets.stop + context))
+        window = range(max(start, a - reach), min(stop, targets.stop + reach))
         present = [boxes[f] for f in window if boxes[f] is not None]
         box = None
         if any(boxes[f] is not None for f in targets):
@@ -108,10 +108,10 @@ def _inpaint_into(
                 f"the video is {width}x{height}"
             )
         boxes[i] = bounding_box(_hole(labels, settings.dilate))
-    # Each chunk re-reads its context frames: with a long reach (E2FGVI's references) longer chunks
-    # keep that overhead small; memory stays bounded at chunk + 2 x context crops either way.
-    chunk = max(settings.chunk, 2 * inpainter.context)
-    chunks = _plan(boxes, start, stop, chunk, inpainter.context, width, height)
+    # Each chunk re-reads its reach frames: with a long reach (E2FGVI's references) longer chunks
+    # keep that overhead small; memory stays bounded at chunk + 2 x reach crops either way.
+    chunk = max(settings.chunk, 2 * inpainter.reach)
+    chunks = _plan(boxes, start, stop, chunk, inpainter.reach, width, height)
     # Each frame is cropped once, to the union of the boxes of every chunk whose window holds it.
     keep: dict[int, tuple] = {}
     for c in chunks:
@@ -148,7 +148,7 @@ def _inpaint_into(
                             hole = _hole(read_mask(mask_files[last_read]), settings.dilate)[y0:y1, x0:x1]
                             crops[last_read] = (keep[last_read], image[y0:y1, x0:x1].copy(), hole)
                     fills.update(_fill_chunk(c, crops, inpainter, cancel))
-                    for f in [f for f in crops if f < c.targets.stop - inpainter.context]:
+                    for f in [f for f in crops if f < c.targets.stop - inpainter.reach]:
                         del crops[f]
                 for i in c.targets:
                     check_cancel(cancel)

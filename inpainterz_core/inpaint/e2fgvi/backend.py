@@ -48,7 +48,7 @@ class E2FGVIInpainter(Inpainter):
     when available; ``fp16`` runs the generator under float16 autocast on CUDA.
     """
 
-    context = REF_REACH
+    reach = REF_REACH  # its reference frames' schedule; --reach does not change it
 
     def __init__(
         self,
