@@ -24,13 +24,18 @@ def torch_available() -> bool:
 
 
 def _requested(stage: str, settings: Settings) -> str:
-    return {"segment": settings.segmenter, "track": settings.tracker, "inpaint": settings.inpaint_model}[
-        stage
-    ]
+    return {
+        "detect": settings.detector,
+        "segment": settings.segmenter,
+        "track": settings.tracker,
+        "inpaint": settings.inpaint_model,
+    }[stage]
 
 
 def choose_model(stage: str, settings: Settings) -> str | None:
     """The registry name of the model that runs ``stage``, or None for the classical backend.
+
+    "detect" has no classical backend: see ``make_detector``.
 
     ``auto`` takes the first model present for the stage in registry order (SAM 2.1 first);
     a named model must be present. ``--backend model`` refuses to fall back; ``auto`` says
@@ -82,6 +87,30 @@ def _make(stage: str, settings: Settings):
     return entry.make_backend(stage, weights.path_for(name, settings.ckpt_dir), settings, device(settings))
 
 
+def make_detector(settings: Settings):
+    """The detector for text prompts: the requested model, or with ``auto`` the first present.
+
+    There is no classical detector, so missing weights (or PyTorch) are a MissingWeightsError naming
+    the folder and the fetch command, whatever ``backend`` says (it picks between classical and model
+    backends for the stages that have both).
+    """
+    if not torch_available():
+        raise MissingWeightsError("text prompts need PyTorch: pip install 'inpainterz[models]'")
+    requested = settings.detector
+    candidates = [e.name for e in registry.for_stage("detect")] if requested == registry.AUTO else [requested]
+    have = [n for n in candidates if weights.present(n, settings.ckpt_dir)]
+    if not have:
+        name = requested if requested != registry.AUTO else registry.LEGACY_DEFAULT["detect"]
+        raise MissingWeightsError(
+            f"{weights.path_for(name, settings.ckpt_dir)} not found: run `inpainterz weights fetch {name}` "
+            "(text prompts need a detector; clicks and boxes work without one)"
+        )
+    entry = registry.get(have[0])
+    return entry.make_backend(
+        "detect", weights.path_for(entry.name, settings.ckpt_dir), settings, device(settings)
+    )
+
+
 def make_segmenter(settings: Settings):
     model = _make("segment", settings)
     if model is not None:
@@ -128,7 +157,7 @@ def available_backends(ckpt_dir: str | None = None) -> dict:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     stages = {}
     for stage in registry.STAGES:
-        names = [CLASSICAL[stage]]
+        names = [CLASSICAL[stage]] if stage in CLASSICAL else []  # no classical detector
         if torch_available():
             names += [e.name for e in registry.for_stage(stage) if present[e.name]]
         stages[stage] = names

@@ -1,4 +1,4 @@
-"""What the user said about the objects: clicks and boxes on a frame, per object.
+"""What the user said about the objects: clicks and boxes on a frame, per object, and text naming them.
 
 Every prompt is checked here, once, when it is made, whoever makes it (the CLI,
 a ``--prompts`` file, the server, a script): a bad value is one ``InputError``
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from .errors import InputError
 
@@ -127,11 +127,84 @@ class ObjectPrompt:
         )
 
 
+def _threshold(value, what: str) -> float:
+    value = _number(value, what)
+    if not 0 < value <= 1:
+        raise InputError(f"{what} must be above 0 and at most 1, not {value:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class TextPrompt:
+    """Objects named in words ("logo . boom mic"), found by a detector on ``frame``.
+
+    ``box_threshold`` is the least box score a detection needs, ``text_threshold`` the least score its
+    phrase needs; ``detect_every`` > 0 runs the detector again every that many frames (counted from
+    ``frame``, both ways) while tracking, so objects that enter later become objects too.
+    """
+
+    text: str
+    frame: int = 0
+    box_threshold: float = 0.35
+    text_threshold: float = 0.25
+    detect_every: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.text, str):
+            raise InputError(f"text must be a string of phrases separated by '.', not {self.text!r:.80}")
+        object.__setattr__(self, "frame", _whole(self.frame, "the text prompt's frame", 0, MAX_FRAME))
+        object.__setattr__(self, "box_threshold", _threshold(self.box_threshold, "box_threshold"))
+        object.__setattr__(self, "text_threshold", _threshold(self.text_threshold, "text_threshold"))
+        object.__setattr__(self, "detect_every", _whole(self.detect_every, "detect_every", 0, MAX_FRAME))
+        if not self.phrases:
+            raise InputError(f"text {self.text!r:.80} names nothing: give phrases such as 'logo . boom mic'")
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """The phrases, lower-cased, in order, each once: "Logo . boom mic." -> ("logo", "boom mic")."""
+        parts = (" ".join(part.split()).lower() for part in self.text.split("."))
+        return tuple(dict.fromkeys(part for part in parts if part))
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "frame": self.frame,
+            "box_threshold": self.box_threshold,
+            "text_threshold": self.text_threshold,
+            "detect_every": self.detect_every,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TextPrompt:
+        """A text prompt from its JSON form: ``{"text", "frame", "box_threshold", "text_threshold",
+        "detect_every"}`` (all but text optional)."""
+        if not isinstance(d, dict) or "text" not in d:
+            raise InputError(f'a text prompt is a JSON object with "text", not {d!r:.80}')
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise InputError(
+                f"unknown text prompt field(s): {', '.join(sorted(map(str, unknown)))} "
+                f"(known: {', '.join(known)})"
+            )
+        return cls(**d)
+
+
 @dataclass(frozen=True)
 class Prompts:
-    """All objects to remove; objects may be prompted on different frames (keyframes)."""
+    """All objects to remove: clicks and boxes per object, on one or more frames (keyframes), and/or text
+    naming objects a detector finds (``text``)."""
 
     objects: tuple[ObjectPrompt, ...] = field(default_factory=tuple)
+    text: TextPrompt | None = None
+
+    def __post_init__(self):
+        if not all(isinstance(o, ObjectPrompt) for o in self.objects):
+            raise InputError("prompts' objects must be ObjectPrompt values")
+        object.__setattr__(self, "objects", tuple(self.objects))
+        if self.text is not None and not isinstance(self.text, TextPrompt):
+            raise InputError(f"prompts' text must be a TextPrompt, not {self.text!r:.80}")
 
     def keyframes(self) -> list[int]:
+        """The frames that have clicks or boxes (the text frame's objects count once the detector found them)."""
         return sorted({o.frame for o in self.objects})

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from .download import RemoteFile
 from .errors import InputError
 
-STAGES = ("segment", "track", "inpaint")
-#: The backend each stage uses when no model can run.
+STAGES = ("detect", "segment", "track", "inpaint")
+#: The backend each stage uses when no model can run. "detect" (text -> boxes) has none: text prompts need a model.
 CLASSICAL = {"segment": "grabcut", "track": "flow", "inpaint": "flow-guided"}
 #: A setting that picks the first model present for its stage, in registry order.
 AUTO = "auto"
@@ -27,7 +27,7 @@ class ModelEntry:
     """One model and everything a user must know before downloading it."""
 
     name: str
-    stages: tuple[str, ...]  # the stages it can run: segment, track, inpaint
+    stages: tuple[str, ...]  # the stages it can run: detect, segment, track, inpaint
     description: str
     licence: str
     commercial_use: bool
@@ -102,6 +102,22 @@ def _build_hf(family: str):
     return build
 
 
+def _build_grounding_dino(folder):
+    """The detector config.json describes, without allocating weights."""
+    import torch
+    from transformers import AutoConfig, GroundingDinoForObjectDetection
+
+    config = AutoConfig.from_pretrained(folder)
+    with torch.device("meta"):
+        return GroundingDinoForObjectDetection(config)
+
+
+def _grounding_dino_backend(stage, path, settings, device):
+    from .detect.grounding_dino import GroundingDinoDetector
+
+    return GroundingDinoDetector(path, device=device, name=path.name)
+
+
 def _sam_backend(stage, path, settings, device):
     from .segment.sam import SAMSegmenter
 
@@ -156,8 +172,11 @@ _SAM2_CREDIT = (
 )
 
 
-def _hf_files(repo: str) -> tuple[RemoteFile, ...]:
-    """config.json, model.safetensors and the processor files of a Hugging Face repository.
+def _hf_files(
+    repo: str, optional: tuple[str, ...] = _PROCESSOR_FILES, required: tuple[str, ...] = ()
+) -> tuple[RemoteFile, ...]:
+    """config.json, model.safetensors, the ``required`` files and the ``optional`` ones (a 404 is no error)
+    of a Hugging Face repository.
 
     No size or sha256 is recorded here: ``fetch`` checks model.safetensors against the sha256
     Hugging Face publishes for it (its LFS object id).
@@ -169,7 +188,35 @@ def _hf_files(repo: str) -> tuple[RemoteFile, ...]:
     return (
         RemoteFile("config.json", url("config.json")),
         RemoteFile("model.safetensors", url("model.safetensors")),
-        *(RemoteFile(name, url(name), optional=True) for name in _PROCESSOR_FILES),
+        *(RemoteFile(name, url(name)) for name in required),
+        *(RemoteFile(name, url(name), optional=True) for name in optional),
+    )
+
+
+#: Grounding DINO's processor: the image processor and the BERT tokenizer. IDEA-Research/grounding-dino-tiny
+#: and -base both hold the required ones (and pytorch_model.bin, which is not fetched); vocab.txt,
+#: special_tokens_map.json and added_tokens.json (tiny only) are read when there.
+_GROUNDING_DINO_REQUIRED = ("preprocessor_config.json", "tokenizer_config.json", "tokenizer.json")
+_GROUNDING_DINO_OPTIONAL = ("vocab.txt", "special_tokens_map.json", "added_tokens.json")
+
+
+def _grounding_dino(size: str, description: str) -> ModelEntry:
+    name = f"grounding-dino-{size}"
+    return ModelEntry(
+        name=name,
+        stages=("detect",),
+        description=description,
+        licence="Apache-2.0",
+        commercial_use=True,
+        files=_hf_files(f"IDEA-Research/{name}", _GROUNDING_DINO_OPTIONAL, _GROUNDING_DINO_REQUIRED),
+        make_backend=_grounding_dino_backend,
+        build_model=_build_grounding_dino,
+        hf_layout=True,
+        credit=(
+            "Grounding DINO: Marrying DINO with Grounded Pre-Training for Open-Set Object Detection (Liu et al., "
+            "ECCV 2024), https://github.com/IDEA-Research/GroundingDINO; transformers port: "
+            "https://huggingface.co/docs/transformers/model_doc/grounding-dino"
+        ),
     )
 
 
@@ -206,6 +253,9 @@ REGISTRY: dict[str, ModelEntry] = {
         _sam2("large", "SAM 2.1 Hiera-L (224.4M): clicks to masks and video tracking, the most accurate"),
         _sam2("small", "SAM 2.1 Hiera-S (46M): clicks to masks and video tracking"),
         _sam2("tiny", "SAM 2.1 Hiera-T (38.9M): clicks to masks and video tracking, the fastest SAM 2.1"),
+        # Tiny first: the faster one is what "auto" takes and what messages name.
+        _grounding_dino("tiny", "Grounding DINO Swin-T (172M): text phrases to boxes, the faster one"),
+        _grounding_dino("base", "Grounding DINO Swin-B (233M): text phrases to boxes, the more accurate one"),
         ModelEntry(
             name="edgetam",
             stages=("segment", "track"),
@@ -308,8 +358,14 @@ REGISTRY: dict[str, ModelEntry] = {
     )
 }
 
-#: What each stage ran before SAM 2.1: named in messages when a forced model backend has no weights.
-LEGACY_DEFAULT = {"segment": "sam_vit_b", "track": "deaot_r50l", "inpaint": "e2fgvi_hq"}
+#: The model named in messages when a stage's model has no weights: what each stage ran before SAM 2.1, and
+#: the first detector.
+LEGACY_DEFAULT = {
+    "detect": "grounding-dino-tiny",
+    "segment": "sam_vit_b",
+    "track": "deaot_r50l",
+    "inpaint": "e2fgvi_hq",
+}
 
 
 def list_entries() -> list[ModelEntry]:

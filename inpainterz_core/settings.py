@@ -22,7 +22,7 @@ _RANGES = {
 }
 
 #: The setting that names each stage's model, and the stage (its choices come from the registry).
-_MODEL_FIELDS = {"segmenter": "segment", "tracker": "track", "inpaint_model": "inpaint"}
+_MODEL_FIELDS = {"detector": "detect", "segmenter": "segment", "tracker": "track", "inpaint_model": "inpaint"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,9 @@ class Settings:
     segmenter: str = "auto"
     tracker: str = "auto"
     inpaint_model: str = "auto"
+    # Text prompts only: the detector that finds the named objects ("auto": the first present; there is no
+    # classical detector, so text prompts need its weights)
+    detector: str = "auto"
     long_term_mem_gap: int = 9999  # DeAOT: add a long-term memory frame every N frames
     max_len_long_term: int = 9999  # DeAOT: most long-term memory frames kept
     # classical inpainter: frames each way in which to look for the background under the hole; background

@@ -3,7 +3,7 @@
 What each model is (files, URLs, hashes, licences) lives in ``registry``; downloading with
 resume and hash checks in ``download``; reading a file into a network in ``checkpoints``.
 A model in the Hugging Face layout is the folder ``ckpt/NAME/`` (config.json, model.safetensors,
-processor files); the others are one file each, ``ckpt/FILE``.
+processor and tokenizer files); the others are one file each, ``ckpt/FILE``.
 """
 
 from __future__ import annotations
@@ -28,9 +28,6 @@ __all__ = [
     "verify",
 ]
 
-#: The files a Hugging Face layout folder must hold to load (the processor files may vary).
-_HF_REQUIRED = ("config.json", "model.safetensors")
-
 
 def path_for(name: str, ckpt_dir: str | os.PathLike | None = None) -> Path:
     """The model's checkpoint file, or its folder for the Hugging Face layout."""
@@ -40,10 +37,15 @@ def path_for(name: str, ckpt_dir: str | os.PathLike | None = None) -> Path:
 
 
 def present(name: str, ckpt_dir: str | os.PathLike | None = None) -> bool:
-    """Whether the model's files are there (no torch import: the server's hello calls this)."""
+    """Whether the model's files are there (no torch import: the server's hello calls this).
+
+    A Hugging Face layout folder needs every file the registry does not mark optional (config.json,
+    model.safetensors, and for a detector its tokenizer); the optional processor files may vary.
+    """
     path = path_for(name, ckpt_dir)
-    if get(name).hf_layout:
-        return all((path / f).is_file() for f in _HF_REQUIRED)
+    entry = get(name)
+    if entry.hf_layout:
+        return all((path / f.file_name).is_file() for f in entry.files if not f.optional)
     return path.is_file()
 
 
