@@ -18,10 +18,9 @@ import os
 import statistics
 import time
 
-import numpy as np
 import torch
 
-from bench.golden import GOLDEN, recipe
+from bench.golden import cases
 from inpainterz_core.track.deaot import build_deaot
 from inpainterz_core.track.deaot.engine import DeAOTEngine
 
@@ -49,22 +48,16 @@ def run() -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for case_json in sorted((GOLDEN / "deaot_r50l").glob("case-*.json")):
-            if not case_json.with_suffix(".npz").is_file() or "trace" in case_json.name:
-                continue
-            case = json.loads(case_json.read_text())
-            model = build_deaot("r50_deaotl")
-            state = recipe().case_state_dict(str(case_json))
-            model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
-            with np.load(case_json.with_suffix(".npz")) as npz:
-                arrays = dict(npz)
+        for case in cases("deaot_r50l"):
+            model = case.load_into(build_deaot("r50_deaotl"))
+            arrays = case.arrays()
             with torch.inference_mode():
                 _frame_times(model, arrays)
                 passes = [_frame_times(model, arrays) for _ in range(PASSES)]
             ours = statistics.median(statistics.median(wall for wall, _ in p) for p in passes)
             ours_cpu = statistics.median(statistics.median(cpu for _, cpu in p) for p in passes)
-            reference = case["cpu_time_per_frame_s_median"]
-            results[case_json.stem] = {
+            reference = case.info["cpu_time_per_frame_s_median"]
+            results[case.name] = {
                 "ours_s": round(ours, 4),
                 "reference_s": reference,
                 "ratio": round(ours / reference, 3),

@@ -10,14 +10,12 @@ Run with ``python -m bench.bench_e2fgvi``.
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import time
 
-import numpy as np
 import torch
 
-from bench.golden import GOLDEN, recipe
+from bench.golden import cases
 from inpainterz_core.inpaint.e2fgvi import build_e2fgvi
 
 MODELS = {"e2fgvi_cvpr22": "cvpr22", "e2fgvi_hq": "hq"}
@@ -41,18 +39,13 @@ def run(threads: int = 2) -> dict:
     torch.set_num_threads(threads)
     try:
         for model_dir, variant in MODELS.items():
-            for case_json in sorted((GOLDEN / model_dir).glob("case-*.json")):
-                if not re.fullmatch(r"case-\d+\.json", case_json.name):
-                    continue
-                case = json.loads(case_json.read_text())
-                model = build_e2fgvi(variant)
-                state = recipe().case_state_dict(str(case_json))
-                model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
-                with np.load(case_json.with_suffix(".npz")) as npz:
-                    frames, n_local = torch.from_numpy(npz["masked_frames"]), int(npz["num_local_frames"])
+            for case in cases(model_dir):
+                model = case.load_into(build_e2fgvi(variant))
+                arrays = case.arrays()
+                frames, n_local = torch.from_numpy(arrays["masked_frames"]), int(arrays["num_local_frames"])
                 ours = _forward_seconds(model, frames, n_local)
-                reference = case["reference_forward_time_s"]["median_of_3"]
-                results[f"{model_dir}/{case_json.stem}"] = {
+                reference = case.info["reference_forward_time_s"]["median_of_3"]
+                results[repr(case)] = {
                     "ours_s": round(ours, 3),
                     "reference_s": round(reference, 3),
                     "ratio": round(ours / reference, 3),

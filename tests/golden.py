@@ -1,17 +1,15 @@
-"""Shared by the parity and model-backend tests: where the golden data is, and one torch thread."""
+"""What the parity and model-backend tests share beyond the cases themselves (read by ``bench.golden``):
+a skip-or-fail when the data is absent, one torch thread, and the layer-trace comparison."""
 
 import json
 import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-GOLDEN = Path(
-    os.environ.get("INPAINTERZ_GOLDEN_DIR") or Path(__file__).resolve().parents[2] / "shared" / "golden"
-)
+from bench.golden import GOLDEN, Case
 
 
 @pytest.fixture(autouse=True)
@@ -50,8 +48,9 @@ class TraceRecorder:
     outputs are cloned, as the reference's hooks did, so later in-place activations do not show.
     """
 
-    def __init__(self, model, trace_json: Path):
-        self.arrays = json.loads(trace_json.read_text())["arrays"]
+    def __init__(self, model, case: Case):
+        self.case = case
+        self.arrays = json.loads(case.trace_json.read_text())["arrays"]
         modules = dict(model.named_modules())
         self.tag = None
         self.outputs: dict[tuple[str, str | None, int], torch.Tensor] = {}
@@ -74,7 +73,7 @@ class TraceRecorder:
         for handle in self._handles:
             handle.remove()
 
-    def compare(self, trace_npz: Path, tags_are_calls: bool) -> tuple[list[str], int]:
+    def compare(self, tags_are_calls: bool) -> tuple[list[str], int]:
         """(mismatches in call order, number of arrays compared); each mismatch names its layer.
 
         Only module outputs (``:out``) with a subsampling this reads are compared; float16 arrays with
@@ -83,7 +82,7 @@ class TraceRecorder:
         batch dimension, so one batched call of ours meets the reference's several calls.
         """
         problems, compared = [], 0
-        with np.load(trace_npz) as npz:
+        with np.load(self.case.trace_npz) as npz:
             groups: dict[tuple, list] = {}
             for desc in self.arrays:
                 parts = _TRACE_NAME.fullmatch(desc["name"])

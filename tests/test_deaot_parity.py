@@ -9,21 +9,19 @@ labels equal wherever the golden top-2 logit margin exceeds 1e-4.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from golden import GOLDEN, TraceRecorder, golden_data, one_torch_thread  # noqa: F401 (fixtures)
+from golden import TraceRecorder, golden_data, one_torch_thread  # noqa: F401 (fixtures)
 
+from bench.golden import Case, case, cases, manifest_keys
 from inpainterz_core.track.deaot import build_deaot
 from inpainterz_core.track.deaot.engine import DeAOTEngine
 from inpainterz_core.track.deaot.preprocess import MAX_LONG_EDGE, image_to_tensor, network_size
 
-CASE_DIR = GOLDEN / "deaot_r50l"
+MODEL_DIR = "deaot_r50l"
 LABEL_MARGIN = 1e-4
 
 
@@ -53,31 +51,11 @@ def test_network_size_is_16k_plus_1_with_long_edge_cap():
 pytestmark_golden = pytest.mark.usefixtures("golden_data")
 
 
-def _cases() -> list[Path]:
-    if not CASE_DIR.is_dir():
-        return []
-    return sorted(p for p in CASE_DIR.glob("case-*.json") if re.fullmatch(r"case-\d+\.json", p.name))
-
-
-def _recipe():
-    spec = importlib.util.spec_from_file_location("golden_recipe", GOLDEN / "recipe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _tolerance(case: dict) -> tuple[float, float]:
-    text = case["tolerance"]["logits"]
+def _tolerance(golden_case: Case) -> tuple[float, float]:
+    text = golden_case.info["tolerance"]["logits"]
     return float(re.search(r"rtol=([0-9.e+-]+)", text).group(1)), float(
         re.search(r"atol=([0-9.e+-]+)", text).group(1)
     )
-
-
-def _model_for(case_json: Path):
-    model = build_deaot("r50_deaotl")
-    state = _recipe().case_state_dict(str(case_json))
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
-    return model
 
 
 def _run_case(model, arrays, recorder: TraceRecorder | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -114,22 +92,19 @@ def _run_case(model, arrays, recorder: TraceRecorder | None = None) -> tuple[np.
 
 @pytestmark_golden
 def test_state_dict_matches_checkpoint_manifest():
-    manifest = json.loads((CASE_DIR / "manifest.json").read_text())
     ours = [
         [name, list(t.shape), str(t.dtype).removeprefix("torch.")]
         for name, t in build_deaot().state_dict().items()
     ]
-    assert ours == manifest["keys"]
+    assert ours == manifest_keys(MODEL_DIR)
 
 
 @pytestmark_golden
-@pytest.mark.parametrize("case_json", _cases(), ids=lambda p: p.stem)
-def test_logits_and_labels_match_reference(case_json):
-    case = json.loads(case_json.read_text())
-    rtol, atol = _tolerance(case)
-    with np.load(case_json.with_suffix(".npz")) as arrays:
-        arrays = dict(arrays)
-    logits, labels = _run_case(_model_for(case_json), arrays)
+@pytest.mark.parametrize("golden_case", cases(MODEL_DIR), ids=repr)
+def test_logits_and_labels_match_reference(golden_case):
+    rtol, atol = _tolerance(golden_case)
+    arrays = golden_case.arrays()
+    logits, labels = _run_case(golden_case.load_into(build_deaot()), arrays)
 
     golden = arrays["logits"]
     assert logits.shape == golden.shape
@@ -144,47 +119,43 @@ def test_logits_and_labels_match_reference(case_json):
 @pytestmark_golden
 def test_perturbed_lstt_weight_breaks_parity():
     """The parity check can fail: nudging one LSTT weight tensor moves the logits beyond tolerance."""
-    case_json = _cases()[0]
-    case = json.loads(case_json.read_text())
-    rtol, atol = _tolerance(case)
-    model = _model_for(case_json)
+    first = case(MODEL_DIR)
+    rtol, atol = _tolerance(first)
+    model = first.load_into(build_deaot())
     with torch.no_grad():
         model.LSTT.layers[1].linear_ID_V.weight.mul_(1.05)
-    with np.load(case_json.with_suffix(".npz")) as arrays:
-        arrays = dict(arrays)
+    arrays = first.arrays()
     logits, _ = _run_case(model, arrays)
     assert not np.allclose(logits, arrays["logits"], rtol=rtol, atol=atol)
 
 
 @pytestmark_golden
 def test_image_normalisation_matches_reference_frames():
-    with np.load(_cases()[0].with_suffix(".npz")) as arrays:
-        raw, expected = arrays["frames_uint8_rgb"], arrays["frames"]
+    arrays = case(MODEL_DIR).arrays()
+    raw, expected = arrays["frames_uint8_rgb"], arrays["frames"]
     for image, frame in zip(raw, expected, strict=True):
         ours = image_to_tensor(image, network_size(*image.shape[:2]))
         assert np.array_equal(ours.numpy(), frame)
 
 
 def _trace_problems(model) -> tuple[list[str], int]:
-    case_json = CASE_DIR / "case-1.json"
-    recorder = TraceRecorder(model, CASE_DIR / "case-1-trace.json")
-    with np.load(case_json.with_suffix(".npz")) as arrays:
-        _run_case(model, dict(arrays), recorder)
+    recorder = TraceRecorder(model, case(MODEL_DIR))
+    _run_case(model, case(MODEL_DIR).arrays(), recorder)
     recorder.close()
-    return recorder.compare(CASE_DIR / "case-1-trace.npz", tags_are_calls=False)
+    return recorder.compare(tags_are_calls=False)
 
 
 @pytestmark_golden
 def test_layer_traces_match_reference():
     """The stored activations of case 1, layer by layer, so a mismatch names the layer where it starts."""
-    problems, compared = _trace_problems(_model_for(CASE_DIR / "case-1.json"))
+    problems, compared = _trace_problems(case(MODEL_DIR).load_into(build_deaot()))
     assert compared >= 15, f"only {compared} traced layers were compared"
     assert not problems, f"first mismatch: {problems[0]} ({len(problems)} in all: {problems})"
 
 
 @pytestmark_golden
 def test_a_wrong_layer_is_named_by_the_trace():
-    model = _model_for(CASE_DIR / "case-1.json")
+    model = case(MODEL_DIR).load_into(build_deaot())
     with torch.no_grad():
         model.LSTT.layers[1].linear_ID_V.weight.mul_(1.05)
     problems, _ = _trace_problems(model)

@@ -5,13 +5,12 @@ Random weights throughout (the model maths is covered by test_e2fgvi_parity.py).
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
-from golden import GOLDEN, one_torch_thread  # noqa: F401 (the fixture applies to every test here)
+from golden import one_torch_thread  # noqa: F401 (the fixture applies to every test here)
 
+from bench.golden import GOLDEN, case
 from inpainterz_core.errors import InputError, MissingWeightsError
 from inpainterz_core.inpaint.e2fgvi import E2FGVIInpainter
 from inpainterz_core.inpaint.e2fgvi.schedule import plan
@@ -130,15 +129,10 @@ def test_bad_inputs_are_rejected():
 
 
 def _golden_recipe_state(model_dir: str) -> dict[str, torch.Tensor]:
-    if not (GOLDEN / model_dir / "case-1.json").is_file():
+    found = case(model_dir)
+    if not found.json_path.is_file():
         pytest.skip(f"golden parity data not found at {GOLDEN}")
-    spec = importlib.util.spec_from_file_location("golden_recipe", GOLDEN / "recipe.py")
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
-    return {
-        k: torch.from_numpy(v)
-        for k, v in recipe.case_state_dict(str(GOLDEN / model_dir / "case-1.json")).items()
-    }
+    return found.weights()
 
 
 def test_checkpoint_file_loads_and_truncated_file_is_reported(tmp_path):

@@ -9,16 +9,12 @@ pred_img and 1e-4 on both flows.
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
-from golden import GOLDEN, TraceRecorder, golden_data, one_torch_thread  # noqa: F401 (fixtures)
+from golden import TraceRecorder, golden_data, one_torch_thread  # noqa: F401 (fixtures)
 
+from bench.golden import GOLDEN, Case, case, cases, manifest_keys
 from inpainterz_core.inpaint.e2fgvi import build_e2fgvi
 
 MODELS = {"e2fgvi_cvpr22": "cvpr22", "e2fgvi_hq": "hq"}
@@ -27,35 +23,13 @@ MODELS = {"e2fgvi_cvpr22": "cvpr22", "e2fgvi_hq": "hq"}
 pytestmark = pytest.mark.usefixtures("golden_data")
 
 
-def _cases() -> list[tuple[str, Path]]:
-    if not GOLDEN.is_dir():
-        return []
-    return [
-        (variant, case)
-        for model_dir, variant in MODELS.items()
-        for case in sorted((GOLDEN / model_dir).glob("case-*.json"))
-        if re.fullmatch(r"case-\d+\.json", case.name)
-    ]
+def _cases() -> list[tuple[str, Case]]:
+    return [(variant, found) for model_dir, variant in MODELS.items() for found in cases(model_dir)]
 
 
-def _recipe():
-    spec = importlib.util.spec_from_file_location("golden_recipe", GOLDEN / "recipe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _model_for_case(variant: str, case_json: Path) -> torch.nn.Module:
-    model = build_e2fgvi(variant)
-    state = _recipe().case_state_dict(str(case_json))
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
-    return model
-
-
-def _max_errors(model: torch.nn.Module, case_json: Path) -> dict[str, float]:
+def _max_errors(model: torch.nn.Module, golden_case: Case) -> dict[str, float]:
     """Max absolute difference of each output from the golden one, running the case's forward call."""
-    with np.load(case_json.with_suffix(".npz")) as npz:
-        arrays = dict(npz)
+    arrays = golden_case.arrays()
     with torch.inference_mode():
         pred, (flows_forward, flows_backward) = model(
             torch.from_numpy(arrays["masked_frames"]), int(arrays["num_local_frames"])
@@ -68,8 +42,8 @@ def _max_errors(model: torch.nn.Module, case_json: Path) -> dict[str, float]:
     return errors
 
 
-def _tolerances(case_json: Path) -> dict[str, float]:
-    atol = json.loads(case_json.read_text())["tolerance"]["recommended_atol"]
+def _tolerances(golden_case: Case) -> dict[str, float]:
+    atol = golden_case.info["tolerance"]["recommended_atol"]
     flows = atol["pred_flows"]
     return {"pred_img": atol["pred_img"], "pred_flows_forward": flows, "pred_flows_backward": flows}
 
@@ -81,52 +55,48 @@ def test_golden_cases_exist():
 
 @pytest.mark.parametrize("model_dir,variant", MODELS.items())
 def test_state_dict_matches_manifest(model_dir, variant):
-    manifest = json.loads((GOLDEN / model_dir / "manifest.json").read_text())
     ours = [
         [name, list(t.shape), str(t.dtype).removeprefix("torch.")]
         for name, t in build_e2fgvi(variant).state_dict().items()
     ]
-    assert ours == manifest["keys"]
+    assert ours == manifest_keys(model_dir)
 
 
-@pytest.mark.parametrize("variant,case_json", _cases(), ids=lambda v: v.name if isinstance(v, Path) else v)
-def test_matches_reference(variant, case_json):
-    errors = _max_errors(_model_for_case(variant, case_json), case_json)
-    tolerances = _tolerances(case_json)
+@pytest.mark.parametrize("variant,golden_case", _cases(), ids=str)
+def test_matches_reference(variant, golden_case):
+    errors = _max_errors(golden_case.load_into(build_e2fgvi(variant)), golden_case)
+    tolerances = _tolerances(golden_case)
     for name, error in errors.items():
         assert error <= tolerances[name], f"{name}: max abs error {error:.3g} > {tolerances[name]:.3g}"
 
 
-@pytest.mark.parametrize("variant,case_json", _cases(), ids=lambda v: v.name if isinstance(v, Path) else v)
-def test_perturbed_weights_fail_the_comparison(variant, case_json):
+@pytest.mark.parametrize("variant,golden_case", _cases(), ids=str)
+def test_perturbed_weights_fail_the_comparison(variant, golden_case):
     """The comparison can fail: 1e-2 added to one transformer layer's weights moves pred_img past tolerance."""
-    model = _model_for_case(variant, case_json)
+    model = golden_case.load_into(build_e2fgvi(variant))
     with torch.no_grad():
         model.transformer[3].mlp.conv2[1].weight.add_(1e-2)
-    errors = _max_errors(model, case_json)
-    assert errors["pred_img"] > _tolerances(case_json)["pred_img"]
+    errors = _max_errors(model, golden_case)
+    assert errors["pred_img"] > _tolerances(golden_case)["pred_img"]
 
 
 def _trace_problems(model, model_dir: str) -> tuple[list[str], int]:
-    case_json = GOLDEN / model_dir / "case-1.json"
-    recorder = TraceRecorder(model, GOLDEN / model_dir / "case-1-trace.json")
-    _max_errors(model, case_json)
+    recorder = TraceRecorder(model, case(model_dir))
+    _max_errors(model, case(model_dir))
     recorder.close()
-    return recorder.compare(GOLDEN / model_dir / "case-1-trace.npz", tags_are_calls=True)
+    return recorder.compare(tags_are_calls=True)
 
 
 @pytest.mark.parametrize("model_dir,variant", MODELS.items())
 def test_layer_traces_match_reference(model_dir, variant):
     """The stored activations of case 1, layer by layer, so a mismatch names the layer where it starts."""
-    problems, compared = _trace_problems(
-        _model_for_case(variant, GOLDEN / model_dir / "case-1.json"), model_dir
-    )
+    problems, compared = _trace_problems(case(model_dir).load_into(build_e2fgvi(variant)), model_dir)
     assert compared >= 15, f"only {compared} traced layers were compared"
     assert not problems, f"first mismatch: {problems[0]} ({len(problems)} in all: {problems})"
 
 
 def test_a_wrong_layer_is_named_by_the_trace():
-    model = _model_for_case("hq", GOLDEN / "e2fgvi_hq" / "case-1.json")
+    model = case("e2fgvi_hq").load_into(build_e2fgvi("hq"))
     with torch.no_grad():
         model.encoder.layers[8].weight.mul_(1.05)  # the conv whose LeakyReLU is traced as encoder.layers.9
     problems, _ = _trace_problems(model, "e2fgvi_hq")
