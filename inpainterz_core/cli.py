@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .errors import InpainterzError, InputError
-from .prompts import ObjectPrompt, Point, Prompts
+from .prompts import ObjectPrompt, Point, Prompts, TextPrompt
 from .settings import BACKENDS, Settings
 
 log = logging.getLogger("inpainterz")
@@ -60,13 +60,44 @@ def _add_prompt_arguments(p: argparse.ArgumentParser) -> None:
         "top-left); LABEL 1 = object (default), 0 = not",
     )
     p.add_argument("--box", type=box_arg, metavar="X0,Y0,X1,Y1", help="a box around the object")
-    p.add_argument("--frame", type=int, default=0, help="the frame the prompts are on (default 0)")
+    p.add_argument(
+        "--frame", type=int, default=0, help="the frame the prompts (and --text) are on (default 0)"
+    )
     p.add_argument(
         "--prompts",
         type=Path,
         metavar="JSON",
         help='several objects or keyframes: [{"frame": 0, "object_id": 1, "points": [[x, y, 1]], '
         '"box": [x0, y0, x1, y1]}, ...]',
+    )
+    defaults = TextPrompt("-")
+    p.add_argument(
+        "--text",
+        metavar="PHRASES",
+        help="name the objects, phrases separated by '.', e.g. 'logo . boom mic': a detector (Grounding DINO) "
+        "finds them on --frame; clicks there refine a found object (inside its box) or add one",
+    )
+    p.add_argument(
+        "--box-threshold",
+        type=float,
+        default=defaults.box_threshold,
+        metavar="T",
+        help=f"--text: the least score a found box needs, 0 < T <= 1 (default {defaults.box_threshold:g})",
+    )
+    p.add_argument(
+        "--text-threshold",
+        type=float,
+        default=defaults.text_threshold,
+        metavar="T",
+        help=f"--text: the least score its phrase needs, 0 < T <= 1 (default {defaults.text_threshold:g})",
+    )
+    p.add_argument(
+        "--detect-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="--text: look again every N frames (both ways from --frame), so objects that enter later are "
+        "removed too (default 0: only on --frame)",
     )
 
 
@@ -98,6 +129,7 @@ def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fp16", action="store_true", help="half precision on CUDA (model backends)")
     p.add_argument("--ckpt-dir", help="checkpoint folder (default: $INPAINTERZ_CKPT_DIR, else ckpt/)")
     for flag, stage, what in (
+        ("--detector", "detect", "finds the objects --text names"),
         ("--segmenter", "segment", "turns clicks into masks"),
         ("--tracker", "track", "carries the masks through the clip"),
         ("--inpaint-model", "inpaint", "paints the masked area"),
@@ -108,7 +140,8 @@ def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
             default=registry.AUTO,
             metavar="NAME",
             help=f"the model that {what}: {', '.join(registry.choices(stage))} (default auto: the "
-            f"first whose weights are present, else the classical backend)",
+            f"first whose weights are present, else "
+            + ("none: --text needs one)" if stage not in registry.CLASSICAL else "the classical backend)"),
         )
 
 
@@ -163,23 +196,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def prompts_from_args(args) -> Prompts:
+    """Clicks and boxes from --point/--box and --prompts, and the --text prompt.
+
+    A --prompts file is a list of object prompts, or ``{"objects": [...], "text": {"text": ...}}``.
+    """
     objects = []
+    text = None
     if args.prompts is not None:
         try:
             items = json.loads(args.prompts.read_text())
         except (OSError, ValueError) as e:
             raise InputError(f"cannot read prompts from {args.prompts}: {e}") from None
         if isinstance(items, dict):
-            items = items.get("objects", [items])
+            if items.get("text") is not None:
+                text = TextPrompt.from_dict(items["text"])
+            items = items.get("objects", [] if "text" in items else [items])
         try:
             objects += [ObjectPrompt.from_dict(item) for item in items]
         except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
             raise InputError(f"{args.prompts}: malformed prompt ({e})") from None
     if args.point or args.box:
         objects.append(ObjectPrompt(frame=args.frame, points=tuple(args.point), box=args.box))
-    if not objects:
-        raise InputError("no prompts: give --point X,Y and/or --box X0,Y0,X1,Y1 (or --prompts FILE)")
-    return Prompts(tuple(objects))
+    if args.text is not None:
+        text = TextPrompt(
+            args.text,
+            frame=args.frame,
+            box_threshold=args.box_threshold,
+            text_threshold=args.text_threshold,
+            detect_every=args.detect_every,
+        )
+    if not objects and text is None:
+        raise InputError(
+            "no prompts: give --point X,Y and/or --box X0,Y0,X1,Y1, or --text 'PHRASES' (or --prompts FILE)"
+        )
+    return Prompts(tuple(objects), text)
 
 
 def settings_from_args(args) -> Settings:
@@ -193,6 +243,7 @@ def settings_from_args(args) -> Settings:
         segmenter=args.segmenter,
         tracker=args.tracker,
         inpaint_model=args.inpaint_model,
+        detector=args.detector,
     )
 
 
@@ -249,14 +300,19 @@ def run_segment(args) -> int:
     from .video import frame_name, open_video
 
     settings = settings_from_args(args)
+    prompts = prompts_from_args(args)
     with open_video(args.input) as source:
         t0 = time.perf_counter()
+        detector = backends.make_detector(settings) if prompts.text is not None else None
         segmenter = backends.make_segmenter(settings)
-        keyframes = pipeline.segment_keyframes(source, prompts_from_args(args), segmenter)
+        keyframes = pipeline.segment_keyframes(source, prompts, segmenter, detector=detector)
         with staged(args.output, ["masks"]) as scratch:
             (scratch / "masks").mkdir()
             for frame, labels in keyframes.items():
                 write_png(scratch / "masks" / frame_name(frame), labels)
+    for o in keyframes.objects if prompts.text is not None else ():
+        found = f"{o['phrase']!r} ({o['score']:.2f})" if o["phrase"] is not None else "clicked"
+        print(f"object {o['object_id']}: {found}, box {o['box']} on frame {o['first_frame']}")
     print(
         f"{len(keyframes)} mask(s) -> {args.output / 'masks'} ({time.perf_counter() - t0:.2f}s, "
         f"{segmenter.name})"
@@ -269,13 +325,23 @@ def run_track(args) -> int:
     from .video import open_video
 
     settings = settings_from_args(args)
+    prompts = prompts_from_args(args)
     bars = ProgressBars(args.quiet)
     with open_video(args.input) as source:
-        keyframes = pipeline.segment_keyframes(
-            source, prompts_from_args(args), backends.make_segmenter(settings)
-        )
+        detector = backends.make_detector(settings) if prompts.text is not None else None
+        segmenter = backends.make_segmenter(settings)
+        keyframes = pipeline.segment_keyframes(source, prompts, segmenter, detector=detector)
         try:
-            report = pipeline.track(source, keyframes, settings, args.output, progress=bars)
+            report = pipeline.track(
+                source,
+                keyframes,
+                settings,
+                args.output,
+                progress=bars,
+                text=prompts.text,
+                detector=detector,
+                segmenter=segmenter,
+            )
         finally:
             bars.close()
     print(

@@ -193,11 +193,18 @@ def _hf_files(
     )
 
 
-#: Grounding DINO's processor: the image processor and the BERT tokenizer. IDEA-Research/grounding-dino-tiny
-#: and -base both hold the required ones (and pytorch_model.bin, which is not fetched); vocab.txt,
-#: special_tokens_map.json and added_tokens.json (tiny only) are read when there.
-_GROUNDING_DINO_REQUIRED = ("preprocessor_config.json", "tokenizer_config.json", "tokenizer.json")
-_GROUNDING_DINO_OPTIONAL = ("vocab.txt", "special_tokens_map.json", "added_tokens.json")
+#: Grounding DINO's tokenizer (BERT) and processor files. IDEA-Research/grounding-dino-tiny and -base both
+#: hold the tokenizer files, preprocessor_config.json, vocab.txt and special_tokens_map.json (and
+#: pytorch_model.bin, which is not fetched; added_tokens.json in tiny only); a folder saved by transformers 5
+#: has processor_config.json instead of preprocessor_config.json. The tokenizer is needed; the rest may vary.
+_GROUNDING_DINO_REQUIRED = ("tokenizer_config.json", "tokenizer.json")
+_GROUNDING_DINO_OPTIONAL = (
+    "preprocessor_config.json",
+    "processor_config.json",
+    "vocab.txt",
+    "special_tokens_map.json",
+    "added_tokens.json",
+)
 
 
 def _grounding_dino(size: str, description: str) -> ModelEntry:

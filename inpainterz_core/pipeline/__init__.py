@@ -24,15 +24,29 @@ from ..prompts import Prompts
 from ..settings import Settings
 from .common import Progress, open_source, peak_gpu_mb, peak_rss_mb
 from .painting import inpaint
-from .tracking import segment_keyframes, track
+from .tracking import Keyframes, find_objects, segment_keyframes, track
 
-__all__ = ["Progress", "inpaint", "peak_gpu_mb", "peak_rss_mb", "remove", "segment_keyframes", "track"]
+__all__ = [
+    "Keyframes",
+    "Progress",
+    "find_objects",
+    "inpaint",
+    "peak_gpu_mb",
+    "peak_rss_mb",
+    "remove",
+    "segment_keyframes",
+    "track",
+]
 
 
 def remove(
     source, prompts: Prompts, settings: Settings, out_dir, *, progress: Progress | None = None, cancel=None
 ) -> dict:
     """Remove the prompted objects: ``out_dir`` gets masks/, inpainted/, result.mp4, track.json, report.json.
+
+    ``prompts`` may name objects in words (``prompts.text``): a detector finds them on the text frame
+    (and every ``detect_every`` frames, for objects that enter later); report.json's ``objects`` says
+    what each mask id is.
 
     A pure function of (source, prompts, settings): no global state, the outputs
     appear complete or not at all. ``out_dir`` is a new or empty folder or an
@@ -43,10 +57,22 @@ def remove(
     with open_source(source) as src, staged(out_dir, RESULT_NAMES, whole_result=True) as scratch:
         t0 = time.perf_counter()
         stat = os.stat(src.path)  # what a batch's resume compares: the same input, unchanged
+        # The detector first: a text prompt without its weights fails before anything else loads.
+        detector = backends.make_detector(settings) if prompts.text is not None else None
         segmenter = backends.make_segmenter(settings)
-        keyframes = segment_keyframes(src, prompts, segmenter)
-        seconds["segment"] = time.perf_counter() - t0
-        tracked = track(src, keyframes, settings, scratch, progress=progress, cancel=cancel)
+        keyframes = segment_keyframes(src, prompts, segmenter, detector=detector)
+        seconds["segment"] = time.perf_counter() - t0  # with the detection on the text frame
+        tracked = track(
+            src,
+            keyframes,
+            settings,
+            scratch,
+            progress=progress,
+            cancel=cancel,
+            text=prompts.text,
+            detector=detector,
+            segmenter=segmenter,
+        )
         seconds["track"] = tracked["seconds"]
         painted = inpaint(src, scratch / "masks", settings, scratch, progress=progress, cancel=cancel)
         seconds["inpaint"] = painted["seconds"]
@@ -58,6 +84,7 @@ def remove(
             "height": src.height,
             "fps": src.fps,
             "backends": {
+                **({"detect": backends.describe(detector)} if detector is not None else {}),
                 "segment": backends.describe(segmenter),
                 "track": tracked["backend"],
                 "inpaint": painted["backend"],
@@ -73,6 +100,8 @@ def remove(
             "confidence": tracked["confidence"],
             "check_frames": tracked["check_frames"],
             "prompts": [o.to_dict() for o in prompts.objects],
+            "text": prompts.text.to_dict() if prompts.text is not None else None,
+            "objects": tracked["objects"],
             "settings": settings.to_dict(),
         }
         (scratch / "report.json").write_text(json.dumps(report, indent=2))

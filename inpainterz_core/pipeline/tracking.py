@@ -1,12 +1,16 @@
 """Segment the prompted frames, then track their masks through the range: ``masks/%06d.png``.
 
 Tracking holds one frame per direction; every frame takes its mask from the
-nearest keyframe in time.
+nearest keyframe in time. Text prompts become boxes on their frame (a detector
+finds them) before anything is segmented; with ``detect_every`` the detector
+looks again while tracking and objects that enter later are tracked from there,
+both ways (SAM-Track's way).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -15,19 +19,146 @@ import numpy as np
 from .. import backends
 from ..errors import InputError
 from ..outputs import staged, write_png
-from ..prompts import Prompts
+from ..prompts import ObjectPrompt, Prompts, TextPrompt
 from ..settings import Settings
-from ..video import FrameSource, frame_name
+from ..video import FrameSource, frame_name, read_mask
 from .common import Progress, check_cancel, frame_range_of, open_source, report_progress
 
+log = logging.getLogger(__name__)
 
-def segment_keyframes(source: FrameSource, prompts: Prompts, segmenter) -> dict[int, np.ndarray]:
-    """The label map of every prompted frame: object k's mask painted with k (later objects on top)."""
+MAX_OBJECT_ID = 255  # a label map is 8-bit
+
+
+class Keyframes(dict):
+    """The label map of every prompted frame (``{frame: uint8 HxW}``), and ``objects``: what each id is.
+
+    ``objects`` is a list of ``{"object_id", "phrase", "first_frame", "score", "box"}``, by id: the
+    phrase, score and box a detector gave it, or null phrase and score for an object clicked (its box
+    is then its mask's bounding box on its first keyframe, null when the mask is empty).
+    """
+
+    def __init__(self, maps=(), objects=()):
+        super().__init__(maps)
+        self.objects = sorted(objects, key=lambda o: o["object_id"])
+
+
+def _object(object_id, first_frame, phrase=None, score=None, box=None) -> dict:
+    box = None if box is None else [round(float(v), 2) for v in box]
+    score = None if score is None else round(float(score), 4)
+    return {
+        "object_id": int(object_id),
+        "phrase": phrase,
+        "first_frame": int(first_frame),
+        "score": score,
+        "box": box,
+    }
+
+
+def _mask_box(mask: np.ndarray) -> list[float] | None:
+    ys, xs = np.nonzero(mask)
+    return (
+        None if xs.size == 0 else [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
+    )
+
+
+def _free_ids(used: set[int]):
+    """Object ids not in ``used``, lowest first (``used`` may grow while this is read)."""
+    for k in range(1, MAX_OBJECT_ID + 1):
+        if k not in used:
+            yield k
+
+
+def find_objects(source: FrameSource, prompts: Prompts, detector) -> tuple[Prompts, list[dict]]:
+    """Turn the text prompt into one box prompt per object the detector finds on its frame.
+
+    A positive click (points only) on the text frame inside a found box refines that object: the
+    object keeps the click's id and gets both. Other clicks are objects of their own, with their
+    ids; the found objects take the lowest free ids. A phrase that matches nothing is one warning
+    line; nothing found at all (and no click) is an InputError. Returns the prompts with the text's
+    objects added, and their records (see ``Keyframes``).
+    """
+    text = prompts.text
+    if text is None:
+        return prompts, []
+    source.check_index(text.frame)
+    detections = detector.detect(source.read(text.frame), text)
+    thresholds = f"box threshold {text.box_threshold:g}, text threshold {text.text_threshold:g}"
+    if not detections and not prompts.objects:
+        raise InputError(
+            f"no object found for {text.text.strip()!r} on frame {text.frame} ({thresholds}): "
+            "lower --box-threshold or click the object"
+        )
+    from ..detect import missing_phrases
+
+    for phrase in missing_phrases(text, detections):
+        log.warning("no %r found on frame %d (%s)", phrase, text.frame, thresholds)
+
+    claimed: dict[int, int] = {}  # detection index -> the id of the click that refines it
+    objects = []
+    for prompt in sorted(prompts.objects, key=lambda o: o.object_id):
+        index = _refined(prompt, detections, claimed, text.frame)
+        if index is None:
+            objects.append(prompt)
+            continue
+        claimed[index] = prompt.object_id
+        objects.append(ObjectPrompt(text.frame, prompt.points, detections[index].box, prompt.object_id))
+    used = {o.object_id for o in prompts.objects}
+    ids = _free_ids(used)
+    records = []
+    for index, d in enumerate(detections):
+        object_id = claimed.get(index)
+        if object_id is None:
+            object_id = next(ids, None)
+            if object_id is None:
+                raise InputError(
+                    f"more than {MAX_OBJECT_ID} objects: raise --box-threshold or name fewer things"
+                )
+            used.add(object_id)
+            objects.append(ObjectPrompt(text.frame, box=d.box, object_id=object_id))
+        records.append(_object(object_id, text.frame, d.phrase, d.score, d.box))
+    return Prompts(tuple(objects), text), records
+
+
+def _refined(prompt: ObjectPrompt, detections, claimed: dict[int, int], frame: int) -> int | None:
+    """The detection a click refines: the smallest found box around its first positive point that no other
+    object's click has taken; None for a box prompt, a click on another frame, or one outside every box."""
+    if prompt.frame != frame or prompt.box is not None:
+        return None
+    point = next(p for p in prompt.points if p.label == 1)
+    inside = [
+        i
+        for i, d in enumerate(detections)
+        if d.box[0] <= point.x <= d.box[2]
+        and d.box[1] <= point.y <= d.box[3]
+        and claimed.get(i, prompt.object_id) == prompt.object_id
+    ]
+    if not inside:
+        return None
+    return min(
+        inside,
+        key=lambda i: (
+            (detections[i].box[2] - detections[i].box[0]) * (detections[i].box[3] - detections[i].box[1])
+        ),
+    )
+
+
+def segment_keyframes(source: FrameSource, prompts: Prompts, segmenter, *, detector=None) -> Keyframes:
+    """The label map of every prompted frame: object k's mask painted with k (later objects on top).
+
+    With a text prompt, ``detector`` (``backends.make_detector(settings)``) first finds its objects
+    (``find_objects``). The result's ``objects`` says what each id is.
+    """
+    if prompts.text is not None:
+        if detector is None:
+            raise InputError("text prompts need a detector: pass detector=backends.make_detector(settings)")
+        prompts, records = find_objects(source, prompts, detector)
+    else:
+        records = []
     if not prompts.objects:
-        raise InputError("no prompts: give at least one --point or --box")
+        raise InputError("no prompts: give at least one --point or --box (or --text)")
     for prompt in prompts.objects:
         prompt.check_inside(source.width, source.height, source.frame_count)
-    keyframes = {}
+    keyframes = Keyframes()
     for frame in prompts.keyframes():
         image = source.read(frame)
         segmenter.set_image(frame, image)
@@ -35,7 +166,24 @@ def segment_keyframes(source: FrameSource, prompts: Prompts, segmenter) -> dict[
         for prompt in sorted((o for o in prompts.objects if o.frame == frame), key=lambda o: o.object_id):
             labels[segmenter.predict(frame, prompt)] = prompt.object_id
         keyframes[frame] = labels
+    found = {r["object_id"] for r in records}
+    for prompt in sorted(prompts.objects, key=lambda o: (o.frame, o.object_id)):
+        if prompt.object_id not in found:
+            found.add(prompt.object_id)
+            mask = keyframes[prompt.frame] == prompt.object_id
+            records.append(_object(prompt.object_id, prompt.frame, box=_mask_box(mask)))
+    keyframes.objects = sorted(records, key=lambda o: o["object_id"])
     return keyframes
+
+
+def _objects_of(keyframes: dict[int, np.ndarray]) -> list[dict]:
+    """Records for label maps that came without any (a caller's own masks): every id, clicked."""
+    records = {}
+    for frame in sorted(keyframes):
+        for k in np.unique(keyframes[frame][keyframes[frame] > 0]):
+            if int(k) not in records:
+                records[int(k)] = _object(int(k), frame, box=_mask_box(keyframes[frame] == k))
+    return [records[k] for k in sorted(records)]
 
 
 #: A frame whose tracker confidence is below this is listed in ``check_frames``.
@@ -54,15 +202,97 @@ def _merge_keyframe(tracked: np.ndarray, keyframe: np.ndarray) -> np.ndarray:
     return merged
 
 
+class _Redetect:
+    """Objects that enter later (SAM-Track): the detector looks again every ``detect_every`` frames.
+
+    A detection is a new object when at least ``NEW_FRACTION`` of its mask (the segmenter's answer
+    to its box) lies on background; it takes the lowest free id, joins the tracked labels where they
+    are background, and is remembered so that, once the main passes are done, it is also tracked the
+    other way over the frames since the previous detection.
+    """
+
+    #: A detection whose mask lies this much on background is an object not tracked yet (SAM-Track's 0.8).
+    NEW_FRACTION = 0.8
+
+    def __init__(self, text: TextPrompt, detector, segmenter, objects: list[dict]):
+        self.text = text
+        self.detector = detector
+        self.segmenter = segmenter
+        self.objects = objects
+        self.used = {o["object_id"] for o in objects}
+        self.found: list[tuple[int, int, np.ndarray, int]] = []  # (frame, id, mask, direction it was met)
+        self.full_said = False
+
+    def due(self, index: int) -> bool:
+        every = self.text.detect_every
+        return index != self.text.frame and (index - self.text.frame) % every == 0
+
+    def add_new(self, index: int, image: np.ndarray, labels: np.ndarray, direction: int) -> np.ndarray:
+        """``labels`` with the objects the detector finds on this frame and no tracked object covers (the
+        same array when there are none)."""
+        detections = self.detector.detect(image, self.text)
+        if not detections:
+            return labels
+        key = ("redetect", index)
+        self.segmenter.set_image(key, image)
+        tracked, labels = labels, labels.copy()
+        for d in detections:  # best first: a weaker duplicate then lies on the stronger one's mask
+            mask = self.segmenter.predict(key, ObjectPrompt(index, box=d.box))
+            if not mask.any() or (labels[mask] == 0).mean() < self.NEW_FRACTION:
+                continue
+            object_id = next(_free_ids(self.used), None)
+            if object_id is None:
+                if not self.full_said:
+                    self.full_said = True
+                    log.warning("frame %d: %d objects already, no id left for more", index, MAX_OBJECT_ID)
+                break
+            self.used.add(object_id)
+            mask &= labels == 0
+            labels[mask] = object_id
+            self.objects.append(_object(object_id, index, d.phrase, d.score, d.box))
+            self.found.append((index, object_id, mask, direction))
+            log.info("frame %d: new object %d (%r, %.2f)", index, object_id, d.phrase, d.score)
+        return labels if (labels != tracked).any() else tracked
+
+    def track_back(self, source, tracker, masks_dir: Path, start: int, stop: int, cancel) -> None:
+        """Each new object, tracked alone the other way from its frame over the frames since the previous
+        detection (stopping where its mask vanishes), merged into the written masks where they are background."""
+        every = self.text.detect_every
+        for frame, object_id, mask, direction in self.found:
+            tracker.reset(source.read(frame), mask.astype(np.uint8) * object_id)
+            if direction > 0:  # met going forward: go back to just after the previous detection
+                frames = source.frames_reversed(max(start, frame - every + 1), frame)
+            else:
+                frames = source.frames(frame + 1, min(stop, frame + every))
+            for index, image in frames:
+                check_cancel(cancel)
+                found = tracker.step(image) == object_id
+                if not found.any():
+                    break
+                path = masks_dir / frame_name(index)
+                written = read_mask(path)
+                written[found & (written == 0)] = object_id
+                write_png(path, written)
+
+
 def _track_into(
-    source, keyframes, tracker, masks_dir: Path, start, stop, progress, cancel
+    source,
+    keyframes,
+    tracker,
+    masks_dir: Path,
+    start,
+    stop,
+    progress,
+    cancel,
+    redetect: _Redetect | None = None,
 ) -> dict[int, float]:
     """Every frame of the range gets its mask from the nearest keyframe (in time).
 
     Forward from the first keyframe to the end, re-seeding at each later keyframe; backward
     from the first keyframe to the start; then backward from each later keyframe over the
     frames that are nearer to it than to the keyframe before it, overwriting what the
-    forward pass wrote there. One frame per direction is held at a time.
+    forward pass wrote there. One frame per direction is held at a time. With ``redetect``,
+    the first two passes look for new objects on its frames, which are then tracked back.
     Returns each frame's confidence as the tracker gave it for the mask written (None: it cannot tell).
     """
     keys = sorted(keyframes)
@@ -71,38 +301,56 @@ def _track_into(
     done = 0
     confidence = {}
 
-    def emit(index, labels, keyframe=False):
+    def emit(index, labels, score):
         nonlocal done
         check_cancel(cancel)
         write_png(masks_dir / frame_name(index), labels)
-        confidence[index] = 1.0 if keyframe else tracker.confidence
+        confidence[index] = score
         done += 1
         report_progress(progress, "track", done, total)
 
-    def backward(keyframe: int, labels: np.ndarray, lo: int) -> None:
+    def look_again(index, image, labels, direction):
+        """The labels with any new object found on this frame, and the tracker told of them."""
+        if redetect is None or not redetect.due(index):
+            return labels
+        found = redetect.add_new(index, image, labels, direction)
+        if found is not labels:
+            tracker.correct(image, found)
+        return found
+
+    def backward(keyframe: int, labels: np.ndarray, lo: int, detect: bool = False) -> None:
         tracker.reset(source.read(keyframe), labels)
         for index, image in source.frames_reversed(lo, keyframe):
-            emit(index, tracker.step(image))
+            labels = tracker.step(image)
+            score = tracker.confidence
+            if detect:
+                labels = look_again(index, image, labels, -1)
+            emit(index, labels, score)
 
     first = keys[0]
     frames = source.frames(first, stop)
     _, image = next(frames)
     labels = keyframes[first]
     tracker.reset(image, labels)
-    emit(first, labels, keyframe=True)
+    emit(first, labels, 1.0)
     seeded = {first: labels}
     for index, image in frames:
         labels = tracker.step(image)
+        score = tracker.confidence
         if index in keyframes:
             labels = _merge_keyframe(labels, keyframes[index])
             tracker.correct(image, labels)
             seeded[index] = labels
-        emit(index, labels, keyframe=index in keyframes)
+            score = 1.0
+        labels = look_again(index, image, labels, +1)
+        emit(index, labels, score)
     if first > start:
-        backward(first, keyframes[first], start)
+        backward(first, keyframes[first], start, detect=True)
     for keyframe, lo in back_from_later:
         if lo < keyframe:
             backward(keyframe, seeded[keyframe], lo)
+    if redetect is not None:
+        redetect.track_back(source, tracker, masks_dir, start, stop, cancel)
     return confidence
 
 
@@ -116,11 +364,24 @@ def track(
     progress: Progress | None = None,
     cancel=None,
     tracker=None,
+    text: TextPrompt | None = None,
+    detector=None,
+    segmenter=None,
 ) -> dict:
     """Propagate keyframe label maps over ``frame_range``; writes ``out_dir/masks/%06d.png`` and ``track.json``.
 
     ``track.json`` (also returned) holds each frame's confidence and ``check_frames``, the frames
-    whose mask is likely wrong: where one corrective click on a keyframe helps most.
+    whose mask is likely wrong: where one corrective click on a keyframe helps most; and ``objects``,
+    what each id is (``keyframes.objects`` when ``segment_keyframes`` made them, plus the objects found
+    later; see ``Keyframes``).
+
+    Objects that appear later: pass the text prompt as ``text`` with ``text.detect_every`` = N > 0 and
+    the detector looks again every N frames from ``text.frame`` (both ways); a detection no tracked
+    object covers becomes a new object from that frame on, tracked forward with the others and back
+    over the N - 1 frames before it (stopping where it vanishes), merged into the masks only where
+    they are background. ``detector`` and ``segmenter`` (which turns a found box into a mask) default
+    to ``backends.make_detector(settings)`` and ``backends.make_segmenter(settings)``. A ``text`` with
+    ``detect_every`` 0 (or no ``text``) tracks the keyframes' objects only.
     """
     out_dir = Path(out_dir)
     with open_source(source) as src:
@@ -136,12 +397,21 @@ def track(
                     f"keyframe {k} mask is {labels.shape[1]}x{labels.shape[0]}, "
                     f"the video is {src.width}x{src.height}"
                 )
+        objects = [dict(o) for o in getattr(keyframes, "objects", None) or _objects_of(keyframes)]
+        redetect = None
+        if text is not None and text.detect_every > 0:
+            redetect = _Redetect(
+                text,
+                detector or backends.make_detector(settings),
+                segmenter or backends.make_segmenter(settings),
+                objects,
+            )
         tracker = tracker or backends.make_tracker(settings)
         t0 = time.perf_counter()
         with staged(out_dir, ["masks", "track.json"]) as scratch:
             (scratch / "masks").mkdir()
             confidence = _track_into(
-                src, keyframes, tracker, scratch / "masks", start, stop, progress, cancel
+                src, keyframes, tracker, scratch / "masks", start, stop, progress, cancel, redetect
             )
             scores = [confidence[i] for i in range(start, stop)]
             report = {
@@ -152,6 +422,7 @@ def track(
                 "seconds": time.perf_counter() - t0,
                 "masks": str(out_dir / "masks"),
                 "keyframes": sorted(keyframes),
+                "objects": sorted(objects, key=lambda o: o["object_id"]),
                 "confidence": scores,
                 "check_frames": [
                     i
@@ -159,5 +430,7 @@ def track(
                     if c is not None and c < LOW_CONFIDENCE
                 ],
             }
+            if text is not None:
+                report["text"] = text.to_dict()
             (scratch / "track.json").write_text(json.dumps(report, indent=2))
     return report
