@@ -348,6 +348,28 @@ class Client:
             box=box,
         )
 
+    def detect(
+        self,
+        session: str,
+        frame: int,
+        text: str,
+        *,
+        box_threshold: float | None = None,
+        text_threshold: float | None = None,
+        settings: dict | None = None,
+    ) -> dict:
+        """The boxes that ``text`` (phrases separated by ".") finds on the frame, best first, and the
+        phrases that found nothing (``missing``); keep one by segmenting a new object with its box."""
+        return self.call(
+            "detect",
+            session=session,
+            frame=frame,
+            text=text,
+            box_threshold=box_threshold,
+            text_threshold=text_threshold,
+            settings=settings,
+        )
+
     def remove_object(self, session: str, object_id: int) -> dict:
         return self.call("remove_object", session=session, object_id=object_id)
 

@@ -3,7 +3,7 @@
 It reads a request, checks its signature and channel (replay protection) and its
 schema (``protocol.py``), and either answers at once (hello, job_status, cancel, ...)
 or hands the work on: a session's frame decoding, embeddings and clicks run in order
-on that session's own worker thread, ``open_video`` on a small pool, and track/inpaint
+on that session's own worker thread (text detection too), ``open_video`` on a small pool, and track/inpaint
 on job threads (``jobs.py``). Handlers never touch the socket: they put their replies
 in an outbox and wake the loop through an inproc pipe.
 
@@ -29,7 +29,7 @@ import zmq
 from inpainterz_core.backends import available_backends
 from inpainterz_core.errors import InpainterzError
 
-from . import ops_jobs, ops_video, protocol
+from . import ops_detect, ops_jobs, ops_video, protocol
 from .curve import secure_server
 from .jobs import Job, JobRunner
 from .protocol import ProtocolError
@@ -61,6 +61,7 @@ HANDLERS = {
                 "shutdown",
             ),
         ),
+        (ops_detect, ("detect",)),
         (ops_jobs, ("track", "inpaint", "cancel", "job_status", "results", "result_frames")),
     )
     for name in names

@@ -33,6 +33,8 @@ MAX_SESSIONS = 8
 MAX_QUEUED_JOBS = 16
 MAX_OBJECTS = 255  # objects in one session or one track request
 MAX_UNREAD = 4096  # replies a client may leave unread before further requests get `busy`
+MAX_TEXT = 1024  # a detect request's text: phrases separated by "."
+MAX_DETECTIONS = MAX_OBJECTS  # boxes in one detect reply (the best-scored; each may become an object)
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -147,6 +149,14 @@ REQUESTS: dict[str, dict[str, Field]] = {
         "box": BOX,
     },
     "remove_object": {"session": SESSION, "object_id": Int(1, 255, required=True)},
+    "detect": {
+        "session": SESSION,
+        "frame": FRAME,
+        "text": Str(MAX_TEXT, required=True),
+        "box_threshold": Field("number", lo=0, hi=1),
+        "text_threshold": Field("number", lo=0, hi=1),
+        "settings": SETTINGS,
+    },
     "track": {
         "session": SESSION,
         **RANGE,
@@ -210,6 +220,15 @@ SESSION_OUT = {
 }
 RLE = Out("map", fields={"size": Out("list", lo=2, hi=2, item=Field("int", lo=0)), "counts": Out("list")})
 JOB_ACCEPTED = {"job": Out("str"), "out_dir": Out("str")}
+#: One box a detect request found: full-resolution pixels of the frame, the phrase it matched, its score.
+DETECTION = Out(
+    "map",
+    fields={
+        "box": Out("list", lo=4, hi=4, item=Field("number", lo=0)),
+        "phrase": Out("str"),
+        "score": Out("number", lo=0, hi=1),
+    },
+)
 JOB_STATUS = {
     "job": Out("str"),
     "kind": Out("str"),
@@ -250,6 +269,11 @@ REPLIES: dict[str, dict[str, Field]] = {
         "area": Out("int", lo=0),
     },
     "remove_object": {"object_id": Out("int", lo=1, hi=255), "objects": Out("list", item=Field("int"))},
+    "detect": {
+        "frame": Out("int", lo=0),
+        "detections": Out("list", hi=MAX_DETECTIONS, item=DETECTION),
+        "missing": Out("list", item=Field("str")),
+    },
     "track": JOB_ACCEPTED,
     "inpaint": JOB_ACCEPTED,
     "cancel": {"job": Out("str"), "state": Out("str")},

@@ -21,7 +21,7 @@ from . import protocol
 from .jobs import JobRunner
 from .protocol import ProtocolError
 from .security import AllowedRoots, OpenTimeout, RateLimitedLog, check_openable, open_with_deadline
-from .segmenters import SegmenterPool
+from .segmenters import DetectorPool, SegmenterPool
 from .sessions import OutDirClaims, Session, WorkDir
 
 log = logging.getLogger("inpainterz.server")
@@ -52,6 +52,7 @@ class State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     claims: OutDirClaims = field(default_factory=OutDirClaims)
     segmenters: SegmenterPool = field(default_factory=SegmenterPool)
+    detectors: DetectorPool = field(default_factory=DetectorPool)
     log: RateLimitedLog = field(default_factory=lambda: RateLimitedLog(log))
     opening: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(MAX_OPENING))
 

@@ -10,11 +10,14 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from inpainterz_core.detect.base import Detector
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -114,3 +117,37 @@ def synthetic_clip(folder: Path, frames: int = 6, width: int = 160, height: int 
         cv2.circle(image, (50 + 4 * i, height // 2), 18, (40, 40, 220), -1)  # BGR red
         cv2.imwrite(str(folder / f"{i:06d}.png"), image)
     return folder
+
+
+@contextlib.contextmanager
+def in_process_server(tmp: Path):
+    """A server in this process, serving on a thread named "socket-loop", allowed ``tmp``: for tests that
+    replace a backend (monkeypatch it before entering). Yields the ``loop.Server``; its address is
+    ``.address``. Send it ``shutdown`` before leaving, or it is stopped here."""
+    from inpainterz_server import loop, security
+
+    server = loop.Server(
+        "tcp://127.0.0.1:*", key=None, roots=security.AllowedRoots([tmp]), work_dir=tmp / "work"
+    )
+    thread = threading.Thread(target=server.serve, name="socket-loop", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        thread.join(15)
+
+
+class ScriptedDetector(Detector):
+    """A detector whose raw output the test sets; the core's base class checks it as it checks Grounding
+    DINO's. Records what it was asked: (image, phrases, box threshold) per call."""
+
+    name = "scripted"
+
+    def __init__(self, raw=()):
+        self.raw = list(raw)
+        self.seen = []
+
+    def _detect_raw(self, image, phrases, box_threshold, text_threshold):
+        self.seen.append((image.copy(), phrases, box_threshold))
+        return self.raw

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from server_harness import client, protocol, running_server, synthetic_clip
+from server_harness import (
+    ScriptedDetector,
+    client,
+    in_process_server,
+    protocol,
+    running_server,
+    synthetic_clip,
+)
+
+from inpainterz_core.detect.base import Detection
 
 
 class CheckingClient(client.Client):
@@ -63,16 +72,39 @@ def test_every_handler_reply_and_event_matches_the_schema(tmp_path):
             c.shutdown()
         assert server.process.wait(timeout=15) == 0
     replies = {op for kind, op in c.seen if kind == "reply"}
-    assert replies == set(protocol.REPLIES), set(protocol.REPLIES) - replies
+    assert replies == set(protocol.REPLIES) - {"detect"}, set(protocol.REPLIES) - replies  # detect: below
     events = {op for kind, op in c.seen if kind == "event"}
     assert events >= {"progress", "job_finished", "job_failed"}  # job_cancelled when the cancel came in time
     assert ("error", "segment") in c.seen
+
+
+def test_detect_replies_and_errors_match_the_schema(tmp_path, monkeypatch):
+    """detect needs a detector's weights, so its detector here is scripted (the core still checks its boxes)."""
+    from inpainterz_server import segmenters
+
+    raw = [Detection((30, 40, 70, 80), "red disc", 0.8), Detection((0, 0, 9, 9), "red disc", 0.5)]
+    monkeypatch.setattr(segmenters, "make_detector", lambda settings: ScriptedDetector(raw))
+    clip = synthetic_clip(tmp_path / "clip", frames=2)
+    with in_process_server(tmp_path) as server, CheckingClient(server.address, timeout=60) as c:
+        sid = c.open_video(str(clip), settings={"backend": "classical"})["session"]
+        assert len(c.detect(sid, 1, "red disc. blue square")["detections"]) == 2
+        assert c.detect(sid, 0, "nothing")["detections"] == []
+        with pytest.raises(client.ServerError):
+            c.detect(sid, 5, "red disc")
+        c.shutdown()
+    assert {("reply", "detect"), ("error", "detect")} <= c.seen
 
 
 def test_the_schema_refuses_a_reply_that_breaks_it():
     good = protocol.reply("r1", "add_object", {"object_id": 3})
     protocol.check_message(good)
     for bad in (
+        protocol.reply(
+            "r1",
+            "detect",
+            {"frame": 0, "detections": [{"box": [0, 0, 1], "phrase": "a", "score": 1}], "missing": []},
+        ),
+        protocol.reply("r1", "detect", {"frame": 0, "detections": [], "missing": [], "extra": 1}),
         protocol.reply("r1", "add_object", {}),
         protocol.reply("r1", "add_object", {"object_id": "3"}),
         protocol.reply("r1", "nope", {}),
