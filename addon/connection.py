@@ -210,6 +210,7 @@ class Connection:
         self._health = None
         self._health_at = 0.0
         self._before_hello = []  # (strip name, then) waiting for the server's hello reply
+        self._finding = {}  # strip name -> generation of the Find on its way
 
     def close(self):
         """Drop the connection. Jobs on the server go on; any client can ask for their results."""
@@ -239,6 +240,7 @@ class Connection:
             self.jobs
             or starting
             or self._sent != self._shown
+            or self._finding
             or any(not s.ready for s in self.sessions.values())
         )
         return POLL_INTERVAL if busy else IDLE_INTERVAL
@@ -405,6 +407,10 @@ class Connection:
             strip = _find_strip(key[0])
             if strip is None or media_path(strip) == session.key[0]:
                 self._shown[key] = self._sent[key]
+        for name in list(self._finding):  # and so do the Finds
+            strip = _find_strip(name)
+            if strip is None or media_path(strip) == session.key[0]:
+                del self._finding[name]
         self.progress = None
         self.report("ERROR", message)
 
@@ -499,6 +505,70 @@ class Connection:
         key = (source.name, object_id)
         for table in (self.masks, self._sent, self._shown):
             table.pop(key, None)
+
+    # -- finding objects by text -------------------------------------------------------------------
+
+    def find(self, source, frame, text, box_threshold):
+        """Ask the server for the boxes `text` finds on source frame `frame`. They replace the strip's
+        `found` list, for the user to keep or drop; phrases that found nothing are reported. Only the
+        latest Find of a strip counts: an older answer is dropped."""
+        self._generation += 1
+        generation = self._finding[source.name] = self._generation
+        self._with_session(
+            source,
+            lambda session: self._send_detect(session, source.name, generation, frame, text, box_threshold),
+        )
+
+    def finding(self, strip_name):
+        """Whether a Find of this strip is on its way."""
+        return strip_name in self._finding
+
+    def _send_detect(self, session, strip_name, generation, frame, text, box_threshold):
+        if self._finding.get(strip_name) != generation:
+            return
+        future = self.client.send(
+            "detect", session=session.id, frame=frame - session.offset, text=text, box_threshold=box_threshold
+        )
+        future.add_done_callback(lambda f: self._found(session, strip_name, generation, frame, text, f))
+
+    def _found(self, session, strip_name, generation, frame, text, future):
+        if self._finding.get(strip_name) != generation:
+            return  # a newer Find was asked for meanwhile
+        del self._finding[strip_name]
+        error = future.exception()
+        source = _find_strip(strip_name)
+        if error is not None:
+            if error.code == "not_found" and self.sessions.get(session.key) is session:
+                del self.sessions[session.key]  # the server forgot the session: the next request reopens it
+                self.report("ERROR", "The server lost this video's session; press Find again")
+            else:
+                self.report("ERROR", f"Find failed: {_explain(error, self)}")
+            return
+        if source is None:
+            return
+        reply = future.result()
+        found = source.inpainterz.found
+        found.clear()
+        for detection in reply["detections"]:
+            item = found.add()
+            item.frame, item.phrase, item.score = frame, detection["phrase"], detection["score"]
+            item.x0, item.y0, item.x1, item.y1 = detection["box"]
+        _redraw()
+        missing = ", ".join(f'"{phrase}"' for phrase in reply["missing"])
+        if not reply["detections"]:
+            self.report(
+                "WARNING",
+                f'Find found nothing for "{text}" on frame {frame} of {strip_name}: lower the threshold, '
+                "use other words, or click the object",
+            )
+        elif missing:
+            self.report(
+                "WARNING",
+                f"Find found {len(found)} box(es), but nothing for {missing}: untick the boxes to drop, "
+                "then Add Found",
+            )
+        else:
+            self.report("INFO", f"Find found {len(found)} box(es): untick the boxes to drop, then Add Found")
 
     # -- jobs ---------------------------------------------------------------------------------------
 

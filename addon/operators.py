@@ -339,6 +339,73 @@ class INPAINTERZ_OT_clear(SourceOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
+class INPAINTERZ_OT_find(SourceOperator, bpy.types.Operator):
+    """Find what the Find field names on the current frame: the boxes found show over the preview,
+    to keep or drop before Add Found makes them objects"""
+
+    bl_idname = "inpainterz.find"
+    bl_label = "Find"
+
+    def execute(self, context):
+        source = active_source(context)
+        prompts = source.inpainterz
+        text = prompts.find_text.strip()
+        if not text:
+            self.report({"ERROR"}, 'Type what to remove in the Find field, e.g. "person. dog"')
+            return {"CANCELLED"}
+        frame = _source_frame(self, context, source)
+        if frame is None:
+            return {"CANCELLED"}
+        connect(context).find(source, frame, text, prompts.find_threshold)
+        wake_timer()
+        return {"FINISHED"}
+
+
+class INPAINTERZ_OT_add_found(SourceOperator, bpy.types.Operator):
+    """Make each kept box an object to remove, segmented from its box as if it had been drawn"""
+
+    bl_idname = "inpainterz.add_found"
+    bl_label = "Add Found"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        source = active_source(context)
+        prompts = source.inpainterz
+        kept = [found for found in prompts.found if found.keep]
+        if not kept:
+            self.report({"ERROR"}, "No found box is ticked: Find first, or tick the boxes to keep")
+            return {"CANCELLED"}
+        free = sorted(set(range(1, 256)) - {item.object_id for item in prompts.objects})
+        if len(kept) > len(free):
+            self.report(
+                {"ERROR"}, f"A strip holds at most 255 objects: untick {len(kept) - len(free)} box(es)"
+            )
+            return {"CANCELLED"}
+        conn = connect(context)
+        for found, object_id in zip(kept, free[: len(kept)], strict=True):
+            item = prompts.objects.add()
+            item.object_id = object_id
+            box = item.boxes.add()
+            box.frame, box.x0, box.y0, box.x1, box.y1 = found.frame, found.x0, found.y0, found.x1, found.y1
+            conn.segment(source, item, found.frame)
+        prompts.active_object = len(prompts.objects) - 1
+        prompts.found.clear()
+        wake_timer()
+        return {"FINISHED"}
+
+
+class INPAINTERZ_OT_clear_found(SourceOperator, bpy.types.Operator):
+    """Drop every box Find found"""
+
+    bl_idname = "inpainterz.clear_found"
+    bl_label = "Drop Found"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        active_source(context).inpainterz.found.clear()
+        return {"FINISHED"}
+
+
 def run_job(operator, context, kind):
     """Start a track or inpaint job on the active strip; the results come back as strips."""
     source = active_source(context)
@@ -475,6 +542,9 @@ classes = (
     INPAINTERZ_OT_add_object,
     INPAINTERZ_OT_select_object,
     INPAINTERZ_OT_clear,
+    INPAINTERZ_OT_find,
+    INPAINTERZ_OT_add_found,
+    INPAINTERZ_OT_clear_found,
     INPAINTERZ_OT_track,
     INPAINTERZ_OT_inpaint,
     INPAINTERZ_OT_run,

@@ -2,7 +2,7 @@
 
 import bpy
 
-from . import compat, connection, operators, strips
+from . import compat, connection, operators, overlay, strips
 from .props import preferences
 
 
@@ -21,6 +21,7 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
         if source is None:
             layout.label(text="Select a movie or image strip", icon="INFO")
             return
+        self.draw_find(layout, source, conn)
         self.draw_prompts(layout, source, conn)
         self.draw_jobs(layout, conn)
         self.draw_results(layout, context, source)
@@ -49,6 +50,26 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
             box.operator("inpainterz.stop_server", icon="SNAP_FACE")
         if conn is not None and conn.error:
             box.label(text=conn.error, icon="CANCEL")
+
+    @staticmethod
+    def draw_find(layout, source, conn):
+        """The Find field and, once found, one checkbox per box: ticked boxes become objects."""
+        prompts = source.inpainterz
+        box = layout.box()
+        row = box.row(align=True)
+        row.prop(prompts, "find_text", text="", icon="VIEWZOOM")
+        row.operator("inpainterz.find", text="Find")
+        box.prop(prompts, "find_threshold", slider=True)
+        if conn is not None and conn.finding(source.name):
+            box.label(text="Finding...", icon="TIME")
+        if not len(prompts.found):
+            return
+        col = box.column(align=True)
+        for found in prompts.found:
+            col.prop(found, "keep", text=overlay.found_label(found))
+        row = box.row(align=True)
+        row.operator("inpainterz.add_found", icon="ADD")
+        row.operator("inpainterz.clear_found", icon="X")
 
     @staticmethod
     def draw_prompts(layout, source, conn):

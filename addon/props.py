@@ -39,11 +39,39 @@ class InpainterzObject(bpy.types.PropertyGroup):
     boxes: CollectionProperty(type=InpainterzBox)  # at most one per frame
 
 
+class InpainterzFound(bpy.types.PropertyGroup):
+    """A box the server found for the Find text, in source pixels on a source frame: the user keeps or
+    drops it before it becomes an object."""
+
+    frame: IntProperty()
+    x0: FloatProperty()
+    y0: FloatProperty()
+    x1: FloatProperty()
+    y1: FloatProperty()
+    phrase: StringProperty()
+    score: FloatProperty()
+    keep: BoolProperty(name="Keep", default=True, description="Make this box an object to remove")
+
+
 class InpainterzStrip(bpy.types.PropertyGroup):
     """Registered on every strip as `strip.inpainterz`."""
 
     objects: CollectionProperty(type=InpainterzObject)
     active_object: IntProperty(description="Index of the object new clicks go to")
+    find_text: StringProperty(
+        name="Find",
+        description='What to remove, in words: phrases separated by "." (e.g. "person. dog"); '
+        "Find shows the boxes found on the current frame",
+    )
+    find_threshold: FloatProperty(
+        name="Threshold",
+        default=0.35,
+        min=0.01,
+        max=1.0,
+        description="Lowest score a found box may have: lower it when Find misses an object, "
+        "raise it when it finds too much",
+    )
+    found: CollectionProperty(type=InpainterzFound)
 
 
 class InpainterzPreferences(bpy.types.AddonPreferences):
@@ -93,7 +121,14 @@ def preferences(context=None):
     return (context or bpy.context).preferences.addons[__package__].preferences
 
 
-classes = (InpainterzPoint, InpainterzBox, InpainterzObject, InpainterzStrip, InpainterzPreferences)
+classes = (
+    InpainterzPoint,
+    InpainterzBox,
+    InpainterzObject,
+    InpainterzFound,
+    InpainterzStrip,
+    InpainterzPreferences,
+)
 
 
 def register():

@@ -54,6 +54,8 @@ class FakeServer:
         self.uploaded = {}  # session -> list of PNG bytes
         self.open_error = None  # (code, message) to answer open_video with
         self.track_error = None  # (code, message) to answer track with
+        self.detections = []  # what the frames hold: [{"box", "phrase", "score"}]; detect answers those it names
+        self.detect_error = None  # (code, message) to answer detect with
         self.work = None  # the server's own folder for results when a track names no out_dir
         self._sessions = 0
 
@@ -154,6 +156,21 @@ class FakeServer:
             "mask": rle(mask),
             "area": int(mask.sum()),
         }
+
+    def op_detect(self, identity, request_id, body):
+        """The detections the test set whose phrase the text names; the text's phrases without one
+        are listed as missing, as a real server does."""
+        if self.detect_error is not None:
+            return self.detect_error
+        phrases = [p.strip() for p in body["text"].split(".") if p.strip()]
+        detections = [d for d in self.detections if d["phrase"] in phrases]
+        reply = {
+            "frame": body["frame"],
+            "detections": detections,
+            "missing": [p for p in phrases if p not in {d["phrase"] for d in detections}],
+        }
+        self.protocol.check_message(self.protocol.reply(request_id, "detect", reply))  # the real schema
+        return reply
 
     def op_track(self, identity, request_id, body):
         if self.track_error is not None:

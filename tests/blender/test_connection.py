@@ -60,6 +60,7 @@ def panel_texts(addon):
     panel = types.SimpleNamespace(
         layout=Layout(texts),
         draw_server=cls.draw_server,
+        draw_find=cls.draw_find,
         draw_prompts=cls.draw_prompts,
         draw_jobs=cls.draw_jobs,
         draw_results=cls.draw_results,
@@ -322,3 +323,139 @@ def test_a_connection_file_with_curve_keys_signs_and_encrypts(addon, shot, tmp_p
         prefs.connection_file = ""
         addon.connection.close()
         server.close()
+
+
+# -- Find: objects named in words (the server's detect op) -------------------------------------------------
+
+
+PERSON = {"box": [4.0, 6.0, 20.0, 30.0], "phrase": "person", "score": 0.8}
+DOG = {"box": [30.0, 10.0, 50.0, 40.0], "phrase": "dog", "score": 0.5}
+
+
+def printed_reports(capsys):
+    """The reports the poll step has shown since the last call (it prints each one as well)."""
+    return [
+        line[len("Inpainterz: ") :] for line in capsys.readouterr().out.splitlines() if "Inpainterz: " in line
+    ]
+
+
+def test_find_shows_boxes_to_keep_or_drop_and_the_kept_ones_become_objects(addon, shot, capsys):
+    """Panel field -> detect request -> boxes over the preview -> keep/drop -> each kept box segmented as a
+    new object, as if drawn; Track then sends it like any other prompt."""
+    source, server = shot
+    assert bpy.ops.inpainterz.add_point(image_x=40, image_y=40) == {"FINISHED"}  # object 1, clicked
+    exchange(addon, server)
+    server.detections = [PERSON, DOG]
+    prompts = source.inpainterz
+    prompts.find_text, prompts.find_threshold = "person. dog. bike", 0.3
+    assert bpy.ops.inpainterz.find() == {"FINISHED"}
+    conn = addon.connection.current()
+    assert conn.finding("shot") and "Finding..." in panel_texts(addon)
+    capsys.readouterr()
+    exchange(addon, server)
+    (detect,) = server.ops("detect")
+    assert (detect["session"], detect["frame"], detect["text"]) == ("s1", 2, "person. dog. bike")
+    assert detect["box_threshold"] == pytest.approx(0.3)
+    assert not conn.finding("shot")
+    assert printed_reports(capsys) == [
+        'Find found 2 box(es), but nothing for "bike": untick the boxes to drop, then Add Found'
+    ]
+
+    assert [(f.phrase, round(f.score, 3), f.frame, f.keep) for f in prompts.found] == [
+        ("person", 0.8, 2, True),
+        ("dog", 0.5, 2, True),
+    ]
+    texts = panel_texts(addon)
+    assert "person 0.80" in texts and "dog 0.50" in texts
+    scene = bpy.context.scene
+    outlines = addon.overlay.found_outlines(source, scene, 2)
+    assert [(rgba, label) for _, rgba, label in outlines] == [
+        (addon.overlay.KEPT, "person 0.80"),
+        (addon.overlay.KEPT, "dog 0.50"),
+    ]
+    corners = [addon.geometry.view_to_source(source, scene, x, y) for x, y in outlines[0][0]]
+    assert [tuple(round(v, 3) for v in c) for c in corners] == [(4, 6), (20, 6), (20, 30), (4, 30)]
+    assert addon.overlay.found_outlines(source, scene, 3) == []  # only on the frame they were found on
+
+    prompts.found[1].keep = False  # the user drops the dog
+    assert addon.overlay.found_outlines(source, scene, 2)[1][1:] == (
+        addon.overlay.DROPPED,
+        "dog 0.50 (dropped)",
+    )
+    assert bpy.ops.inpainterz.add_found() == {"FINISHED"}
+    assert len(prompts.found) == 0 and len(prompts.objects) == 2 and prompts.active_object == 1
+    found = prompts.objects[1]
+    assert found.object_id == 2 and len(found.points) == 0
+    assert [(b.frame, b.x0, b.y0, b.x1, b.y1) for b in found.boxes] == [(2, 4, 6, 20, 30)]
+    exchange(addon, server)
+    segment = server.ops("segment")[-1]
+    assert (segment["frame"], segment["points"], segment["box"]) == (2, [], [4.0, 6.0, 20.0, 30.0])
+    frame, rle = conn.masks[("shot", 2)]
+    shown = np.frombuffer(addon.remote.client.rle_decode(rle), np.uint8).reshape(H, W)
+    assert frame == 2 and shown[6:30, 4:20].all() and shown.sum() == 16 * 24
+
+    assert bpy.ops.inpainterz.track() == {"FINISHED"}
+    exchange(addon, server)
+    (track,) = server.ops("track")
+    assert [(o["object_id"], o["box"]) for o in track["objects"]] == [(1, None), (2, [4.0, 6.0, 20.0, 30.0])]
+
+
+def test_find_says_when_nothing_is_found_and_what_went_wrong(addon, shot, capsys):
+    """Nothing found is a report, not a silent empty list; a server without the detector's weights
+    answers one line, shown as the error, and clicks go on working."""
+    source, server = shot
+    prompts = source.inpainterz
+    with pytest.raises(RuntimeError, match="Type what to remove"):
+        bpy.ops.inpainterz.find()  # an empty Find field
+    assert server.ops("detect") == []
+
+    server.detections = [PERSON]
+    prompts.find_text = "person"
+    assert bpy.ops.inpainterz.find() == {"FINISHED"}
+    exchange(addon, server)
+    assert len(prompts.found) == 1
+    server.detections = []
+    prompts.find_text = "unicorn"
+    capsys.readouterr()
+    assert bpy.ops.inpainterz.find() == {"FINISHED"}
+    exchange(addon, server)
+    assert len(prompts.found) == 0  # the earlier boxes are gone: they answered another text
+    assert printed_reports(capsys) == [
+        'Find found nothing for "unicorn" on frame 2 of shot: lower the threshold, use other words, '
+        "or click the object"
+    ]
+    with pytest.raises(RuntimeError, match="No found box is ticked"):
+        bpy.ops.inpainterz.add_found()
+
+    missing = (
+        "missing_weights",
+        "/ckpt/grounding-dino-tiny not found: run `inpainterz weights fetch grounding-dino-tiny`",
+    )
+    server.detect_error = missing
+    assert bpy.ops.inpainterz.find() == {"FINISHED"}
+    exchange(addon, server)
+    conn = addon.connection.current()
+    assert conn.error == f"Find failed: {missing[1]}" and not conn.finding("shot")
+    assert bpy.ops.inpainterz.add_point(image_x=20, image_y=20) == {"FINISHED"}
+    exchange(addon, server)
+    assert conn.masks[("shot", 1)][0] == 2  # the click is answered as before
+
+
+def test_only_the_latest_find_counts(addon, shot):
+    """Find pressed twice: the answer to the first text does not fill the list the second asked for."""
+    source, server = shot
+    prompts = source.inpainterz
+    server.detections = [PERSON, DOG]
+    prompts.find_text = "person"
+    assert bpy.ops.inpainterz.find() == {"FINISHED"}
+    prompts.find_text = "dog"
+    assert bpy.ops.inpainterz.find() == {"FINISHED"}
+    exchange(addon, server)
+    assert [b["text"] for b in server.ops("detect")] == ["dog"]  # the first never left: the video was opening
+    assert [f.phrase for f in prompts.found] == ["dog"]
+    assert bpy.ops.inpainterz.find() == {"FINISHED"}
+    prompts.find_text = "person"
+    assert bpy.ops.inpainterz.find() == {"FINISHED"}
+    exchange(addon, server)  # both go out; the answer to "dog" comes first and is dropped
+    assert [b["text"] for b in server.ops("detect")] == ["dog", "dog", "person"]
+    assert [f.phrase for f in prompts.found] == ["person"]
