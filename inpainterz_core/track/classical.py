@@ -32,6 +32,10 @@ import numpy as np
 from ..masks import bounding_box, padded_box
 from .base import Tracker
 
+_NOISE = (
+    6.0  # grey levels: a warped frame differs from the real one by about this much where the flow is right
+)
+_MISMATCH = 15.0  # grey levels beyond the noise over which trust in the flow falls by e
 _BINS = 16  # per channel; 4096-bin RGB histograms for the anchored model
 _LOCAL_LEVELS = 8  # per channel; 512-bin histograms for the local windows
 
@@ -242,6 +246,8 @@ class FlowTracker(Tracker):
         prev_mask = shrink(obj.mask[y0:y1, x0:x1].astype(np.float32), cv2.INTER_LINEAR)
         dense = cv2.remap(prev_mask, mx, my, cv2.INTER_LINEAR, borderValue=0)
         prior = self._rigid_blend(prev_mask, dense, gx, gy, mx, my)
+        by_flow = cv2.remap(prev, mx, my, cv2.INTER_LINEAR)
+        prior = _trusted(prior, by_flow, cur)
         crisp = prior > 0.5
         if not crisp.any():
             return np.zeros((h, w), bool), 0.0
@@ -273,13 +279,12 @@ class FlowTracker(Tracker):
             return np.zeros((h, w), bool), 0.0
         # The motion is explained when the previous frame, carried either by the flow or by the mask's
         # own move (the flow can miss a fast object the colours still caught), matches this one.
-        by_flow = cv2.remap(prev, mx, my, cv2.INTER_LINEAR)
         move = _centre(mask_small) - _centre(prev_mask > 0.5) if (prev_mask > 0.5).any() else np.zeros(2)
         by_move = cv2.warpAffine(
             prev, np.float32([[1, 0, move[0]], [0, 1, move[1]]]), dsize, borderMode=cv2.BORDER_REPLICATE
         )
         residual = min(np.abs(by.astype(np.float32) - cur)[mask_small].mean() for by in (by_flow, by_move))
-        explained = float(np.exp(-max(0.0, residual - 6.0) / 15.0))
+        explained = float(np.exp(-max(0.0, residual - _NOISE) / _MISMATCH))
         confidence = float(np.clip((looks - 0.3) / 0.5, 0, 1)) * explained * min(1.0, steady / 0.7)
 
         if scale < 1:
@@ -369,6 +374,19 @@ class FlowTracker(Tracker):
         candidate[y0:y1, x0:x1] = placed[: y1 - y0, : x1 - x0] > 0
         looks = _looks_like(obj.palette, image, candidate)
         return candidate, float(score) * float(np.clip((looks - 0.3) / 0.5, 0, 1))
+
+
+def _trusted(prior: np.ndarray, by_flow: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """The warped mask, trusted only where the flow's warp of the previous frame reproduces this one.
+
+    Behind a moving object the background it uncovers has no match in the previous frame, and
+    smooth flow drags the object's motion (and so its mask) onto it: the mask smears over the
+    uncovered ground frame after frame. There the warped frame does not look like the real one,
+    so the prior is pulled towards "unknown" (0.5) in proportion, and the colour models decide.
+    """
+    mismatch = cv2.blur(np.abs(by_flow.astype(np.float32) - cur), (5, 5))
+    trust = np.exp(-np.maximum(0.0, mismatch - _NOISE) / _MISMATCH)
+    return 0.5 + (prior - 0.5) * trust
 
 
 def _supported(refined: np.ndarray, prior: np.ndarray) -> np.ndarray:
