@@ -382,10 +382,12 @@ class Client:
         settings: dict | None = None,
         out_dir: str | None = None,
         objects: list[dict] | None = None,
+        text: dict | None = None,
         progress: Progress | None = None,
     ) -> JobFuture:
         """Track the session's clicked objects, or exactly ``objects`` (each ``{object_id, frame, points, box}``,
-        the prompts as the client shows them) when given."""
+        the prompts as the client shows them) when given. ``text`` (``{text, frame, detect_every}``, optional
+        ``box_threshold``, ``text_threshold``) looks for more objects so named every ``detect_every`` frames."""
         return self.start_job(
             "track",
             progress=progress,
@@ -395,6 +397,7 @@ class Client:
             settings=settings,
             out_dir=out_dir,
             objects=objects,
+            text=text,
         )
 
     def inpaint(

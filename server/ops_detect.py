@@ -16,18 +16,25 @@ from inpainterz_core.prompts import TextPrompt
 
 from . import protocol
 from .protocol import ProtocolError
+from .sessions import Session
 from .state import Request, State
+
+
+def make_text(state: State, session: Session, fields: dict, where: str) -> TextPrompt:
+    """A TextPrompt from a request's fields (nil ones take the defaults), its frame checked against the video."""
+    state.check_frame(session, fields["frame"])
+    try:
+        return TextPrompt(**{k: v for k, v in fields.items() if v is not None})
+    except InputError as e:
+        raise ProtocolError("bad_request", f"{where}: {e}") from None
 
 
 def detect(state: State, request: Request, body: dict) -> dict:
     session = state.ready(body["session"])
     index = body["frame"]
-    state.check_frame(session, index)
-    thresholds = {k: body[k] for k in ("box_threshold", "text_threshold") if body[k] is not None}
-    try:
-        text = TextPrompt(body["text"], frame=index, **thresholds)
-    except InputError as e:
-        raise ProtocolError("bad_request", f"detect: {e}") from None
+    text = make_text(
+        state, session, {k: body[k] for k in ("text", "frame", "box_threshold", "text_threshold")}, "detect"
+    )
     settings = state.settings(session.settings, body["settings"])
     detector = state.detectors.get(settings)  # may load the model (MissingWeightsError without weights)
     detections = detector.detect(session.read(index), text)

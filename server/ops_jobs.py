@@ -18,6 +18,7 @@ from inpainterz_core.video import frame_name
 
 from . import protocol
 from .jobs import Job
+from .ops_detect import make_text
 from .ops_video import make_prompt
 from .protocol import ProtocolError
 from .sessions import Session
@@ -44,12 +45,14 @@ def track(state: State, request: Request, body: dict) -> None:
             prompts = Prompts(tuple(session.prompts[k] for k in sorted(session.prompts)))
     if not prompts.objects:
         raise ProtocolError("not_ready", "no object has been clicked yet: segment one first")
+    text = None if body["text"] is None else make_text(state, session, body["text"], "track.text")
     settings = state.settings(session.settings, body["settings"])
     frame_range = state.frame_range(session, body["start"], body["stop"])
     out_dir = state.out_dir(session, body["out_dir"])
 
     def work(job: Job, progress) -> dict:
         segmenter = state.segmenters.get(settings, session.id)  # may load a model: here, not on the socket
+        detector = None if text is None else state.detectors.get(settings)
         with state.job_source(session) as source:
             keyframes = segment_keyframes(source, prompts, segmenter)
             report = run_track(
@@ -60,6 +63,9 @@ def track(state: State, request: Request, body: dict) -> None:
                 frame_range=frame_range,
                 progress=progress,
                 cancel=job.cancel,
+                text=text,
+                detector=detector,
+                segmenter=segmenter,
             )
         return {
             "out_dir": str(out_dir),

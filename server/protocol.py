@@ -112,6 +112,19 @@ OBJECT = Field(
     },
 )
 
+THRESHOLD = Field("number", lo=0, hi=1)  # a detector's least score, in (0, 1] (0 is refused by the core)
+#: Objects named in words (``track.text``): the detector looks for more of them every ``detect_every`` frames.
+TEXT = Field(
+    "map",
+    fields={
+        "text": Str(MAX_TEXT, required=True),
+        "frame": FRAME,
+        "box_threshold": THRESHOLD,
+        "text_threshold": THRESHOLD,
+        "detect_every": Int(1, MAX_FRAMES, required=True),
+    },
+)
+
 REQUESTS: dict[str, dict[str, Field]] = {
     "hello": {},
     "open_video": {
@@ -153,8 +166,8 @@ REQUESTS: dict[str, dict[str, Field]] = {
         "session": SESSION,
         "frame": FRAME,
         "text": Str(MAX_TEXT, required=True),
-        "box_threshold": Field("number", lo=0, hi=1),
-        "text_threshold": Field("number", lo=0, hi=1),
+        "box_threshold": THRESHOLD,
+        "text_threshold": THRESHOLD,
         "settings": SETTINGS,
     },
     "track": {
@@ -163,6 +176,7 @@ REQUESTS: dict[str, dict[str, Field]] = {
         "settings": SETTINGS,
         "out_dir": Str(),
         "objects": Field("list", lo=1, hi=MAX_OBJECTS, item=OBJECT),
+        "text": TEXT,
     },
     "inpaint": {"session": SESSION, **RANGE, "settings": SETTINGS},
     "cancel": {"job": JOB},

@@ -139,15 +139,16 @@ def in_process_server(tmp: Path):
 
 
 class ScriptedDetector(Detector):
-    """A detector whose raw output the test sets; the core's base class checks it as it checks Grounding
-    DINO's. Records what it was asked: (image, phrases, box threshold) per call."""
+    """A detector whose raw output the test sets: a list of Detections, or a function of the image giving
+    one; the core's base class checks it as it checks Grounding DINO's. Records what it was asked:
+    (image, phrases, box threshold) per call."""
 
     name = "scripted"
 
     def __init__(self, raw=()):
-        self.raw = list(raw)
+        self.raw = raw if callable(raw) else list(raw)
         self.seen = []
 
     def _detect_raw(self, image, phrases, box_threshold, text_threshold):
         self.seen.append((image.copy(), phrases, box_threshold))
-        return self.raw
+        return self.raw(image) if callable(self.raw) else self.raw

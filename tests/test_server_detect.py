@@ -7,6 +7,7 @@ answers through the server end to end; a server without weights answers one line
 
 from __future__ import annotations
 
+import json
 import threading
 
 import cv2
@@ -148,3 +149,76 @@ def test_the_stand_in_grounding_dino_answers_detect_end_to_end(tmp_path, monkeyp
             assert reply["missing"] == [p for p in ("red", "square") if p not in found]
         assert reply["detections"] == [] and reply["missing"] == ["red", "square"]  # threshold 1: nothing
     assert "Traceback" not in server.log.read_text()
+
+
+# -- track with text: objects that enter later ---------------------------------------------------------------
+
+
+def entering_clip(folder, frames=8, enters=4):
+    """A red disc on every frame; a blue square enters at frame ``enters`` (BGR PNGs)."""
+    folder.mkdir(parents=True)
+    for i in range(frames):
+        image = np.full((H, W, 3), (70, 110, 80), np.uint8)
+        cv2.circle(image, (40, 60), 15, (40, 40, 220), -1)
+        if i >= enters:
+            image[50:80, 100 + i : 130 + i] = (220, 60, 40)
+        cv2.imwrite(str(folder / f"{i:06d}.png"), image)
+    return folder
+
+
+def blue_boxes(image):
+    """What a detector of "blue square" would say: the box around the blue pixels, if any."""
+    ys, xs = np.nonzero((image[..., 2] > 180) & (image[..., 0] < 100))
+    if xs.size == 0:
+        return []
+    return [Detection((xs.min(), ys.min(), xs.max() + 1, ys.max() + 1), "blue square", 0.8)]
+
+
+def test_track_with_text_finds_objects_that_enter_later(tmp_path, monkeypatch):
+    from inpainterz_server import segmenters
+
+    detectors = []
+
+    def build(settings):
+        detectors.append(ScriptedDetector(blue_boxes))
+        return detectors[-1]
+
+    monkeypatch.setattr(segmenters, "make_detector", build)
+    clip = entering_clip(tmp_path / "clip")
+    disc = {"object_id": 1, "frame": 0, "points": [[40, 60, 1]], "box": [24, 44, 56, 76]}
+    with in_process_server(tmp_path) as server, client.Client(server.address, timeout=120) as c:
+        sid = c.open_video(str(clip), settings=CLASSICAL)["session"]
+        for text, code, named in (
+            (
+                {"text": "blue square", "frame": 0, "detect_every": 0},
+                "bad_request",
+                "track.text.detect_every",
+            ),
+            ({"text": "blue square", "frame": 8, "detect_every": 2}, "not_found", "frame 8"),
+            ({"text": " . ", "frame": 0, "detect_every": 2}, "bad_request", "track.text:"),
+        ):
+            future = c._transmit(
+                "track", {"session": sid, "objects": [disc], "text": text}, client.JobFuture(c, "track", None)
+            )
+            with pytest.raises(client.ServerError) as e:
+                future.result(30)
+            assert e.value.code == code and named in str(e.value), (text, e.value)
+        assert detectors == []  # refused on arrival: nothing was built
+
+        out = tmp_path / "out"
+        text = {"text": "Blue square", "frame": 0, "detect_every": 2}
+        c.track(sid, objects=[disc], text=text, out_dir=str(out)).result(120)
+        c.shutdown()
+
+    (detector,) = detectors
+    assert [len(blue_boxes(image)) for image, _, _ in detector.seen] == [0, 1, 1]  # frames 2, 4 and 6
+    objects = json.loads((out / "track.json").read_text())["objects"]
+    assert [(o["object_id"], o["phrase"], o["first_frame"]) for o in objects] == [
+        (1, None, 0),
+        (2, "blue square", 4),
+    ]
+    for i in range(8):
+        labels = cv2.imread(str(out / "masks" / f"{i:06d}.png"), cv2.IMREAD_UNCHANGED)
+        assert labels[60, 40] == 1, i  # the disc, tracked from the click
+        square = labels[52:78, 102 + i : 128 + i]
+        assert ((square == 2).mean() > 0.8) == (i >= 4), i  # the square, from the frame it was found on
