@@ -155,7 +155,7 @@ class Session:
 class Job:
     """A track or inpaint job for one strip, and where its results go when it finishes."""
 
-    def __init__(self, kind, scene, source, out_dir, dilate, objects):
+    def __init__(self, kind, scene, source, out_dir, dilate, objects, text=None):
         self.kind = kind
         self.scene_name = scene.name
         self.strip_name = source.name
@@ -164,6 +164,7 @@ class Job:
         self.out_dir = out_dir  # the strip's local result folder
         self.dilate = dilate
         self.objects = objects  # track: the prompts as the panel showed them when Track was pressed
+        self.text = text  # track: the Find text to look for again while tracking (source frame), or None
         self.session = None
         self.future = None  # the JobFuture, once sent
         self.download = None  # a Download bringing results back, in remote mode
@@ -547,6 +548,7 @@ class Connection:
         if source is None:
             return
         reply = future.result()
+        source.inpainterz.find_frame = frame  # where Track's looking again counts from
         found = source.inpainterz.found
         found.clear()
         for detection in reply["detections"]:
@@ -582,7 +584,7 @@ class Connection:
             for frame in prompt_frames(item)
             for points, box in [prompt_on(item, frame)]
         ]
-        job = Job(kind, scene, source, strips.results_dir(source), dilate, objects)
+        job = Job(kind, scene, source, strips.results_dir(source), dilate, objects, find_again(source))
         self.jobs.append(job)
         self.progress = (kind, 0, job.stop - job.first)
 
@@ -617,6 +619,14 @@ class Connection:
                 self.report("ERROR", f"No click of {job.strip_name} is on its visible frames")
                 return
             extra["objects"] = objects
+            if job.text is not None:
+                frame = job.text["frame"] - session.offset
+                if 0 <= frame < (session.total or 1 << 30):
+                    extra["text"] = {**job.text, "frame": frame}
+                else:
+                    self.report(
+                        "WARNING", "Find's frame is no longer visible: tracking only the objects kept"
+                    )
             if self.server_reads(os.path.dirname(job.out_dir)):
                 os.makedirs(os.path.dirname(job.out_dir), exist_ok=True)
                 extra["out_dir"] = job.out_dir
@@ -741,6 +751,21 @@ class Connection:
             self.report("ERROR", f"Could not add the result strips: {error}")
             return
         self.report("INFO", f"{job.kind.capitalize()} finished: results in {results}")
+
+
+def find_again(source):
+    """The `track` request's text (with the source frame) when the strip asks to look for the Find
+    text's objects again while tracking, else None."""
+    prompts = source.inpainterz
+    text = prompts.find_text.strip()
+    if prompts.find_every <= 0 or not text or prompts.find_frame < 0:
+        return None
+    return {
+        "text": text,
+        "frame": prompts.find_frame,
+        "detect_every": prompts.find_every,
+        "box_threshold": prompts.find_threshold,
+    }
 
 
 def prompt_frames(item):

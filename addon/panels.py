@@ -59,7 +59,9 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
         row = box.row(align=True)
         row.prop(prompts, "find_text", text="", icon="VIEWZOOM")
         row.operator("inpainterz.find", text="Find")
-        box.prop(prompts, "find_threshold", slider=True)
+        row = box.row(align=True)
+        row.prop(prompts, "find_threshold", slider=True)
+        row.prop(prompts, "find_every")
         if conn is not None and conn.finding(source.name):
             box.label(text="Finding...", icon="TIME")
         if not len(prompts.found):

@@ -72,6 +72,15 @@ class InpainterzStrip(bpy.types.PropertyGroup):
         "raise it when it finds too much",
     )
     found: CollectionProperty(type=InpainterzFound)
+    find_frame: IntProperty(default=-1, description="Source frame of the last Find answered (-1: none)")
+    find_every: IntProperty(
+        name="Look Again Every",
+        default=0,
+        min=0,
+        soft_max=100,
+        description="While tracking, look for more of what Find names every this many frames and track "
+        "what enters later as new objects (0: track only the objects kept)",
+    )
 
 
 class InpainterzPreferences(bpy.types.AddonPreferences):

@@ -459,3 +459,36 @@ def test_only_the_latest_find_counts(addon, shot):
     exchange(addon, server)  # both go out; the answer to "dog" comes first and is dropped
     assert [b["text"] for b in server.ops("detect")] == ["dog", "dog", "person"]
     assert [f.phrase for f in prompts.found] == ["person"]
+
+
+def test_track_can_look_again_for_what_find_names(addon, shot):
+    """Look Again Every N: Track sends the Find text with the frame Find ran on (the server's numbering),
+    so objects that enter later are found while tracking; at 0 it sends no text."""
+    source, server = shot
+    prompts = source.inpainterz
+    server.detections = [PERSON]
+    prompts.find_text, prompts.find_threshold = "person", 0.4
+    assert bpy.ops.inpainterz.find() == {"FINISHED"}
+    exchange(addon, server)
+    assert bpy.ops.inpainterz.add_found() == {"FINISHED"}
+    assert bpy.ops.inpainterz.track() == {"FINISHED"}
+    exchange(addon, server)
+    assert "text" not in server.ops("track")[0]  # Look Again Every is 0
+
+    server.jobs.clear()
+    addon.connection.current().jobs.clear()
+    source.frame_offset_start = 1  # the server's frame 0 is source frame 1 once uploaded
+    server.frame_count = N - 1
+    addon.props.preferences().send_frames = True
+    prompts.find_every = 5
+    assert bpy.ops.inpainterz.track() == {"FINISHED"}
+    exchange(addon, server)
+    assert len(server.ops("track")) == 2
+    track = server.ops("track")[-1]
+    assert track["text"] == {
+        "text": "person",
+        "frame": 1,
+        "detect_every": 5,
+        "box_threshold": pytest.approx(0.4),
+    }
+    assert track["objects"][0]["frame"] == 1
