@@ -33,7 +33,7 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
         hello = conn.hello if conn is not None else None
         if hello is not None:
             stages = (hello.get("backends") or {}).get("stages", {})
-            backends = ", ".join(f"{stage}: {'/'.join(names)}" for stage, names in stages.items())
+            backends = ", ".join(f"{stage}: {'/'.join(names) or 'none'}" for stage, names in stages.items())
             weights = [name for name, present in (hello.get("weights") or {}).items() if present]
             box.label(
                 text=f"Connected: server {hello.get('server_version')} on {hello.get('device')}",
@@ -62,6 +62,9 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
         row = box.row(align=True)
         row.prop(prompts, "find_threshold", slider=True)
         row.prop(prompts, "find_every")
+        stages = ((conn.hello or {}).get("backends") or {}).get("stages", {}) if conn is not None else {}
+        if stages.get("detect") == []:  # a server that can detect, without the weights to
+            box.label(text="No detector weights on the server: Find says what to fetch", icon="ERROR")
         if conn is not None and conn.finding(source.name):
             box.label(text="Finding...", icon="TIME")
         if not len(prompts.found):

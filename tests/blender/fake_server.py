@@ -56,6 +56,7 @@ class FakeServer:
         self.track_error = None  # (code, message) to answer track with
         self.detections = []  # what the frames hold: [{"box", "phrase", "score"}]; detect answers those it names
         self.detect_error = None  # (code, message) to answer detect with
+        self.stages = {}  # hello's backends.stages
         self.work = None  # the server's own folder for results when a track names no out_dir
         self._sessions = 0
 
@@ -102,7 +103,7 @@ class FakeServer:
         return {
             "protocol": 1,
             "server_version": "fake",
-            "backends": {"stages": {}},
+            "backends": {"stages": self.stages},
             "device": "cpu",
             "weights": {},
             "auth": self.key is not None,

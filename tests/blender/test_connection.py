@@ -367,6 +367,7 @@ def test_find_shows_boxes_to_keep_or_drop_and_the_kept_ones_become_objects(addon
     ]
     texts = panel_texts(addon)
     assert "person 0.80" in texts and "dog 0.50" in texts
+    assert "No detector weights on the server: Find says what to fetch" not in texts
     scene = bpy.context.scene
     outlines = addon.overlay.found_outlines(source, scene, 2)
     assert [(rgba, label) for _, rgba, label in outlines] == [
@@ -404,6 +405,7 @@ def test_find_says_when_nothing_is_found_and_what_went_wrong(addon, shot, capsys
     """Nothing found is a report, not a silent empty list; a server without the detector's weights
     answers one line, shown as the error, and clicks go on working."""
     source, server = shot
+    server.stages = {"detect": [], "segment": ["grabcut"]}  # what a server without the weights says
     prompts = source.inpainterz
     with pytest.raises(RuntimeError, match="Type what to remove"):
         bpy.ops.inpainterz.find()  # an empty Find field
@@ -436,6 +438,9 @@ def test_find_says_when_nothing_is_found_and_what_went_wrong(addon, shot, capsys
     exchange(addon, server)
     conn = addon.connection.current()
     assert conn.error == f"Find failed: {missing[1]}" and not conn.finding("shot")
+    texts = panel_texts(addon)
+    assert "No detector weights on the server: Find says what to fetch" in texts  # said before Find, too
+    assert "Backends: detect: none, segment: grabcut" in texts
     assert bpy.ops.inpainterz.add_point(image_x=20, image_y=20) == {"FINISHED"}
     exchange(addon, server)
     assert conn.masks[("shot", 1)][0] == 2  # the click is answered as before
