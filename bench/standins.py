@@ -124,3 +124,73 @@ def save_standin(folder: str | Path, family: str = "sam2", size: int = 128, seed
     finally:
         hf_logging.enable_progress_bar()
     return folder
+
+
+#: The stand-in tokenizer's words: enough for the tests' and the bench's phrases; others become [UNK].
+_STANDIN_VOCAB = (
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "a", "the", "logo", "boom", "mic", "red", "green",
+    "blue", "square", "person", "car", "dog", "cat", "ball", "box", "sign", "text", "object",
+)  # fmt: skip
+
+
+def grounding_dino_standin(folder: str | Path, size: int = 128, seed: int = 0) -> Path:
+    """Write a random-weight Grounding DINO folder (tiny Swin and BERT, one encoder and two decoder layers) whose
+    image processor works at ``size`` px, with a BERT tokenizer over a tiny vocabulary."""
+    import torch
+    from transformers import (
+        BertTokenizerFast,
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessor,
+        GroundingDinoProcessor,
+    )
+    from transformers.utils import logging as hf_logging
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(_STANDIN_VOCAB) + "\n")
+    swin = dict(
+        model_type="swin",
+        image_size=size,
+        patch_size=4,
+        embed_dim=16,
+        depths=[1, 1, 1, 1],
+        num_heads=[1, 1, 2, 2],
+        window_size=4,
+        out_features=["stage2", "stage3", "stage4"],
+    )
+    bert = dict(
+        model_type="bert",
+        vocab_size=len(_STANDIN_VOCAB),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    config = GroundingDinoConfig(
+        backbone_config=swin,
+        text_config=bert,
+        d_model=32,
+        num_queries=30,
+        encoder_layers=1,
+        decoder_layers=2,  # the decoder's box heads are tied layer to layer: one layer has nothing to tie
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_n_points=2,
+        decoder_n_points=2,
+        max_text_len=32,
+    )
+    torch.manual_seed(seed)
+    hf_logging.disable_progress_bar()
+    try:
+        GroundingDinoForObjectDetection(config).eval().save_pretrained(folder)
+        tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+        image_processor = GroundingDinoImageProcessor(size={"shortest_edge": size, "longest_edge": 2 * size})
+        GroundingDinoProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
+    finally:
+        hf_logging.enable_progress_bar()
+    return folder

@@ -102,14 +102,33 @@ def _build_hf(family: str):
     return build
 
 
+class _SavedLayout:
+    """A transformers model's weights as ``save_pretrained`` writes them: transformers 5 renames some keys
+    on loading (Swin's ``attention.self.query`` is ``attention.q_proj`` in memory) and back on saving, and
+    leaves out weights tied to others. ``optional_keys``: the tied ones, which older files may hold."""
+
+    def __init__(self, model):
+        from transformers.core_model_loading import revert_weight_conversion
+
+        tied = set(model.all_tied_weights_keys)
+        saved = revert_weight_conversion(model, model.state_dict())
+        self.optional_keys = set(
+            revert_weight_conversion(model, {k: v for k, v in model.state_dict().items() if k in tied})
+        )
+        self._state = {k: v for k, v in saved.items() if k not in self.optional_keys}
+
+    def state_dict(self):
+        return self._state
+
+
 def _build_grounding_dino(folder):
-    """The detector config.json describes, without allocating weights."""
+    """The detector config.json describes, without allocating weights, keyed as its file is."""
     import torch
     from transformers import AutoConfig, GroundingDinoForObjectDetection
 
     config = AutoConfig.from_pretrained(folder)
     with torch.device("meta"):
-        return GroundingDinoForObjectDetection(config)
+        return _SavedLayout(GroundingDinoForObjectDetection(config))
 
 
 def _grounding_dino_backend(stage, path, settings, device):

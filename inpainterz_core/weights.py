@@ -94,6 +94,8 @@ def verify(name: str, ckpt_dir: str | os.PathLike | None = None) -> list[str]:
             *problems,
             f"{path / 'config.json'} does not describe a {name} model ({type(e).__name__}: {e})",
         ]
+    optional = getattr(model, "optional_keys", set())  # weights a file may hold or leave out (tied ones)
+    state = {k: v for k, v in state.items() if k not in optional}
     return problems + [f"{path}: {p}" for p in describe_mismatch(model.state_dict(), state)]
 
 

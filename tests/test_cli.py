@@ -376,3 +376,35 @@ def test_remove_never_replaces_a_folder_that_is_not_its_own(tmp_path, pan_folder
         "result.mp4",
         "track.json",
     ]
+
+
+def test_text_without_detector_weights_is_one_line_naming_the_folder_and_the_fetch(tmp_path, pan_folder):
+    for command in ("remove", "segment", "track"):
+        result = run_cli(
+            command,
+            str(pan_folder),
+            "-o",
+            str(tmp_path / command),
+            "--text",
+            "logo",
+            env={"INPAINTERZ_CKPT_DIR": str(tmp_path / "empty")},
+        )
+        assert_one_line_error(
+            result,
+            str(tmp_path / "empty" / "grounding-dino-tiny"),
+            "inpainterz weights fetch grounding-dino-tiny",
+        )
+        assert not (tmp_path / command).exists()
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (["--box-threshold", "0"], "box_threshold"),
+        (["--text-threshold", "1.5"], "text_threshold"),
+        (["--detect-every", "-2"], "detect_every"),
+    ],
+)
+def test_text_prompt_values_out_of_range_are_one_line(tmp_path, pan_folder, flags, named):
+    result = run_cli("remove", str(pan_folder), "-o", str(tmp_path / "o"), "--text", "logo", *flags)
+    assert_one_line_error(result, named)

@@ -121,6 +121,8 @@ ALL = [
     "sam2.1-hiera-large",
     "sam2.1-hiera-small",
     "sam2.1-hiera-tiny",
+    "grounding-dino-tiny",
+    "grounding-dino-base",
     "edgetam",
     "sam_vit_b",
     "deaot_r50l",
@@ -136,6 +138,18 @@ def test_registry_entries():
     assert sam.files[0].sha256 == "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912"
     for name in ("e2fgvi", "e2fgvi_hq"):
         assert weights.get(name).licence == "CC-BY-NC-4.0" and not weights.get(name).commercial_use
+    for size in ("tiny", "base"):
+        dino = weights.get(f"grounding-dino-{size}")
+        assert dino.stages == ("detect",) and dino.hf_layout
+        assert dino.licence == "Apache-2.0" and dino.commercial_use
+        assert (
+            dino.urls[1]
+            == f"https://huggingface.co/IDEA-Research/grounding-dino-{size}/resolve/main/model.safetensors"
+        )
+        required = {f.file_name for f in dino.files if not f.optional}
+        assert required == {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}
+    assert registry.choices("detect") == ("auto", "grounding-dino-tiny", "grounding-dino-base")
+    assert "detect" in registry.STAGES and "detect" not in registry.CLASSICAL
 
 
 def test_unknown_name_lists_the_valid_ones():
@@ -460,3 +474,70 @@ def test_verify_a_hugging_face_folder(tmp_path):
     assert "1 missing keys" in problems and dropped in problems and "memory_encoder.extra" in problems
     (folder / "model.safetensors").write_bytes(b"truncated")
     assert "unreadable" in " ".join(weights.verify("sam2.1-hiera-tiny", tmp_path))
+
+
+# --- Grounding DINO: a Hugging Face folder with a tokenizer ------------------------------------------------
+
+
+def _dino_hub_entry(url: str) -> ModelEntry:
+    base = registry.get("grounding-dino-tiny")
+    files = tuple(
+        dataclasses.replace(f, urls=(f"{url}/IDEA-Research/grounding-dino-tiny/resolve/main/{f.file_name}",))
+        for f in base.files
+    )
+    return dataclasses.replace(base, files=files)
+
+
+def test_fetch_grounding_dino_needs_its_tokenizer_and_takes_the_optional_files_there_are(
+    tmp_path, monkeypatch
+):
+    files = {
+        "config.json": b"{}",
+        "model.safetensors": os.urandom(20_000),
+        "preprocessor_config.json": b"{}",
+        "tokenizer_config.json": b"{}",
+        "vocab.txt": b"[PAD]",
+    }
+    hub = HubServer(files, lfs={"model.safetensors"})
+    try:
+        monkeypatch.setitem(weights.REGISTRY, "grounding-dino-tiny", _dino_hub_entry(hub.url))
+        with pytest.raises(MissingWeightsError, match="tokenizer.json") as info:
+            weights.fetch("grounding-dino-tiny", tmp_path, progress=False)
+        assert "\n" not in str(info.value)
+        assert not weights.present("grounding-dino-tiny", tmp_path)
+        files["tokenizer.json"] = b"{}"
+        folder = weights.fetch("grounding-dino-tiny", tmp_path, progress=False)
+        assert sorted(p.name for p in folder.iterdir()) == sorted(files)
+        assert weights.present("grounding-dino-tiny", tmp_path)
+        (folder / "tokenizer.json").unlink()
+        assert not weights.present("grounding-dino-tiny", tmp_path)  # no tokenizer: it cannot run
+    finally:
+        hub.close()
+
+
+def test_verify_a_grounding_dino_folder(tmp_path):
+    pytest.importorskip("transformers")
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from bench.standins import grounding_dino_standin
+
+    folder = grounding_dino_standin(tmp_path / "grounding-dino-tiny")
+    assert weights.verify("grounding-dino-tiny", tmp_path) == []
+    state = load_file(folder / "model.safetensors")
+    # A file that also holds the weights tied to others (older transformers wrote them) is fine.
+    tied = {
+        k.replace("bbox_embed.0.", "bbox_embed.1."): v.clone()
+        for k, v in state.items()
+        if k.startswith("bbox_embed.0.")
+    }
+    assert tied
+    save_file({**state, **tied}, folder / "model.safetensors")
+    assert weights.verify("grounding-dino-tiny", tmp_path) == []
+    # Keys are compared as the file names them (Swin's attention.self.query, not transformers 5's q_proj).
+    dropped = next(k for k in sorted(state) if "attention.self.query" in k)
+    del state[dropped]
+    state["model.extra"] = torch.zeros(1)
+    save_file(state, folder / "model.safetensors")
+    problems = " ".join(weights.verify("grounding-dino-tiny", tmp_path))
+    assert "1 missing keys" in problems and dropped in problems and "model.extra" in problems
