@@ -9,11 +9,16 @@ click from that cached state and is meant to be fast enough for interactive use.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 import numpy as np
 
+from ..errors import InputError
 from ..prompts import ObjectPrompt
+
+T = TypeVar("T")
 
 
 class Segmenter(ABC):
@@ -31,3 +36,52 @@ class Segmenter(ABC):
         The prompt carries every click on the object, so a further click is a new
         prediction from all of them, never a refinement of hidden state.
         """
+
+
+def rgb_image(image, who: str) -> np.ndarray:
+    """``image`` as an array, or one clear line if it is not the RGB uint8 HxWx3 image ``set_image`` takes."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"{who} needs an RGB uint8 HxWx3 image, got {image.dtype} {image.shape}")
+    return image
+
+
+class EmbeddingCache(Generic[T]):
+    """The expensive per-image state of the ``size`` most recently used images, keyed by the caller's key.
+
+    A user clicking back and forth between keyframes would otherwise pay the image encoder (seconds on a
+    CPU) at every switch. The least recently used entry goes first; an image of another size under a
+    known key is another image, so it is embedded again.
+    """
+
+    def __init__(self, size: int = 8):
+        if size < 1:
+            raise InputError(f"cache_size must be at least 1, got {size}")
+        self.size = size
+        self._entries: OrderedDict[Hashable, tuple[tuple[int, ...], T]] = OrderedDict()
+
+    def get_or_make(self, key: Hashable, image_shape: tuple[int, ...], make: Callable[[], T]) -> T:
+        """The entry under ``key`` if it was made from an image of ``image_shape``, else ``make()``'s, kept."""
+        cached = self._entries.get(key)
+        if cached is not None and cached[0] == tuple(image_shape):
+            self._entries.move_to_end(key)
+            return cached[1]
+        self._entries.pop(key, None)
+        value = make()
+        self._entries[key] = (tuple(image_shape), value)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return value
+
+    def __getitem__(self, key: Hashable) -> T:
+        """The entry under ``key`` (now the most recently used), or one clear line if none is set."""
+        if key not in self._entries:
+            raise InputError(f"no image is set under key {key!r}: call set_image first")
+        self._entries.move_to_end(key)
+        return self._entries[key][1]
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -2,15 +2,14 @@
 
 segment-anything's ``SamPredictor`` holds a single image; a user clicking back and
 forth between keyframes would pay the image encoder (seconds on a CPU) on every
-switch. So the embeddings live here, in a small LRU cache keyed by the caller's
-key, and ``predict`` runs SAM's prompt encoder and mask decoder directly on the
+switch. So the embeddings live here, in the segmenters' LRU ``EmbeddingCache`` keyed
+by the caller's key, and ``predict`` runs SAM's prompt encoder and mask decoder directly on the
 cached features, the same calls ``SamPredictor.predict_torch`` makes.
 """
 
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -22,7 +21,7 @@ from segment_anything.utils.transforms import ResizeLongestSide
 from ..checkpoints import load_into, resolve_device
 from ..errors import InputError
 from ..prompts import ObjectPrompt
-from .base import Segmenter
+from .base import EmbeddingCache, Segmenter, rgb_image
 
 
 @dataclass(frozen=True)
@@ -48,8 +47,7 @@ class SAMSegmenter(Segmenter):
             raise InputError(
                 f"unknown SAM model type {model_type!r}: use one of {', '.join(sam_model_registry)}"
             )
-        if cache_size < 1:
-            raise InputError(f"cache_size must be at least 1, got {cache_size}")
+        self._embeddings: EmbeddingCache[_Embedding] = EmbeddingCache(cache_size)
         self.device = resolve_device(device)
         model = sam_model_registry[model_type](checkpoint=None)
         if checkpoint is not None:
@@ -58,8 +56,6 @@ class SAMSegmenter(Segmenter):
         self.transform = ResizeLongestSide(model.image_encoder.img_size)
         with torch.inference_mode():  # the decoder's positional encoding never changes: compute it once
             self._dense_pe = self.model.prompt_encoder.get_dense_pe()
-        self.cache_size = cache_size
-        self._embeddings: OrderedDict[Hashable, _Embedding] = OrderedDict()
 
     @torch.inference_mode()
     def set_image(self, key: Hashable, image: np.ndarray) -> None:
@@ -68,33 +64,20 @@ class SAMSegmenter(Segmenter):
         The key names the image (a frame of one video): setting it again is free,
         which is what lets a server call ``set_image`` before every click.
         """
-        image = np.asarray(image)
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise InputError(f"SAM needs an RGB uint8 HxWx3 image, got {image.dtype} {image.shape}")
-        original_size = (image.shape[0], image.shape[1])
-        cached = self._embeddings.get(key)
-        if cached is not None and cached.original_size == original_size:
-            self._embeddings.move_to_end(key)
-            return
+        image = rgb_image(image, "SAM")
+        self._embeddings.get_or_make(key, image.shape, lambda: self._embed(image))
 
+    def _embed(self, image: np.ndarray) -> _Embedding:
         resized = self.transform.apply_image(image)
         pixels = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
         features = self.model.image_encoder(self.model.preprocess(pixels))
-        self._forget(key)
-        self._embeddings[key] = _Embedding(features, original_size, (resized.shape[0], resized.shape[1]))
-        while len(self._embeddings) > self.cache_size:
-            oldest = next(iter(self._embeddings))
-            self._forget(oldest)
+        return _Embedding(features, image.shape[:2], resized.shape[:2])
 
     @torch.inference_mode()
     def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
         """The object's HxW bool mask on the image under ``key``, from the prompt's points and box alone
         (the prompt carries every click on the object)."""
-        embedding = self._embeddings.get(key)
-        if embedding is None:
-            raise InputError(f"no image is set under key {key!r}: call set_image first")
-        self._embeddings.move_to_end(key)
-
+        embedding = self._embeddings[key]
         points = boxes = None
         if prompt.points:
             coords = np.array([[p.x, p.y] for p in prompt.points], dtype=np.float64)
@@ -123,6 +106,3 @@ class SAMSegmenter(Segmenter):
         low_res = low_res[:, best : best + 1]
         logits = self.model.postprocess_masks(low_res, embedding.input_size, embedding.original_size)
         return (logits[0, 0] > self.model.mask_threshold).cpu().numpy()
-
-    def _forget(self, key: Hashable) -> None:
-        self._embeddings.pop(key, None)

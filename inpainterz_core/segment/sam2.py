@@ -1,7 +1,7 @@
 """SAM 2.1 and EdgeTAM as segmenters, through transformers' ``Sam2Model`` / ``EdgeTamModel``.
 
-Like the SAM segmenter, the image embeddings live in a small LRU cache keyed by the
-caller's key, so clicking back and forth between keyframes pays the image encoder once
+Like the SAM segmenter, the image embeddings live in the segmenters' LRU ``EmbeddingCache``
+keyed by the caller's key, so clicking back and forth between keyframes pays the image encoder once
 per frame; each click runs only the prompt encoder and mask decoder (the library's
 ``forward`` with ``image_embeddings``). The architecture comes from the folder's
 config.json, so a small stand-in folder loads and runs like the published one.
@@ -10,7 +10,6 @@ config.json, so a small stand-in folder loads and runs like the published one.
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import torch
 from ..checkpoints import resolve_device
 from ..errors import InputError, MissingWeightsError
 from ..prompts import ObjectPrompt
-from .base import Segmenter
+from .base import EmbeddingCache, Segmenter, rgb_image
 
 FAMILIES = ("sam2", "edgetam")
 
@@ -79,41 +78,27 @@ class Sam2Segmenter(Segmenter):
     ):
         from transformers import Sam2Processor
 
-        if cache_size < 1:
-            raise InputError(f"cache_size must be at least 1, got {cache_size}")
+        self._embeddings: EmbeddingCache[_Embedding] = EmbeddingCache(cache_size)
         image_class, _ = model_classes(family)
         self.name = name or Path(folder).name
         self.device = resolve_device(device)
         self.model = load_pretrained(image_class, folder, f"a {family} model").to(self.device).eval()
         self.processor = load_pretrained(Sam2Processor, folder, f"a {family} processor")
-        self.cache_size = cache_size
-        self._embeddings: OrderedDict[Hashable, _Embedding] = OrderedDict()
 
     @torch.inference_mode()
     def set_image(self, key: Hashable, image: np.ndarray) -> None:
         """Embed ``image`` under ``key``, unless an image of the same size is already cached there."""
-        image = np.asarray(image)
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise InputError(f"{self.name} needs an RGB uint8 HxWx3 image, got {image.dtype} {image.shape}")
-        original_size = (image.shape[0], image.shape[1])
-        cached = self._embeddings.get(key)
-        if cached is not None and cached.original_size == original_size:
-            self._embeddings.move_to_end(key)
-            return
+        image = rgb_image(image, self.name)
+        self._embeddings.get_or_make(key, image.shape, lambda: self._embed(image))
+
+    def _embed(self, image: np.ndarray) -> _Embedding:
         pixels = self.processor(images=image, return_tensors="pt")["pixel_values"].to(self.device)
-        features = self.model.get_image_embeddings(pixels)
-        self._forget(key)
-        self._embeddings[key] = _Embedding(features, original_size)
-        while len(self._embeddings) > self.cache_size:
-            self._forget(next(iter(self._embeddings)))
+        return _Embedding(self.model.get_image_embeddings(pixels), image.shape[:2])
 
     @torch.inference_mode()
     def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
         """The object's HxW bool mask on the image under ``key``, from all the prompt's clicks and box."""
-        embedding = self._embeddings.get(key)
-        if embedding is None:
-            raise InputError(f"no image is set under key {key!r}: call set_image first")
-        self._embeddings.move_to_end(key)
+        embedding = self._embeddings[key]
         height, width = embedding.original_size
         prompts = {}
         if prompt.points:
@@ -136,9 +121,6 @@ class Sam2Segmenter(Segmenter):
         low_res = outputs.pred_masks[:, 0, best : best + 1]  # 1x1xhxw
         masks = self.processor.post_process_masks(low_res[:, None].cpu(), [[height, width]], binarize=True)
         return masks[0][0, 0].numpy().astype(bool)
-
-    def _forget(self, key: Hashable) -> None:
-        self._embeddings.pop(key, None)
 
 
 def _on(tensor, device):
