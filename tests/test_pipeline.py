@@ -12,22 +12,23 @@ from inpainterz_core.masks import dilate
 from inpainterz_core.metrics import jaccard
 from inpainterz_core.outputs import write_png
 from inpainterz_core.pipeline import inpaint, track
-from inpainterz_core.pipeline.painting import _paste, _plan
+from inpainterz_core.pipeline.painting import MAX_WORK_SIDE, _Chunk, _fill_chunk, _paste, _plan
 from inpainterz_core.settings import Settings
 from inpainterz_core.track.base import Tracker
 from inpainterz_core.video import open_video, read_mask
 
 
 class Paint(Inpainter):
-    """Fills every hole with one colour and records the windows it was given."""
+    """Fills every hole with one colour and records the windows (and their masks) it was given."""
 
     name = "paint"
 
     def __init__(self, reach=2, colour=(255, 0, 255)):
-        self.reach, self.colour, self.windows = reach, np.array(colour, np.uint8), []
+        self.reach, self.colour, self.windows, self.masks = reach, np.array(colour, np.uint8), [], []
 
     def inpaint(self, frames, masks, targets):
         self.windows.append((frames.shape, targets))
+        self.masks.append(masks)
         out = frames[targets.start : targets.stop].copy()
         out[masks[targets.start : targets.stop]] = self.colour
         return out
@@ -82,6 +83,23 @@ def test_paste_changes_only_the_hole():
     outside[10:30, 10:40][hole] = False
     np.testing.assert_array_equal(out[outside], frame[outside])
     assert (out[10:30, 10:40][7:13, 10:18] == 0).all()  # the hole's core is the fill itself
+
+
+def test_a_large_crop_is_scaled_down_without_losing_a_thin_hole():
+    """A crop wider than MAX_WORK_SIDE reaches the inpainter scaled down, and a one-pixel scratch in it is
+    still a hole there, so the fill scaled back covers every hole pixel (none keeps the object)."""
+    width, height = 4 * MAX_WORK_SIDE, 64
+    hole = np.zeros((height, width), bool)
+    hole[32, 100:2000] = True  # a row bilinear sampling at 1/4 steps over
+    image = np.full((height, width, 3), 90, np.uint8)
+    painter = Paint(reach=0)
+    box = (0, 0, width, height)
+    fills = _fill_chunk(_Chunk(range(0, 1), range(0, 1), box), {0: (box, image, hole)}, painter, None)
+    assert painter.windows[0][0] == (1, height // 4, MAX_WORK_SIDE, 3)
+    ys, xs = np.nonzero(hole)
+    assert painter.masks[0][0][ys // 4, xs // 4].all()
+    _, fill, _ = fills[0]
+    assert (fill[hole] != image[hole]).any(axis=1).all()  # every hole pixel takes some of the fill
 
 
 def test_inpaint_changes_nothing_outside_the_grown_mask(tmp_path, pan_folder, pan_clip, masks):

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .. import backends
+from .. import backends, crops
 from ..errors import InputError
 from ..masks import bounding_box, dilate, feather, padded_box
 from ..outputs import staged
@@ -65,15 +65,9 @@ def _plan(boxes: dict[int, tuple | None], start, stop, chunk, reach, width, heig
     for a in range(start, stop, chunk):
         targets = range(a, min(stop, a + chunk))
         window = range(max(start, a - reach), min(stop, targets.stop + reach))
-        present = [boxes[f] for f in window if boxes[f] is not None]
         box = None
         if any(boxes[f] is not None for f in targets):
-            x0, y0, x1, y1 = (
-                min(b[0] for b in present),
-                min(b[1] for b in present),
-                max(b[2] for b in present),
-                max(b[3] for b in present),
-            )
+            x0, y0, x1, y1 = crops.union(boxes[f] for f in window)
             pad = max(16, (x1 - x0 + y1 - y0) // 8)
             box = padded_box((x0, y0, x1, y1), pad, width, height, min_size=64)
         chunks.append(_Chunk(targets, window, box))
@@ -118,15 +112,14 @@ def _inpaint_into(
         if c.box is None:
             continue
         for f in c.window:
-            b = keep.get(f, c.box)
-            keep[f] = (min(b[0], c.box[0]), min(b[1], c.box[1]), max(b[2], c.box[2]), max(b[3], c.box[3]))
+            keep[f] = crops.union((keep.get(f), c.box))
 
     inpainted = dest / "inpainted"
     inpainted.mkdir()
     edge = min(4, settings.dilate // 2)
     lookahead = source.frames(start, stop)  # feeds crops to the inpainter
     last_read = start - 1
-    crops: dict[int, tuple[tuple, np.ndarray, np.ndarray]] = {}  # frame -> (box, image crop, hole crop)
+    cropped: dict[int, tuple[tuple, np.ndarray, np.ndarray]] = {}  # frame -> (box, image crop, hole crop)
     fills: dict[int, tuple[tuple, np.ndarray, np.ndarray]] = {}  # frame -> (box, fill, hole crop)
     written = 0
     # A second, independent decoder writes the output, one full frame at a time, so the
@@ -146,10 +139,10 @@ def _inpaint_into(
                         if last_read in keep:
                             x0, y0, x1, y1 = keep[last_read]
                             hole = _hole(read_mask(mask_files[last_read]), settings.dilate)[y0:y1, x0:x1]
-                            crops[last_read] = (keep[last_read], image[y0:y1, x0:x1].copy(), hole)
-                    fills.update(_fill_chunk(c, crops, inpainter, cancel))
-                    for f in [f for f in crops if f < c.targets.stop - inpainter.reach]:
-                        del crops[f]
+                            cropped[last_read] = (keep[last_read], image[y0:y1, x0:x1].copy(), hole)
+                    fills.update(_fill_chunk(c, cropped, inpainter, cancel))
+                    for f in [f for f in cropped if f < c.targets.stop - inpainter.reach]:
+                        del cropped[f]
                 for i in c.targets:
                     check_cancel(cancel)
                     _, frame = next(output)
@@ -165,33 +158,28 @@ def _inpaint_into(
     return video.audio_streams if video is not None else None
 
 
-def _fill_chunk(c: _Chunk, crops, inpainter, cancel) -> dict[int, tuple]:
+def _fill_chunk(c: _Chunk, cropped, inpainter, cancel) -> dict[int, tuple]:
     """Run the inpainter on the chunk's window, cropped to its box and scaled to the working size."""
     x0, y0, x1, y1 = c.box
     images, holes = [], []
     for f in c.window:
-        (kx0, ky0, _, _), image, hole = crops[f]
+        (kx0, ky0, _, _), image, hole = cropped[f]
         images.append(image[y0 - ky0 : y1 - ky0, x0 - kx0 : x1 - kx0])
         holes.append(hole[y0 - ky0 : y1 - ky0, x0 - kx0 : x1 - kx0])
     frames, masks = np.stack(images), np.stack(holes)
     w, h = x1 - x0, y1 - y0
     # Inpainters of any size get at most MAX_WORK_SIDE; one with a fixed size (E2FGVI-CVPR22) resizes itself.
-    scale = MAX_WORK_SIDE / max(w, h)
+    scale, work = crops.fit(w, h, MAX_WORK_SIDE)
     if inpainter.work_size is None and scale < 1:
-        work = (max(8, round(w * scale)), max(8, round(h * scale)))
-        frames = np.stack([cv2.resize(f, work, interpolation=cv2.INTER_AREA) for f in frames])
-        masks = np.stack(
-            [cv2.resize(m.astype(np.uint8), work, interpolation=cv2.INTER_LINEAR) > 0 for m in masks]
-        )
+        frames = np.stack([crops.resize(f, work) for f in frames])
+        masks = np.stack([crops.resize_hole(m, work) for m in masks])
     check_cancel(cancel)
     offset = c.window.start
     targets = range(c.targets.start - offset, c.targets.stop - offset)
     out = inpainter.inpaint(frames, masks, targets)
     result = {}
     for n, f in enumerate(c.targets):
-        fill = out[n]
-        if fill.shape[:2] != (h, w):
-            fill = cv2.resize(fill, (w, h), interpolation=cv2.INTER_CUBIC)
+        fill = crops.resize(out[n], (w, h), enlarge=cv2.INTER_CUBIC)
         hole = holes[f - offset]
         if hole.any():
             result[f] = (c.box, fill, hole)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 
-import cv2
 import numpy as np
 import torch
 
 from ...checkpoints import resolve_device
+from ...crops import resize, resize_hole
 from ...errors import InputError
 from ..base import Inpainter
 from .generator import build_e2fgvi
@@ -23,15 +23,6 @@ from .schedule import REF_REACH, plan
 #: HQ works on frames padded (by mirroring) to multiples of this (h, w), as test.py does.
 HQ_PAD_MULTIPLE = (60, 108)
 CVPR22_SIZE = (432, 240)
-
-
-def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """cv2 resize to (width, height): area averaging when shrinking, bilinear when enlarging."""
-    h, w = image.shape[:2]
-    if (w, h) == size:
-        return image
-    shrinking = size[0] * size[1] < w * h
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
 def _mirror_pad(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
@@ -68,8 +59,8 @@ class E2FGVIInpainter(Inpainter):
         """Frames and masks at the working size; a working pixel is a hole if any part of it was."""
         if self.work_size is None:
             return frames, masks
-        small_frames = np.stack([_resize(f, self.work_size) for f in frames])
-        small_masks = np.stack([_resize(m.astype(np.float32), self.work_size) > 0 for m in masks])
+        small_frames = np.stack([resize(f, self.work_size) for f in frames])
+        small_masks = np.stack([resize_hole(m, self.work_size) for m in masks])
         return small_frames, small_masks
 
     def _predict(self, frames: torch.Tensor, masks: torch.Tensor, n_local: int) -> torch.Tensor:
@@ -115,7 +106,7 @@ class E2FGVIInpainter(Inpainter):
         out = frames[targets.start : targets.stop].copy()
         for k, idx in enumerate(targets):
             pred = predicted[idx].permute(1, 2, 0).numpy()
-            pred = np.clip(np.rint(_resize(pred, (w, h))), 0, 255).astype(np.uint8)
+            pred = np.clip(np.rint(resize(pred, (w, h))), 0, 255).astype(np.uint8)
             hole = masks[idx].astype(bool)
             out[k][hole] = pred[hole]
         return out
