@@ -4,6 +4,15 @@ No weights, no GPU. ``set_image`` keeps a smoothed copy of the frame (the
 "embedding" of this backend); ``predict`` runs GrabCut on a crop around the
 prompt, scaled to at most ``work_side`` pixels, so a click costs the same on a
 480p and a 4K frame.
+
+GrabCut takes the box as "mostly object". A loose box around a person is mostly
+court and wall, and the cut then takes those. So with a box a second hypothesis is
+made, from edges rather than colours: what the outside of the box cannot reach
+without crossing a strong edge (the object's outline), connected to the click
+(``_enclosed``). It is kept instead of GrabCut's cut when it contains that cut and
+adds a good part to it (a person's dark shorts that GrabCut's colour model gave to a
+dark wall), or when GrabCut's cut is less distinct from its surroundings than it is
+(the cut took the surroundings).
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ class GrabCutSegmenter(Segmenter):
         image = self._images[key]
         self._images.move_to_end(key)
         box = self._region_of_interest(image, prompt)
-        mask = self._grabcut(image, box, prompt, None)
+        mask = self._cut(image, box, prompt, None)
         # A click alone only says where the object starts: while the mask fills its box to the
         # edge, the object goes on beyond it, so grow the box around the mask and cut again.
         for _ in range(3 if prompt.box is None else 0):
@@ -50,15 +59,15 @@ class GrabCutSegmenter(Segmenter):
                 break
             size = max(found[2] - found[0], found[3] - found[1])
             box = padded_box(found, pad=size // 2, width=image.shape[1], height=image.shape[0], min_size=0)
-            grown = self._grabcut(image, box, prompt, mask)
+            grown = self._cut(image, box, prompt, mask)
             if grown.sum() > 3 * mask.sum():  # leaking into the background, not completing the object
                 break
             mask = grown
         return mask
 
-    def _grabcut(self, image, box, prompt: ObjectPrompt, previous: np.ndarray | None) -> np.ndarray:
-        """GrabCut in a crop around ``box`` (probable foreground), clicks as certain seeds; ``previous``
-        (the cut before the box grew) is probable foreground too."""
+    def _cut(self, image, box, prompt: ObjectPrompt, previous: np.ndarray | None) -> np.ndarray:
+        """The object in a crop around ``box``: GrabCut's cut, or, with a user's box, the enclosed region
+        when it is the better of the two (see the module's docstring)."""
         h, w = image.shape[:2]
         x0, y0, x1, y1 = padded_box(
             box, pad=max(8, (box[2] - box[0] + box[3] - box[1]) // 4), width=w, height=h
@@ -68,34 +77,52 @@ class GrabCutSegmenter(Segmenter):
         small = (
             cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else crop
         )
-
-        seeds = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
+        inbox = np.zeros(small.shape[:2], bool)
         bx0, by0, bx1, by1 = ((np.array(box) - [x0, y0, x0, y0]) * scale).round().astype(int)
-        seeds[max(by0, 0) : by1, max(bx0, 0) : bx1] = cv2.GC_PR_FGD
+        inbox[max(by0, 0) : by1, max(bx0, 0) : bx1] = True
+        radius = max(2, round(3 * scale * max(1.0, max(h, w) / 1000)))
+        clicks = [((round((p.x - x0) * scale), round((p.y - y0) * scale)), p.label) for p in prompt.points]
         if previous is not None:
-            prev = cv2.resize(
+            previous = cv2.resize(
                 previous[y0:y1, x0:x1].astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST
             ).astype(bool)
-            seeds[prev] = cv2.GC_PR_FGD
-        if not (seeds == cv2.GC_BGD).any():  # the box fills the frame: its rim is the only background hint
-            rim = np.ones_like(seeds, bool)
-            rim[2:-2, 2:-2] = False
-            seeds[rim] = cv2.GC_PR_BGD
-        radius = max(2, round(3 * scale * max(1.0, max(h, w) / 1000)))
-        for p in prompt.points:
-            centre = (round((p.x - x0) * scale), round((p.y - y0) * scale))
-            cv2.circle(seeds, centre, radius, int(cv2.GC_FGD if p.label else cv2.GC_BGD), -1)
 
-        cv2.setRNGSeed(0)  # GrabCut's k-means init: same prompts, same mask, in every process
-        bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
-        cv2.grabCut(small, seeds, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
-        fg = np.isin(seeds, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
-        fg = _keep_prompted_components(fg, prompt, x0, y0, scale)
+        fg = _keep_prompted_components(self._grabcut(small, inbox, clicks, radius, previous), clicks)
+        if prompt.box is not None and any(label for _, label in clicks):
+            # The picture goes on beyond the frame's edge: there the box's side is no wall either.
+            outside = ~inbox
+            outside[:, 0] |= x0 == 0
+            outside[:, -1] |= x1 == w
+            outside[0, :] |= y0 == 0
+            outside[-1, :] |= y1 == h
+            enclosed = _keep_prompted_components(_enclosed(small, inbox, outside, clicks, radius), clicks)
+            inside = (fg & enclosed).sum() / max(1, fg.sum())
+            completes = inside >= 0.9 and enclosed.sum() > 1.25 * fg.sum()
+            if completes or _distinctness(small, fg) < _distinctness(small, enclosed):
+                fg = enclosed
         if scale < 1:
             fg = cv2.resize(fg, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         mask = np.zeros((h, w), bool)
         mask[y0:y1, x0:x1] = fg > 0
         return mask
+
+    def _grabcut(self, small, inbox, clicks, radius, previous: np.ndarray | None) -> np.ndarray:
+        """GrabCut with the box as probable foreground, clicks as certain seeds; ``previous`` (the cut
+        before the box grew) is probable foreground too."""
+        seeds = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
+        seeds[inbox] = cv2.GC_PR_FGD
+        if previous is not None:
+            seeds[previous] = cv2.GC_PR_FGD
+        if not (seeds == cv2.GC_BGD).any():  # the box fills the frame: its rim is the only background hint
+            rim = np.ones_like(seeds, bool)
+            rim[2:-2, 2:-2] = False
+            seeds[rim] = cv2.GC_PR_BGD
+        for centre, label in clicks:
+            cv2.circle(seeds, centre, radius, int(cv2.GC_FGD if label else cv2.GC_BGD), -1)
+        cv2.setRNGSeed(0)  # GrabCut's k-means init: same prompts, same mask, in every process
+        bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+        cv2.grabCut(small, seeds, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
+        return np.isin(seeds, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
 
     def _region_of_interest(self, image, prompt: ObjectPrompt) -> tuple[int, int, int, int]:
         """The box GrabCut works in: the user's box, else one grown around the positive clicks."""
@@ -168,21 +195,73 @@ def _flood_box(image: np.ndarray, x: int, y: int, tolerance: int = 20) -> tuple[
     )
 
 
-def _keep_prompted_components(
-    fg: np.ndarray, prompt: ObjectPrompt, x0: int, y0: int, scale: float
-) -> np.ndarray:
+def _keep_prompted_components(fg: np.ndarray, clicks) -> np.ndarray:
     """Drop stray foreground blobs: keep components touching a positive click, or the largest ones."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     if count <= 2:
         return fg
     keep = set()
-    for p in prompt.points:
-        if p.label:
-            cx = min(max(round((p.x - x0) * scale), 0), fg.shape[1] - 1)
-            cy = min(max(round((p.y - y0) * scale), 0), fg.shape[0] - 1)
+    for (cx, cy), label in clicks:
+        if label:
+            cx, cy = min(max(cx, 0), fg.shape[1] - 1), min(max(cy, 0), fg.shape[0] - 1)
             if labels[cy, cx]:
                 keep.add(int(labels[cy, cx]))
     areas = stats[1:, cv2.CC_STAT_AREA]
     # Letters of a logo are separate blobs: keep every blob of a meaningful size, not just the clicked one.
     keep.update(int(i) + 1 for i in np.flatnonzero(areas >= 0.05 * areas.max()))
     return np.isin(labels, sorted(keep)).astype(np.uint8)
+
+
+#: The strongest quarter of the edges in a box are taken as walls the background cannot cross: a loose box
+#: is mostly background, and an object's outline is among the strongest edges in it.
+WALL_QUANTILE = 0.75
+
+
+def _enclosed(small: np.ndarray, inbox: np.ndarray, outside: np.ndarray, clicks, radius: int) -> np.ndarray:
+    """The box's pixels the outside of the box cannot reach without crossing a strong edge, connected to a click.
+
+    Court and wall inside a loose box join the same court and wall outside it with no edge at the
+    box's side; the object is cut off from them by its outline. Edges are the Lab gradient
+    magnitude; holes are filled (a shirt's logo is part of the shirt).
+    """
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
+    gx, gy = cv2.Sobel(lab, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lab, cv2.CV_32F, 0, 1, ksize=3)
+    edges = np.sqrt((gx**2 + gy**2).sum(axis=2))
+    passable = (edges <= np.quantile(edges[inbox], WALL_QUANTILE)).astype(np.uint8)
+    _, regions = cv2.connectedComponents(passable, connectivity=4)
+    reached = np.unique(regions[outside & (passable > 0)])
+    candidate = (inbox & ~np.isin(regions, reached[reached > 0])).astype(np.uint8)
+    for centre, label in clicks:
+        if label:
+            cv2.circle(candidate, centre, radius, 1, -1)
+    candidate = cv2.morphologyEx(candidate, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    _, pieces = cv2.connectedComponents(candidate, connectivity=8)
+    h, w = candidate.shape
+    clicked = {pieces[min(max(y, 0), h - 1), min(max(x, 0), w - 1)] for (x, y), label in clicks if label}
+    return _fill_holes(np.isin(pieces, sorted(clicked - {0})).astype(np.uint8))
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    h, w = mask.shape
+    outside = np.zeros((h + 2, w + 2), np.uint8)
+    outside[1:-1, 1:-1] = mask
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return (outside[1:-1, 1:-1] != 2).astype(np.uint8)
+
+
+def _distinctness(small: np.ndarray, fg: np.ndarray) -> float:
+    """How unlike its surroundings a cut's colours are: 1 - Bhattacharyya coefficient of the coarse (512-bin)
+    colour histograms of the cut and of a ring around it (15% of its size wide). A cut that took the
+    background around the object has the same colours on both sides of its edge."""
+    inside = fg > 0
+    if not inside.any():
+        return 0.0
+    width = max(3, int(0.15 * np.sqrt(inside.sum())))
+    ring = cv2.dilate(fg, np.ones((2 * width + 1, 2 * width + 1), np.uint8)).astype(bool) & ~inside
+    if not ring.any():
+        return 0.0
+    q = (small >> 5).astype(np.int32)
+    colour = (q[..., 0] * 8 + q[..., 1]) * 8 + q[..., 2]
+    a = np.bincount(colour[inside], minlength=512) / inside.sum()
+    b = np.bincount(colour[ring], minlength=512) / ring.sum()
+    return 1.0 - float(np.sqrt(a * b).sum())
