@@ -24,6 +24,7 @@ BENCHES = [
     "bench_e2fgvi",
     "bench_batch",
     "bench_trackers",
+    "bench_detect",
 ]
 
 

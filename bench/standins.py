@@ -133,9 +133,15 @@ _STANDIN_VOCAB = (
 )  # fmt: skip
 
 
-def grounding_dino_standin(folder: str | Path, size: int = 128, seed: int = 0) -> Path:
+def grounding_dino_standin(
+    folder: str | Path, size: int = 128, seed: int = 0, published: bool = False
+) -> Path:
     """Write a random-weight Grounding DINO folder (tiny Swin and BERT, one encoder and two decoder layers) whose
-    image processor works at ``size`` px, with a BERT tokenizer over a tiny vocabulary."""
+    image processor works at ``size`` px, with a BERT tokenizer over a tiny vocabulary.
+
+    ``published``: the architecture and working size of IDEA-Research/grounding-dino-tiny instead (Swin-T,
+    BERT-base, 900 queries, 800 px; 172M random weights, 690 MB on disk): it times like the real one.
+    """
     import torch
     from transformers import (
         BertTokenizerFast,
@@ -184,12 +190,18 @@ def grounding_dino_standin(folder: str | Path, size: int = 128, seed: int = 0) -
         decoder_n_points=2,
         max_text_len=32,
     )
+    if published:  # the library's defaults are grounding-dino-tiny's architecture
+        config = GroundingDinoConfig(
+            backbone_config=dict(model_type="swin", out_features=["stage2", "stage3", "stage4"])
+        )
+        size = 800
     torch.manual_seed(seed)
     hf_logging.disable_progress_bar()
     try:
         GroundingDinoForObjectDetection(config).eval().save_pretrained(folder)
         tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
-        image_processor = GroundingDinoImageProcessor(size={"shortest_edge": size, "longest_edge": 2 * size})
+        longest = 1333 if published else 2 * size
+        image_processor = GroundingDinoImageProcessor(size={"shortest_edge": size, "longest_edge": longest})
         GroundingDinoProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
     finally:
         hf_logging.enable_progress_bar()
