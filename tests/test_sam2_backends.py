@@ -17,6 +17,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from golden import one_torch_thread  # noqa: E402, F401 (the fixture applies to every test here)
+
 from bench.standins import save_standin  # noqa: E402
 from inpainterz_core import backends  # noqa: E402
 from inpainterz_core.prompts import ObjectPrompt, Point  # noqa: E402
@@ -26,15 +28,6 @@ from inpainterz_core.track.sam2 import Sam2Tracker  # noqa: E402
 from inpainterz_core.video import read_mask  # noqa: E402
 
 FAMILIES = {"sam2.1-hiera-tiny": "sam2", "edgetam": "edgetam"}
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread: on the shared 2-core machine, contended OpenMP threads mostly measure the contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
