@@ -449,3 +449,28 @@ def test_detection_runs_both_ways_from_the_text_frame(entering, tmp_path):
         FakeDetector(record),
     )
     assert sorted(frames) == [6, 18, 30]
+
+
+def test_the_cli_reads_text_from_flags_and_from_a_prompts_file(tmp_path):
+    from inpainterz_core.cli import build_parser, prompts_from_args
+
+    parser = build_parser()
+    args = parser.parse_args(
+        ["remove", "c.mp4", "-o", "o", "--text", "Logo . mic", "--frame", "4", "--detect-every", "9",
+         "--box-threshold", "0.5", "--point", "3,4"]
+    )  # fmt: skip
+    prompts = prompts_from_args(args)
+    assert prompts.text == TextPrompt("Logo . mic", frame=4, box_threshold=0.5, detect_every=9)
+    assert prompts.objects == (ObjectPrompt(frame=4, points=(Point(3, 4),)),)
+
+    file = tmp_path / "prompts.json"
+    file.write_text(
+        json.dumps(
+            {"objects": [{"frame": 2, "object_id": 5, "box": [1, 2, 30, 40]}], "text": {"text": "logo"}}
+        )
+    )
+    prompts = prompts_from_args(parser.parse_args(["track", "c.mp4", "-o", "o", "--prompts", str(file)]))
+    assert prompts.text == TextPrompt("logo") and [o.object_id for o in prompts.objects] == [5]
+    file.write_text(json.dumps({"text": {"text": "logo", "box_threshold": 2}}))
+    with pytest.raises(InputError, match="box_threshold"):
+        prompts_from_args(parser.parse_args(["track", "c.mp4", "-o", "o", "--prompts", str(file)]))
