@@ -17,7 +17,7 @@ from bench.standins import grounding_dino_standin  # noqa: E402
 from inpainterz_core import backends, weights  # noqa: E402
 from inpainterz_core.cli import main  # noqa: E402
 from inpainterz_core.detect.grounding_dino import GroundingDinoDetector  # noqa: E402
-from inpainterz_core.errors import MissingWeightsError  # noqa: E402
+from inpainterz_core.errors import InputError, MissingWeightsError  # noqa: E402
 from inpainterz_core.prompts import TextPrompt  # noqa: E402
 from inpainterz_core.settings import Settings  # noqa: E402
 from inpainterz_core.video import read_mask  # noqa: E402
@@ -77,6 +77,12 @@ def test_higher_thresholds_find_no_more(detector):
     high = detector._detect_raw(image, ("logo",), 0.9, 0.9)
     assert len(high) <= len(low)
     assert all(d.score > 0.9 for d in high)
+
+
+def test_a_text_longer_than_the_model_reads_is_one_input_error(detector):
+    image = np.zeros((32, 32, 3), np.uint8)
+    with pytest.raises(InputError, match="at most 32"):  # the stand-in reads 32 tokens
+        detector.detect(image, TextPrompt(" . ".join(f"red square {i}" for i in range(20))))
 
 
 def test_a_broken_folder_is_one_line(tmp_path):

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..checkpoints import resolve_device
+from ..errors import InputError
 from ..segment.sam2 import load_pretrained
 from .base import Detection, Detector
 
@@ -37,9 +38,14 @@ class GroundingDinoDetector(Detector):
         self, image: np.ndarray, phrases: tuple[str, ...], box_threshold: float, text_threshold: float
     ) -> list[Detection]:
         caption, spans = _caption(phrases)
+        tokens = self.processor.tokenizer(caption, return_offsets_mapping=True)["offset_mapping"]
+        if len(tokens) > self.model.config.max_text_len:
+            raise InputError(
+                f"the text is {len(tokens)} tokens long; {self.name} reads at most "
+                f"{self.model.config.max_text_len}: name fewer things"
+            )
         inputs = self.processor(images=image, text=caption, return_tensors="pt").to(self.device)
         outputs = self.model(**inputs)
-        tokens = self.processor.tokenizer(caption, return_offsets_mapping=True)["offset_mapping"]
         probs = outputs.logits[0].sigmoid()[:, : len(tokens)].float().cpu()  # queries x caption tokens
         phrase_scores = torch.stack([probs[:, _token_indices(tokens, span)].amax(1) for span in spans], 1)
         box_scores = probs.amax(1)
