@@ -208,6 +208,15 @@ def test_a_click_inside_a_found_box_refines_that_object():
     assert [(r["object_id"], r["phrase"]) for r in records] == [(1, "logo"), (7, "boom mic")]
 
 
+def test_one_object_clicked_in_two_found_boxes_is_one_record():
+    clicks = tuple(ObjectPrompt(points=(Point(x, 30),), object_id=1) for x in (20, 60))
+    prompts, records = find_objects(
+        Still(), Prompts(clicks, TextPrompt("logo . boom mic")), FakeDetector([LOGO, MIC])
+    )
+    assert sorted(o.box for o in prompts.objects) == [LOGO.box, MIC.box]
+    assert [(r["object_id"], r["phrase"]) for r in records] == [(1, "logo")]
+
+
 def test_a_click_on_another_frame_does_not_refine():
     click = ObjectPrompt(frame=3, points=(Point(20, 20),), object_id=1)
     prompts, _ = find_objects(Still(), Prompts((click,), TextPrompt("logo")), FakeDetector([LOGO]))

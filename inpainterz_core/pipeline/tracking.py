@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import backends
+from ..detect import missing_phrases
 from ..errors import InputError
 from ..outputs import staged, write_png
 from ..prompts import ObjectPrompt, Prompts, TextPrompt
@@ -88,8 +89,6 @@ def find_objects(source: FrameSource, prompts: Prompts, detector) -> tuple[Promp
             f"no object found for {text.text.strip()!r} on frame {text.frame} ({thresholds}): "
             "lower --box-threshold or click the object"
         )
-    from ..detect import missing_phrases
-
     for phrase in missing_phrases(text, detections):
         log.warning("no %r found on frame %d (%s)", phrase, text.frame, thresholds)
 
@@ -115,7 +114,8 @@ def find_objects(source: FrameSource, prompts: Prompts, detector) -> tuple[Promp
                 )
             used.add(object_id)
             objects.append(ObjectPrompt(text.frame, box=d.box, object_id=object_id))
-        records.append(_object(object_id, text.frame, d.phrase, d.score, d.box))
+        if all(r["object_id"] != object_id for r in records):  # one click may take two boxes: one record
+            records.append(_object(object_id, text.frame, d.phrase, d.score, d.box))
     return Prompts(tuple(objects), text), records
 
 
