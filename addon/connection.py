@@ -678,6 +678,7 @@ class Connection:
                 self.report("ERROR", f"{job.kind.capitalize()} failed: {_explain(error, self)}")
             return
         result = future.result()
+        self._report_entered(job, result.get("objects") or [])
         kind = "masks" if job.kind == "track" else "inpainted"
         if os.path.realpath(result.get("out_dir") or "") == os.path.realpath(
             job.out_dir
@@ -688,6 +689,17 @@ class Connection:
         os.makedirs(os.path.dirname(folder), exist_ok=True)
         job.download = Download(job.session, kind, job.first, job.stop, folder)
         self._download_step(job)
+
+    def _report_entered(self, job, objects):
+        """Say which objects the track job found entering later (Look Again Every), with their source frame."""
+        asked = {o["object_id"] for o in job.objects or ()}
+        entered = [o for o in objects if o["object_id"] not in asked and o.get("phrase")]
+        if entered:
+            names = ", ".join(
+                f"{o['phrase']} (object {o['object_id']}, frame {o['first_frame'] + job.session.offset})"
+                for o in entered
+            )
+            self.report("INFO", f"Track found {len(entered)} more object(s) entering later: {names}")
 
     def _download_step(self, job):
         """Ask for the next frames of a finished job's results; at the end rename them into place."""

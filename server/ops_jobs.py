@@ -73,6 +73,7 @@ def track(state: State, request: Request, body: dict) -> None:
             "mask_range": list(frame_range),
             "confidence": report["confidence"],
             "check_frames": report["check_frames"],
+            "objects": report["objects"],
         }
 
     start_job(state, request, session, "track", work, out_dir)
@@ -147,6 +148,7 @@ def results(state: State, request: Request, body: dict) -> dict:
         "mask_range": None,
         "confidence": None,
         "check_frames": None,
+        "objects": None,
         "inpainted": None,
         "inpaint_range": None,
         "video": None,

@@ -207,13 +207,25 @@ def Out(kind: str, *, nullable=False, lo=None, hi=None, item=None, fields=None) 
 RANGE_OUT = Out("list", nullable=True, lo=2, hi=2, item=Field("int"))
 PATH_OUT = Out("str", nullable=True, lo=1, hi=MAX_STR)
 #: confidence: the tracker's per frame of mask_range (nil where it cannot tell); check_frames: the frames
-#: whose mask is likely wrong, where a corrective click helps most.
+#: whose mask is likely wrong, where a corrective click helps most; objects: what each label of the masks
+#: is (phrase and score nil for an object clicked; objects found while tracking have a phrase).
+TRACKED_OBJECT = Field(
+    "map",
+    fields={
+        "object_id": Out("int", lo=1, hi=255),
+        "phrase": Out("str", nullable=True),
+        "first_frame": Out("int", lo=0),
+        "score": Out("number", nullable=True, lo=0, hi=1),
+        "box": Out("list", nullable=True, lo=4, hi=4, item=Field("number")),
+    },
+)
 RESULTS = {
     "out_dir": PATH_OUT,
     "masks": PATH_OUT,
     "mask_range": RANGE_OUT,
     "confidence": Out("list", nullable=True, item=Field("number", lo=0, hi=1, nullable=True)),
     "check_frames": Out("list", nullable=True, item=Field("int", lo=0)),
+    "objects": Out("list", nullable=True, hi=255, item=TRACKED_OBJECT),
     "inpainted": PATH_OUT,
     "inpaint_range": RANGE_OUT,
     "video": PATH_OUT,

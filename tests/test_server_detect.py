@@ -207,12 +207,14 @@ def test_track_with_text_finds_objects_that_enter_later(tmp_path, monkeypatch):
 
         out = tmp_path / "out"
         text = {"text": "Blue square", "frame": 0, "detect_every": 2}
-        c.track(sid, objects=[disc], text=text, out_dir=str(out)).result(120)
+        results = c.track(sid, objects=[disc], text=text, out_dir=str(out)).result(120)
+        assert c.results(sid)["objects"] == results["objects"]
         c.shutdown()
 
     (detector,) = detectors
     assert [len(blue_boxes(image)) for image, _, _ in detector.seen] == [0, 1, 1]  # frames 2, 4 and 6
     objects = json.loads((out / "track.json").read_text())["objects"]
+    assert results["objects"] == objects  # the client learns what each label is
     assert [(o["object_id"], o["phrase"], o["first_frame"]) for o in objects] == [
         (1, None, 0),
         (2, "blue square", 4),

@@ -57,6 +57,7 @@ class FakeServer:
         self.detections = []  # what the frames hold: [{"box", "phrase", "score"}]; detect answers those it names
         self.detect_error = None  # (code, message) to answer detect with
         self.stages = {}  # hello's backends.stages
+        self.track_objects = None  # the finished track's results.objects (what each label is)
         self.work = None  # the server's own folder for results when a track names no out_dir
         self._sessions = 0
 
@@ -191,6 +192,8 @@ class FakeServer:
         for i in range(start, stop):
             write_png(os.path.join(out, "masks", f"{i:06d}.png"), labels)
         results = {"out_dir": out, "masks": os.path.join(out, "masks"), "mask_range": [start, stop]}
+        if self.track_objects is not None:
+            results["objects"] = self.track_objects
         self.results = results
         self._send(
             identity,

@@ -466,7 +466,7 @@ def test_only_the_latest_find_counts(addon, shot):
     assert [f.phrase for f in prompts.found] == ["person"]
 
 
-def test_track_can_look_again_for_what_find_names(addon, shot):
+def test_track_can_look_again_for_what_find_names(addon, shot, tmp_path, capsys):
     """Look Again Every N: Track sends the Find text with the frame Find ran on (the server's numbering),
     so objects that enter later are found while tracking; at 0 it sends no text."""
     source, server = shot
@@ -497,3 +497,21 @@ def test_track_can_look_again_for_what_find_names(addon, shot):
         "box_threshold": pytest.approx(0.4),
     }
     assert track["objects"][0]["frame"] == 1
+
+    # The objects the server found while tracking are reported, at their source frame.
+    tracked = {"object_id": 1, "phrase": None, "first_frame": 1, "score": None, "box": [4.0, 6.0, 20.0, 30.0]}
+    entered = {
+        "object_id": 2,
+        "phrase": "person",
+        "first_frame": 3,
+        "score": 0.6,
+        "box": [1.0, 1.0, 9.0, 9.0],
+    }
+    server.track_objects, server.work = [tracked, entered], tmp_path / "server-side"
+    capsys.readouterr()
+    server.finish_track(sorted(server.jobs)[-1])
+    exchange(addon, server)
+    assert (
+        printed_reports(capsys)[0]
+        == "Track found 1 more object(s) entering later: person (object 2, frame 4)"
+    )
