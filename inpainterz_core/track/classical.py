@@ -7,7 +7,8 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    transform fitted to the flow inside the object warps the previous mask rigidly (a badge
    keeps its shape and does not smear onto the background it slides over); the dense flow
    warps it freely (a person's limbs). The share of the object the rigid fit explains
-   decides how much each counts. The result is a soft prior.
+   decides how much each counts. The result is a soft prior, trusted only where the warp of
+   the previous frame reproduces the new one (not on the ground a moving object uncovers).
 2. Appearance, anchored and local. The object's colours are learnt once, on the keyframe,
    against its surroundings, which are re-learnt a little every frame (a white wall the white
    logo is about to cross is background by the time they touch). Local colour models along
