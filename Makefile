@@ -15,12 +15,14 @@ WHEEL_PLATFORMS := manylinux_2_28_x86_64 manylinux_2_28_aarch64 win_amd64 macosx
 
 .PHONY: demo test test-core test-blender bench addon lint clean
 
-# Two steps: the core alone runs the demo (no torch: about 200 MB of downloads); tests add the model,
-# dev and batch extras (torch with its CUDA libraries: several GB on a cold cache).
+# Two steps: the core alone runs the demo (no torch: 176 MB of downloads); tests add the model,
+# dev and batch extras (torch with its CUDA libraries: several GB on a cold cache). --no-compile: Python
+# compiles what it imports when it first does; compiling all of scipy and scikit-image up front was half
+# the demo install's CPU time. (The newer pip costs less time than it saves.)
 $(VENV)/.core: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[demo]'
+	$(PY) -m pip install -q --no-compile -e '.[demo]'
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.core
