@@ -63,7 +63,7 @@ class GrabCutSegmenter(Segmenter):
             if grown.sum() > 3 * mask.sum():  # leaking into the background, not completing the object
                 break
             mask = grown
-        return _take_mixed_rim(self._images[key], mask)
+        return take_mixed_rim(self._images[key], mask)
 
     def _cut(self, image, box, prompt: ObjectPrompt, previous: np.ndarray | None) -> np.ndarray:
         """The object in a crop around ``box``: GrabCut's cut, or, with a user's box, the enclosed region
@@ -140,7 +140,7 @@ class GrabCutSegmenter(Segmenter):
         return padded_box(box, pad=margin, width=w, height=h, min_size=0)
 
 
-def _take_mixed_rim(image, mask, steps=2, contrast=12.0):
+def take_mixed_rim(image, mask, steps=2, contrast=12.0):
     """The cut plus the pixels just outside it that are at least half object: alpha matting in one step.
 
     A pixel on an anti-aliased or blurred edge is a blend of the object's colour (its neighbours inside
@@ -158,8 +158,12 @@ def _take_mixed_rim(image, mask, steps=2, contrast=12.0):
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
     for _ in range(steps):
         ring = cv2.dilate(m, cross) - m
-        cnt_in = cv2.boxFilter(m.astype(np.float32), -1, (3, 3), normalize=False)
-        f = cv2.boxFilter(img * m[..., None], -1, (3, 3), normalize=False) / np.maximum(cnt_in, 1)[..., None]
+        deep = cv2.erode(m, np.ones((3, 3), np.uint8))  # inside, and not itself on the edge
+        cnt_in = cv2.boxFilter(deep.astype(np.float32), -1, (5, 5), normalize=False)
+        f = (
+            cv2.boxFilter(img * deep[..., None], -1, (5, 5), normalize=False)
+            / np.maximum(cnt_in, 1)[..., None]
+        )
         far = 1 - cv2.dilate(m, np.ones((3, 3), np.uint8))
         cnt_out = cv2.boxFilter(far.astype(np.float32), -1, (5, 5), normalize=False)
         b = (
@@ -169,7 +173,10 @@ def _take_mixed_rim(image, mask, steps=2, contrast=12.0):
         d = f - b
         norm2 = (d**2).sum(axis=2)
         alpha = ((img - b) * d).sum(axis=2) / np.maximum(norm2, 1e-3)
-        take = (ring > 0) & (cnt_in > 0) & (cnt_out > 0) & (norm2 > contrast**2) & (alpha >= 0.5)
+        # A blend lies on the line from the ground's colour to the object's; textured ground off it is not one.
+        off_line = np.linalg.norm(img - b - alpha[..., None] * d, axis=2)
+        blend = (alpha >= 0.25) & (alpha <= 1.25) & (off_line < contrast)
+        take = (ring > 0) & (cnt_in > 0) & (cnt_out > 0) & (norm2 > contrast**2) & blend
         if not take.any():
             break
         m = m | take.astype(np.uint8)

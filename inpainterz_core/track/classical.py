@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from ..masks import bounding_box, padded_box
+from ..segment.classical import take_mixed_rim
 from .base import Tracker
 
 _NOISE = (
@@ -292,7 +293,8 @@ class FlowTracker(Tracker):
             refined = cv2.resize(refined, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         mask = np.zeros((h, w), bool)
         mask[y0:y1, x0:x1] = refined > 0
-        return mask, float(confidence)
+        # The colour re-cut sheds the blended pixels on the edge (part ground, part object): put them back.
+        return take_mixed_rim(image, mask, steps=1), float(confidence)
 
     @staticmethod
     def _rigid_blend(prev_mask, dense, gx, gy, mx, my) -> np.ndarray:
