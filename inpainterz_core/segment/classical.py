@@ -141,12 +141,14 @@ class GrabCutSegmenter(Segmenter):
 
 
 def take_mixed_rim(image, mask, steps=2, contrast=12.0):
-    """The cut plus the pixels just outside it that are at least half object: alpha matting in one step.
+    """The cut plus the pixels just outside it that visibly carry the object: alpha matting in one step.
 
-    A pixel on an anti-aliased or blurred edge is a blend of the object's colour (its neighbours inside
-    the cut) and the ground's (the pixels two or more outside): alpha is where its colour lies between
-    the two. GrabCut leaves these mixed pixels out, so the mask falls a pixel short all round; for a
-    removal they are part of the object. Up to ``steps`` pixels are added, only across a clear contrast.
+    A pixel on an anti-aliased, blurred or compressed edge is a blend of the object's colour (the cut's
+    pixels well inside, near it) and the ground's (the pixels two or more outside): alpha is where its
+    colour lies on the line between the two. A colour cut gives these pixels to the ground, so the mask
+    falls a pixel short all round; left out of a removal they show as a fringe. A pixel joins when it is
+    at least a quarter object and close to that line (textured ground off the line is no blend), across
+    a clear contrast, up to ``steps`` pixels deep.
     """
     box = bounding_box(mask)
     if box is None:
