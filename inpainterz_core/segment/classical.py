@@ -159,29 +159,29 @@ def take_mixed_rim(image, mask, steps=2, contrast=12.0):
     m = mask[y0:y1, x0:x1].astype(np.uint8)
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
     for _ in range(steps):
-        ring = cv2.dilate(m, cross) - m
+        ys, xs = np.nonzero(cv2.dilate(m, cross) - m)  # the ring just outside the cut
         deep = cv2.erode(m, np.ones((3, 3), np.uint8))  # inside, and not itself on the edge
-        cnt_in = cv2.boxFilter(deep.astype(np.float32), -1, (5, 5), normalize=False)
+        far = 1 - cv2.dilate(m, np.ones((3, 3), np.uint8))  # two or more pixels outside
+        cnt_in = cv2.boxFilter(deep.astype(np.float32), -1, (5, 5), normalize=False)[ys, xs]
+        cnt_out = cv2.boxFilter(far.astype(np.float32), -1, (5, 5), normalize=False)[ys, xs]
         f = (
-            cv2.boxFilter(img * deep[..., None], -1, (5, 5), normalize=False)
-            / np.maximum(cnt_in, 1)[..., None]
+            cv2.boxFilter(img * deep[..., None], -1, (5, 5), normalize=False)[ys, xs]
+            / np.maximum(cnt_in, 1)[:, None]
         )
-        far = 1 - cv2.dilate(m, np.ones((3, 3), np.uint8))
-        cnt_out = cv2.boxFilter(far.astype(np.float32), -1, (5, 5), normalize=False)
         b = (
-            cv2.boxFilter(img * far[..., None], -1, (5, 5), normalize=False)
-            / np.maximum(cnt_out, 1)[..., None]
+            cv2.boxFilter(img * far[..., None], -1, (5, 5), normalize=False)[ys, xs]
+            / np.maximum(cnt_out, 1)[:, None]
         )
-        d = f - b
-        norm2 = (d**2).sum(axis=2)
-        alpha = ((img - b) * d).sum(axis=2) / np.maximum(norm2, 1e-3)
+        d, p = f - b, img[ys, xs] - b
+        norm2 = (d**2).sum(axis=1)
+        alpha = (p * d).sum(axis=1) / np.maximum(norm2, 1e-3)
         # A blend lies on the line from the ground's colour to the object's; textured ground off it is not one.
-        off_line = np.linalg.norm(img - b - alpha[..., None] * d, axis=2)
+        off_line = np.sqrt(((p - alpha[:, None] * d) ** 2).sum(axis=1))
         blend = (alpha >= 0.25) & (alpha <= 1.25) & (off_line < contrast)
-        take = (ring > 0) & (cnt_in > 0) & (cnt_out > 0) & (norm2 > contrast**2) & blend
+        take = (cnt_in > 0) & (cnt_out > 0) & (norm2 > contrast**2) & blend
         if not take.any():
             break
-        m = m | take.astype(np.uint8)
+        m[ys[take], xs[take]] = 1
     out = mask.copy()
     out[y0:y1, x0:x1] = m > 0
     return out
