@@ -183,3 +183,24 @@ def test_where_the_flow_cannot_be_trusted_the_fill_is_no_worse_than_a_spatial_fi
     ours = hole_psnr(out, background[targets], masks[targets])
     spatial = hole_psnr(telea, background[targets], masks[targets])
     assert ours > spatial - 5, (ours, spatial)
+
+
+def test_where_the_flow_carries_the_background_cleanly_the_fill_is_not_pulled_towards_a_spatial_fill():
+    """A coarse colour texture panning 3 px/frame: every copy lands a few frames away on exactly the right
+    pixel, so the propagated fill is near perfect and mixing in Telea only blurs it. The copies' expected
+    error comes from the measured per-step warp error times the frames travelled; the old fixed prior
+    (tau = 25 grey levels per copy, however exact the flow) kept a share of Telea in: 36.5 dB here, 39.9 now."""
+    speed, size = 3, 28
+    noise = np.random.default_rng(0).uniform(0, 255, (H // 8, (W + speed * T) // 8, 3)).astype(np.float32)
+    world = cv2.resize(noise, (W + speed * T, H), interpolation=cv2.INTER_CUBIC)
+    world = np.clip(world, 0, 255).astype(np.uint8)
+    background = np.stack([world[:, speed * t : speed * t + W] for t in range(T)])
+    frames, masks = background.copy(), np.zeros((T, H, W), bool)
+    for t in range(T):
+        x, y = 40 + 2 * t, 30
+        frames[t, y : y + size, x : x + size] = 128
+        masks[t, y - 2 : y + size + 2, x - 2 : x + size + 2] = True
+    targets = range(4, 20)
+    out = FlowGuidedInpainter(reach=8).inpaint(frames, masks, targets)
+    ours = hole_psnr(out, background[targets], masks[targets])
+    assert ours > 38, ours

@@ -33,10 +33,16 @@ For a window of frames (already cropped around the hole):
    then carried along the flow from the previous output frame, so the fill moves with the
    background instead of flickering;
 6. the propagated fill is blended, per pixel, with a per-frame spatial fill (Telea), each weighted
-   by the inverse of its expected squared error: the propagated one's from how well its forward and
-   backward copies agree and how far the estimates scatter, the spatial one's measured on the known band around the hole (painted out
-   and compared) and grown with the depth into the hole. Where the flow cannot be trusted (fast,
-   blurred motion) the fill leans on the spatial fill instead of ending below it.
+   by the inverse of its expected squared error. The propagated one's is measured, not assumed:
+   each step along the flow misplaces a copy about as much as one step misplaces the known ring
+   around the hole (the ring warp error of step 4), and steps add up like a random walk, so a copy
+   made s frames away is expected to be off by s times that; the forward and backward copies,
+   weighted by 1/s, are off by that per-step error over the sum of their 1/s. To this are added
+   how badly the copies disagree and how far the estimates scatter. The spatial fill's error is
+   measured on the known band around the hole (painted out and compared) and grown with the depth
+   into the hole. Where the flow cannot be trusted (fast, blurred motion) the fill leans on the
+   spatial fill instead of ending below it; where it carries the background cleanly it is not
+   pulled towards the blurrier spatial fill.
 """
 
 from __future__ import annotations
@@ -74,7 +80,7 @@ class FlowGuidedInpainter(Inpainter):
     def __init__(
         self,
         reach: int = 16,
-        telea_radius: int = 5,
+        telea_radius: int = 3,
         ring: int = 12,
         grow: int = 3,
         tau: float = 25.0,
@@ -111,10 +117,13 @@ class FlowGuidedInpainter(Inpainter):
         weight = np.zeros(total.shape[:3], np.float32)
         squares = np.zeros(total.shape[:3], np.float32)  # weighted sum of the estimates' squared colours
         agreement = np.zeros(total.shape[:3], np.float32)  # sum over estimates of 1 / expected squared error
-        for estimate, disagreement, warp_error in self._estimates(
+        for estimate, disagreement, reach, warp_error in self._estimates(
             frames, masks, grays, hidden, rings, targets, t_lo, t_hi
         ):
-            inverse_variance = 1.0 / (self.tau**2 + self._local_mean(disagreement, masks[targets]) ** 2)
+            # expected squared error of the copies from their path lengths (step 6 of the module docstring);
+            # pixels no copy reached (filled as never revealed) get the prior tau
+            path_error = np.where(reach > 0, warp_error[:, None, None] / np.maximum(reach, 1e-6), self.tau**2)
+            inverse_variance = 1.0 / (path_error + self._local_mean(disagreement, masks[targets]) ** 2)
             agreement += inverse_variance
             confidence = inverse_variance / (1.0 + warp_error[:, None, None])
             total += estimate * confidence[..., None]
@@ -166,7 +175,8 @@ class FlowGuidedInpainter(Inpainter):
         return w * propagated + (1.0 - w) * spatial
 
     def _estimates(self, frames, masks, grays, hidden, rings, targets, t_lo, t_hi):
-        """Yield (estimate, disagreement, warp error) per completed flow, each released before the next is made."""
+        """Yield (estimate, disagreement, reach, warp error) per completed flow (see _fill and _ring_warp_error),
+        each released before the next is made."""
         for dis, ways in self._flow_estimates:
             # forward[t]: t -> t+1, backward[t]: t -> t-1
             forward = {t: dis.calc(grays[t], grays[t + 1], None) for t in range(t_lo, t_hi - 1)}
@@ -190,7 +200,8 @@ class FlowGuidedInpainter(Inpainter):
     def _ring_warp_error(self, frames, hidden, rings, forward, backward, targets) -> np.ndarray:
         """Per target frame, how well this flow estimate carries the known pixels around the hole to
         the neighbouring frames: the mean squared colour difference over the ring, one step forward
-        and one back, where the pixel lands on a shown one. The estimates are weighed by its inverse."""
+        and one back, where the pixel lands on a shown one (per colour channel). The estimates are
+        weighed by its inverse, and it is the per-step error from which a copy's expected error is made."""
         error = np.zeros(len(targets), np.float32)
         for n, k in enumerate(targets):
             if not hidden[k].any():
@@ -219,10 +230,12 @@ class FlowGuidedInpainter(Inpainter):
         return out
 
     def _fill(self, frames, masks, forward, backward, targets, t_lo, t_hi):
-        """Float estimate of the target frames from one completed flow, and how much the forward and
-        backward copies disagree (mean absolute difference; NaN where they did not both land)."""
+        """Float estimate of the target frames from one completed flow, how much the forward and
+        backward copies disagree (mean absolute difference; NaN where they did not both land) and
+        the sum over the copies of 1 / frames travelled (0 where none landed)."""
         out = frames[targets].astype(np.float32)
         disagreement = np.full(out.shape[:3], np.nan, np.float32)
+        reach = np.zeros(out.shape[:3], np.float32)
         previous = None  # last output frame, to carry never-seen fill along the flow
         for n, k in enumerate(targets):
             hole = masks[k]
@@ -240,6 +253,7 @@ class FlowGuidedInpainter(Inpainter):
                 weight[landed] += 1.0 / distance[landed]
                 copies.append(np.where(landed[:, None], colour, np.nan))
             disagreement[n, ys, xs] = np.abs(copies[0] - copies[1]).mean(1)
+            reach[n, ys, xs] = weight
             found = weight > 0
             result = frames[k].copy()
             result[ys[found], xs[found]] = np.clip(total[found] / weight[found, None] + 0.5, 0, 255)
@@ -249,7 +263,7 @@ class FlowGuidedInpainter(Inpainter):
                 result = self._fill_unseen(result, missing, previous, backward.get(k))
             out[n] = result
             previous = result
-        return out, disagreement
+        return out, disagreement, reach
 
     @staticmethod
     def _smoothed_grey(frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
