@@ -88,7 +88,7 @@ class GrabCutSegmenter(Segmenter):
             ).astype(bool)
 
         fg = _keep_prompted_components(self._grabcut(small, inbox, clicks, radius, previous), clicks)
-        if prompt.box is not None and any(label for _, label in clicks):
+        if prompt.box is not None and inbox.any() and any(label for _, label in clicks):
             # The picture goes on beyond the frame's edge: there the box's side is no wall either.
             outside = ~inbox
             outside[:, 0] |= x0 == 0
