@@ -89,13 +89,7 @@ class GrabCutSegmenter(Segmenter):
 
         fg = _keep_prompted_components(self._grabcut(small, inbox, clicks, radius, previous), clicks)
         if prompt.box is not None and inbox.any() and any(label for _, label in clicks):
-            # The picture goes on beyond the frame's edge: there the box's side is no wall either.
-            outside = ~inbox
-            outside[:, 0] |= x0 == 0
-            outside[:, -1] |= x1 == w
-            outside[0, :] |= y0 == 0
-            outside[-1, :] |= y1 == h
-            enclosed = _keep_prompted_components(_enclosed(small, inbox, outside, clicks, radius), clicks)
+            enclosed = _keep_prompted_components(_enclosed(small, inbox, clicks, radius), clicks)
             inside = (fg & enclosed).sum() / max(1, fg.sum())
             completes = inside >= 0.9 and enclosed.sum() > 1.25 * fg.sum()
             if completes or _distinctness(small, fg) < _distinctness(small, enclosed):
@@ -264,7 +258,7 @@ def _keep_prompted_components(fg: np.ndarray, clicks) -> np.ndarray:
 WALL_QUANTILE = 0.75
 
 
-def _enclosed(small: np.ndarray, inbox: np.ndarray, outside: np.ndarray, clicks, radius: int) -> np.ndarray:
+def _enclosed(small: np.ndarray, inbox: np.ndarray, clicks, radius: int) -> np.ndarray:
     """The box's pixels the outside of the box cannot reach without crossing a strong edge, connected to a click.
 
     Court and wall inside a loose box join the same court and wall outside it with no edge at the
@@ -276,7 +270,7 @@ def _enclosed(small: np.ndarray, inbox: np.ndarray, outside: np.ndarray, clicks,
     edges = np.sqrt((gx**2 + gy**2).sum(axis=2))
     passable = (edges <= np.quantile(edges[inbox], WALL_QUANTILE)).astype(np.uint8)
     _, regions = cv2.connectedComponents(passable, connectivity=4)
-    reached = np.unique(regions[outside & (passable > 0)])
+    reached = np.unique(regions[~inbox & (passable > 0)])
     candidate = (inbox & ~np.isin(regions, reached[reached > 0])).astype(np.uint8)
     for centre, label in clicks:
         if label:
