@@ -16,7 +16,7 @@ WHEEL_PLATFORMS := manylinux_2_28_x86_64 manylinux_2_28_aarch64 win_amd64 macosx
 .PHONY: demo test test-core test-blender bench addon lint clean
 
 # Two steps: the core alone runs the demo (no torch: 176 MB of downloads); tests add the model,
-# dev and batch extras (torch with its CUDA libraries: several GB on a cold cache). --no-compile: Python
+# dev and batch extras (torch with its CUDA libraries: 3.2 GB more on a cold cache). --no-compile: Python
 # compiles what it imports when it first does; compiling all of scipy and scikit-image up front was half
 # the demo install's CPU time. (The newer pip costs less time than it saves.)
 $(VENV)/.core: pyproject.toml setup.py
