@@ -59,7 +59,7 @@ _BLEED = (0.05, 0.1)
 # - the edge's share with no step across it: a real object shows low contrast (dark on dark) on up to a fifth.
 _BARE_EDGE = (0.2, 0.4)
 # A mask's error is carried forward with it, while one frame's evidence can miss it (the two parts happen to
-# move alike): a frame's suspicion carries on to the next at this weight (halved in about three frames).
+# move alike): the suspicion carries on to the next frame at this weight (halved in about three frames).
 _PERSIST = 0.8
 
 
@@ -147,6 +147,7 @@ class _Object:
         self.good_area = int(mask.sum())  # the area of the last frame it was fairly sure of
         self.confidence = 1.0  # how sure the tracking is (decides re-detection)
         self.suspicion = 0.0  # how likely the mask holds a slab of ground (see _slab_evidence)
+        self.evidence = 1.0  # the last frame's signs of it (none yet: the first frame's count alone)
 
 
 def _look(gray: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -312,12 +313,15 @@ class FlowTracker(Tracker):
         explained = float(np.exp(-max(0.0, residual - _NOISE) / _MISMATCH))
         confidence = float(np.clip((looks - 0.3) / 0.5, 0, 1)) * explained * min(1.0, steady / 0.7)
         # A slab of ground taken into the mask keeps the colours and the motion the mask had, so the
-        # scores above cannot see it; it is judged apart, and the suspicion carries on to the next frames.
+        # scores above cannot see it; it is judged apart. The tracker carries a wrong mask on, so its
+        # signs show on consecutive frames; a flow glitch, or an edge landing 2 px off, shows on one:
+        # a frame's evidence counts as far as the frame before agrees, then carries on, fading.
         evidence = max(
-            _slab_evidence(small_image, flow, mask_small, gx, gy),
+            _slab_evidence(small_image, flow, mask_small),
             _ramp(_unsupported_edge(small_image, flow, mask_small), *_BARE_EDGE),
         )
-        obj.suspicion = max(evidence, _PERSIST * obj.suspicion)
+        obj.suspicion = max(min(evidence, obj.evidence), _PERSIST * obj.suspicion)
+        obj.evidence = evidence
 
         if scale < 1:
             refined = cv2.resize(refined, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
@@ -427,7 +431,7 @@ def _ramp(value: float, low: float, high: float) -> float:
     return float(np.clip((value - low) / (high - low), 0.0, 1.0))
 
 
-def _slab_evidence(image, flow, mask, gx, gy) -> float:
+def _slab_evidence(image, flow, mask) -> float:
     """How likely the mask holds a slab of ground beside the object, in [0, 1]: two failures the colour,
     motion-residual and area scores cannot see, because the mask keeps the colours and motion it had.
     A keyframe cut that took a patch of wall beside a player, or a mask that slid onto ground of the
@@ -445,11 +449,11 @@ def _slab_evidence(image, flow, mask, gx, gy) -> float:
     ring = ColourModel._ring(mask)
     if not mask.any() or not ring.any():
         return 0.0
-    layers = _ramp(_two_layers(flow, mask, ring, gx, gy), *_TWO_LAYERS)
+    layers = _ramp(_two_layers(flow, mask, ring), *_TWO_LAYERS)
     return layers * _ramp(_bleed(image, mask, ring), *_BLEED) if layers > 0 else 0.0
 
 
-def _two_layers(flow, mask, ring, gx, gy) -> float:
+def _two_layers(flow, mask, ring) -> float:
     """The smaller of two shares of the mask: the pixels that move with the ground, the pixels that move on their own.
 
     The ground's motion is an affine map fitted to the flow on the ring around the mask (RANSAC: the
@@ -457,21 +461,27 @@ def _two_layers(flow, mask, ring, gx, gy) -> float:
     ``_STILL`` px of it moves with the ground, one more than ``_MOVING`` px away moves on its own; a
     mask of one object is (nearly) all one or all the other. 0 when the ring is too small to fit.
     """
-    ys, xs = np.nonzero(ring)
+    ys, xs = _sample(ring, 400)
     if xs.size < 12:
         return 0.0
-    pick = np.linspace(0, xs.size - 1, min(400, xs.size)).astype(int)
-    ys, xs = ys[pick], xs[pick]
     here = np.stack([xs, ys], axis=1).astype(np.float32)
     there = here + flow[ys, xs]
     ground, _ = cv2.estimateAffine2D(here, there, method=cv2.RANSAC, ransacReprojThreshold=1.0)
     if ground is None:
         return 0.0
-    mx, my = gx[mask], gy[mask]
-    off_x = ground[0, 0] * mx + ground[0, 1] * my + ground[0, 2] - mx - flow[..., 0][mask]
-    off_y = ground[1, 0] * mx + ground[1, 1] * my + ground[1, 2] - my - flow[..., 1][mask]
+    ys, xs = _sample(mask, 4000)  # shares: a sample will do
+    moved = flow[ys, xs]
+    off_x = ground[0, 0] * xs + ground[0, 1] * ys + ground[0, 2] - xs - moved[:, 0]
+    off_y = ground[1, 0] * xs + ground[1, 1] * ys + ground[1, 2] - ys - moved[:, 1]
     off = np.hypot(off_x, off_y)
     return float(min((off < _STILL).mean(), (off > _MOVING).mean()))
+
+
+def _sample(region: np.ndarray, about: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of about ``about`` pixels of ``region``, spread over it on a regular grid."""
+    step = max(1, int(np.sqrt(np.count_nonzero(region) / about)))
+    ys, xs = np.nonzero(region[::step, ::step])
+    return ys * step, xs * step
 
 
 def _bleed(image, mask, ring) -> float:
@@ -480,10 +490,11 @@ def _bleed(image, mask, ring) -> float:
     The colours of an object's own cut stop at its edge, so beyond chance (a few per cent) its ring is
     made of other colours; a cut that ends inside a surface has that surface on both sides.
     """
-    index = _colour_index(image)[ring]
-    inside = ColourModel._histogram(image, mask)
-    outside = ColourModel._histogram(image, ring)
-    return float((inside[index] > outside[index]).mean())
+    index = _colour_index(image)
+    inside = np.bincount(index[mask], minlength=_BINS**3) / np.count_nonzero(mask)
+    around = index[ring]
+    outside = np.bincount(around, minlength=_BINS**3) / around.size
+    return float((inside[around] > outside[around]).mean())
 
 
 def _unsupported_edge(image, flow, mask, cell: int = 12, depth: int = 5) -> float:
@@ -498,6 +509,10 @@ def _unsupported_edge(image, flow, mask, cell: int = 12, depth: int = 5) -> floa
     more than half a pixel. The mask's own outermost 2 px are a band of their own: an outline (a
     badge's rim, a dark silhouette line) differs from both sides while they are alike.
     """
+    if not mask.any():
+        return 0.0
+    x0, y0, x1, y1 = padded_box(bounding_box(mask), pad=depth + 2, width=mask.shape[1], height=mask.shape[0])
+    image, flow, mask = image[y0:y1, x0:x1], flow[y0:y1, x0:x1], mask[y0:y1, x0:x1]
     inside, outside = _distance(mask), _distance(~mask)
     # The bands, 1 (rim), 2 (inner), 3 (outer), and each pixel's window: one bincount per channel for all.
     band = np.zeros(mask.shape, np.intp)
