@@ -99,9 +99,11 @@ class ColourModel:
     def _update_table(self) -> None:
         self.table = np.log(self.fg) - np.log(self.bg)
 
-    def learn_surroundings(self, image: np.ndarray, mask: np.ndarray, rate: float) -> None:
+    def learn_surroundings(self, image: np.ndarray, mask: np.ndarray, rate: float, ring=None) -> None:
+        """``ring``: the mask's ``_ring`` when the caller has it already."""
         if mask.any():
-            self.bg = (1 - rate) * self.bg + rate * self._histogram(image, self._ring(mask))
+            ring = self._ring(mask) if ring is None else ring
+            self.bg = (1 - rate) * self.bg + rate * self._histogram(image, ring)
             self._update_table()
 
     def log_ratio(self, image: np.ndarray) -> np.ndarray:
@@ -297,7 +299,8 @@ class FlowTracker(Tracker):
         if steady < 0.7:  # the cut ran off (onto look-alike background) or lost most of the object
             refined = crisp.astype(np.uint8)
         mask_small = refined > 0
-        obj.colours.learn_surroundings(small_image, mask_small, self.surroundings_rate)
+        ring = ColourModel._ring(mask_small)
+        obj.colours.learn_surroundings(small_image, mask_small, self.surroundings_rate, ring)
 
         # Confidence: colours still the keyframe's, flow explains the object, area steady.
         looks = _looks_like(obj.palette, small_image, mask_small)
@@ -317,7 +320,7 @@ class FlowTracker(Tracker):
         # signs show on consecutive frames; a flow glitch, or an edge landing 2 px off, shows on one:
         # a frame's evidence counts as far as the frame before agrees, then carries on, fading.
         evidence = max(
-            _slab_evidence(small_image, flow, mask_small),
+            _slab_evidence(small_image, flow, mask_small, ring),
             _ramp(_unsupported_edge(small_image, flow, mask_small), *_BARE_EDGE),
         )
         obj.suspicion = max(min(evidence, obj.evidence), _PERSIST * obj.suspicion)
@@ -431,7 +434,7 @@ def _ramp(value: float, low: float, high: float) -> float:
     return float(np.clip((value - low) / (high - low), 0.0, 1.0))
 
 
-def _slab_evidence(image, flow, mask) -> float:
+def _slab_evidence(image, flow, mask, ring) -> float:
     """How likely the mask holds a slab of ground beside the object, in [0, 1]: two failures the colour,
     motion-residual and area scores cannot see, because the mask keeps the colours and motion it had.
     A keyframe cut that took a patch of wall beside a player, or a mask that slid onto ground of the
@@ -444,9 +447,9 @@ def _slab_evidence(image, flow, mask) -> float:
     - The mask's colours go on past its edge (``_bleed``): its ring holds pixels of the colours the
       mask is made of. Alone, that is also an object on ground of its own colour.
 
-    A slab of ground taken in shows both: it moves with the ground and is made of it.
+    A slab of ground taken in shows both: it moves with the ground and is made of it. ``ring`` is the
+    mask's ``ColourModel._ring``, the ground around it.
     """
-    ring = ColourModel._ring(mask)
     if not mask.any() or not ring.any():
         return 0.0
     layers = _ramp(_two_layers(flow, mask, ring), *_TWO_LAYERS)
