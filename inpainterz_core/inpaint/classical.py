@@ -91,6 +91,8 @@ class FlowGuidedInpainter(Inpainter):
         self.band = band  # width of the known band that measures the spatial fill's error
         self.window = window
         self.reach = reach
+        # Telea sums over a disc of this radius per hole pixel: 3 scores 0.03-0.14 dB below 5 on the eval
+        # cases' true masks and costs about 2.5x less
         self.telea_radius = telea_radius
         self.ring = ring  # width of the band around the hole that calibrates temporal flow completion
         self.grow = grow  # flow this close to the hole is dragged by the object, so it is replaced too
@@ -117,12 +119,14 @@ class FlowGuidedInpainter(Inpainter):
         weight = np.zeros(total.shape[:3], np.float32)
         squares = np.zeros(total.shape[:3], np.float32)  # weighted sum of the estimates' squared colours
         agreement = np.zeros(total.shape[:3], np.float32)  # sum over estimates of 1 / expected squared error
-        for estimate, disagreement, reach, warp_error in self._estimates(
+        for estimate, disagreement, nearness, warp_error in self._estimates(
             frames, masks, grays, hidden, rings, targets, t_lo, t_hi
         ):
             # expected squared error of the copies from their path lengths (step 6 of the module docstring);
             # pixels no copy reached (filled as never revealed) get the prior tau
-            path_error = np.where(reach > 0, warp_error[:, None, None] / np.maximum(reach, 1e-6), self.tau**2)
+            path_error = np.where(
+                nearness > 0, warp_error[:, None, None] / np.maximum(nearness, 1e-6), self.tau**2
+            )
             inverse_variance = 1.0 / (path_error + self._local_mean(disagreement, masks[targets]) ** 2)
             agreement += inverse_variance
             confidence = inverse_variance / (1.0 + warp_error[:, None, None])
@@ -175,7 +179,7 @@ class FlowGuidedInpainter(Inpainter):
         return w * propagated + (1.0 - w) * spatial
 
     def _estimates(self, frames, masks, grays, hidden, rings, targets, t_lo, t_hi):
-        """Yield (estimate, disagreement, reach, warp error) per completed flow (see _fill and _ring_warp_error),
+        """Yield (estimate, disagreement, nearness, warp error) per completed flow (see _fill and _ring_warp_error),
         each released before the next is made."""
         for dis, ways in self._flow_estimates:
             # forward[t]: t -> t+1, backward[t]: t -> t-1
@@ -232,10 +236,10 @@ class FlowGuidedInpainter(Inpainter):
     def _fill(self, frames, masks, forward, backward, targets, t_lo, t_hi):
         """Float estimate of the target frames from one completed flow, how much the forward and
         backward copies disagree (mean absolute difference; NaN where they did not both land) and
-        the sum over the copies of 1 / frames travelled (0 where none landed)."""
+        its nearness: the sum over the copies of 1 / frames travelled (0 where none landed)."""
         out = frames[targets].astype(np.float32)
         disagreement = np.full(out.shape[:3], np.nan, np.float32)
-        reach = np.zeros(out.shape[:3], np.float32)
+        nearness = np.zeros(out.shape[:3], np.float32)
         previous = None  # last output frame, to carry never-seen fill along the flow
         for n, k in enumerate(targets):
             hole = masks[k]
@@ -253,7 +257,7 @@ class FlowGuidedInpainter(Inpainter):
                 weight[landed] += 1.0 / distance[landed]
                 copies.append(np.where(landed[:, None], colour, np.nan))
             disagreement[n, ys, xs] = np.abs(copies[0] - copies[1]).mean(1)
-            reach[n, ys, xs] = weight
+            nearness[n, ys, xs] = weight
             found = weight > 0
             result = frames[k].copy()
             result[ys[found], xs[found]] = np.clip(total[found] / weight[found, None] + 0.5, 0, 255)
@@ -263,7 +267,7 @@ class FlowGuidedInpainter(Inpainter):
                 result = self._fill_unseen(result, missing, previous, backward.get(k))
             out[n] = result
             previous = result
-        return out, disagreement, reach
+        return out, disagreement, nearness
 
     @staticmethod
     def _smoothed_grey(frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
