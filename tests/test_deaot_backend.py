@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
-from golden import GOLDEN, one_torch_thread  # noqa: F401 (the fixture applies to every test here)
+from golden import one_torch_thread  # noqa: F401 (the fixture applies to every test here)
 
+from bench.golden import GOLDEN, recipe_weights
 from inpainterz_core.errors import InputError, MissingWeightsError
 from inpainterz_core.track.deaot import DeAOTTracker
 
@@ -100,17 +99,9 @@ def test_bad_input_is_an_input_error(tracker):
         tracker.reset(frame, TWO_OBJECTS[:-1])
 
 
-def _recipe_state_dict() -> dict[str, torch.Tensor]:
-    spec = importlib.util.spec_from_file_location("golden_recipe", GOLDEN / "recipe.py")
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
-    state = recipe.recipe_state_dict(str(GOLDEN / "deaot_r50l" / "manifest.json"), seed=3)
-    return {name: torch.from_numpy(value) for name, value in state.items()}
-
-
 @pytest.mark.skipif(not (GOLDEN / "recipe.py").is_file(), reason=f"golden recipe not found at {GOLDEN}")
 def test_checkpoint_loading_and_truncated_file(tmp_path):
-    state = _recipe_state_dict()
+    state = recipe_weights("deaot_r50l", seed=3)
     path = tmp_path / "R50_DeAOTL_PRE_YTB_DAV.pth"
     torch.save({"state_dict": {f"module.{name}": value for name, value in state.items()}}, path)
 

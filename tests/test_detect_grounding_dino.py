@@ -13,6 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from golden import one_torch_thread  # noqa: E402, F401 (the fixture applies to every test here)
+
 from bench.standins import grounding_dino_standin  # noqa: E402
 from inpainterz_core import backends, weights  # noqa: E402
 from inpainterz_core.cli import main  # noqa: E402
@@ -24,14 +26,6 @@ from inpainterz_core.video import read_mask  # noqa: E402
 
 #: Random weights score boxes anywhere in 0..1: thresholds low enough that something is always found.
 LOW = ["--box-threshold", "0.05", "--text-threshold", "0.05"]
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

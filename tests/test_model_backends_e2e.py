@@ -5,38 +5,22 @@ models' random initialisation, and SAM's random initialisation: quality is meani
 is that the real checkpoint files would load and the whole run works and has the right shapes.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from bench.golden import GOLDEN, recipe_weights
 from inpainterz_core import weights
 from inpainterz_core.masks import dilate
 from inpainterz_core.settings import Settings
 from inpainterz_core.video import open_video, read_mask
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-
 pytestmark = pytest.mark.slow
-
-
-def _recipe_state(manifest_dir):
-    recipe_path = SHARED / "golden" / "recipe.py"
-    if not recipe_path.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location("golden_recipe", recipe_path)
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
-    state = recipe.recipe_state_dict(
-        str(SHARED / "golden" / manifest_dir / "manifest.json"), seed=7, gain=0.5
-    )
-    return {k: torch.from_numpy(v) for k, v in state.items()}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +29,8 @@ def ckpt_dir(tmp_path_factory):
     recipes = {"deaot_r50l": "deaot_r50l", "e2fgvi_hq": "e2fgvi_hq", "e2fgvi": "e2fgvi_cvpr22"}
     for name in ("sam_vit_b", "deaot_r50l", "e2fgvi_hq"):
         entry = weights.get(name)
-        state = _recipe_state(recipes[name]) if name in recipes else None
+        have_recipe = name in recipes and (GOLDEN / "recipe.py").is_file()
+        state = recipe_weights(recipes[name], seed=7, gain=0.5) if have_recipe else None
         if state is None:
             state = entry.build_model().state_dict()
         # DeAOT's official file wraps its weights; the loader must unwrap them as it would the real one.
