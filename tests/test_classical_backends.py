@@ -44,7 +44,7 @@ def test_grabcut_cache_is_bounded(pan_clip):
     seg = GrabCutSegmenter(cache_size=2)
     for key in range(4):
         seg.set_image(key, pan_clip.frame(key))
-    with pytest.raises(KeyError):
+    with pytest.raises(InputError, match="set_image"):  # evicted: one clear line, not a KeyError
         seg.predict(0, click_prompt(pan_clip))
 
 

@@ -17,38 +17,34 @@ dark wall), or when GrabCut's cut is less distinct from its surroundings than it
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Hashable
 
 import cv2
 import numpy as np
 
+from .. import crops
 from ..masks import bounding_box, ellipse, padded_box
 from ..prompts import ObjectPrompt
-from .base import Segmenter
+from .base import EmbeddingCache, Segmenter, rgb_image
 
 
 class GrabCutSegmenter(Segmenter):
     name = "grabcut"
 
     def __init__(self, cache_size: int = 8, work_side: int = 256, iterations: int = 3):
-        self.cache_size = cache_size
         self.work_side = work_side
         self.iterations = iterations
-        self._images: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._images: EmbeddingCache[np.ndarray] = EmbeddingCache(cache_size)
 
     def set_image(self, key: Hashable, image: np.ndarray) -> None:
-        if key in self._images:
-            self._images.move_to_end(key)
-            return
+        image = rgb_image(image, "GrabCut")
         # Edge-preserving smoothing takes the compression noise out of the colour models.
-        self._images[key] = cv2.bilateralFilter(np.ascontiguousarray(image), 5, 30, 5)
-        while len(self._images) > self.cache_size:
-            self._images.popitem(last=False)
+        self._images.get_or_make(
+            key, image.shape, lambda: cv2.bilateralFilter(np.ascontiguousarray(image), 5, 30, 5)
+        )
 
     def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
         image = self._images[key]
-        self._images.move_to_end(key)
         box = self._region_of_interest(image, prompt)
         mask = self._cut(image, box, prompt, None)
         # A click alone only says where the object starts: while the mask fills its box to the
@@ -72,11 +68,8 @@ class GrabCutSegmenter(Segmenter):
         x0, y0, x1, y1 = padded_box(
             box, pad=max(8, (box[2] - box[0] + box[3] - box[1]) // 4), width=w, height=h
         )
-        crop = image[y0:y1, x0:x1]
-        scale = min(1.0, self.work_side / max(crop.shape[:2]))
-        small = (
-            cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else crop
-        )
+        scale, work = crops.fit(x1 - x0, y1 - y0, self.work_side)
+        small = crops.resize(image[y0:y1, x0:x1], work)
         inbox = np.zeros(small.shape[:2], bool)
         bx0, by0, bx1, by1 = ((np.array(box) - [x0, y0, x0, y0]) * scale).round().astype(int)
         inbox[max(by0, 0) : by1, max(bx0, 0) : bx1] = True
@@ -94,11 +87,7 @@ class GrabCutSegmenter(Segmenter):
             completes = inside >= 0.9 and enclosed.sum() > 1.25 * fg.sum()
             if completes or _distinctness(small, fg) < _distinctness(small, enclosed):
                 fg = enclosed
-        if scale < 1:
-            fg = cv2.resize(fg, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-        mask = np.zeros((h, w), bool)
-        mask[y0:y1, x0:x1] = fg > 0
-        return mask
+        return crops.uncrop_mask(fg, (x0, y0, x1, y1), (h, w))
 
     def _grabcut(self, small, inbox, clicks, radius, previous: np.ndarray | None) -> np.ndarray:
         """GrabCut with the box as probable foreground, clicks as certain seeds; ``previous`` (the cut

@@ -38,6 +38,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .. import crops
 from ..masks import bounding_box, padded_box
 from ..segment.classical import take_mixed_rim
 from .base import Tracker
@@ -251,11 +252,9 @@ class FlowTracker(Tracker):
         box = bounding_box(obj.mask)
         dx, dy = np.round(obj.velocity).astype(int)
         moved = (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
-        union = (min(box[0], moved[0]), min(box[1], moved[1]), max(box[2], moved[2]), max(box[3], moved[3]))
         size = max(box[2] - box[0], box[3] - box[1])
-        x0, y0, x1, y1 = padded_box(union, pad=max(16, size // 2), width=w, height=h)
-        scale = min(1.0, self.work_side / max(x1 - x0, y1 - y0))
-        dsize = (max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale)))
+        x0, y0, x1, y1 = padded_box(crops.union((box, moved)), pad=max(16, size // 2), width=w, height=h)
+        scale, dsize = crops.fit(x1 - x0, y1 - y0, self.work_side)
 
         def shrink(a, interp=cv2.INTER_AREA):
             return cv2.resize(a, dsize, interpolation=interp) if scale < 1 else a
@@ -326,10 +325,7 @@ class FlowTracker(Tracker):
         obj.suspicion = max(min(evidence, obj.evidence), _PERSIST * obj.suspicion)
         obj.evidence = evidence
 
-        if scale < 1:
-            refined = cv2.resize(refined, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-        mask = np.zeros((h, w), bool)
-        mask[y0:y1, x0:x1] = refined > 0
+        mask = crops.uncrop_mask(refined, (x0, y0, x1, y1), (h, w))
         # The colour re-cut sheds the blended pixels on the edge (part ground, part object): put them back.
         return take_mixed_rim(image, mask, steps=1), float(confidence)
 
