@@ -62,8 +62,11 @@ def _hole(labels: np.ndarray, radius: int) -> np.ndarray:
 
 def _plan(boxes: dict[int, tuple | None], start, stop, chunk, reach, width, height) -> list[_Chunk]:
     chunks = []
-    for a in range(start, stop, chunk):
-        targets = range(a, min(stop, a + chunk))
+    starts = list(range(start, stop, chunk))
+    if len(starts) > 1 and stop - starts[-1] < chunk // 2:
+        starts.pop()  # a short tail joins the chunk before it: its own window would re-read 2 x reach frames
+    for n, a in enumerate(starts):
+        targets = range(a, starts[n + 1] if n + 1 < len(starts) else stop)
         window = range(max(start, a - reach), min(stop, targets.stop + reach))
         box = None
         if any(boxes[f] is not None for f in targets):
