@@ -295,7 +295,7 @@ def run_remove(args) -> int:
 
 
 def run_segment(args) -> int:
-    from . import backends, pipeline
+    from . import pipeline
     from .outputs import staged, write_png
     from .video import frame_name, open_video
 
@@ -303,9 +303,7 @@ def run_segment(args) -> int:
     prompts = prompts_from_args(args)
     with open_video(args.input) as source:
         t0 = time.perf_counter()
-        detector = backends.make_detector(settings) if prompts.text is not None else None
-        segmenter = backends.make_segmenter(settings)
-        keyframes = pipeline.segment_keyframes(source, prompts, segmenter, detector=detector)
+        keyframes, segmenter, _ = pipeline.segment_prompts(source, prompts, settings)
         with staged(args.output, ["masks"]) as scratch:
             (scratch / "masks").mkdir()
             for frame, labels in keyframes.items():
@@ -321,16 +319,14 @@ def run_segment(args) -> int:
 
 
 def run_track(args) -> int:
-    from . import backends, pipeline
+    from . import pipeline
     from .video import open_video
 
     settings = settings_from_args(args)
     prompts = prompts_from_args(args)
     bars = ProgressBars(args.quiet)
     with open_video(args.input) as source:
-        detector = backends.make_detector(settings) if prompts.text is not None else None
-        segmenter = backends.make_segmenter(settings)
-        keyframes = pipeline.segment_keyframes(source, prompts, segmenter, detector=detector)
+        keyframes, segmenter, detector = pipeline.segment_prompts(source, prompts, settings)
         try:
             report = pipeline.track(
                 source,

@@ -24,17 +24,19 @@ from ..prompts import Prompts
 from ..settings import Settings
 from .common import Progress, open_source, peak_gpu_mb, peak_rss_mb
 from .painting import inpaint
-from .tracking import Keyframes, find_objects, segment_keyframes, track
+from .tracking import Keyframes, Prompted, find_objects, segment_keyframes, segment_prompts, track
 
 __all__ = [
     "Keyframes",
     "Progress",
+    "Prompted",
     "find_objects",
     "inpaint",
     "peak_gpu_mb",
     "peak_rss_mb",
     "remove",
     "segment_keyframes",
+    "segment_prompts",
     "track",
 ]
 
@@ -57,10 +59,7 @@ def remove(
     with open_source(source) as src, staged(out_dir, RESULT_NAMES, whole_result=True) as scratch:
         t0 = time.perf_counter()
         stat = os.stat(src.path)  # what a batch's resume compares: the same input, unchanged
-        # The detector first: a text prompt without its weights fails before anything else loads.
-        detector = backends.make_detector(settings) if prompts.text is not None else None
-        segmenter = backends.make_segmenter(settings)
-        keyframes = segment_keyframes(src, prompts, segmenter, detector=detector)
+        keyframes, segmenter, detector = segment_prompts(src, prompts, settings)
         seconds["segment"] = time.perf_counter() - t0  # with the detection on the text frame
         tracked = track(
             src,

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -184,6 +185,24 @@ def _objects_of(keyframes: dict[int, np.ndarray]) -> list[dict]:
             if int(k) not in records:
                 records[int(k)] = _object(int(k), frame, box=_mask_box(keyframes[frame] == k))
     return [records[k] for k in sorted(records)]
+
+
+class Prompted(NamedTuple):
+    """The prompted frames' label maps and the backends that made them (tracking re-uses them)."""
+
+    keyframes: Keyframes
+    segmenter: object
+    detector: object | None
+
+
+def segment_prompts(source: FrameSource, prompts: Prompts, settings: Settings) -> Prompted:
+    """Build the backends the prompts need and segment the prompted frames.
+
+    The detector is built first: a text prompt without its weights fails before anything else loads.
+    """
+    detector = backends.make_detector(settings) if prompts.text is not None else None
+    segmenter = backends.make_segmenter(settings)
+    return Prompted(segment_keyframes(source, prompts, segmenter, detector=detector), segmenter, detector)
 
 
 #: A frame whose tracker confidence is below this is listed in ``check_frames``.
