@@ -483,3 +483,97 @@ def test_the_cli_reads_text_from_flags_and_from_a_prompts_file(tmp_path):
     file.write_text(json.dumps({"text": {"text": "logo", "box_threshold": 2}}))
     with pytest.raises(InputError, match="box_threshold"):
         prompts_from_args(parser.parse_args(["track", "c.mp4", "-o", "o", "--prompts", str(file)]))
+
+
+class StillPairClip(EnteringClip):
+    """The blue square and a red one standing still beside it, both there from frame 0."""
+
+    def box(self, i, colour):
+        return (20, 30, 20 + self.side, 30 + self.side) if colour == "blue" else (90, 50, 90 + self.side, 70)
+
+
+def test_a_box_the_user_dropped_is_never_found_again_as_a_new_object(tmp_path):
+    """Both squares are found on frame 0; the user keeps the blue one and drops the red one (it stays in the
+    picture). Detection every 8 frames finds the red square again: it is the kept object, not a new one."""
+    clip = StillPairClip(frames=24)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(clip.frames):
+        write_png(folder / frame_name(i), clip.frame(i))
+    text = TextPrompt("blue square . red square", detect_every=8)
+    detector, segmenter = FakeDetector(colour_boxes), GrabCutSegmenter()
+    with open_video(folder) as source:
+        segmenter.set_image(0, source.read(0))
+        blue = segmenter.predict(0, ObjectPrompt(0, box=clip.box(0, "blue"), object_id=1))
+        dropped = segmenter.predict(0, ObjectPrompt(0, box=clip.box(0, "red"), object_id=1))
+        keyframes = {0: blue.astype(np.uint8)}
+        report = track(
+            source,
+            keyframes,
+            Settings(backend="classical"),
+            tmp_path / "out",
+            text=text,
+            detector=detector,
+            segmenter=segmenter,
+            keep={0: dropped.astype(np.uint8)},
+        )
+    assert len(detector.calls) == 2  # frames 8 and 16 looked at again
+    assert [o["object_id"] for o in report["objects"]] == [1]
+    masks = masks_of(tmp_path / "out")
+    assert len(masks) == clip.frames
+    for i, labels in enumerate(masks):
+        assert not labels[clip.mask(i, "red")].any(), f"frame {i}: the dropped red square is masked"
+        assert set(np.unique(labels)) <= {0, 1}, i
+        assert (labels[clip.mask(i, "blue")] == 1).mean() > 0.9, i
+
+
+def test_kept_objects_take_ids_no_object_uses_and_new_objects_skip_them(entering, tmp_path):
+    """A kept object takes the highest free id; the red square entering later still takes id 2, and the kept
+    object's area (the blue square, dropped here) is never written, not even by the backward merge."""
+    clip, folder = entering
+    text = TextPrompt("blue square . red square", detect_every=8)
+    tracker = StubTracker()
+    with open_video(folder) as source:
+        keep = {0: clip.mask(0, "blue").astype(np.uint8)}
+        click = np.zeros((clip.height, clip.width), np.uint8)
+        click[2:6, 2:6] = 1  # an object of the user's in a corner
+        report = track(
+            source,
+            {0: click},
+            Settings(),
+            tmp_path / "out",
+            tracker=tracker,
+            text=text,
+            detector=FakeDetector(colour_boxes),
+            segmenter=GrabCutSegmenter(),
+            keep=keep,
+        )
+    user, red = report["objects"][:2]  # (the stub leaves the red square's label behind: found again on 32)
+    assert (user["object_id"], red["object_id"], red["phrase"], red["first_frame"]) == (
+        1,
+        2,
+        "red square",
+        24,
+    )
+    assert all(o["phrase"] != "blue square" for o in report["objects"])
+    assert tracker.resets[0] == [1, 255]  # the kept object tracked with the user's
+    for i, labels in enumerate(masks_of(tmp_path / "out")):
+        assert not labels[clip.mask(i, "blue")].any(), i
+        assert (labels == 255).sum() == 0, i
+
+
+@pytest.mark.parametrize(
+    "keep, says",
+    [({3: np.ones((96, 160), np.uint8)}, "no keyframe"), ({0: np.ones((10, 10), np.uint8)}, "10x10")],
+)
+def test_bad_kept_objects_are_one_input_error(entering, tmp_path, keep, says):
+    clip, folder = entering
+    with open_video(folder) as source, pytest.raises(InputError, match=says):
+        track(
+            source,
+            {0: clip.mask(0, "blue").astype(np.uint8)},
+            Settings(),
+            tmp_path / "out",
+            tracker=StubTracker(),
+            keep=keep,
+        )

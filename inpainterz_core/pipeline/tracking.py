@@ -212,6 +212,54 @@ LOW_CONFIDENCE = 0.5
 # -- track ------------------------------------------------------------------------------------------------
 
 
+def _with_kept(keyframes: dict[int, np.ndarray], keep: dict[int, np.ndarray], used: set[int]):
+    """The keyframes with the kept objects painted where they are background, and the ids they took.
+
+    Each nonzero value of ``keep[frame]`` is one kept object; it takes the highest id no object uses
+    (new objects take the lowest), so the 8-bit label maps hold both.
+    """
+    free = (k for k in range(MAX_OBJECT_ID, 0, -1) if k not in used)
+    merged, kept = dict(keyframes), set()
+    for frame in sorted(keep):
+        labels = merged[frame].copy()
+        for value in np.unique(keep[frame][keep[frame] > 0]):
+            object_id = next(free, None)
+            if object_id is None:
+                raise InputError(
+                    f"more than {MAX_OBJECT_ID} objects and kept objects: keep fewer or drop some objects"
+                )
+            kept.add(object_id)
+            labels[(keep[frame] == value) & (labels == 0)] = object_id
+        merged[frame] = labels
+    return merged, kept
+
+
+def _check_keep(keep: dict[int, np.ndarray], keyframes, width: int, height: int) -> None:
+    for frame, labels in keep.items():
+        if frame not in keyframes:
+            raise InputError(
+                f"kept objects on frame {frame}: it is no keyframe (keep the text frame's drops)"
+            )
+        if labels.shape != (height, width):
+            raise InputError(
+                f"kept objects on frame {frame}: mask is {labels.shape[1]}x{labels.shape[0]}, "
+                f"the video is {width}x{height}"
+            )
+
+
+def _strip(masks_dir: Path, ids: set[int], start: int, stop: int, cancel) -> None:
+    """Kept objects are tracked so that re-detection sees them, but nothing is painted there: zero them."""
+    ids = np.array(sorted(ids), np.uint8)
+    for index in range(start, stop):
+        check_cancel(cancel)
+        path = masks_dir / frame_name(index)
+        labels = read_mask(path)
+        kept = np.isin(labels, ids)
+        if kept.any():
+            labels[kept] = 0
+            write_png(path, labels)
+
+
 def _merge_keyframe(tracked: np.ndarray, keyframe: np.ndarray) -> np.ndarray:
     """A corrected keyframe wins for the objects it names; the other objects keep their tracked masks."""
     merged = tracked.copy()
@@ -233,12 +281,14 @@ class _Redetect:
     #: A detection whose mask lies this much on background is an object not tracked yet (SAM-Track's 0.8).
     NEW_FRACTION = 0.8
 
-    def __init__(self, text: TextPrompt, detector, segmenter, objects: list[dict]):
+    def __init__(
+        self, text: TextPrompt, detector, segmenter, objects: list[dict], kept: set[int] = frozenset()
+    ):
         self.text = text
         self.detector = detector
         self.segmenter = segmenter
         self.objects = objects
-        self.used = {o["object_id"] for o in objects}
+        self.used = {o["object_id"] for o in objects} | set(kept)  # a new object takes none of these
         self.found: list[tuple[int, int, np.ndarray, int]] = []  # (frame, id, mask, direction it was met)
         self.full_said = False
 
@@ -386,6 +436,7 @@ def track(
     text: TextPrompt | None = None,
     detector=None,
     segmenter=None,
+    keep: dict[int, np.ndarray] | None = None,
 ) -> dict:
     """Propagate keyframe label maps over ``frame_range``; writes ``out_dir/masks/%06d.png`` and ``track.json``.
 
@@ -401,6 +452,11 @@ def track(
     they are background. ``detector`` and ``segmenter`` (which turns a found box into a mask) default
     to ``backends.make_detector(settings)`` and ``backends.make_segmenter(settings)``. A ``text`` with
     ``detect_every`` 0 (or no ``text``) tracks the keyframes' objects only.
+
+    Objects the user chose to keep in the picture (boxes found and dropped): ``keep`` maps a keyframe to
+    a label map whose nonzero values are kept objects (e.g. the segmenter's mask of each dropped box on
+    the text frame). They are tracked with the others, so re-detection finds them covered and never
+    adds them as new objects, but they are zeroed in every written mask and are not in ``objects``.
     """
     out_dir = Path(out_dir)
     with open_source(source) as src:
@@ -417,6 +473,13 @@ def track(
                     f"the video is {src.width}x{src.height}"
                 )
         objects = [dict(o) for o in getattr(keyframes, "objects", None) or _objects_of(keyframes)]
+        seeds, kept = keyframes, set()
+        if keep:
+            _check_keep(keep, keyframes, src.width, src.height)
+            used = {o["object_id"] for o in objects}
+            for labels in keyframes.values():
+                used.update(int(k) for k in np.unique(labels[labels > 0]))
+            seeds, kept = _with_kept(keyframes, keep, used)
         redetect = None
         if text is not None and text.detect_every > 0:
             redetect = _Redetect(
@@ -424,14 +487,17 @@ def track(
                 detector or backends.make_detector(settings),
                 segmenter or backends.make_segmenter(settings),
                 objects,
+                kept,
             )
         tracker = tracker or backends.make_tracker(settings)
         t0 = time.perf_counter()
         with staged(out_dir, ["masks", "track.json"]) as scratch:
             (scratch / "masks").mkdir()
             confidence = _track_into(
-                src, keyframes, tracker, scratch / "masks", start, stop, progress, cancel, redetect
+                src, seeds, tracker, scratch / "masks", start, stop, progress, cancel, redetect
             )
+            if kept:
+                _strip(scratch / "masks", kept, start, stop, cancel)
             scores = [confidence[i] for i in range(start, stop)]
             report = {
                 "stage": "track",
