@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from inpainterz_core.pipeline import inpaint as run_inpaint
 from inpainterz_core.pipeline import segment_keyframes
 from inpainterz_core.pipeline import track as run_track
@@ -45,7 +47,19 @@ def track(state: State, request: Request, body: dict) -> None:
             prompts = Prompts(tuple(session.prompts[k] for k in sorted(session.prompts)))
     if not prompts.objects:
         raise ProtocolError("not_ready", "no object has been clicked yet: segment one first")
-    text = None if body["text"] is None else make_text(state, session, body["text"], "track.text")
+    text, keep = None, []
+    if body["text"] is not None:
+        fields = {k: v for k, v in body["text"].items() if k != "keep"}
+        text = make_text(state, session, fields, "track.text")
+        keep = [
+            make_prompt(session, 1, text.frame, [], box, f"track.text.keep[{i}]")
+            for i, box in enumerate(body["text"]["keep"])
+        ]
+        if keep and text.frame not in prompts.keyframes():
+            raise ProtocolError(
+                "bad_request",
+                f"track.text.keep: no object on frame {text.frame} (the text frame) to track the kept boxes with",
+            )
     settings = state.settings(session.settings, body["settings"])
     frame_range = state.frame_range(session, body["start"], body["stop"])
     out_dir = state.out_dir(session, body["out_dir"])
@@ -55,6 +69,7 @@ def track(state: State, request: Request, body: dict) -> None:
         detector = None if text is None else state.detectors.get(settings)
         with state.job_source(session) as source:
             keyframes = segment_keyframes(source, prompts, segmenter)
+            kept = _kept_labels(source, text.frame, keep, segmenter) if keep else None
             report = run_track(
                 source,
                 keyframes,
@@ -66,6 +81,7 @@ def track(state: State, request: Request, body: dict) -> None:
                 text=text,
                 detector=detector,
                 segmenter=segmenter,
+                keep=kept,
             )
         return {
             "out_dir": str(out_dir),
@@ -77,6 +93,15 @@ def track(state: State, request: Request, body: dict) -> None:
         }
 
     start_job(state, request, session, "track", work, out_dir)
+
+
+def _kept_labels(source, frame: int, boxes: list, segmenter) -> dict[int, np.ndarray]:
+    """The segmenter's mask of each kept box, one label each (at most 255), for the core's ``keep``."""
+    segmenter.set_image(frame, source.read(frame))
+    labels = np.zeros((source.height, source.width), np.uint8)
+    for k, prompt in enumerate(boxes, start=1):
+        labels[segmenter.predict(frame, prompt)] = k
+    return {frame: labels}
 
 
 def inpaint(state: State, request: Request, body: dict) -> None:

@@ -122,6 +122,8 @@ TEXT = Field(
         "box_threshold": THRESHOLD,
         "text_threshold": THRESHOLD,
         "detect_every": Int(1, MAX_FRAMES, required=True),
+        # boxes found on ``frame`` that the user dropped: they stay in the picture and are never found again
+        "keep": Field("list", default=[], hi=MAX_DETECTIONS, item=BOX),
     },
 )
 

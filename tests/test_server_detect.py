@@ -224,3 +224,50 @@ def test_track_with_text_finds_objects_that_enter_later(tmp_path, monkeypatch):
         assert labels[60, 40] == 1, i  # the disc, tracked from the click
         square = labels[52:78, 102 + i : 128 + i]
         assert ((square == 2).mean() > 0.8) == (i >= 4), i  # the square, from the frame it was found on
+
+
+def test_track_with_text_never_finds_again_a_box_the_user_dropped(tmp_path, monkeypatch):
+    """The blue square is found on frame 0 and dropped (sent as ``text.keep``): re-detection on frames 2, 4
+    and 6 sees it, but it is tracked as kept, so it is never a new object and never masked."""
+    from inpainterz_server import segmenters
+
+    detectors = []
+
+    def build(settings):
+        detectors.append(ScriptedDetector(blue_boxes))
+        return detectors[-1]
+
+    monkeypatch.setattr(segmenters, "make_detector", build)
+    clip = entering_clip(tmp_path / "clip", enters=0)
+    disc = {"object_id": 1, "frame": 0, "points": [[40, 60, 1]], "box": [24, 44, 56, 76]}
+    text = {"text": "blue square", "frame": 0, "detect_every": 2}
+    with in_process_server(tmp_path) as server, client.Client(server.address, timeout=120) as c:
+        sid = c.open_video(str(clip), settings=CLASSICAL)["session"]
+        for wrong, named in (
+            ({**text, "keep": [[100, 50, 130, 80, 1]]}, "track.text.keep"),
+            ({**text, "keep": [[170, 50, 190, 80]]}, "track.text.keep[0]"),
+            ({**text, "frame": 3, "keep": [[103, 50, 133, 80]]}, "no object on frame 3"),
+            ({**text, "keep": [[100, 50, 130, 80]] * 256}, "track.text.keep"),
+        ):
+            future = c._transmit(
+                "track",
+                {"session": sid, "objects": [disc], "text": wrong},
+                client.JobFuture(c, "track", None),
+            )
+            with pytest.raises(client.ServerError) as e:
+                future.result(30)
+            assert e.value.code in ("bad_request", "too_large") and named in str(e.value), (named, e.value)
+        assert detectors == []
+
+        out = tmp_path / "out"
+        keep = [[100, 50, 130, 80]]  # the box detect found on frame 0, dropped
+        results = c.track(sid, objects=[disc], text={**text, "keep": keep}, out_dir=str(out)).result(120)
+        c.shutdown()
+
+    (detector,) = detectors
+    assert [len(blue_boxes(image)) for image, _, _ in detector.seen] == [1, 1, 1]  # frames 2, 4 and 6
+    assert [(o["object_id"], o["phrase"]) for o in results["objects"]] == [(1, None)]
+    for i in range(8):
+        labels = cv2.imread(str(out / "masks" / f"{i:06d}.png"), cv2.IMREAD_UNCHANGED)
+        assert labels[60, 40] == 1, i  # the disc, tracked from the click
+        assert not labels[50:80, 100 + i : 130 + i].any(), i  # the dropped square: never masked
