@@ -549,6 +549,7 @@ class Connection:
             return
         reply = future.result()
         source.inpainterz.find_frame = frame  # where Track's looking again counts from
+        source.inpainterz.dropped.clear()  # what the user dropped from an older Find no longer counts
         found = source.inpainterz.found
         found.clear()
         for detection in reply["detections"]:
@@ -767,17 +768,23 @@ class Connection:
 
 def find_again(source):
     """The `track` request's text (with the source frame) when the strip asks to look for the Find
-    text's objects again while tracking, else None."""
+    text's objects again while tracking, else None. It carries the boxes the user dropped at Add Found
+    (`keep`), so the server does not find them again as new objects; the server tracks them with the
+    objects on the Find frame, so they go only when an object has a prompt there."""
     prompts = source.inpainterz
     text = prompts.find_text.strip()
     if prompts.find_every <= 0 or not text or prompts.find_frame < 0:
         return None
-    return {
+    request = {
         "text": text,
         "frame": prompts.find_frame,
         "detect_every": prompts.find_every,
         "box_threshold": prompts.find_threshold,
     }
+    keep = [[d.x0, d.y0, d.x1, d.y1] for d in prompts.dropped if d.frame == prompts.find_frame]
+    if keep and any(prompts.find_frame in prompt_frames(item) for item in prompts.objects):
+        request["keep"] = keep  # at most 255: a Find answers no more boxes
+    return request
 
 
 def prompt_frames(item):

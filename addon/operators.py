@@ -389,6 +389,12 @@ class INPAINTERZ_OT_add_found(SourceOperator, bpy.types.Operator):
             box.frame, box.x0, box.y0, box.x1, box.y1 = found.frame, found.x0, found.y0, found.x1, found.y1
             conn.segment(source, item, found.frame)
         prompts.active_object = len(prompts.objects) - 1
+        prompts.dropped.clear()  # remembered so that Look Again does not bring them back as new objects
+        for found in prompts.found:
+            if not found.keep:
+                item = prompts.dropped.add()
+                item.frame, item.phrase, item.score = found.frame, found.phrase, found.score
+                item.x0, item.y0, item.x1, item.y1 = found.x0, found.y0, found.x1, found.y1
         prompts.found.clear()
         wake_timer()
         return {"FINISHED"}

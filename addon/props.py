@@ -72,6 +72,10 @@ class InpainterzStrip(bpy.types.PropertyGroup):
         "raise it when it finds too much",
     )
     found: CollectionProperty(type=InpainterzFound)
+    dropped: CollectionProperty(
+        type=InpainterzFound,
+        description="The boxes of the last Find left unticked at Add Found: Look Again keeps them in the picture",
+    )
     find_frame: IntProperty(default=-1, description="Source frame of the last Find answered (-1: none)")
     find_every: IntProperty(
         name="Look Again Every",

@@ -446,6 +446,25 @@ def test_find_says_when_nothing_is_found_and_what_went_wrong(addon, shot, capsys
     assert conn.masks[("shot", 1)][0] == 2  # the click is answered as before
 
 
+def test_a_new_find_forgets_the_boxes_dropped_before(addon, shot):
+    """Look Again sends only the boxes dropped from the latest Find, and none when no object is on its frame."""
+    source, server = shot
+    prompts = source.inpainterz
+    server.detections = [PERSON, DOG]
+    prompts.find_text, prompts.find_every = "person. dog", 4
+    assert bpy.ops.inpainterz.find() == {"FINISHED"}
+    exchange(addon, server)
+    prompts.found[1].keep = False
+    assert bpy.ops.inpainterz.add_found() == {"FINISHED"}
+    assert addon.connection.find_again(source)["keep"] == [DOG["box"]]
+    prompts.find_frame = 3  # Find's frame holds no object now: the server could not track the kept boxes
+    assert "keep" not in addon.connection.find_again(source)
+    prompts.find_frame = 2
+    assert bpy.ops.inpainterz.find() == {"FINISHED"}
+    exchange(addon, server)
+    assert len(prompts.dropped) == 0 and "keep" not in addon.connection.find_again(source)
+
+
 def test_only_the_latest_find_counts(addon, shot):
     """Find pressed twice: the answer to the first text does not fill the list the second asked for."""
     source, server = shot
@@ -471,10 +490,11 @@ def test_track_can_look_again_for_what_find_names(addon, shot, tmp_path, capsys)
     so objects that enter later are found while tracking; at 0 it sends no text."""
     source, server = shot
     prompts = source.inpainterz
-    server.detections = [PERSON]
-    prompts.find_text, prompts.find_threshold = "person", 0.4
+    server.detections = [PERSON, DOG]
+    prompts.find_text, prompts.find_threshold = "person. dog", 0.4
     assert bpy.ops.inpainterz.find() == {"FINISHED"}
     exchange(addon, server)
+    prompts.found[1].keep = False  # the user keeps the dog in the picture
     assert bpy.ops.inpainterz.add_found() == {"FINISHED"}
     assert bpy.ops.inpainterz.track() == {"FINISHED"}
     exchange(addon, server)
@@ -491,10 +511,11 @@ def test_track_can_look_again_for_what_find_names(addon, shot, tmp_path, capsys)
     assert len(server.ops("track")) == 2
     track = server.ops("track")[-1]
     assert track["text"] == {
-        "text": "person",
+        "text": "person. dog",
         "frame": 1,
         "detect_every": 5,
         "box_threshold": pytest.approx(0.4),
+        "keep": [DOG["box"]],  # the box dropped on the Find frame: not found again as a new object
     }
     assert track["objects"][0]["frame"] == 1
 
