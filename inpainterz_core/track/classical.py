@@ -3,7 +3,8 @@
 Per object and per frame, on a crop around where the object is expected (its last box moved
 by its last velocity), scaled to at most ``work_side`` pixels:
 
-1. Motion. DIS optical flow from the new frame back to the previous one. A similarity
+1. Motion. DIS optical flow from the new frame back to the previous one, on grey (plus the
+   object's colour step where grey hardly shows it: a red square as light as its ground). A similarity
    transform fitted to the flow inside the object warps the previous mask rigidly (a badge
    keeps its shape and does not smear onto the background it slides over); the dense flow
    warps it freely (a person's limbs). The share of the object the rigid fit explains
@@ -263,14 +264,21 @@ class FlowTracker(Tracker):
         # last move, so a fast object is near where it was and the coarse-to-fine search finds it.
         sx = int(np.clip(round(-obj.velocity[0]), -x0, w - x1))
         sy = int(np.clip(round(-obj.velocity[1]), -y0, h - y1))
-        cur = np.ascontiguousarray(shrink(gray[y0:y1, x0:x1]))
-        prev_shifted = np.ascontiguousarray(shrink(self._gray[y0 + sy : y1 + sy, x0 + sx : x1 + sx]))
-        flow = self._flow.calc(cur, prev_shifted, None)  # cur(p) ~ prev(p + flow(p))
+        prev_mask = shrink(obj.mask[y0:y1, x0:x1].astype(np.float32), cv2.INTER_LINEAR)
+        small_prev_image = shrink(self._image[y0:y1, x0:x1])
+        # The flow runs on one channel in which the object stands out from its surroundings (see _seen).
+        seen = _seen(small_prev_image, prev_mask > 0.5)
+        flow = self._flow.calc(
+            seen(shrink(image[y0:y1, x0:x1])),
+            seen(shrink(self._image[y0 + sy : y1 + sy, x0 + sx : x1 + sx])),
+            None,
+        )  # cur(p) ~ prev(p + flow(p))
         flow += np.array([sx, sy], np.float32) * scale
+        # The flow's warp is checked on grey, the channel _NOISE and _MISMATCH are measured in.
         prev = np.ascontiguousarray(shrink(self._gray[y0:y1, x0:x1]))
+        cur = np.ascontiguousarray(shrink(gray[y0:y1, x0:x1]))
         gx, gy = np.meshgrid(np.arange(dsize[0], dtype=np.float32), np.arange(dsize[1], dtype=np.float32))
         mx, my = gx + flow[..., 0], gy + flow[..., 1]
-        prev_mask = shrink(obj.mask[y0:y1, x0:x1].astype(np.float32), cv2.INTER_LINEAR)
         dense = cv2.remap(prev_mask, mx, my, cv2.INTER_LINEAR, borderValue=0)
         prior = self._rigid_blend(prev_mask, dense, gx, gy, mx, my)
         by_flow = cv2.remap(prev, mx, my, cv2.INTER_LINEAR)
@@ -281,7 +289,7 @@ class FlowTracker(Tracker):
 
         small_image = shrink(image[y0:y1, x0:x1])
         warped_prev_image = cv2.remap(
-            shrink(self._image[y0:y1, x0:x1]), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            small_prev_image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
         band_px = max(2, round(self.band * size * scale))
         colour = obj.colours.log_ratio(small_image)
@@ -410,6 +418,35 @@ class FlowTracker(Tracker):
         candidate[y0:y1, x0:x1] = placed[: y1 - y0, : x1 - x0] > 0
         looks = _looks_like(obj.palette, image, candidate)
         return candidate, float(score) * float(np.clip((looks - 0.3) / 0.5, 0, 1))
+
+
+_LUMA = np.array([0.299, 0.587, 0.114])  # RGB to grey, as cv2.COLOR_RGB2GRAY
+
+
+def _seen(image: np.ndarray, mask: np.ndarray):
+    """The map from RGB to the one channel the flow runs on; ``mask`` is the object in ``image``.
+
+    Grey, unless the object hardly differs from its surroundings in grey: a pure red square on grey
+    ground of the same lightness is invisible to a flow on grey, which then reports it still. Then
+    the object's colour step is added to grey: its difference from its surroundings (the rest of
+    the crop) with the grey part taken out, as one direction in RGB, in proportion to how little
+    grey shows it (fully below the noise, not at all beyond three times the noise).
+    """
+
+    def grey(a):
+        return cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
+
+    if not mask.any() or mask.all():
+        return grey
+    step = image[mask].mean(axis=0) - image[~mask].mean(axis=0)
+    hue = step - (_LUMA @ step)  # the grey step taken out (grey of (1, 1, 1) is 1)
+    weight = 1.0 - _ramp(abs(float(_LUMA @ step)), _NOISE, 3 * _NOISE)
+    if weight == 0 or np.linalg.norm(hue) < _NOISE:
+        return grey
+    direction = weight * hue / np.linalg.norm(hue)
+    offset = -float(direction @ image[~mask].mean(axis=0))  # the surroundings stay at their grey
+    matrix = np.append(_LUMA + direction, offset)[None].astype(np.float32)
+    return lambda a: cv2.transform(a, matrix)
 
 
 def _trusted(prior: np.ndarray, by_flow: np.ndarray, cur: np.ndarray) -> np.ndarray:
