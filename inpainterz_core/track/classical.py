@@ -266,17 +266,21 @@ class FlowTracker(Tracker):
         sy = int(np.clip(round(-obj.velocity[1]), -y0, h - y1))
         prev_mask = shrink(obj.mask[y0:y1, x0:x1].astype(np.float32), cv2.INTER_LINEAR)
         small_prev_image = shrink(self._image[y0:y1, x0:x1])
-        # The flow runs on one channel in which the object stands out from its surroundings (see _seen).
-        seen = _seen(small_prev_image, prev_mask > 0.5)
-        flow = self._flow.calc(
-            seen(shrink(image[y0:y1, x0:x1])),
-            seen(shrink(self._image[y0 + sy : y1 + sy, x0 + sx : x1 + sx])),
-            None,
-        )  # cur(p) ~ prev(p + flow(p))
-        flow += np.array([sx, sy], np.float32) * scale
-        # The flow's warp is checked on grey, the channel _NOISE and _MISMATCH are measured in.
+        small_image = shrink(image[y0:y1, x0:x1])
         prev = np.ascontiguousarray(shrink(self._gray[y0:y1, x0:x1]))
         cur = np.ascontiguousarray(shrink(gray[y0:y1, x0:x1]))
+        # The flow (cur(p) ~ prev(p + flow(p))) runs on grey, plus the object's colour step where grey
+        # hardly shows it (see _colour_step). The warp is checked on grey, the channel of _NOISE and _MISMATCH.
+        colour_step = _colour_step(small_prev_image, prev_mask > 0.5)
+        if colour_step is None:
+            prev_shifted = shrink(self._gray[y0 + sy : y1 + sy, x0 + sx : x1 + sx])
+            flow = self._flow.calc(cur, np.ascontiguousarray(prev_shifted), None)
+        else:
+            shifted = shrink(self._image[y0 + sy : y1 + sy, x0 + sx : x1 + sx])
+            flow = self._flow.calc(
+                cv2.transform(small_image, colour_step), cv2.transform(shifted, colour_step), None
+            )
+        flow += np.array([sx, sy], np.float32) * scale
         gx, gy = np.meshgrid(np.arange(dsize[0], dtype=np.float32), np.arange(dsize[1], dtype=np.float32))
         mx, my = gx + flow[..., 0], gy + flow[..., 1]
         dense = cv2.remap(prev_mask, mx, my, cv2.INTER_LINEAR, borderValue=0)
@@ -287,7 +291,6 @@ class FlowTracker(Tracker):
         if not crisp.any():
             return np.zeros((h, w), bool), 0.0
 
-        small_image = shrink(image[y0:y1, x0:x1])
         warped_prev_image = cv2.remap(
             small_prev_image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
@@ -423,30 +426,29 @@ class FlowTracker(Tracker):
 _LUMA = np.array([0.299, 0.587, 0.114])  # RGB to grey, as cv2.COLOR_RGB2GRAY
 
 
-def _seen(image: np.ndarray, mask: np.ndarray):
-    """The map from RGB to the one channel the flow runs on; ``mask`` is the object in ``image``.
+def _colour_step(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """The 1x4 RGB-to-one-channel matrix the flow runs on when grey hardly shows the object, else None (grey).
 
-    Grey, unless the object hardly differs from its surroundings in grey: a pure red square on grey
-    ground of the same lightness is invisible to a flow on grey, which then reports it still. Then
-    the object's colour step is added to grey: its difference from its surroundings (the rest of
-    the crop) with the grey part taken out, as one direction in RGB, in proportion to how little
-    grey shows it (fully below the noise, not at all beyond three times the noise).
+    A pure red square on grey ground of the same lightness is invisible to a flow on grey, which then
+    reports it still. Then the object's colour step is added to grey: its difference from its
+    surroundings (the rest of the crop, ``image`` with the object ``mask``) with the grey part taken out,
+    as one direction in RGB, in proportion to how little grey shows it (fully below the noise, not at
+    all beyond three times the noise).
     """
-
-    def grey(a):
-        return cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
-
-    if not mask.any() or mask.all():
-        return grey
-    step = image[mask].mean(axis=0) - image[~mask].mean(axis=0)
+    inside = np.count_nonzero(mask)
+    if inside == 0 or inside == mask.size:
+        return None
+    total = np.array(cv2.mean(image)[:3]) * mask.size
+    inner = np.array(cv2.mean(image, mask.astype(np.uint8))[:3])
+    around = (total - inner * inside) / (mask.size - inside)
+    step = inner - around
     hue = step - (_LUMA @ step)  # the grey step taken out (grey of (1, 1, 1) is 1)
     weight = 1.0 - _ramp(abs(float(_LUMA @ step)), _NOISE, 3 * _NOISE)
     if weight == 0 or np.linalg.norm(hue) < _NOISE:
-        return grey
+        return None
     direction = weight * hue / np.linalg.norm(hue)
-    offset = -float(direction @ image[~mask].mean(axis=0))  # the surroundings stay at their grey
-    matrix = np.append(_LUMA + direction, offset)[None].astype(np.float32)
-    return lambda a: cv2.transform(a, matrix)
+    offset = -float(direction @ around)  # the surroundings stay at their grey
+    return np.append(_LUMA + direction, offset)[None].astype(np.float32)
 
 
 def _trusted(prior: np.ndarray, by_flow: np.ndarray, cur: np.ndarray) -> np.ndarray:
