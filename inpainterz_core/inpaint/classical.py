@@ -451,6 +451,9 @@ class FlowGuidedInpainter(Inpainter):
         (on attach-desert's frames the average scores 2.5-3 dB above either alone)."""
         if previous is None and exemplar is not None:
             exemplar, covered = exemplar
+            # carried along the flow, the fill is resampled (so softened) a little every frame: copied patches
+            # are sharp, so softening them once here spares the first frames that change (the flicker)
+            exemplar = cv2.GaussianBlur(exemplar, (0, 0), 1.0)
             telea = cv2.inpaint(image, missing.astype(np.uint8), self.telea_radius, cv2.INPAINT_TELEA)
             both = missing & covered
             image[missing] = telea[missing]
