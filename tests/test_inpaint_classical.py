@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from inpainterz_core.inpaint.classical import FlowGuidedInpainter
+from inpainterz_core.inpaint.classical import FlowGuidedInpainter, _telea
 from inpainterz_core.masks import dilate
 
 H, W, T = 96, 128, 24
@@ -248,3 +248,21 @@ def test_a_never_revealed_fill_of_sharp_structure_does_not_flicker_on_a_noisy_st
     hole = out[:, masks[0]].astype(np.float64)
     assert np.abs(np.diff(hole, axis=0)).mean() < 2.5
     assert hole_psnr(out, np.repeat(stripes[None], 8, 0).astype(np.uint8), masks[4:12]) > 14
+
+
+def test_telea_on_the_holes_box_equals_telea_on_the_whole_image():
+    """The fill runs Telea on the hole's box only, for speed: it must give exactly what the whole image gives,
+    for holes inside the image and touching its edges, on colour, grey and float (flow) images."""
+    rng = np.random.default_rng(3)
+    colour = texture(H, W)
+    images = [colour, cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY), rng.normal(0, 3, (H, W)).astype(np.float32)]
+    holes = [np.zeros((H, W), np.uint8) for _ in range(3)]
+    cv2.circle(holes[0], (60, 40), 12, 1, -1)
+    cv2.rectangle(holes[1], (0, 70), (20, H - 1), 1, -1)
+    cv2.ellipse(holes[2], (W - 5, 10), (15, 25), 30, 0, 360, 1, -1)
+    for image in images:
+        for hole in holes:
+            for radius in (2, 3, 5):
+                whole = cv2.inpaint(image, hole, radius, cv2.INPAINT_TELEA)
+                assert np.array_equal(_telea(image, hole, radius), whole)
+    assert np.array_equal(_telea(colour, np.zeros((H, W), np.uint8), 3), colour)
