@@ -189,6 +189,13 @@ def _looks_like(palette: np.ndarray, image: np.ndarray, mask: np.ndarray) -> flo
     return float(np.sqrt(palette * _palette(image, mask)).sum()) if mask.any() else 0.0
 
 
+def _masked_match(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Normalised correlation of ``template``'s masked pixels at every place in ``image``; a flat window,
+    where the correlation is undefined (NaN or inf), scores -1 (no match)."""
+    scores = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED, mask=mask)
+    return np.nan_to_num(scores, nan=-1.0, posinf=-1.0, neginf=-1.0)
+
+
 class FlowTracker(Tracker):
     name = "flow"
 
@@ -391,12 +398,7 @@ class FlowTracker(Tracker):
         if templ.shape[0] >= small.shape[0] or templ.shape[1] >= small.shape[1] or not templ_mask.any():
             return None
         # Compare the object's own pixels only: the background in its box has changed since then.
-        scores = np.nan_to_num(
-            cv2.matchTemplate(small, templ, cv2.TM_CCOEFF_NORMED, mask=templ_mask),
-            nan=-1.0,
-            posinf=-1.0,
-            neginf=-1.0,
-        )
+        scores = _masked_match(small, templ, templ_mask)
         _, score, _, (bx, by) = cv2.minMaxLoc(scores)
         if score < 0.6:
             return None
@@ -408,12 +410,7 @@ class FlowTracker(Tracker):
             window = gray[wy0 : min(h, y0 + ph + r), wx0 : min(w, x0 + pw + r)]
             if window.shape[0] >= ph and window.shape[1] >= pw:
                 full = cv2.resize(patch, (pw, ph), interpolation=cv2.INTER_LINEAR)
-                fine = np.nan_to_num(
-                    cv2.matchTemplate(window, full, cv2.TM_CCOEFF_NORMED, mask=placed),
-                    nan=-1.0,
-                    posinf=-1.0,
-                    neginf=-1.0,
-                )
+                fine = _masked_match(window, full, placed)
                 _, _, _, (fx, fy) = cv2.minMaxLoc(fine)
                 x0, y0 = wx0 + fx, wy0 + fy
         x1, y1 = min(w, x0 + pw), min(h, y0 + ph)
