@@ -144,13 +144,15 @@ class FlowGuidedInpainter(Inpainter):
         holes = masks[targets]
         pixels = np.nonzero(holes)
         frame_of = pixels[0]
+        ends = np.searchsorted(frame_of, np.arange(len(targets) + 1))  # frame n's rows: ends[n]:ends[n + 1]
+        starts, _, _ = self._starts({k: masks[k] for k in targets})
         total = np.zeros((len(frame_of), 3), np.float32)
         weight = np.zeros(len(frame_of), np.float32)
         squares = np.zeros(len(frame_of), np.float32)  # weighted sum of the estimates' squared colours
         agreement = np.zeros(len(frame_of), np.float32)  # sum over estimates of 1 / expected squared error
         exemplars = {}  # first frame of a never-revealed area -> (exemplar fill, area), shared by the estimates
         for estimate, disagreement, nearness, warp_error in self._estimates(
-            frames, masks, grays, hidden, rings, targets, t_lo, t_hi, exemplars
+            frames, masks, grays, hidden, rings, targets, t_lo, t_hi, exemplars, (pixels, ends, starts)
         ):
             # expected squared error of the copies from their path lengths (step 6 of the module docstring);
             # pixels no copy reached (filled as never revealed) get the prior tau
@@ -169,7 +171,6 @@ class FlowGuidedInpainter(Inpainter):
         spread = np.zeros(holes.shape, np.float32)
         spread[pixels] = np.maximum(squares / weight - (estimate**2).sum(-1), 0.0)
         out = frames[targets].copy()
-        ends = np.searchsorted(frame_of, np.arange(len(targets) + 1))  # frame n's rows: ends[n]:ends[n + 1]
         for n, k in enumerate(targets):
             hole = masks[k]
             rows = slice(ends[n], ends[n + 1])
@@ -212,7 +213,7 @@ class FlowGuidedInpainter(Inpainter):
         w = (spatial_error / (spatial_error + propagated_error))[:, None]
         return w * propagated + (1.0 - w) * spatial
 
-    def _estimates(self, frames, masks, grays, hidden, rings, targets, t_lo, t_hi, exemplars):
+    def _estimates(self, frames, masks, grays, hidden, rings, targets, t_lo, t_hi, exemplars, points):
         """Yield (estimate, disagreement, nearness, warp error) per completed flow (see _fill and _ring_warp_error),
         each released before the next is made."""
         for dis, ways in self._flow_estimates:
@@ -220,7 +221,9 @@ class FlowGuidedInpainter(Inpainter):
             forward = {t: dis.calc(grays[t], grays[t + 1], None) for t in range(t_lo, t_hi - 1)}
             backward = {t: dis.calc(grays[t], grays[t - 1], None) for t in range(t_lo + 1, t_hi)}
             warp_error = self._ring_warp_error(frames, hidden, rings, forward, backward, targets)
-            fill = partial(self._fill, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars)
+            fill = partial(
+                self._fill, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points
+            )
             # Each completion rewrites only the (grown) holes, in place, and reads only what lies
             # outside them, so one pair of flow sets serves all three in turn (memory: two sets).
             if "temporal" in ways:
@@ -241,18 +244,17 @@ class FlowGuidedInpainter(Inpainter):
         the neighbouring frames: the mean squared colour difference over the ring, one step forward
         and one back, where the pixel lands on a shown one (per colour channel). The estimates are
         weighed by its inverse, and it is the per-step error from which a copy's expected error is made."""
-        error = np.zeros(len(targets), np.float32)
-        for n, k in enumerate(targets):
-            if not hidden[k].any():
-                continue
-            ys, xs = np.nonzero(rings[k])
-            squares = []
-            for step_dir, flows in ((1, forward), (-1, backward)):
-                for _, t, px, py, landed in self._chain(flows, hidden, k, step_dir, xs, ys, steps=1):
-                    reached = _sample(frames[t], px, py).astype(np.float32)
-                    squares.append(((reached - frames[k][ys[landed], xs[landed]]) ** 2).ravel())
-            squares = np.concatenate(squares) if squares else np.empty(0)
-            error[n] = squares.mean() if squares.size else 0.0
+        starts, ys, xs = self._starts({k: rings[k] for k in targets if hidden[k].any()})
+        sums = np.zeros(len(targets))
+        counts = np.zeros(len(targets))
+        for step_dir, flows in ((1, forward), (-1, backward)):
+            for t, px, py, rows, origin in self._chains(flows, hidden, starts, step_dir, 1):
+                reached = _sample(frames[t], px, py).astype(np.float32)
+                squares = ((reached - frames[origin, ys[rows], xs[rows]]) ** 2).sum(1)
+                n = origin - targets.start
+                sums += np.bincount(n, squares, len(targets))
+                counts += np.bincount(n, minlength=len(targets))
+        error = (sums / np.maximum(3 * counts, 1)).astype(np.float32)
         return error
 
     def _local_mean(self, values: np.ndarray, holes: np.ndarray) -> np.ndarray:
@@ -268,46 +270,78 @@ class FlowGuidedInpainter(Inpainter):
             out[n] = np.where(den > 0.05, num / np.maximum(den, 1e-6), self.tau)
         return out
 
-    def _fill(self, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars):
+    def _fill(self, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points):
         """Float estimate of the target frames' hole pixels from one completed flow (one row per pixel, in
         the order of np.nonzero(masks[targets])), how much the forward and backward copies disagree (mean
         absolute difference, as whole frames; NaN where they did not both land) and its nearness per hole
         pixel: the sum over the copies of 1 / frames travelled (0 where none landed)."""
+        (frame_of, ys, xs), ends, starts = points
+        window = {t: masks[t] for t in range(t_lo, t_hi)}
+        total = np.zeros((len(ys), 3), np.float32)
+        nearness = np.zeros(len(ys), np.float32)
+        copies = []
+        for step_dir, flows in ((1, forward), (-1, backward)):
+            # the colour of the first real pixel each hole pixel lands on, and how many frames away
+            colour = np.full((len(ys), 3), np.nan, np.float32)
+            distance = np.zeros(len(ys), np.float32)
+            for t, px, py, rows, origin in self._chains(flows, window, starts, step_dir, self.reach):
+                colour[rows] = _sample(frames[t], px, py)
+                distance[rows] = np.abs(t - origin)
+            landed = distance > 0
+            total[landed] += colour[landed] / distance[landed, None]
+            nearness[landed] += 1.0 / distance[landed]
+            copies.append(colour)
         disagreement = np.full(masks[targets].shape, np.nan, np.float32)
-        estimates, nearness = [], []
-        previous = None  # last output frame, to carry never-seen fill along the flow
+        disagreement[frame_of, ys, xs] = np.abs(copies[0] - copies[1]).mean(1)
+        found = nearness > 0
+        estimate = np.zeros((len(ys), 3), np.uint8)
+        estimate[found] = np.clip(total[found] / nearness[found, None] + 0.5, 0, 255)
+        # pixels no copy reached are filled frame by frame: from the previous output frame when it has a hole
+        previous = None
         for n, k in enumerate(targets):
-            hole = masks[k]
-            if not hole.any():
+            rows = slice(ends[n], ends[n + 1])
+            if rows.start == rows.stop:
                 previous = None
                 continue
-            ys, xs = np.nonzero(hole)
-            total = np.zeros((len(xs), 3), np.float32)
-            weight = np.zeros(len(xs), np.float32)
-            copies = []
-            for step_dir, flows in ((1, forward), (-1, backward)):
-                colour, distance = self._propagate(frames, masks, flows, k, step_dir, xs, ys, t_lo, t_hi)
-                landed = distance > 0
-                total[landed] += colour[landed] / distance[landed, None]
-                weight[landed] += 1.0 / distance[landed]
-                copies.append(np.where(landed[:, None], colour, np.nan))
-            disagreement[n, ys, xs] = np.abs(copies[0] - copies[1]).mean(1)
-            nearness.append(weight)
-            found = weight > 0
+            lost_here = not found[rows].all()
+            lost_next = n + 1 < len(targets) and not found[ends[n + 1] : ends[n + 2]].all()
+            if not (lost_here or lost_next):
+                previous = None  # the next frame has no lost pixel, so it never reads this one
+                continue
             result = frames[k].copy()
-            result[ys[found], xs[found]] = np.clip(total[found] / weight[found, None] + 0.5, 0, 255)
-            missing = np.zeros_like(hole)
-            missing[ys[~found], xs[~found]] = True
-            if missing.any():
+            here_ys, here_xs = ys[rows], xs[rows]
+            result[here_ys, here_xs] = estimate[rows]
+            if lost_here:
+                lost = found[rows] == 0
+                missing = np.zeros_like(masks[k])
+                missing[here_ys[lost], here_xs[lost]] = True
                 if previous is None and k not in exemplars:
                     fill = exemplar_fill(result, missing)
                     exemplars[k] = None if fill is None else (fill, missing)
                 result = self._fill_unseen(result, missing, previous, backward.get(k), exemplars.get(k))
-            estimates.append(result[ys, xs].astype(np.float32))
+                estimate[rows] = result[here_ys, here_xs]
             previous = result
-        if not estimates:
-            return np.zeros((0, 3), np.float32), disagreement, np.zeros(0, np.float32)
-        return np.concatenate(estimates), disagreement, np.concatenate(nearness)
+        return estimate.astype(np.float32), disagreement, nearness
+
+    @staticmethod
+    def _starts(areas: dict) -> tuple[dict, np.ndarray, np.ndarray]:
+        """Points to follow along the flow: {frame: (xs, ys, rows)} for each non-empty area, its pixels
+        numbered over all areas in order (frame by frame, row-major, as np.nonzero of their stack), and
+        every point's y and x by row number."""
+        starts, all_ys, all_xs, row = {}, [], [], 0
+        for k, area in areas.items():
+            ys, xs = np.nonzero(area)
+            if len(ys):
+                starts[k] = (xs, ys, np.arange(row, row + len(ys)))
+                all_ys.append(ys)
+                all_xs.append(xs)
+                row += len(ys)
+        empty = np.empty(0, np.int64)
+        return (
+            starts,
+            np.concatenate(all_ys) if all_ys else empty,
+            np.concatenate(all_xs) if all_xs else empty,
+        )
 
     @staticmethod
     def _smoothed_grey(frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -413,15 +447,15 @@ class FlowGuidedInpainter(Inpainter):
         the new vectors are written only once all are found.
         """
         landable = {t: hidden[t] for t in flows}  # a landing frame must have a flow to take
-        found = []
-        for t in flows:
-            if not hidden[t].any():
-                continue
-            ys, xs = np.nonzero(hidden[t])
-            for _, s, px, py, landed in self._chain(flows, landable, t, step_dir, xs, ys):
-                found.append((t, ys[landed], xs[landed], _sample(flows[s], px, py)))
-        for t, ys, xs, vectors in found:
-            flows[t][ys, xs] = vectors
+        starts, ys, xs = self._starts(landable)
+        vectors = np.zeros((len(ys), 2), np.float32)
+        found = np.zeros(len(ys), bool)
+        for s, px, py, rows, _ in self._chains(flows, landable, starts, step_dir, self.reach):
+            vectors[rows] = _sample(flows[s], px, py)
+            found[rows] = True
+        for t, (_, _, rows) in starts.items():
+            rows = rows[found[rows]]
+            flows[t][ys[rows], xs[rows]] = vectors[rows]
         return flows
 
     @staticmethod
@@ -436,42 +470,45 @@ class FlowGuidedInpainter(Inpainter):
             small[..., c] = _telea(np.ascontiguousarray(small[..., c]), invalid, 2)
         flow[hole] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)[hole]
 
-    def _propagate(self, frames, masks, flows, k, step_dir, xs, ys, t_lo, t_hi):
-        """Colour of the first real pixel each hole pixel of frame k lands on, and how many frames away (0: none)."""
-        colour = np.zeros((len(xs), 3), np.float32)
-        distance = np.zeros(len(xs), np.float32)
-        window = {t: masks[t] for t in range(t_lo, t_hi)}
-        for step, t, px, py, landed in self._chain(flows, window, k, step_dir, xs, ys):
-            colour[landed] = _sample(frames[t], px, py)
-            distance[landed] = step
-        return colour, distance
+    @staticmethod
+    def _chains(flows, hidden, starts, step_dir, steps):
+        """Follow ``flows`` frame by frame from the points of ``starts`` ({frame: (xs, ys, rows)}), for up to
+        ``steps`` frames each.
 
-    def _chain(self, flows, hidden, k, step_dir, xs, ys, steps: int | None = None):
-        """Follow ``flows`` from frame k, frame by frame, for up to ``steps`` (default ``reach``) frames.
-
-        Yields (step, frame, x, y, indices) for the points that, at that frame, first land on a
-        pixel outside ``hidden[frame]``; points that leave the image or the frames in ``hidden`` stop.
+        Every point still travelling is in the same frame as the others (the sweep runs through the frames
+        in ``step_dir``, and a frame's points join as it is reached), so one remap per frame moves them all.
+        Yields (frame, x, y, rows, start frame) for the points that, at that frame, first land on a pixel
+        outside ``hidden[frame]``; points that leave the image, or reach a frame without a flow or not in
+        ``hidden``, stop.
         """
-        px, py = xs.astype(np.float32), ys.astype(np.float32)
-        index = np.arange(len(xs))  # the points still travelling, as indices into xs/ys
-        t = k
-        for step in range(1, (steps or self.reach) + 1):
-            if t not in flows or not index.size:
-                return
-            f = _sample(flows[t], px, py)
-            px += f[:, 0]
-            py += f[:, 1]
-            t += step_dir
-            if t not in hidden:
-                return
-            # the pixel each point lands on: 0 shown, 1 hidden, 2 off the image
-            where = _sample(hidden[t].view(np.uint8), px, py, cv2.INTER_NEAREST, outside=2)
-            landed = where == 0
-            if landed.any():
-                yield step, t, px[landed], py[landed], index[landed]
-            still = where == 1
-            if not still.all():
-                px, py, index = px[still], py[still], index[still]
+        if not starts:
+            return
+        empty = np.empty(0, np.float32), np.empty(0, np.float32), np.empty(0, np.int64), np.empty(0, np.int64)
+        px, py, rows, origin = empty
+        first, last = (min(starts), max(starts)) if step_dir > 0 else (max(starts), min(starts))
+        t = first
+        while px.size or (t - last) * step_dir <= 0:
+            if t in starts:
+                xs, ys, new_rows = starts[t]
+                px = np.concatenate([px, xs.astype(np.float32)])
+                py = np.concatenate([py, ys.astype(np.float32)])
+                rows = np.concatenate([rows, new_rows])
+                origin = np.concatenate([origin, np.full(len(xs), t)])
+            step = t + step_dir
+            if px.size and (t not in flows or step not in hidden):
+                px, py, rows, origin = empty
+            elif px.size:
+                f = _sample(flows[t], px, py)
+                px += f[:, 0]
+                py += f[:, 1]
+                # the pixel each point lands on: 0 shown, 1 hidden, 2 off the image
+                where = _sample(hidden[step].view(np.uint8), px, py, cv2.INTER_NEAREST, outside=2)
+                landed = where == 0
+                if landed.any():
+                    yield step, px[landed], py[landed], rows[landed], origin[landed]
+                still = (where == 1) & (np.abs(step - origin) < steps)
+                px, py, rows, origin = px[still], py[still], rows[still], origin[still]
+            t = step
 
     def _fill_unseen(self, image, missing, previous, flow_to_previous, exemplar):
         """Never-revealed pixels: carried from the previous output along the flow, else Telea. On the
