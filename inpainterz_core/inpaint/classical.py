@@ -3,9 +3,8 @@
 For a window of frames (already cropped around the hole):
 1. dense optical flow (DIS) between neighbouring frames, forward and backward, on grey
    frames whose holes were first smoothed over (Telea), so the object's own texture does
-   not drag the flow of the background around it. Two estimates: DIS at its "medium" and at
-   its "ultrafast" operating point (patch size, stride, pyramid), whose errors differ;
-2. flow completion, three ways, because no single guess of the motion hidden under the
+   not drag the flow of the background around it;
+2. flow completion, four ways, because no single guess of the motion hidden under the
    object is reliable and their errors are largely independent:
    - spatial: the flow in the hole is filled smoothly from the ring around it (Telea, at
      half resolution: the filled flow is smooth anyway, and this is the costliest step);
@@ -17,6 +16,12 @@ For a window of frames (already cropped around the hole):
      direction, to the first frame where that point is visible, and takes the flow observed
      there (a scene point's velocity varies slowly in time; unlike the temporal guess this
      follows the point rather than the image location, so it suits a moving layer);
+   - global: the motion of the whole crop as one homography, fitted (RANSAC) to the flow of
+     the shown pixels and used everywhere. Where the camera's motion over a distant or flat
+     scene dominates (a pan, a zoom, a still camera) it holds under the hole as well as around
+     it, with none of the local flow's noise, which the three local guesses carry into the
+     hole and which adds up along the chains of step 3 (a pan over a facade's repeating
+     windows); where the scene moves in layers, its warp error of step 4 makes it count less;
 3. propagation, for each completed flow: every hole pixel of a target frame follows the
    flow frame by frame, forward and backward, until it lands on a pixel that is not hidden
    there, and takes that real pixel's colour;
@@ -26,9 +31,8 @@ For a window of frames (already cropped around the hole):
    wrong), and by the inverse of how badly its flow estimate warps the known pixels around the
    hole to the neighbouring frames (where one estimate suits the clip better, it counts more).
    Averaging largely independent misalignments cuts their error and steadies the fill in time.
-   Five estimates: the medium flow completed all three ways, the ultrafast one
-   temporally and by tracking (its spatial fill only repeats the medium one's: both fill from
-   the same ring of flow around the hole);
+   The three local completions share the measured flow's errors, and the global one is
+   independent of them: two independent estimates;
 5. pixels never revealed in the window are filled once, on the first frame that has them, by
    the average of two spatial fills whose errors differ: Telea, which diffuses the border
    inwards, and an exemplar fill (exemplar.py), which copies patches of the surroundings and so
@@ -120,14 +124,7 @@ class FlowGuidedInpainter(Inpainter):
         self.telea_radius = telea_radius
         self.ring = ring  # width of the band around the hole that calibrates temporal flow completion
         self.grow = grow  # flow this close to the hole is dragged by the object, so it is replaced too
-        # (flow estimator, the completions made from it): see step 4 of the module docstring
-        self._flow_estimates = (
-            (
-                cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM),
-                ("temporal", "spatial", "tracked"),
-            ),
-            (cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST), ("temporal", "tracked")),
-        )
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
 
     def inpaint(self, frames: np.ndarray, masks: np.ndarray, targets: range) -> np.ndarray:
         frames = np.ascontiguousarray(frames)
@@ -154,10 +151,11 @@ class FlowGuidedInpainter(Inpainter):
         for estimate, disagreement, nearness, warp_error in self._estimates(
             frames, masks, grays, hidden, rings, targets, t_lo, t_hi, exemplars, (pixels, ends, starts)
         ):
-            # expected squared error of the copies from their path lengths (step 6 of the module docstring);
-            # pixels no copy reached (filled as never revealed) get the prior tau
+            # expected squared error of the copies from their path lengths (step 6 of the module docstring),
+            # never below the rounding of 8-bit colours (1/12), which an exact copy still carries; pixels no
+            # copy reached (filled as never revealed) get the prior tau
             path_error = np.where(
-                nearness > 0, warp_error[frame_of] / np.maximum(nearness, 1e-6), self.tau**2
+                nearness > 0, warp_error[frame_of] / np.maximum(nearness, 1e-6) + 1 / 12, self.tau**2
             )
             inverse_variance = 1.0 / (path_error + self._local_mean(disagreement, holes)[pixels] ** 2)
             agreement += inverse_variance
@@ -177,9 +175,9 @@ class FlowGuidedInpainter(Inpainter):
             if rows.start < rows.stop:
                 # squared colour error (summed over the 3 channels) expected of the propagated estimate: each
                 # estimate's own (its copies' disagreement) plus the scatter between them, averaged locally and
-                # divided by 2, the number of independent flow estimates (completions of one flow share its errors)
+                # divided by 2, the number of independent estimates (the local completions share their errors)
                 local_spread = cv2.blur(spread[n], (self.window, self.window))
-                propagated_error = 3.0 / agreement[rows] + local_spread[hole] / len(self._flow_estimates)
+                propagated_error = 3.0 / agreement[rows] + local_spread[hole] / 2
                 fill = self._lean_on_spatial(frames[k], hole, estimate[rows], propagated_error)
                 out[n][hole] = np.clip(fill + 0.5, 0, 255).astype(np.uint8)
         return out
@@ -216,28 +214,30 @@ class FlowGuidedInpainter(Inpainter):
     def _estimates(self, frames, masks, grays, hidden, rings, targets, t_lo, t_hi, exemplars, points):
         """Yield (estimate, disagreement, nearness, warp error) per completed flow (see _fill and _ring_warp_error),
         each released before the next is made."""
-        for dis, ways in self._flow_estimates:
-            # forward[t]: t -> t+1, backward[t]: t -> t-1
-            forward = {t: dis.calc(grays[t], grays[t + 1], None) for t in range(t_lo, t_hi - 1)}
-            backward = {t: dis.calc(grays[t], grays[t - 1], None) for t in range(t_lo + 1, t_hi)}
-            warp_error = self._ring_warp_error(frames, hidden, rings, forward, backward, targets)
-            fill = partial(
-                self._fill, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points
-            )
-            # Each completion rewrites only the (grown) holes, in place, and reads only what lies
-            # outside them, so one pair of flow sets serves all three in turn (memory: two sets).
-            if "temporal" in ways:
-                self._temporal(forward, hidden, rings)
-                self._temporal(backward, hidden, rings)
-                yield *fill(), warp_error
-            self._spatial(forward, hidden)
-            self._spatial(backward, hidden)
-            if "spatial" in ways:
-                yield *fill(), warp_error
-            if "tracked" in ways:  # starts from the spatial completion
-                self._tracked(forward, hidden, 1)
-                self._tracked(backward, hidden, -1)
-                yield *fill(), warp_error
+        # forward[t]: t -> t+1, backward[t]: t -> t-1
+        forward = {t: self._dis.calc(grays[t], grays[t + 1], None) for t in range(t_lo, t_hi - 1)}
+        backward = {t: self._dis.calc(grays[t], grays[t - 1], None) for t in range(t_lo + 1, t_hi)}
+        warp_error = self._ring_warp_error(frames, hidden, rings, forward, backward, targets)
+        fill = partial(self._fill, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points)
+        # The local completions rewrite only the (grown) holes, in place, and read only what lies
+        # outside them, so one pair of flow sets serves all three in turn (memory: two sets).
+        self._temporal(forward, hidden, rings)
+        self._temporal(backward, hidden, rings)
+        yield *fill(), warp_error
+        self._spatial(forward, hidden)
+        self._spatial(backward, hidden)
+        yield *fill(), warp_error
+        self._tracked(forward, hidden, 1)  # starts from the spatial completion
+        self._tracked(backward, hidden, -1)
+        yield *fill(), warp_error
+        # the global completion replaces the whole flow, so its warp error is measured again
+        for flows in (forward, backward):
+            for t, flow in flows.items():
+                model = self._global_flow(flow, hidden[t])
+                if model is not None:
+                    flows[t] = model
+        warp_error = self._ring_warp_error(frames, hidden, rings, forward, backward, targets)
+        yield *fill(), warp_error
 
     def _ring_warp_error(self, frames, hidden, rings, forward, backward, targets) -> np.ndarray:
         """Per target frame, how well this flow estimate carries the known pixels around the hole to
@@ -457,6 +457,24 @@ class FlowGuidedInpainter(Inpainter):
             rows = rows[found[rows]]
             flows[t][ys[rows], xs[rows]] = vectors[rows]
         return flows
+
+    @staticmethod
+    def _global_flow(flow: np.ndarray, hidden: np.ndarray) -> np.ndarray | None:
+        """The motion of the whole crop as one homography fitted (RANSAC) to the flow of its shown
+        pixels, as a dense flow; None where too few pixels are shown or no model fits."""
+        h, w = hidden.shape
+        step = max(2, int(np.sqrt(h * w / 3000)))
+        ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
+        shown = ~hidden[ys, xs]
+        if shown.sum() < 50:
+            return None
+        src = np.stack([xs[shown], ys[shown]], -1).astype(np.float32)
+        dst = src + flow[ys[shown], xs[shown]]
+        model, _ = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
+        if model is None:
+            return None
+        grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+        return cv2.perspectiveTransform(grid.reshape(-1, 1, 2), model).reshape(h, w, 2) - grid
 
     @staticmethod
     def _fill_flow(flow: np.ndarray, hole: np.ndarray) -> None:
