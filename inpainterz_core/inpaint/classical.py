@@ -54,6 +54,9 @@ For a window of frames (already cropped around the hole):
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import cv2
@@ -82,6 +85,24 @@ def _sample(
         mx.reshape(-1)[:n], my.reshape(-1)[:n] = xs, ys
     out = cv2.remap(image, mx, my, interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=outside)
     return out.reshape(-1, *image.shape[2:])[:n]
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _each(fn, items) -> list:
+    """``[fn(item) for item in items]`` on a few threads: the per-frame steps (Telea, DIS, homography
+    fits) are OpenCV calls, which release the GIL, and each frame's is independent of the others'."""
+    global _pool
+    items = list(items)
+    workers = min(4, os.cpu_count() or 1)
+    if workers < 2 or len(items) < 2:
+        return [fn(item) for item in items]
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(workers, thread_name_prefix="inpaint")
+    return list(_pool.map(fn, items))
 
 
 def _telea(image: np.ndarray, hole: np.ndarray, radius: int) -> np.ndarray:
@@ -124,13 +145,16 @@ class FlowGuidedInpainter(Inpainter):
         self.telea_radius = telea_radius
         self.ring = ring  # width of the band around the hole that calibrates temporal flow completion
         self.grow = grow  # flow this close to the hole is dragged by the object, so it is replaced too
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self._dis = threading.local()  # one DIS per thread: its calc keeps state between calls
 
     def inpaint(self, frames: np.ndarray, masks: np.ndarray, targets: range) -> np.ndarray:
         frames = np.ascontiguousarray(frames)
         masks = np.asarray(masks, bool)
         t_lo, t_hi = max(0, targets.start - self.reach), min(len(frames), targets.stop + self.reach)
-        grays = {t: self._smoothed_grey(frames[t], masks[t]) for t in range(t_lo, t_hi)}
+        window = range(t_lo, t_hi)
+        grays = dict(
+            zip(window, _each(lambda t: self._smoothed_grey(frames[t], masks[t]), window), strict=True)
+        )
         hidden = {t: cv2.dilate(masks[t].astype(np.uint8), ellipse(self.grow)).astype(bool) for t in grays}
         # the known band around each hole: it calibrates temporal completion and measures warp errors
         rings = {
@@ -169,9 +193,9 @@ class FlowGuidedInpainter(Inpainter):
         spread = np.zeros(holes.shape, np.float32)
         spread[pixels] = np.maximum(squares / weight - (estimate**2).sum(-1), 0.0)
         out = frames[targets].copy()
-        for n, k in enumerate(targets):
-            hole = masks[k]
-            rows = slice(ends[n], ends[n + 1])
+
+        def finish(n: int) -> None:
+            k, hole, rows = targets[n], masks[targets[n]], slice(ends[n], ends[n + 1])
             if rows.start < rows.stop:
                 # squared colour error (summed over the 3 channels) expected of the propagated estimate: each
                 # estimate's own (its copies' disagreement) plus the scatter between them, averaged locally and
@@ -180,6 +204,8 @@ class FlowGuidedInpainter(Inpainter):
                 propagated_error = 3.0 / agreement[rows] + local_spread[hole] / 2
                 fill = self._lean_on_spatial(frames[k], hole, estimate[rows], propagated_error)
                 out[n][hole] = np.clip(fill + 0.5, 0, 255).astype(np.uint8)
+
+        _each(finish, range(len(targets)))
         return out
 
     def _lean_on_spatial(self, frame, hole, propagated, propagated_error):
@@ -215,8 +241,8 @@ class FlowGuidedInpainter(Inpainter):
         """Yield (estimate, disagreement, nearness, warp error) per completed flow (see _fill and _ring_warp_error),
         each released before the next is made."""
         # forward[t]: t -> t+1, backward[t]: t -> t-1
-        forward = {t: self._dis.calc(grays[t], grays[t + 1], None) for t in range(t_lo, t_hi - 1)}
-        backward = {t: self._dis.calc(grays[t], grays[t - 1], None) for t in range(t_lo + 1, t_hi)}
+        forward = dict(_each(lambda t: (t, self._flow(grays[t], grays[t + 1])), range(t_lo, t_hi - 1)))
+        backward = dict(_each(lambda t: (t, self._flow(grays[t], grays[t - 1])), range(t_lo + 1, t_hi)))
         warp_error = self._ring_warp_error(frames, hidden, rings, forward, backward, targets)
         fill = partial(self._fill, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points)
         # The local completions rewrite only the (grown) holes, in place, and read only what lies
@@ -232,10 +258,8 @@ class FlowGuidedInpainter(Inpainter):
         yield *fill(), warp_error
         # the global completion replaces the whole flow, so its warp error is measured again
         for flows in (forward, backward):
-            for t, flow in flows.items():
-                model = self._global_flow(flow, hidden[t])
-                if model is not None:
-                    flows[t] = model
+            fits = _each(lambda item: (item[0], self._global_flow(item[1], hidden[item[0]])), flows.items())
+            flows.update((t, model) for t, model in fits if model is not None)
         warp_error = self._ring_warp_error(frames, hidden, rings, forward, backward, targets)
         yield *fill(), warp_error
 
@@ -350,10 +374,14 @@ class FlowGuidedInpainter(Inpainter):
 
     def _spatial(self, flows: dict, hidden: dict) -> dict:
         """Flow inside the (grown) hole filled from the ring around it, in place."""
-        for t, flow in flows.items():
-            if hidden[t].any():
-                self._fill_flow(flow, hidden[t])
+        _each(lambda t: self._fill_flow(flows[t], hidden[t]), [t for t in flows if hidden[t].any()])
         return flows
+
+    def _flow(self, grey: np.ndarray, other: np.ndarray) -> np.ndarray:
+        """DIS optical flow from ``grey`` to ``other``, at its "medium" operating point."""
+        if not hasattr(self._dis, "calc"):
+            self._dis.calc = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc
+        return self._dis.calc(grey, other, None)
 
     def _temporal(self, flows: dict, hidden: dict, rings: dict) -> dict:
         """Flow inside the hole taken from the same place in the nearest frames that show it, in place.
