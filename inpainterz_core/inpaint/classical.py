@@ -28,8 +28,12 @@ For a window of frames (already cropped around the hole):
 4. each completed flow gives an estimate (its forward and backward copies averaged, nearer
    frames weighing more); the estimates are averaged, each weighted by how well its
    forward and backward copies agree around the pixel (they disagree where that flow is
-   wrong), and by the inverse of how badly its flow estimate warps the known pixels around the
-   hole to the neighbouring frames (where one estimate suits the clip better, it counts more).
+   wrong), and by the inverse of how badly its completed flow warps the hole's margin to the
+   neighbouring frames (where one completion suits the clip better, it counts more). The hole is
+   grown by a margin of a few shown pixels whose flow every completion replaces without reading
+   it, so this is a test of each completion on pixels it did not see, next to those it fills;
+   measured with the observed flow around the hole instead, every local completion would look as
+   good as the observed flow, however badly it guessed the hole's.
    Averaging largely independent misalignments cuts their error and steadies the fill in time.
    The three local completions share the measured flow's errors, and the global one is
    independent of them: two independent estimates;
@@ -41,8 +45,8 @@ For a window of frames (already cropped around the hole):
    flickering;
 6. the propagated fill is blended, per pixel, with a per-frame spatial fill (Telea), each weighted
    by the inverse of its expected squared error. The propagated one's is measured, not assumed:
-   each step along the flow misplaces a copy about as much as one step misplaces the known ring
-   around the hole (the ring warp error of step 4), and steps add up like a random walk, so a copy
+   each step along the flow misplaces a copy about as much as one step misplaces the hole's
+   margin (the warp error of step 4), and steps add up like a random walk, so a copy
    made s frames away is expected to be off by s times that; the forward and backward copies,
    weighted by 1/s, are off by that per-step error over the sum of their 1/s. To this are added
    how badly the copies disagree and how far the estimates scatter. The spatial fill's error is
@@ -156,7 +160,7 @@ class FlowGuidedInpainter(Inpainter):
             zip(window, _each(lambda t: self._smoothed_grey(frames[t], masks[t]), window), strict=True)
         )
         hidden = {t: cv2.dilate(masks[t].astype(np.uint8), ellipse(self.grow)).astype(bool) for t in grays}
-        # the known band around each hole: it calibrates temporal completion and measures warp errors
+        # the known band around each hole: it calibrates temporal completion
         rings = {
             t: cv2.dilate(h.astype(np.uint8), ellipse(self.ring)).astype(bool) & ~h for t, h in hidden.items()
         }
@@ -238,48 +242,53 @@ class FlowGuidedInpainter(Inpainter):
         return w * propagated + (1.0 - w) * spatial
 
     def _estimates(self, frames, masks, grays, hidden, rings, targets, t_lo, t_hi, exemplars, points):
-        """Yield (estimate, disagreement, nearness, warp error) per completed flow (see _fill and _ring_warp_error),
+        """Yield (estimate, disagreement, nearness, warp error) per completed flow (see _fill and _warp_error),
         each released before the next is made."""
         # forward[t]: t -> t+1, backward[t]: t -> t-1
         forward = dict(_each(lambda t: (t, self._flow(grays[t], grays[t + 1])), range(t_lo, t_hi - 1)))
         backward = dict(_each(lambda t: (t, self._flow(grays[t], grays[t - 1])), range(t_lo + 1, t_hi)))
-        warp_error = self._ring_warp_error(frames, hidden, rings, forward, backward, targets)
         fill = partial(self._fill, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points)
+        # the margin the hole was grown by: shown pixels whose flow each completion replaces (step 4)
+        margins = {t: hidden[t] & ~masks[t] for t in range(t_lo, t_hi)}
+        warp_error = partial(self._warp_error, frames, masks, margins, forward, backward, targets)
         # The local completions rewrite only the (grown) holes, in place, and read only what lies
         # outside them, so one pair of flow sets serves all three in turn (memory: two sets).
         self._temporal(forward, hidden, rings)
         self._temporal(backward, hidden, rings)
-        yield *fill(), warp_error
+        yield *fill(), warp_error()
         self._spatial(forward, hidden)
         self._spatial(backward, hidden)
-        yield *fill(), warp_error
+        yield *fill(), warp_error()
         self._tracked(forward, hidden, 1)  # starts from the spatial completion
         self._tracked(backward, hidden, -1)
-        yield *fill(), warp_error
-        # the global completion replaces the whole flow, so its warp error is measured again
+        yield *fill(), warp_error()
         for flows in (forward, backward):
             fits = _each(lambda item: (item[0], self._global_flow(item[1], hidden[item[0]])), flows.items())
             flows.update((t, model) for t, model in fits if model is not None)
-        warp_error = self._ring_warp_error(frames, hidden, rings, forward, backward, targets)
-        yield *fill(), warp_error
+        yield *fill(), warp_error()
 
-    def _ring_warp_error(self, frames, hidden, rings, forward, backward, targets) -> np.ndarray:
-        """Per target frame, how well this flow estimate carries the known pixels around the hole to
-        the neighbouring frames: the mean squared colour difference over the ring, one step forward
-        and one back, where the pixel lands on a shown one (per colour channel). The estimates are
-        weighed by its inverse, and it is the per-step error from which a copy's expected error is made."""
-        starts, ys, xs = self._starts({k: rings[k] for k in targets if hidden[k].any()})
+    def _warp_error(self, frames, masks, margins, forward, backward, targets) -> np.ndarray:
+        """Per target frame, how well the completed flow carries the pixels of the hole's margin to the
+        neighbouring frames: the mean squared colour difference, one step forward and one back, where a
+        pixel lands outside the object (per colour channel).
+
+        The hole is grown by a margin of shown pixels, and every completion replaces their flow as it does
+        the hole's, without reading it: so this tests each completion on pixels it did not see, next to
+        those it fills. The estimates are weighed by its inverse, and it is the per-step error from which
+        a copy's expected error is made. (Measured with the flow as observed, around the hole, it would
+        rate every local completion as good as the observed flow, however badly it guessed the hole's.)"""
+        starts, ys, xs = self._starts({k: margins[k] for k in targets})
+        window = {t: masks[t] for t in margins}
         sums = np.zeros(len(targets))
         counts = np.zeros(len(targets))
         for step_dir, flows in ((1, forward), (-1, backward)):
-            for t, px, py, rows, origin in self._chains(flows, hidden, starts, step_dir, 1):
+            for t, px, py, rows, origin in self._chains(flows, window, starts, step_dir, 1):
                 reached = _sample(frames[t], px, py).astype(np.float32)
                 squares = ((reached - frames[origin, ys[rows], xs[rows]]) ** 2).sum(1)
                 n = origin - targets.start
                 sums += np.bincount(n, squares, len(targets))
                 counts += np.bincount(n, minlength=len(targets))
-        error = (sums / np.maximum(3 * counts, 1)).astype(np.float32)
-        return error
+        return (sums / np.maximum(3 * counts, 1)).astype(np.float32)
 
     def _local_mean(self, values: np.ndarray, holes: np.ndarray) -> np.ndarray:
         """Mean of the known (non-NaN) values around each pixel; tau where none is known."""
