@@ -71,23 +71,21 @@ from .base import Inpainter
 from .exemplar import exemplar_fill
 
 
-def _sample(
-    image: np.ndarray, xs: np.ndarray, ys: np.ndarray, interpolation=cv2.INTER_LINEAR, outside=0
-) -> np.ndarray:
-    """Samples of ``image`` at float32 points (``outside`` off the image), one row per point.
+def _sample(image: np.ndarray, points: np.ndarray, interpolation=cv2.INTER_LINEAR, outside=0) -> np.ndarray:
+    """Samples of ``image`` at float32 (x, y) ``points`` (``outside`` off the image), one row per point.
 
-    cv2.remap takes the points as a map image whose sides must stay under 32767: up to that
-    many points go in as one row, more are laid out in rows of 4096.
+    cv2.remap takes the points as a two-channel map image whose sides must stay under 32767: up to
+    that many points go in as one row, more are laid out in rows of 4096.
     """
-    n = len(xs)
+    n = len(points)
     if 0 < n < 32767:
-        mx, my = xs.reshape(1, n), ys.reshape(1, n)
+        where = points.reshape(1, n, 2)
     else:
         cols = min(max(n, 1), 4096)
-        rows = -(-max(n, 1) // cols)
-        mx, my = np.zeros((rows, cols), np.float32), np.zeros((rows, cols), np.float32)
-        mx.reshape(-1)[:n], my.reshape(-1)[:n] = xs, ys
-    out = cv2.remap(image, mx, my, interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=outside)
+        where = np.zeros((-(-max(n, 1) // cols) * cols, 2), np.float32)
+        where[:n] = points
+        where = where.reshape(-1, cols, 2)
+    out = cv2.remap(image, where, None, interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=outside)
     return out.reshape(-1, *image.shape[2:])[:n]
 
 
@@ -282,8 +280,8 @@ class FlowGuidedInpainter(Inpainter):
         sums = np.zeros(len(targets))
         counts = np.zeros(len(targets))
         for step_dir, flows in ((1, forward), (-1, backward)):
-            for t, px, py, rows, origin in self._chains(flows, window, starts, step_dir, 1):
-                reached = _sample(frames[t], px, py).astype(np.float32)
+            for t, points, rows, origin in self._chains(flows, window, starts, step_dir, 1):
+                reached = _sample(frames[t], points).astype(np.float32)
                 squares = ((reached - frames[origin, ys[rows], xs[rows]]) ** 2).sum(1)
                 n = origin - targets.start
                 sums += np.bincount(n, squares, len(targets))
@@ -317,8 +315,8 @@ class FlowGuidedInpainter(Inpainter):
             # the colour of the first real pixel each hole pixel lands on, and how many frames away
             colour = np.full((len(ys), 3), np.nan, np.float32)
             distance = np.zeros(len(ys), np.float32)
-            for t, px, py, rows, origin in self._chains(flows, window, starts, step_dir, self.reach):
-                colour[rows] = _sample(frames[t], px, py)
+            for t, points, rows, origin in self._chains(flows, window, starts, step_dir, self.reach):
+                colour[rows] = _sample(frames[t], points)
                 distance[rows] = np.abs(t - origin)
             landed = distance > 0
             total[landed] += colour[landed] / distance[landed, None]
@@ -487,8 +485,8 @@ class FlowGuidedInpainter(Inpainter):
         starts, ys, xs = self._starts(landable)
         vectors = np.zeros((len(ys), 2), np.float32)
         found = np.zeros(len(ys), bool)
-        for s, px, py, rows, _ in self._chains(flows, landable, starts, step_dir, self.reach):
-            vectors[rows] = _sample(flows[s], px, py)
+        for s, points, rows, _ in self._chains(flows, landable, starts, step_dir, self.reach):
+            vectors[rows] = _sample(flows[s], points)
             found[rows] = True
         for t, (_, _, rows) in starts.items():
             rows = rows[found[rows]]
@@ -532,37 +530,34 @@ class FlowGuidedInpainter(Inpainter):
 
         Every point still travelling is in the same frame as the others (the sweep runs through the frames
         in ``step_dir``, and a frame's points join as it is reached), so one remap per frame moves them all.
-        Yields (frame, x, y, rows, start frame) for the points that, at that frame, first land on a pixel
+        Yields (frame, (x, y) points, rows, start frame) for the points that, at that frame, first land on a pixel
         outside ``hidden[frame]``; points that leave the image, or reach a frame without a flow or not in
         ``hidden``, stop.
         """
         if not starts:
             return
-        empty = np.empty(0, np.float32), np.empty(0, np.float32), np.empty(0, np.int64), np.empty(0, np.int64)
-        px, py, rows, origin = empty
+        # the travelling points: positions (x, y) and (row, start frame), filtered together
+        points, ids = np.empty((0, 2), np.float32), np.empty((0, 2), np.int64)
         first, last = (min(starts), max(starts)) if step_dir > 0 else (max(starts), min(starts))
         t = first
-        while px.size or (t - last) * step_dir <= 0:
+        while len(points) or (t - last) * step_dir <= 0:
             if t in starts:
-                xs, ys, new_rows = starts[t]
-                px = np.concatenate([px, xs.astype(np.float32)])
-                py = np.concatenate([py, ys.astype(np.float32)])
-                rows = np.concatenate([rows, new_rows])
-                origin = np.concatenate([origin, np.full(len(xs), t)])
+                xs, ys, rows = starts[t]
+                points = np.concatenate([points, np.stack([xs, ys], -1).astype(np.float32)])
+                ids = np.concatenate([ids, np.stack([rows, np.full(len(rows), t)], -1)])
             step = t + step_dir
-            if px.size and (t not in flows or step not in hidden):
-                px, py, rows, origin = empty
-            elif px.size:
-                f = _sample(flows[t], px, py)
-                px += f[:, 0]
-                py += f[:, 1]
+            if len(points) and (t not in flows or step not in hidden):
+                points, ids = points[:0], ids[:0]
+            elif len(points):
+                points += _sample(flows[t], points)
                 # the pixel each point lands on: 0 shown, 1 hidden, 2 off the image
-                where = _sample(hidden[step].view(np.uint8), px, py, cv2.INTER_NEAREST, outside=2)
-                landed = where == 0
-                if landed.any():
-                    yield step, px[landed], py[landed], rows[landed], origin[landed]
-                still = (where == 1) & (np.abs(step - origin) < steps)
-                px, py, rows, origin = px[still], py[still], rows[still], origin[still]
+                where = _sample(hidden[step].view(np.uint8), points, cv2.INTER_NEAREST, outside=2)
+                landed = np.flatnonzero(where == 0)  # (row selection by index: a boolean mask is slow on 2-D)
+                if landed.size:
+                    landed_ids = ids.take(landed, axis=0)
+                    yield step, points.take(landed, axis=0), landed_ids[:, 0], landed_ids[:, 1]
+                still = np.flatnonzero((where == 1) & (np.abs(step - ids[:, 1]) < steps))
+                points, ids = points.take(still, axis=0), ids.take(still, axis=0)
             t = step
 
     def _fill_unseen(self, image, missing, previous, flow_to_previous, exemplar):
@@ -587,7 +582,7 @@ class FlowGuidedInpainter(Inpainter):
             h, w = missing.shape
             ok = (fx >= 0) & (fx <= w - 1) & (fy >= 0) & (fy <= h - 1)
             if ok.any():
-                image[ys[ok], xs[ok]] = _sample(previous, fx[ok], fy[ok])
+                image[ys[ok], xs[ok]] = _sample(previous, np.stack([fx[ok], fy[ok]], -1))
             missing = missing.copy()
             missing[ys[ok], xs[ok]] = False
         if missing.any():
