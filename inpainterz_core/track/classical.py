@@ -8,8 +8,11 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    transform fitted to the flow inside the object warps the previous mask rigidly (a badge
    keeps its shape and does not smear onto the background it slides over); the dense flow
    warps it freely (a person's limbs). The share of the object the rigid fit explains
-   decides how much each counts. The result is a soft prior, trusted only where the warp of
-   the previous frame reproduces the new one (not on the ground a moving object uncovers).
+   decides how much each counts. When it explains less than all of it and the flow leaves the
+   object's pixels unexplained, the flow may be the ground's (a fast pan drags it onto a slow
+   object): the object's own pixels are then aligned directly (masked ECC), and that warp is
+   used when it reproduces the object better. The result is a soft prior, trusted only where
+   the warp of the previous frame reproduces the new one (not on the ground a moving object uncovers).
 2. Appearance, anchored and local. The object's colours are learnt once, on the keyframe,
    against its surroundings, which are re-learnt a little every frame (a white wall the white
    logo is about to cross is background by the time they touch). Local colour models along
@@ -50,6 +53,10 @@ _NOISE = (
 _MISMATCH = 15.0  # grey levels beyond the noise over which trust in the flow falls by e
 _BINS = 16  # per channel; 4096-bin RGB histograms for the anchored model
 _LOCAL_LEVELS = 8  # per channel; 512-bin histograms for the local windows
+# The share of the object a rigid fit to the flow must explain for the mask to move rigidly (below it the
+# dense warp counts in, and the object's own pixels are aligned directly; see _aligned_prior).
+_RIGID = 0.9
+_ALIGN_SIDE = 128  # px: the longest side the direct alignment runs at
 # Motion against the ground's, px a frame at working scale: within flow noise; clearly its own.
 _STILL, _MOVING = 0.5, 2.0
 # Signs of ground in the mask ramp from no suspicion to full over (low, high). Round values from what each
@@ -291,8 +298,19 @@ class FlowTracker(Tracker):
         gx, gy = np.meshgrid(np.arange(dsize[0], dtype=np.float32), np.arange(dsize[1], dtype=np.float32))
         mx, my = gx + flow[..., 0], gy + flow[..., 1]
         dense = cv2.remap(prev_mask, mx, my, cv2.INTER_LINEAR, borderValue=0)
-        prior = self._rigid_blend(prev_mask, dense, gx, gy, mx, my)
         by_flow = cv2.remap(prev, mx, my, cv2.INTER_LINEAR)
+        fit = _similarity(dense, gx, gy, mx, my)
+        # Where the flow's own rigid fit does not carry the whole object, the flow may be the ground's: on a
+        # fast pan DIS carries the ground's motion onto a small, slow object (24.8 px a frame inside a badge
+        # that moved 1.1). Then, unless the dense warp already reproduces the object within half the noise
+        # (no warp could do clearly better), the object's own pixels are aligned directly, and that warp is
+        # the prior when it reproduces the object better than the flow does.
+        aligned = None
+        if fit is None or fit[1] < _RIGID:
+            inside = dense > 0.5
+            if inside.any() and np.abs(by_flow.astype(np.float32) - cur)[inside].mean() > _NOISE / 2:
+                aligned = _aligned_prior(prev_mask, prev, cur, dense, by_flow, fit, obj.velocity * scale)
+        prior = aligned if aligned is not None else _rigid_blend(prev_mask, dense, fit)
         prior = _trusted(prior, by_flow, cur)
         crisp = prior > 0.5
         if not crisp.any():
@@ -346,30 +364,6 @@ class FlowTracker(Tracker):
         mask = crops.uncrop_mask(refined, (x0, y0, x1, y1), (h, w))
         # The colour re-cut sheds the blended pixels on the edge (part ground, part object): put them back.
         return take_mixed_rim(image, mask, steps=1), float(confidence)
-
-    @staticmethod
-    def _rigid_blend(prev_mask, dense, gx, gy, mx, my) -> np.ndarray:
-        """Mix the rigidly warped mask with the densely warped one, by how much of the object moves rigidly."""
-        inside = dense > 0.5
-        ys, xs = np.nonzero(inside)
-        if xs.size < 12:
-            return dense
-        pick = np.linspace(0, xs.size - 1, min(400, xs.size)).astype(int)
-        ys, xs = ys[pick], xs[pick]
-        src = np.stack([mx[ys, xs], my[ys, xs]], axis=1)
-        dst = np.stack([gx[ys, xs], gy[ys, xs]], axis=1)
-        transform, inliers = cv2.estimateAffinePartial2D(
-            src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0
-        )
-        if transform is None:
-            return dense
-        weight = float(np.clip((inliers.mean() - 0.5) / 0.4, 0.0, 1.0))
-        if weight == 0:
-            return dense
-        rigid = cv2.warpAffine(
-            prev_mask, transform, prev_mask.shape[::-1], flags=cv2.INTER_LINEAR, borderValue=0
-        )
-        return weight * rigid + (1 - weight) * dense
 
     def _redetect(self, obj: _Object, image, gray, mask, confidence) -> tuple[np.ndarray, float] | None:
         """Look for the object over the whole frame; put its mask there if it is clearly found.
@@ -446,6 +440,100 @@ def _colour_step(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     direction = weight * hue / np.linalg.norm(hue)
     offset = -float(direction @ around)  # the surroundings stay at their grey
     return np.append(_LUMA + direction, offset)[None].astype(np.float32)
+
+
+def _similarity(dense, gx, gy, mx, my) -> tuple[np.ndarray, float] | None:
+    """The similarity transform (previous crop to this one) that the flow inside the warped mask fits best, and
+    the share of the object it explains (RANSAC inliers within a pixel); None when it cannot be fitted."""
+    ys, xs = np.nonzero(dense > 0.5)
+    if xs.size < 12:
+        return None
+    pick = np.linspace(0, xs.size - 1, min(400, xs.size)).astype(int)
+    ys, xs = ys[pick], xs[pick]
+    src = np.stack([mx[ys, xs], my[ys, xs]], axis=1)
+    dst = np.stack([gx[ys, xs], gy[ys, xs]], axis=1)
+    transform, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
+    return None if transform is None else (transform, float(inliers.mean()))
+
+
+def _rigid_blend(prev_mask, dense, fit) -> np.ndarray:
+    """Mix the rigidly warped mask with the densely warped one, by how much of the object moves rigidly."""
+    if fit is None:
+        return dense
+    transform, share = fit
+    weight = float(np.clip((share - 0.5) / (_RIGID - 0.5), 0.0, 1.0))
+    if weight == 0:
+        return dense
+    rigid = cv2.warpAffine(prev_mask, transform, prev_mask.shape[::-1], flags=cv2.INTER_LINEAR, borderValue=0)
+    return weight * rigid + (1 - weight) * dense
+
+
+def _aligned_prior(prev_mask, prev, cur, dense, by_flow, fit, shift) -> np.ndarray | None:
+    """The previous mask carried by ``_align``'s warp, when that warp reproduces the object better than both of
+    the flow's (its rigid fit, ``fit``, and the dense warp, ``by_flow``) by more than a grey level; else None.
+    All three are judged on the same pixels: where either the aligned or the densely warped mask is."""
+    transform = _align(prev, cur, prev_mask > 0.5, shift)
+    if transform is None:
+        return None
+    rigid = cv2.warpAffine(prev_mask, transform, prev_mask.shape[::-1], flags=cv2.INTER_LINEAR, borderValue=0)
+    judged = (rigid > 0.5) | (dense > 0.5)
+    box = bounding_box(judged)
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box  # the residuals are computed on the judged pixels' box only
+    judged, cur = judged[y0:y1, x0:x1], cur[y0:y1, x0:x1].astype(np.float32)
+
+    def residual(warped):
+        return float(np.abs(warped.astype(np.float32) - cur)[judged].mean())
+
+    def carried(matrix):
+        moved = matrix - np.float32([[0, 0, x0], [0, 0, y0]])  # the warp's output starts at the box's corner
+        return cv2.warpAffine(
+            prev, moved, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+
+    flow_best = residual(by_flow[y0:y1, x0:x1])
+    if fit is not None:
+        flow_best = min(flow_best, residual(carried(fit[0])))
+    return rigid if residual(carried(transform)) < flow_best - 1.0 else None
+
+
+def _align(prev: np.ndarray, cur: np.ndarray, mask: np.ndarray, shift: np.ndarray) -> np.ndarray | None:
+    """The affine map (previous crop to this one) that best aligns the object's own grey pixels (OpenCV's ECC,
+    masked, so the ground cannot pull it), started from the object's last move ``shift``; None if it fails.
+
+    It runs on the object's box, grown by a tenth of its size plus the expected move, at most ``_ALIGN_SIDE``
+    pixels long (a few milliseconds)."""
+    box = bounding_box(mask)
+    if box is None:
+        return None
+    h, w = mask.shape
+    size = max(box[2] - box[0], box[3] - box[1])
+    reach = int(np.ceil(np.abs(shift).max()))
+    x0, y0, x1, y1 = padded_box(box, pad=max(2, size // 10) + reach, width=w, height=h)
+    s = min(1.0, _ALIGN_SIDE / max(x1 - x0, y1 - y0))
+
+    def small(a, interp=cv2.INTER_AREA):
+        a = a[y0:y1, x0:x1]
+        return cv2.resize(a, None, fx=s, fy=s, interpolation=interp) if s < 1 else a
+
+    warp = np.float32([[1, 0, s * shift[0]], [0, 1, s * shift[1]]])
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 1e-3)
+    try:
+        _, warp = cv2.findTransformECC(
+            small(prev),
+            small(cur),
+            warp,
+            cv2.MOTION_AFFINE,
+            criteria,
+            small(mask.astype(np.uint8), cv2.INTER_NEAREST),
+            1,
+        )
+    except cv2.error:  # no convergence (a flat object, or one that left the box)
+        return None
+    a = warp[:, :2].astype(np.float64)
+    origin = np.array([x0, y0], float)
+    return np.hstack([a, (warp[:, 2] / s + origin - a @ origin)[:, None]]).astype(np.float32)
 
 
 def _trusted(prior: np.ndarray, by_flow: np.ndarray, cur: np.ndarray) -> np.ndarray:
