@@ -81,11 +81,11 @@ def _paste(frame: np.ndarray, fill: np.ndarray, hole: np.ndarray, box, edge: int
     """Replace the hole with the fill, blending over ``edge`` pixels inside the hole's border only."""
     x0, y0, x1, y1 = box
     core = ~dilate(~hole, edge) if edge else hole  # the hole shrunk by ``edge``
-    alpha = np.minimum(feather(core, edge), hole.astype(np.float32))[..., None]
+    alpha = feather(core, edge)[hole][:, None]  # only the hole's pixels change
     out = frame.copy()
     region = out[y0:y1, x0:x1]
-    blended = alpha * fill.astype(np.float32) + (1.0 - alpha) * region.astype(np.float32)
-    region[hole] = np.clip(blended[hole] + 0.5, 0, 255).astype(np.uint8)
+    blended = alpha * fill[hole].astype(np.float32) + (1.0 - alpha) * region[hole].astype(np.float32)
+    region[hole] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
