@@ -251,14 +251,12 @@ class FlowGuidedInpainter(Inpainter):
         warp_error = partial(self._warp_error, frames, masks, margins, forward, backward, targets)
         # The local completions rewrite only the (grown) holes, in place, and read only what lies
         # outside them, so one pair of flow sets serves all three in turn (memory: two sets).
-        self._temporal(forward, hidden, rings)
-        self._temporal(backward, hidden, rings)
+        _each(lambda flows: self._temporal(flows, hidden, rings), (forward, backward))
         yield *fill(), warp_error()
         self._spatial(forward, hidden)
         self._spatial(backward, hidden)
         yield *fill(), warp_error()
-        self._tracked(forward, hidden, 1)  # starts from the spatial completion
-        self._tracked(backward, hidden, -1)
+        _each(lambda way: self._tracked(*way), ((forward, hidden, 1), (backward, hidden, -1)))  # from spatial
         yield *fill(), warp_error()
         for flows in (forward, backward):
             fits = _each(lambda item: (item[0], self._global_flow(item[1], hidden[item[0]])), flows.items())
@@ -311,13 +309,17 @@ class FlowGuidedInpainter(Inpainter):
         total = np.zeros((len(ys), 3), np.float32)
         nearness = np.zeros(len(ys), np.float32)
         copies = []
-        for step_dir, flows in ((1, forward), (-1, backward)):
-            # the colour of the first real pixel each hole pixel lands on, and how many frames away
+
+        def copy(step_dir, flows):
+            """The colour of the first real pixel each hole pixel lands on, and how many frames away."""
             colour = np.full((len(ys), 3), np.nan, np.float32)
             distance = np.zeros(len(ys), np.float32)
             for t, points, rows, origin in self._chains(flows, window, starts, step_dir, self.reach):
                 colour[rows] = _sample(frames[t], points)
                 distance[rows] = np.abs(t - origin)
+            return colour, distance
+
+        for colour, distance in _each(lambda way: copy(*way), ((1, forward), (-1, backward))):
             landed = distance > 0
             total[landed] += colour[landed] / distance[landed, None]
             nearness[landed] += 1.0 / distance[landed]
