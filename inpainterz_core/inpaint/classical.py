@@ -185,7 +185,9 @@ class FlowGuidedInpainter(Inpainter):
             path_error = np.where(
                 nearness > 0, warp_error[frame_of] / np.maximum(nearness, 1e-6) + 1 / 12, self.tau**2
             )
-            inverse_variance = 1.0 / (path_error + self._local_mean(disagreement, holes)[pixels] ** 2)
+            inverse_variance = 1.0 / (
+                path_error + self._local_mean(disagreement, (pixels, ends, starts)) ** 2
+            )
             agreement += inverse_variance
             confidence = inverse_variance / (1.0 + warp_error[frame_of])
             total += estimate * confidence[:, None]
@@ -244,9 +246,16 @@ class FlowGuidedInpainter(Inpainter):
     def _estimates(self, frames, masks, grays, hidden, rings, targets, t_lo, t_hi, exemplars, points):
         """Yield (estimate, disagreement, nearness, warp error) per completed flow (see _fill and _warp_error),
         each released before the next is made."""
-        # forward[t]: t -> t+1, backward[t]: t -> t-1
-        forward = dict(_each(lambda t: (t, self._flow(grays[t], grays[t + 1])), range(t_lo, t_hi - 1)))
-        backward = dict(_each(lambda t: (t, self._flow(grays[t], grays[t - 1])), range(t_lo + 1, t_hi)))
+        # forward[t]: t -> t+1, backward[t]: t -> t-1. Copies travel from the targets outwards, so a forward
+        # flow is needed from the first target on and a backward one up to the last: the reach frames before
+        # the targets have no forward flow, those after them no backward one (each would be computed again,
+        # for use, by the window on that side)
+        forward = dict(
+            _each(lambda t: (t, self._flow(grays[t], grays[t + 1])), range(targets.start, t_hi - 1))
+        )
+        backward = dict(
+            _each(lambda t: (t, self._flow(grays[t], grays[t - 1])), range(t_lo + 1, targets.stop))
+        )
         fill = partial(self._fill, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points)
         # the margin the hole was grown by: shown pixels whose flow each completion replaces (step 4)
         margins = {t: hidden[t] & ~masks[t] for t in range(t_lo, t_hi)}
@@ -288,17 +297,23 @@ class FlowGuidedInpainter(Inpainter):
                 counts += np.bincount(n, minlength=len(targets))
         return (sums / np.maximum(3 * counts, 1)).astype(np.float32)
 
-    def _local_mean(self, values: np.ndarray, holes: np.ndarray) -> np.ndarray:
-        """Mean of the known (non-NaN) values around each pixel; tau where none is known."""
-        known = ~np.isnan(values)
-        out = np.full(values.shape, self.tau, np.float32)
-        for n in range(len(values)):
-            if not holes[n].any():
-                continue
+    def _local_mean(self, values: np.ndarray, points) -> np.ndarray:
+        """Mean of the known (non-NaN) values of whole frames around each hole pixel (one row per pixel, as
+        in ``points``); tau where none is known."""
+        (_, ys, xs), ends, _ = points
+        out = np.full(len(ys), self.tau, np.float32)
+
+        def frame(n: int) -> None:
+            rows = slice(ends[n], ends[n + 1])
+            if rows.start == rows.stop:
+                return
+            known = ~np.isnan(values[n])
             size = (self.window, self.window)
-            num = cv2.blur(np.where(known[n], values[n], 0).astype(np.float32), size)
-            den = cv2.blur(known[n].astype(np.float32), size)
-            out[n] = np.where(den > 0.05, num / np.maximum(den, 1e-6), self.tau)
+            num = cv2.blur(np.where(known, values[n], 0).astype(np.float32), size)[ys[rows], xs[rows]]
+            den = cv2.blur(known.astype(np.float32), size)[ys[rows], xs[rows]]
+            out[rows] = np.where(den > 0.05, num / np.maximum(den, 1e-6), self.tau)
+
+        _each(frame, range(len(values)))
         return out
 
     def _fill(self, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points):
