@@ -281,27 +281,32 @@ def facade(h: int, w: int, seed: int) -> np.ndarray:
     return np.clip(cv2.GaussianBlur(wall, (0, 0), 0.7), 0, 255).astype(np.uint8)
 
 
-def test_a_camera_pan_and_zoom_over_a_facade_is_copied_through_the_camera_motion():
-    """A badge fixed on the screen while the camera pans 2 px a frame and zooms in over a facade: the
-    flow measured around the hole is noisy over the repeating windows, and a local fill of it carries that
-    noise into the hole, where it adds up along the chains; the camera's motion fits the whole crop."""
+def badge_under_a_moving_camera(world: np.ndarray, motion) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """40 frames of 160x96 seen through a camera whose frame t shows ``world`` through ``motion(t)`` (a 2x3
+    map from the frame to the world), under a badge fixed on the screen: the frames, the masks (painted out a
+    few pixels past the badge, as the pipeline dilates it) and the true background."""
     t_count, h, w = 40, 96, 160
-    world = facade(2 * h, w + 200, seed=1)
     background = np.stack(
         [
-            cv2.warpAffine(
-                world,
-                np.float32([[1 + 0.004 * t, 0, 20 + 2 * t], [0, 1 + 0.004 * t, 40]]),
-                (w, h),
-                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            )
+            cv2.warpAffine(world, motion(t), (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
             for t in range(t_count)
         ]
     )
     frames = background.copy()
     frames[:, 30:62, 30:100] = 235
     masks = np.zeros((t_count, h, w), bool)
-    masks[:, 27:65, 27:103] = True  # painted out a few pixels past the badge, as the pipeline dilates it
+    masks[:, 27:65, 27:103] = True
+    return frames, masks, background
+
+
+def test_a_camera_pan_and_zoom_over_a_facade_is_copied_through_the_camera_motion():
+    """A badge fixed on the screen while the camera pans 2 px a frame and zooms in over a facade: the
+    flow measured around the hole is noisy over the repeating windows, and a local fill of it carries that
+    noise into the hole, where it adds up along the chains; the camera's motion fits the whole crop."""
+    frames, masks, background = badge_under_a_moving_camera(
+        facade(192, 360, seed=1),
+        lambda t: np.float32([[1 + 0.004 * t, 0, 20 + 2 * t], [0, 1 + 0.004 * t, 40]]),
+    )
     targets = range(12, 28)
     out = FlowGuidedInpainter().inpaint(frames, masks, targets)
     ours = hole_psnr(out, background[targets], masks[targets])
@@ -316,20 +321,13 @@ def test_each_flow_completion_is_weighed_by_its_error_on_pixels_it_did_not_see()
     the hole warps that ring, every local guess looked as good as the observed flow, and their drifting
     copies were mixed in as much as the camera model's (29.0 dB here). Each is now rated on the hole's
     margin, whose flow it replaced without reading it (33.8 dB)."""
-    t_count, h, w = 40, 96, 160
-    world = texture(2 * h, w + 200, seed=3)
-    background = []
-    for t in range(t_count):
-        motion = cv2.getRotationMatrix2D((w / 2, h / 2), 0.2 * t, 1 + 0.004 * t)
+
+    def rolling(t):
+        motion = cv2.getRotationMatrix2D((80, 48), 0.2 * t, 1 + 0.004 * t)
         motion[:, 2] += (20 + 3 * t, 40)
-        background.append(
-            cv2.warpAffine(world, motion, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-        )
-    background = np.stack(background)
-    frames = background.copy()
-    frames[:, 30:62, 30:100] = 235
-    masks = np.zeros((t_count, h, w), bool)
-    masks[:, 27:65, 27:103] = True
+        return motion
+
+    frames, masks, background = badge_under_a_moving_camera(texture(192, 360, seed=3), rolling)
     targets = range(12, 28)
     out = FlowGuidedInpainter().inpaint(frames, masks, targets)
     assert hole_psnr(out, background[targets], masks[targets]) > 31.5
