@@ -41,3 +41,36 @@ def test_a_loose_box_cuts_the_figure_not_the_background_in_the_box():
     mask = segmenter.predict(0, prompt)
     # GrabCut alone, taking the box as mostly object, cut the sky and the gantry around the rocket: J 0.12.
     assert jaccard(mask, figure) > 0.6
+
+
+def _case_frame(shared_clips, case: str, index: int):
+    """Frame ``index`` of an eval case and its true mask."""
+    from inpainterz_core.evaluate import load_case
+    from inpainterz_core.video import open_video
+
+    found = load_case(shared_clips / "eval" / case)
+    with open_video(found.input) as clip:
+        return clip.read(index), found.truth[index]
+
+
+def _cut(image, point, box):
+    segmenter = GrabCutSegmenter()
+    segmenter.set_image(0, image)
+    return segmenter.predict(0, ObjectPrompt(frame=0, points=(Point(*point, 1),), box=box))
+
+
+def test_a_click_on_a_badges_letter_cuts_the_badge_not_the_letter(shared_clips):
+    # A letter's strokes are the strongest edges in the box, so the region they enclose is the letter:
+    # more distinct from its surroundings than the badge is, and it took the badge's place (J 0.01).
+    image, truth = _case_frame(shared_clips, "insert-blocks", 30)
+    assert jaccard(_cut(image, (388, 175), (359, 152, 518, 208)), truth) > 0.85
+
+
+def test_a_box_that_reaches_the_frames_edge_cuts_as_one_that_stops_short_of_it(shared_clips):
+    # The player's box runs to the right edge of the frame (it holds his shadow). With no outside on
+    # that side, the wall and court in the box were enclosed with the player (J 0.21 against 0.55).
+    image, truth = _case_frame(shared_clips, "real-tennis", 20)
+    height, width = truth.shape
+    short = jaccard(_cut(image, (142, 82), (52, 40, width - 1, 198)), truth)
+    to_edge = jaccard(_cut(image, (142, 82), (52, 40, width, 198)), truth)
+    assert to_edge > short - 0.05

@@ -12,7 +12,8 @@ without crossing a strong edge (the object's outline), connected to the click
 (``_enclosed``). It is kept instead of GrabCut's cut when it contains that cut and
 adds a good part to it (a person's dark shorts that GrabCut's colour model gave to a
 dark wall), or when GrabCut's cut is less distinct from its surroundings than it is
-(the cut took the surroundings).
+(the cut took the surroundings); either way only when it spans at least half the box
+across or down, as what the user boxed does (not one letter of a boxed badge).
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ class GrabCutSegmenter(Segmenter):
             enclosed = _keep_prompted_components(_enclosed(small, inbox, clicks, radius), clicks)
             inside = (fg & enclosed).sum() / max(1, fg.sum())
             completes = inside >= 0.9 and enclosed.sum() > 1.25 * fg.sum()
-            if completes or _distinctness(small, fg) < _distinctness(small, enclosed):
+            better = completes or _distinctness(small, fg) < _distinctness(small, enclosed)
+            if better and _spans_box(enclosed, inbox):
                 fg = enclosed
         return crops.uncrop_mask(fg, (x0, y0, x1, y1), (h, w))
 
@@ -259,7 +261,11 @@ def _enclosed(small: np.ndarray, inbox: np.ndarray, clicks, radius: int) -> np.n
     edges = np.sqrt((gx**2 + gy**2).sum(axis=2))
     passable = (edges <= np.quantile(edges[inbox], WALL_QUANTILE)).astype(np.uint8)
     _, regions = cv2.connectedComponents(passable, connectivity=4)
-    reached = np.unique(regions[~inbox & (passable > 0)])
+    # The crop is the box grown on every side the frame allows, so where the box reaches the crop's
+    # edge it reaches the frame's: the ground goes on past it, and that edge is outside too.
+    outside = ~inbox
+    outside[[0, -1], :] = outside[:, [0, -1]] = True
+    reached = np.unique(regions[outside & (passable > 0)])
     candidate = (inbox & ~np.isin(regions, reached[reached > 0])).astype(np.uint8)
     for centre, label in clicks:
         if label:
@@ -269,6 +275,19 @@ def _enclosed(small: np.ndarray, inbox: np.ndarray, clicks, radius: int) -> np.n
     h, w = candidate.shape
     clicked = {pieces[min(max(y, 0), h - 1), min(max(x, 0), w - 1)] for (x, y), label in clicks if label}
     return _fill_holes(np.isin(pieces, sorted(clicked - {0})).astype(np.uint8))
+
+
+def _spans_box(fg: np.ndarray, inbox: np.ndarray) -> bool:
+    """Could this cut be what the user boxed? It reaches across at least half the box's width or height.
+
+    A box says how big the object is, if loosely: the enclosed region can be one letter of a badge
+    (its strokes are the strongest edges in the box), which is far more distinct from its
+    surroundings than the whole badge, and is not the object.
+    """
+    found, box = bounding_box(fg > 0), bounding_box(inbox)
+    if found is None:
+        return False
+    return found[2] - found[0] >= (box[2] - box[0]) / 2 or found[3] - found[1] >= (box[3] - box[1]) / 2
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
