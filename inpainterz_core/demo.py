@@ -20,10 +20,11 @@ import numpy as np
 
 from .masks import bounding_box
 from .metrics import RegionScores
+from .outputs import write_png
 from .pipeline import remove
 from .prompts import ObjectPrompt, Point, Prompts
 from .settings import Settings
-from .video import Mp4Writer, frame_name, open_video, read_mask, write_png
+from .video import Mp4Writer, frame_name, open_video, read_mask
 
 WIDTH, HEIGHT, FRAMES = 480, 270, 60
 

@@ -58,10 +58,18 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
     Encoded in memory and written with Python's own file calls, so a full disk or a
     missing permission surfaces as an ``OSError`` with its errno (``cv2.imwrite``
     only returns False).
+
+    One fixed PNG row filter instead of libpng's per-row choice among all five: "up" for
+    frames (2.5x faster at 1080p, and no larger: video frames are smooth from row to row),
+    none for label maps (4x faster and smaller: long runs of one id compress as they are).
+    The pixels are the same either way.
     """
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    row_filter = cv2.IMWRITE_PNG_FILTER_UP if image.ndim == 3 else cv2.IMWRITE_PNG_FILTER_NONE
+    ok, data = cv2.imencode(
+        ".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, row_filter]
+    )
     if not ok:
         raise InputError(f"cannot encode {Path(path).name} as PNG ({image.dtype}, shape {image.shape})")
     with open(path, "wb") as f:

@@ -365,17 +365,6 @@ def open_video(path: str | os.PathLike) -> FrameSource:
     return VideoFile(path)
 
 
-# -- writing ----------------------------------------------------------------------------------------------
-
-
-def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write an RGB (HxWx3) or single-channel (HxW) uint8 image as PNG."""
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(str(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-        raise InputError(f"cannot write {path}")
-
-
 def read_mask(path: str | os.PathLike) -> np.ndarray:
     """A label map image as uint8 HxW: 0 is background, 1..255 are object ids.
 
@@ -413,6 +402,9 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
             "(0..255) nor an 8-bit mask widened to 16 bits (0/65535): save it as 8-bit"
         )
     raise InputError(f"{path} holds {mask.dtype} values, not a mask: give an 8-bit (or 16-bit) label map")
+
+
+# -- writing ----------------------------------------------------------------------------------------------
 
 
 def frame_name(index: int) -> str:

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from inpainterz_core.errors import InputError
-from inpainterz_core.video import Mp4Writer, open_video, read_mask, write_png
+from inpainterz_core.outputs import write_png
+from inpainterz_core.video import Mp4Writer, open_video, read_mask
 
 
 def test_image_folder_reads_numbered_frames_in_order(pan_folder, pan_clip):
