@@ -168,6 +168,7 @@ class Job:
         self.session = None
         self.future = None  # the JobFuture, once sent
         self.download = None  # a Download bringing results back, in remote mode
+        self.check_frames = ()  # track: the source frames whose masks the tracker doubts
         self.cancelled = False
 
 
@@ -680,6 +681,7 @@ class Connection:
             return
         result = future.result()
         self._report_entered(job, result.get("objects") or [])
+        job.check_frames = [f + job.session.offset for f in result.get("check_frames") or ()]
         kind = "masks" if job.kind == "track" else "inpainted"
         if os.path.realpath(result.get("out_dir") or "") == os.path.realpath(
             job.out_dir
@@ -763,7 +765,15 @@ class Connection:
         except (ValueError, RuntimeError, OSError) as error:
             self.report("ERROR", f"Could not add the result strips: {error}")
             return
-        self.report("INFO", f"{job.kind.capitalize()} finished: results in {results}")
+        doubts = ""
+        if job.kind == "track":
+            runs = strips.mark_frames_to_check(scene, source, job.check_frames)
+            if runs:
+                doubts = (
+                    f"; {len(set(job.check_frames))} frame(s) to check, marked at {runs} place(s) on the "
+                    f"timeline ('check {job.strip_name}'): click the object there and Track again"
+                )
+        self.report("INFO", f"{job.kind.capitalize()} finished: results in {results}{doubts}")
 
 
 def find_again(source):

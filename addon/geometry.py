@@ -27,6 +27,11 @@ def source_frame(strip, timeline_frame):
     return int(timeline_frame - strip.frame_start + _animation_offset(strip))
 
 
+def timeline_frame(strip, source_frame):
+    """The timeline frame at which the strip shows source frame `source_frame` (the inverse of `source_frame`)."""
+    return int(strip.frame_start + source_frame - _animation_offset(strip))
+
+
 def visible_source_range(strip):
     """(first, end) source frame indices of the visible part of the strip, end exclusive."""
     first = source_frame(strip, strip.frame_final_start)

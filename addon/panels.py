@@ -127,6 +127,12 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
         if strips.find_result(scene, source, strips.MASK) is None:
             return
         col = layout.column(align=True)
+        doubted = source.inpainterz.check_frames
+        if doubted:
+            row = col.row(align=True)
+            row.label(text=f"{doubted} frame(s) to check (markers)", icon="ERROR")
+            row.operator("screen.marker_jump", text="", icon="PREV_KEYFRAME").next = False
+            row.operator("screen.marker_jump", text="", icon="NEXT_KEYFRAME").next = True
         col.operator("inpainterz.apply_mask", icon="MOD_MASK")
         col.operator("inpainterz.mask_to_compositor", icon="NODE_COMPOSITING")
 

@@ -53,6 +53,13 @@ class InpainterzFound(bpy.types.PropertyGroup):
     keep: BoolProperty(name="Keep", default=True, description="Make this box an object to remove")
 
 
+class InpainterzMarker(bpy.types.PropertyGroup):
+    """A timeline marker this add-on placed (markers are the scene's: only those it placed are its to remove)."""
+
+    name: StringProperty()
+    frame: IntProperty()
+
+
 class InpainterzStrip(bpy.types.PropertyGroup):
     """Registered on every strip as `strip.inpainterz`."""
 
@@ -77,6 +84,13 @@ class InpainterzStrip(bpy.types.PropertyGroup):
         description="The boxes of the last Find left unticked at Add Found: Look Again keeps them in the picture",
     )
     find_frame: IntProperty(default=-1, description="Source frame of the last Find answered (-1: none)")
+    check_markers: CollectionProperty(
+        type=InpainterzMarker,
+        description="The markers the last Track placed where its masks are likely wrong",
+    )
+    check_frames: IntProperty(
+        description="How many frames the last Track doubts (0: none, or it cannot tell)"
+    )
     find_every: IntProperty(
         name="Look Again Every",
         default=0,
@@ -139,6 +153,7 @@ classes = (
     InpainterzBox,
     InpainterzObject,
     InpainterzFound,
+    InpainterzMarker,
     InpainterzStrip,
     InpainterzPreferences,
 )

@@ -20,7 +20,7 @@ import tempfile
 
 import bpy
 
-from . import compat
+from . import compat, geometry
 
 MASK, MATTE, CLEAN = "mask", "matte", "clean"
 RESULT_KINDS = (MASK, MATTE, CLEAN)
@@ -93,6 +93,34 @@ def place_results(scene, source, mask_files, clean_files=None, matte_files=None)
         matte.mute = True
         apply_mask_modifier(scene, clean, matte)
     return mask, clean
+
+
+def mark_frames_to_check(scene, source, frames):
+    """Timeline markers where the last Track's masks are likely wrong: one at the first frame of each run
+    of `frames` (source frame indices the tracker doubts), named "check <strip>" with the run's length,
+    so the editor jumps from one to the next (Jump to Marker) and fixes each with a click there.
+
+    The markers this strip's last Track placed go first, and only those: markers are the scene's, and
+    the editor's own are never touched. Returns the number of markers placed.
+    """
+    placed = source.inpainterz.check_markers
+    ours = {(mark.name, mark.frame) for mark in placed}
+    for marker in [m for m in scene.timeline_markers if (m.name, m.frame) in ours]:
+        scene.timeline_markers.remove(marker)
+    placed.clear()
+    runs = []  # [first, length]
+    for frame in sorted(set(frames)):
+        if runs and frame == runs[-1][0] + runs[-1][1]:
+            runs[-1][1] += 1
+        else:
+            runs.append([frame, 1])
+    for first, length in runs:
+        name = f"check {source.name}"[:44] + (f" ({length} frames)" if length > 1 else "")
+        marker = scene.timeline_markers.new(name, frame=geometry.timeline_frame(source, first))
+        mark = placed.add()
+        mark.name, mark.frame = marker.name, marker.frame
+    source.inpainterz.check_frames = sum(length for _, length in runs)
+    return len(runs)
 
 
 def _nonzero_to_white(strip):

@@ -58,6 +58,7 @@ class FakeServer:
         self.detect_error = None  # (code, message) to answer detect with
         self.stages = {}  # hello's backends.stages
         self.track_objects = None  # the finished track's results.objects (what each label is)
+        self.track_check_frames = None  # the finished track's results.check_frames (the doubtful frames)
         self.work = None  # the server's own folder for results when a track names no out_dir
         self._sessions = 0
 
@@ -194,6 +195,8 @@ class FakeServer:
         results = {"out_dir": out, "masks": os.path.join(out, "masks"), "mask_range": [start, stop]}
         if self.track_objects is not None:
             results["objects"] = self.track_objects
+        if self.track_check_frames is not None:
+            results["check_frames"] = self.track_check_frames
         self.results = results
         self._send(
             identity,

@@ -536,3 +536,37 @@ def test_track_can_look_again_for_what_find_names(addon, shot, tmp_path, capsys)
         printed_reports(capsys)[0]
         == "Track found 1 more object(s) entering later: person (object 2, frame 4)"
     )
+
+
+def test_the_frames_to_check_are_marked_on_the_timeline_and_only_our_markers_are_replaced(
+    addon, shot, tmp_path, capsys
+):
+    """Track's check_frames (the server's numbering) become timeline markers, one per run of doubtful
+    frames, at the timeline frames that show them; the next Track replaces those markers and leaves
+    the editor's own alone, even one with the same name on the same frame."""
+    source, server = shot
+    source.frame_offset_start = 1  # visible: source frames 1..5 at timeline 11..15, the server's 0..4
+    server.frame_count, server.work = N - 1, tmp_path / "server-side"
+    addon.props.preferences().send_frames = True
+    scene = bpy.context.scene
+    scene.timeline_markers.new("cut here", frame=13)
+    assert bpy.ops.inpainterz.add_point(image_x=20, image_y=20) == {"FINISHED"}
+    assert bpy.ops.inpainterz.track() == {"FINISHED"}
+    exchange(addon, server)
+    server.track_check_frames = [1, 2, 4]  # source frames 2, 3 and 5
+    capsys.readouterr()
+    server.finish_track("j1")
+    exchange(addon, server)
+    marked = sorted((m.frame, m.name) for m in scene.timeline_markers)
+    assert marked == [(12, "check shot (2 frames)"), (13, "cut here"), (15, "check shot")]
+    assert "3 frame(s) to check, marked at 2 place(s)" in printed_reports(capsys)[-1]
+    assert "3 frame(s) to check (markers)" in panel_texts(addon)
+
+    scene.timeline_markers.new("check shot", frame=14)  # the editor's own, named like ours
+    assert bpy.ops.inpainterz.track() == {"FINISHED"}
+    exchange(addon, server)
+    server.track_check_frames = []
+    server.finish_track(sorted(server.jobs)[-1])
+    exchange(addon, server)
+    assert sorted((m.frame, m.name) for m in scene.timeline_markers) == [(13, "cut here"), (14, "check shot")]
+    assert not any("to check" in text for text in panel_texts(addon))
