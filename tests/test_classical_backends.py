@@ -77,6 +77,8 @@ def test_flow_tracker_keeps_objects_apart(pan_clip):
     tracker.reset(pan_clip.frame(0), labels)
     out = tracker.step(pan_clip.frame(1))
     assert {1, 2} <= set(np.unique(out))
+    assert sorted(tracker.confidences) == [1, 2]  # one each, by id; the frame's is the least
+    assert tracker.confidence == min(tracker.confidences.values())
 
 
 def test_flow_tracker_does_not_stick_to_background_of_the_objects_colours():

@@ -153,6 +153,37 @@ class Doubtful(Tracker):
         return self.labels
 
 
+class DoubtfulOfOthers(Tracker):
+    """Sure of object 1, less sure of every other object with every frame it steps."""
+
+    name = "doubtful-of-others"
+
+    def reset(self, image, labels):
+        self.labels, self.confidence = labels, 1.0
+        self.confidences = {int(k): 1.0 for k in np.unique(labels[labels > 0])}
+
+    def step(self, image):
+        self.confidences = {k: c if k == 1 else max(0.0, c - 0.2) for k, c in self.confidences.items()}
+        self.confidence = min(self.confidences.values())
+        return self.labels
+
+
+def test_a_kept_objects_doubts_name_no_frame_to_check(tmp_path, pan_folder, pan_clip):
+    """A kept object (tracked so that it is never found again, never painted) is no frame's reason to be
+    checked; the same object, painted out, is."""
+    logo = pan_clip.mask(0).astype(np.uint8)
+    corner = np.zeros_like(logo)
+    corner[:8, :8] = 1
+    removed = track(
+        pan_folder, {0: logo + 2 * corner}, Settings(), tmp_path / "a", tracker=DoubtfulOfOthers()
+    )
+    assert removed["check_frames"] == list(range(3, pan_clip.frames))
+    kept = track(
+        pan_folder, {0: logo}, Settings(), tmp_path / "b", tracker=DoubtfulOfOthers(), keep={0: corner}
+    )
+    assert kept["check_frames"] == [] and kept["confidence"][1:] == [1.0] * (pan_clip.frames - 1)
+
+
 def test_each_frames_confidence_is_kept_and_doubtful_frames_are_named(tmp_path, pan_folder, pan_clip):
     last = pan_clip.frames - 1
     keyframes = {0: pan_clip.mask(0).astype(np.uint8), last: pan_clip.mask(last).astype(np.uint8)}

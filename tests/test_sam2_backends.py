@@ -145,6 +145,10 @@ def test_a_correction_on_a_tracked_frame_becomes_a_conditioning_frame(ckpt_dir):
         for i in range(2)
     )
     assert tracker._ids == [4, 9] and set(np.unique(tracker.step(frames[4]))) <= {0, 4, 9}
+    # one confidence per object, by the user's ids; the frame's is the least of them
+    assert sorted(tracker.confidences) == [4, 9]
+    assert all(0.0 <= c <= 1.0 for c in tracker.confidences.values())
+    assert tracker.confidence == min(tracker.confidences.values())
 
 
 def test_an_empty_keyframe_tracks_nothing_until_an_object_appears(ckpt_dir):

@@ -354,6 +354,7 @@ def _track_into(
     progress,
     cancel,
     redetect: _Redetect | None = None,
+    kept: set[int] | frozenset[int] = frozenset(),
 ) -> dict[int, float]:
     """Every frame of the range gets its mask from the nearest keyframe (in time).
 
@@ -362,13 +363,19 @@ def _track_into(
     frames that are nearer to it than to the keyframe before it, overwriting what the
     forward pass wrote there. One frame per direction is held at a time. With ``redetect``,
     the first two passes look for new objects on its frames, which are then tracked back.
-    Returns each frame's confidence as the tracker gave it for the mask written (None: it cannot tell).
+    Returns each frame's confidence as the tracker gave it for the mask written (None: it cannot tell),
+    over the objects painted out: the ``kept`` ids are tracked, never painted, so their doubts do not count.
     """
     keys = sorted(keyframes)
     back_from_later = [(k, (before + k) // 2 + 1) for before, k in zip(keys, keys[1:], strict=False)]
     total = (stop - start) + sum(k - lo for k, lo in back_from_later)
     done = 0
     confidence = {}
+
+    def doubt() -> float | None:
+        if kept and tracker.confidences:
+            return min((c for k, c in tracker.confidences.items() if k not in kept), default=1.0)
+        return tracker.confidence
 
     def emit(index, labels, score):
         nonlocal done
@@ -391,7 +398,7 @@ def _track_into(
         tracker.reset(source.read(keyframe), labels)
         for index, image in source.frames_reversed(lo, keyframe):
             labels = tracker.step(image)
-            score = tracker.confidence
+            score = doubt()
             if detect:
                 labels = look_again(index, image, labels, -1)
             emit(index, labels, score)
@@ -405,7 +412,7 @@ def _track_into(
     seeded = {first: labels}
     for index, image in frames:
         labels = tracker.step(image)
-        score = tracker.confidence
+        score = doubt()
         if index in keyframes:
             labels = _merge_keyframe(labels, keyframes[index])
             tracker.correct(image, labels)
@@ -494,7 +501,7 @@ def track(
         with staged(out_dir, ["masks", "track.json"]) as scratch:
             (scratch / "masks").mkdir()
             confidence = _track_into(
-                src, seeds, tracker, scratch / "masks", start, stop, progress, cancel, redetect
+                src, seeds, tracker, scratch / "masks", start, stop, progress, cancel, redetect, kept
             )
             if kept:
                 _strip(scratch / "masks", kept, start, stop, cancel)

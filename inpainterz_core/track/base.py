@@ -8,6 +8,8 @@ only needs to know "the previous frames I saw" and never holds the whole clip.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import numpy as np
 
@@ -17,6 +19,9 @@ class Tracker(ABC):
     #: How likely the mask of the frame last returned by ``reset`` or ``step`` is right, in [0, 1]
     #: (1.0 on a keyframe), so an editor is shown the frames to check; None when a tracker cannot tell.
     confidence: float | None = None
+    #: The same per object id, for the trackers that can tell (empty for the others), so a frame is
+    #: judged on the objects that are painted out: a kept object's doubts are not the editor's to check.
+    confidences: Mapping[int, float] = MappingProxyType({})
 
     @abstractmethod
     def reset(self, image: np.ndarray, labels: np.ndarray) -> None:

@@ -231,11 +231,12 @@ class FlowTracker(Tracker):
         self._image = image
         self._objects = {int(k): _Object(image, self._gray, labels == k) for k in np.unique(labels) if k}
         self.confidence = 1.0
+        self.confidences = dict.fromkeys(self._objects, 1.0)
 
     def step(self, image: np.ndarray) -> np.ndarray:
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         labels = np.zeros(gray.shape, np.uint8)
-        confidences = [1.0]
+        confidences = {}
         for object_id, obj in self._objects.items():
             if obj.mask.any():
                 mask, confidence = self._propagate(obj, image, gray)
@@ -255,9 +256,10 @@ class FlowTracker(Tracker):
             obj.mask, obj.confidence = mask, confidence
             labels[mask] = object_id
             # Suspicion of a slab of ground in the mask lowers what the editor is told, not how it is tracked.
-            confidences.append(confidence * (1.0 - obj.suspicion))
+            confidences[object_id] = float(confidence * (1.0 - obj.suspicion))
         self._gray, self._image = gray, image
-        self.confidence = float(min(confidences))
+        self.confidences = confidences
+        self.confidence = min([1.0, *confidences.values()])
         return labels
 
     # -- one object, one frame ---------------------------------------------------------------------

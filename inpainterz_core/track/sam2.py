@@ -71,6 +71,7 @@ class Sam2Tracker(Tracker):
         self._ids = []
         self._condition(image, labels)
         self.confidence = 1.0
+        self.confidences = dict.fromkeys(self._ids, 1.0)
 
     def step(self, image: np.ndarray) -> np.ndarray:
         if self.session is None:
@@ -78,7 +79,7 @@ class Sam2Tracker(Tracker):
         self._check(image)
         self._frame += 1
         if not self._ids:  # no object yet (an empty keyframe): nothing to track
-            self.confidence = None
+            self.confidence, self.confidences = None, {}
             return np.zeros(image.shape[:2], np.uint8)
         with self._inference():
             out = self.model(inference_session=self.session, frame_idx=self._frame, frame=self._pixels(image))
@@ -87,6 +88,7 @@ class Sam2Tracker(Tracker):
             )[0][:, 0]
             present = torch.sigmoid(out.object_score_logits.float().reshape(-1).cpu())
         self.confidence = float(present.min()) if len(present) else None
+        self.confidences = dict(zip(self._ids, map(float, present.tolist()), strict=True))
         self._forget_old()
         best = logits.argmax(dim=0).numpy()
         inside = (logits.max(dim=0).values > 0).numpy()
@@ -101,6 +103,7 @@ class Sam2Tracker(Tracker):
         self._check(image, labels)
         self._condition(image, labels)
         self.confidence = 1.0
+        self.confidences = dict.fromkeys(self._ids, 1.0)
 
     def _condition(self, image: np.ndarray, labels: np.ndarray) -> None:
         """Give every object (known or new) its mask on the current frame as a conditioning input."""
