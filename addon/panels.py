@@ -127,7 +127,7 @@ class INPAINTERZ_PT_main(bpy.types.Panel):
         if strips.find_result(scene, source, strips.MASK) is None:
             return
         col = layout.column(align=True)
-        doubted = source.inpainterz.check_frames
+        doubted = source.inpainterz.frames_to_check
         if doubted:
             row = col.row(align=True)
             row.label(text=f"{doubted} frame(s) to check (markers)", icon="ERROR")

@@ -88,7 +88,7 @@ class InpainterzStrip(bpy.types.PropertyGroup):
         type=InpainterzMarker,
         description="The markers the last Track placed where its masks are likely wrong",
     )
-    check_frames: IntProperty(
+    frames_to_check: IntProperty(
         description="How many frames the last Track doubts (0: none, or it cannot tell)"
     )
     find_every: IntProperty(

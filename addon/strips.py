@@ -119,7 +119,7 @@ def mark_frames_to_check(scene, source, frames):
         marker = scene.timeline_markers.new(name, frame=geometry.timeline_frame(source, first))
         mark = placed.add()
         mark.name, mark.frame = marker.name, marker.frame
-    source.inpainterz.check_frames = sum(length for _, length in runs)
+    source.inpainterz.frames_to_check = sum(length for _, length in runs)
     return len(runs)
 
 
