@@ -169,6 +169,7 @@ class Job:
         self.future = None  # the JobFuture, once sent
         self.download = None  # a Download bringing results back, in remote mode
         self.check_frames = ()  # track: the source frames whose masks the tracker doubts
+        self.object_checks = {}  # track: the same per object id, where the tracker tells them apart
         self.cancelled = False
 
 
@@ -682,6 +683,11 @@ class Connection:
         result = future.result()
         self._report_entered(job, result.get("objects") or [])
         job.check_frames = [f + job.session.offset for f in result.get("check_frames") or ()]
+        job.object_checks = {
+            o["object_id"]: [f + job.session.offset for f in o["check_frames"]]
+            for o in result.get("objects") or ()
+            if o.get("check_frames")
+        }
         kind = "masks" if job.kind == "track" else "inpainted"
         if os.path.realpath(result.get("out_dir") or "") == os.path.realpath(
             job.out_dir
@@ -767,7 +773,7 @@ class Connection:
             return
         doubts = ""
         if job.kind == "track":
-            runs = strips.mark_frames_to_check(scene, source, job.check_frames)
+            runs = strips.mark_frames_to_check(scene, source, job.check_frames, job.object_checks)
             if runs:
                 doubts = (
                     f"; {len(set(job.check_frames))} frame(s) to check, marked at {runs} place(s) on the "

@@ -95,10 +95,12 @@ def place_results(scene, source, mask_files, clean_files=None, matte_files=None)
     return mask, clean
 
 
-def mark_frames_to_check(scene, source, frames):
+def mark_frames_to_check(scene, source, frames, by_object=None):
     """Timeline markers where the last Track's masks are likely wrong: one at the first frame of each run
-    of `frames` (source frame indices the tracker doubts), named "check <strip>" with the run's length,
-    so the editor jumps from one to the next (Jump to Marker) and fixes each with a click there.
+    of `frames` (source frame indices the tracker doubts), named "check <strip>" with the objects doubted
+    there (`by_object`: {object id: its doubted frames}, where the tracker tells them apart, so the
+    editor knows which object's click to add) and the run's length. The editor jumps from one to the
+    next (Jump to Marker) and fixes each with a click there.
 
     The markers this strip's last Track placed go first, and only those: markers are the scene's, and
     the editor's own are never touched. Returns the number of markers placed.
@@ -115,7 +117,13 @@ def mark_frames_to_check(scene, source, frames):
         else:
             runs.append([frame, 1])
     for first, length in runs:
-        name = f"check {source.name}"[:44] + (f" ({length} frames)" if length > 1 else "")
+        doubted = sorted(
+            k for k, fs in (by_object or {}).items() if any(first <= f < first + length for f in fs)
+        )
+        objects = (
+            f": object{'s' if len(doubted) > 1 else ''} {', '.join(map(str, doubted))}" if doubted else ""
+        )
+        name = f"check {source.name}"[:30] + objects[:18] + (f" ({length} frames)" if length > 1 else "")
         marker = scene.timeline_markers.new(name, frame=geometry.timeline_frame(source, first))
         mark = placed.add()
         mark.name, mark.frame = marker.name, marker.frame

@@ -210,7 +210,8 @@ RANGE_OUT = Out("list", nullable=True, lo=2, hi=2, item=Field("int"))
 PATH_OUT = Out("str", nullable=True, lo=1, hi=MAX_STR)
 #: confidence: the tracker's per frame of mask_range (nil where it cannot tell); check_frames: the frames
 #: whose mask is likely wrong, where a corrective click helps most; objects: what each label of the masks
-#: is (phrase and score nil for an object clicked; objects found while tracking have a phrase).
+#: is (phrase and score nil for an object clicked; objects found while tracking have a phrase), and the
+#: frames where that object's mask is likely wrong (nil where the tracker cannot tell objects apart).
 TRACKED_OBJECT = Field(
     "map",
     fields={
@@ -219,6 +220,7 @@ TRACKED_OBJECT = Field(
         "first_frame": Out("int", lo=0),
         "score": Out("number", nullable=True, lo=0, hi=1),
         "box": Out("list", nullable=True, lo=4, hi=4, item=Field("number")),
+        "check_frames": Out("list", nullable=True, item=Field("int", lo=0)),
     },
 )
 RESULTS = {

@@ -178,6 +178,11 @@ def test_a_kept_objects_doubts_name_no_frame_to_check(tmp_path, pan_folder, pan_
         pan_folder, {0: logo + 2 * corner}, Settings(), tmp_path / "a", tracker=DoubtfulOfOthers()
     )
     assert removed["check_frames"] == list(range(3, pan_clip.frames))
+    # each object's own: the one to click again is object 2
+    assert [(o["object_id"], o["check_frames"]) for o in removed["objects"]] == [
+        (1, []),
+        (2, list(range(3, pan_clip.frames))),
+    ]
     kept = track(
         pan_folder, {0: logo}, Settings(), tmp_path / "b", tracker=DoubtfulOfOthers(), keep={0: corner}
     )
@@ -195,3 +200,4 @@ def test_each_frames_confidence_is_kept_and_doubtful_frames_are_named(tmp_path, 
     assert report["check_frames"] == [i for i, c in enumerate(confidence) if c < 0.5]
     assert 0 not in report["check_frames"] and middle in report["check_frames"]
     assert json.loads((tmp_path / "track.json").read_text()) == report
+    assert report["objects"][0]["check_frames"] is None  # this tracker cannot tell objects apart

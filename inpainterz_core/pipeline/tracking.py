@@ -355,7 +355,7 @@ def _track_into(
     cancel,
     redetect: _Redetect | None = None,
     kept: set[int] | frozenset[int] = frozenset(),
-) -> dict[int, float]:
+) -> tuple[dict[int, float | None], dict[int, dict[int, float]]]:
     """Every frame of the range gets its mask from the nearest keyframe (in time).
 
     Forward from the first keyframe to the end, re-seeding at each later keyframe; backward
@@ -364,24 +364,27 @@ def _track_into(
     forward pass wrote there. One frame per direction is held at a time. With ``redetect``,
     the first two passes look for new objects on its frames, which are then tracked back.
     Returns each frame's confidence as the tracker gave it for the mask written (None: it cannot tell),
-    over the objects painted out: the ``kept`` ids are tracked, never painted, so their doubts do not count.
+    and each object's where the tracker tells them apart ({} on a keyframe), both over the objects painted
+    out: the ``kept`` ids are tracked, never painted, so their doubts do not count.
     """
     keys = sorted(keyframes)
     back_from_later = [(k, (before + k) // 2 + 1) for before, k in zip(keys, keys[1:], strict=False)]
     total = (stop - start) + sum(k - lo for k, lo in back_from_later)
     done = 0
-    confidence = {}
+    confidence, by_object = {}, {}
+    sure = (1.0, {})  # a keyframe's
 
-    def doubt() -> float | None:
-        if kept and tracker.confidences:
-            return min((c for k, c in tracker.confidences.items() if k not in kept), default=1.0)
-        return tracker.confidence
+    def doubts() -> tuple[float | None, dict[int, float]]:
+        per_object = {k: c for k, c in tracker.confidences.items() if k not in kept}
+        if tracker.confidences:
+            return min(per_object.values(), default=1.0), per_object
+        return tracker.confidence, {}
 
-    def emit(index, labels, score):
+    def emit(index, labels, scores):
         nonlocal done
         check_cancel(cancel)
         write_png(masks_dir / frame_name(index), labels)
-        confidence[index] = score
+        confidence[index], by_object[index] = scores
         done += 1
         report_progress(progress, "track", done, total)
 
@@ -398,28 +401,28 @@ def _track_into(
         tracker.reset(source.read(keyframe), labels)
         for index, image in source.frames_reversed(lo, keyframe):
             labels = tracker.step(image)
-            score = doubt()
+            scores = doubts()
             if detect:
                 labels = look_again(index, image, labels, -1)
-            emit(index, labels, score)
+            emit(index, labels, scores)
 
     first = keys[0]
     frames = source.frames(first, stop)
     _, image = next(frames)
     labels = keyframes[first]
     tracker.reset(image, labels)
-    emit(first, labels, 1.0)
+    emit(first, labels, sure)
     seeded = {first: labels}
     for index, image in frames:
         labels = tracker.step(image)
-        score = doubt()
+        scores = doubts()
         if index in keyframes:
             labels = _merge_keyframe(labels, keyframes[index])
             tracker.correct(image, labels)
             seeded[index] = labels
-            score = 1.0
+            scores = sure
         labels = look_again(index, image, labels, +1)
-        emit(index, labels, score)
+        emit(index, labels, scores)
     if first > start:
         backward(first, keyframes[first], start, detect=True)
     for keyframe, lo in back_from_later:
@@ -427,7 +430,7 @@ def _track_into(
             backward(keyframe, seeded[keyframe], lo)
     if redetect is not None:
         redetect.track_back(source, tracker, masks_dir, start, stop, cancel)
-    return confidence
+    return confidence, by_object
 
 
 def track(
@@ -450,7 +453,8 @@ def track(
     ``track.json`` (also returned) holds each frame's confidence and ``check_frames``, the frames
     whose mask is likely wrong: where one corrective click on a keyframe helps most; and ``objects``,
     what each id is (``keyframes.objects`` when ``segment_keyframes`` made them, plus the objects found
-    later; see ``Keyframes``).
+    later; see ``Keyframes``), each with its own ``check_frames`` (None where the tracker cannot tell
+    its objects apart), so the editor knows which object to click again.
 
     Objects that appear later: pass the text prompt as ``text`` with ``text.detect_every`` = N > 0 and
     the detector looks again every N frames from ``text.frame`` (both ways); a detection no tracked
@@ -500,12 +504,19 @@ def track(
         t0 = time.perf_counter()
         with staged(out_dir, ["masks", "track.json"]) as scratch:
             (scratch / "masks").mkdir()
-            confidence = _track_into(
+            confidence, by_object = _track_into(
                 src, seeds, tracker, scratch / "masks", start, stop, progress, cancel, redetect, kept
             )
             if kept:
                 _strip(scratch / "masks", kept, start, stop, cancel)
             scores = [confidence[i] for i in range(start, stop)]
+            tells_objects_apart = any(by_object.values())
+            for o in objects:  # which object to click again where: the same test, object by object
+                o["check_frames"] = (
+                    [i for i in range(start, stop) if by_object[i].get(o["object_id"], 1.0) < LOW_CONFIDENCE]
+                    if tells_objects_apart
+                    else None
+                )
             report = {
                 "stage": "track",
                 "backend": backends.describe(tracker),

@@ -542,8 +542,9 @@ def test_the_frames_to_check_are_marked_on_the_timeline_and_only_our_markers_are
     addon, shot, tmp_path, capsys
 ):
     """Track's check_frames (the server's numbering) become timeline markers, one per run of doubtful
-    frames, at the timeline frames that show them; the next Track replaces those markers and leaves
-    the editor's own alone, even one with the same name on the same frame."""
+    frames, at the timeline frames that show them, naming the objects doubted there; the next Track
+    replaces those markers and leaves the editor's own alone, even one with the same name on the same
+    frame."""
     source, server = shot
     source.frame_offset_start = 1  # visible: source frames 1..5 at timeline 11..15, the server's 0..4
     server.frame_count, server.work = N - 1, tmp_path / "server-side"
@@ -554,18 +555,28 @@ def test_the_frames_to_check_are_marked_on_the_timeline_and_only_our_markers_are
     assert bpy.ops.inpainterz.track() == {"FINISHED"}
     exchange(addon, server)
     server.track_check_frames = [1, 2, 4]  # source frames 2, 3 and 5
+    known = {"phrase": None, "first_frame": 1, "score": None, "box": None}
+    server.track_objects = [  # which object each doubt is about
+        {"object_id": 1, **known, "check_frames": [1, 2]},
+        {"object_id": 2, **known, "check_frames": [2, 4]},
+        {"object_id": 3, **known, "check_frames": []},
+    ]
     capsys.readouterr()
     server.finish_track("j1")
     exchange(addon, server)
     marked = sorted((m.frame, m.name) for m in scene.timeline_markers)
-    assert marked == [(12, "check shot (2 frames)"), (13, "cut here"), (15, "check shot")]
+    assert marked == [
+        (12, "check shot: objects 1, 2 (2 frames)"),
+        (13, "cut here"),
+        (15, "check shot: object 2"),
+    ]
     assert "3 frame(s) to check, marked at 2 place(s)" in printed_reports(capsys)[-1]
     assert "3 frame(s) to check (markers)" in panel_texts(addon)
 
     scene.timeline_markers.new("check shot", frame=14)  # the editor's own, named like ours
     assert bpy.ops.inpainterz.track() == {"FINISHED"}
     exchange(addon, server)
-    server.track_check_frames = []
+    server.track_check_frames, server.track_objects = [], None
     server.finish_track(sorted(server.jobs)[-1])
     exchange(addon, server)
     assert sorted((m.frame, m.name) for m in scene.timeline_markers) == [(13, "cut here"), (14, "check shot")]
