@@ -103,12 +103,14 @@ def mark_frames_to_check(scene, source, frames, by_object=None):
     next (Jump to Marker) and fixes each with a click there.
 
     The markers this strip's last Track placed go first, and only those: markers are the scene's, and
-    the editor's own are never touched. Returns the number of markers placed.
+    the editor's own stay (one the editor renamed or moved is the editor's). Returns the number placed.
     """
     placed = source.inpainterz.check_markers
-    ours = {(mark.name, mark.frame) for mark in placed}
-    for marker in [m for m in scene.timeline_markers if (m.name, m.frame) in ours]:
-        scene.timeline_markers.remove(marker)
+    for mark in placed:  # one marker for each placed: a copy the editor made of one stays
+        same = (m for m in scene.timeline_markers if (m.name, m.frame) == (mark.name, mark.frame))
+        marker = next(same, None)
+        if marker is not None:
+            scene.timeline_markers.remove(marker)
     placed.clear()
     runs = []  # [first, length]
     for frame in sorted(set(frames)):

@@ -543,8 +543,8 @@ def test_the_frames_to_check_are_marked_on_the_timeline_and_only_our_markers_are
 ):
     """Track's check_frames (the server's numbering) become timeline markers, one per run of doubtful
     frames, at the timeline frames that show them, naming the objects doubted there; the next Track
-    replaces those markers and leaves the editor's own alone, even one with the same name on the same
-    frame."""
+    replaces those markers and leaves the editor's own alone, even ones named like them (on another
+    frame, or a copy on the same frame)."""
     source, server = shot
     source.frame_offset_start = 1  # visible: source frames 1..5 at timeline 11..15, the server's 0..4
     server.frame_count, server.work = N - 1, tmp_path / "server-side"
@@ -574,10 +574,15 @@ def test_the_frames_to_check_are_marked_on_the_timeline_and_only_our_markers_are
     assert "3 frame(s) to check (markers)" in panel_texts(addon)
 
     scene.timeline_markers.new("check shot", frame=14)  # the editor's own, named like ours
+    scene.timeline_markers.new("check shot: object 2", frame=15)  # and a copy of one of ours
     assert bpy.ops.inpainterz.track() == {"FINISHED"}
     exchange(addon, server)
     server.track_check_frames, server.track_objects = [], None
     server.finish_track(sorted(server.jobs)[-1])
     exchange(addon, server)
-    assert sorted((m.frame, m.name) for m in scene.timeline_markers) == [(13, "cut here"), (14, "check shot")]
+    assert sorted((m.frame, m.name) for m in scene.timeline_markers) == [
+        (13, "cut here"),
+        (14, "check shot"),
+        (15, "check shot: object 2"),
+    ]
     assert not any("to check" in text for text in panel_texts(addon))
