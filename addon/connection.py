@@ -776,7 +776,7 @@ class Connection:
             runs = strips.mark_frames_to_check(scene, source, job.check_frames, job.object_checks)
             if runs:
                 doubts = (
-                    f"; {len(set(job.check_frames))} frame(s) to check, marked at {runs} place(s) on the "
+                    f"; {source.inpainterz.frames_to_check} frame(s) to check, marked at {runs} place(s) on the "
                     f"timeline ('check {job.strip_name}'): click the object there and Track again"
                 )
         self.report("INFO", f"{job.kind.capitalize()} finished: results in {results}{doubts}")

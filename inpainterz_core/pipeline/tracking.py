@@ -209,6 +209,12 @@ def segment_prompts(source: FrameSource, prompts: Prompts, settings: Settings) -
 LOW_CONFIDENCE = 0.5
 
 
+def _doubtful(scores) -> list[int]:
+    """``check_frames``: the frames of ``(frame, confidence)`` pairs scored below LOW_CONFIDENCE (None: no
+    score, no doubt)."""
+    return [i for i, c in scores if c is not None and c < LOW_CONFIDENCE]
+
+
 # -- track ------------------------------------------------------------------------------------------------
 
 
@@ -513,7 +519,7 @@ def track(
             tells_objects_apart = any(by_object.values())
             for o in objects:  # which object to click again where: the same test, object by object
                 o["check_frames"] = (
-                    [i for i in range(start, stop) if by_object[i].get(o["object_id"], 1.0) < LOW_CONFIDENCE]
+                    _doubtful((i, by_object[i].get(o["object_id"])) for i in range(start, stop))
                     if tells_objects_apart
                     else None
                 )
@@ -527,11 +533,7 @@ def track(
                 "keyframes": sorted(keyframes),
                 "objects": sorted(objects, key=lambda o: o["object_id"]),
                 "confidence": scores,
-                "check_frames": [
-                    i
-                    for i, c in zip(range(start, stop), scores, strict=True)
-                    if c is not None and c < LOW_CONFIDENCE
-                ],
+                "check_frames": _doubtful(zip(range(start, stop), scores, strict=True)),
             }
             if text is not None:
                 report["text"] = text.to_dict()
