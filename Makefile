@@ -16,23 +16,26 @@ WHEEL_PLATFORMS := manylinux_2_28_x86_64 manylinux_2_28_aarch64 win_amd64 macosx
 .PHONY: demo test test-core test-blender bench addon lint clean
 
 # Two steps: the core alone runs the demo (no torch: 176 MB of downloads); tests add the model,
-# dev and batch extras (torch with its CUDA libraries: 3.2 GB more on a cold cache). --no-compile: Python
-# compiles what it imports when it first does; compiling all of scipy and scikit-image up front was half
-# the demo install's CPU time. (The newer pip costs less time than it saves.)
+# dev and batch extras (torch with its CUDA libraries: 5.5 GB in the environment, and the three Blenders
+# 1 GB each). Disk, not time, is what a fresh machine runs short of, so pip keeps no second copy:
+# --no-cache-dir (no wheel cache beside each install) and --no-compile (Python compiles what it imports
+# when it first does, a fraction of the 355 MB of bytecode pip writes up front; it was also half the demo
+# install's CPU time). (The newer pip costs less time than it saves.)
+PIP_INSTALL = -m pip install -q --no-cache-dir --no-compile
 $(VENV)/.core: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q --no-compile -e '.[demo]'
+	$(PY) -m pip install -q --no-cache-dir --upgrade pip
+	$(PY) $(PIP_INSTALL) -e '.[demo]'
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.core
-	$(PY) -m pip install -q -e '.[demo,models,dev,batch]'
+	$(PY) $(PIP_INSTALL) -e '.[demo,models,dev,batch]'
 	touch $@
 
 # No pyzmq or msgpack here, as in Blender's own Python: the tests install the extension zip, wheels and all.
 .venv-blender-%/.installed:
 	$(PYTHON) -m venv .venv-blender-$*
-	.venv-blender-$*/bin/python -m pip install -q "bpy==$(BPY_$(subst .,,$*))" pytest
+	.venv-blender-$*/bin/python $(PIP_INSTALL) "bpy==$(BPY_$(subst .,,$*))" pytest
 	touch $@
 
 demo: $(VENV)/.core
