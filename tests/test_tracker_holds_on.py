@@ -76,6 +76,22 @@ class GreySlabClip:
         return out
 
 
+class SmearClip(GreySlabClip):
+    """GreySlabClip's badge on its textured ground (frames before it reaches the slab), with, on frame ``at``
+    only, a smear of its own colours above its top edge: what motion blur leaves on one frame of a fast pan."""
+
+    def __init__(self, at: int = 6, **kw):
+        super().__init__(**kw)
+        self.at = at
+
+    def frame(self, i):
+        out = super().frame(i)
+        if i == self.at:
+            x0 = 60 + 6 * i
+            out[96:110, x0 + 10 : x0 + 40] = self.badge[:14, 10:40]  # 14 px deep, touching the badge
+        return out
+
+
 class EnteringSquareClip:
     """A small square of its own colour (± a texture of its own) slides in from the right edge at a constant
     ``speed`` over blurred grey noise; ``mask(i)`` is the truth. The test starts on the first frame it is all in.
@@ -176,6 +192,20 @@ def test_no_leak_onto_ground_of_the_badges_own_grey():
     j, confidence = _run(clip, clip.frames)
     assert j.min() > 0.85  # the old tracker's mask spread over the slab: J fell to 0.26
     assert confidence[-10:].min() > 0.8  # on the slab the badge still looks like itself
+
+
+def test_a_one_frame_smear_of_the_badges_colours_is_not_taken():
+    """A rigidly moving badge: the re-cut may settle the carried mask's edge, not grow a blob onto a smear of
+    the object's colours beside it (on a motion-blurred frame of a real pan such a blob reached 15 px past the
+    badge, and the fill painted the ground there)."""
+    clip = SmearClip(frames=10)
+    tracker = FlowTracker()
+    tracker.reset(clip.frame(0), clip.mask(0).astype(np.uint8))
+    for i in range(1, clip.frames):
+        mask = tracker.step(clip.frame(i)) > 0
+        beyond = cv2.distanceTransform((~clip.mask(i)).astype(np.uint8), cv2.DIST_L2, 5)[mask]
+        assert beyond.max(initial=0) <= 3, f"frame {i}: mask {beyond.max():.0f} px past the badge"
+        assert jaccard(mask, clip.mask(i)) > 0.9
 
 
 def test_real_clip_with_corrections_every_15_frames(shared_clips):

@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from .. import crops
-from ..masks import bounding_box, padded_box
+from ..masks import bounding_box, dilate, padded_box
 from ..segment.classical import take_mixed_rim
 from .base import Tracker
 
@@ -57,6 +57,10 @@ _LOCAL_LEVELS = 8  # per channel; 512-bin histograms for the local windows
 # dense warp counts in, and the object's own pixels are aligned directly; see _aligned_prior).
 _RIGID = 0.9
 _ALIGN_SIDE = 128  # px: the longest side the direct alignment runs at
+# px at working scale: how far the colour re-cut may move a rigidly carried mask's edge outwards (a blurred or
+# anti-aliased edge). A motion-blurred frame smears the object's colours onto the ground beside it, and the
+# re-cut took that smear as a blob of object up to 15 px deep, which the fill then painted out.
+_RIGID_REACH = 2
 # Motion against the ground's, px a frame at working scale: within flow noise; clearly its own.
 _STILL, _MOVING = 0.5, 2.0
 # Signs of ground in the mask ramp from no suspicion to full over (low, high). Round values from what each
@@ -331,6 +335,10 @@ class FlowTracker(Tracker):
         refined = cv2.morphologyEx(refined, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         refined = cv2.morphologyEx(refined, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
         refined = _supported(refined, crisp)
+        if aligned is not None or (fit is not None and fit[1] >= _RIGID):
+            # The object moved as one rigid warp (the flow's fit explains it, or its own pixels' alignment
+            # won), so the warped mask has its shape: the re-cut may settle its edge, not grow a blob on it.
+            refined[~dilate(crisp, _RIGID_REACH)] = 0
         area, prior_area = int(refined.sum()), int(crisp.sum())
         steady = min(area, prior_area) / max(area, prior_area, 1)
         if steady < 0.7:  # the cut ran off (onto look-alike background) or lost most of the object
