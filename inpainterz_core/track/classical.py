@@ -19,8 +19,9 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    the edge, learnt on the previous frame carried by the flow (as Video SnapCut's windows),
    tell apart object and background that share colours elsewhere.
 3. Re-segmentation. In a band around the prior's edge the three are summed as log-odds; the
-   mask keeps only the pieces the prior supports, and a cut whose area jumps away from the
-   prior's falls back to the prior (shape and area consistency).
+   mask keeps only the pieces the prior supports, a mask carried by one rigid warp grows at most
+   a pixel or two past it (a blurred edge, not a smear of the object's colours beside it), and a
+   cut whose area jumps away from the prior's falls back to the prior (shape and area consistency).
 4. Confidence and recovery. Each frame's mask is scored by how well its colours still match
    the keyframe's palette, how well the motion explains it, and how steady its area is (a mask
    without the object's colours is dropped as hidden or gone). When that score is low, the
