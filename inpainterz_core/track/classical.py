@@ -20,8 +20,10 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    tell apart object and background that share colours elsewhere.
 3. Re-segmentation. In a band around the prior's edge the three are summed as log-odds; the
    mask keeps only the pieces the prior supports, a mask carried by one rigid warp grows at most
-   a pixel or two past it (a blurred edge, not a smear of the object's colours beside it), and a
-   cut whose area jumps away from the prior's falls back to the prior (shape and area consistency).
+   a pixel or two past it (a blurred edge, not a smear of the object's colours beside it), a piece
+   that does not share the motion of a rigidly moving rest is dropped (bits of a person a badge
+   passed over), and a cut whose area jumps away from the prior's falls back to the prior (shape
+   and area consistency).
 4. Confidence and recovery. Each frame's mask is scored by how well its colours still match
    the keyframe's palette, how well the motion explains it, and how steady its area is (a mask
    without the object's colours is dropped as hidden or gone). When that score is low, the
@@ -340,6 +342,8 @@ class FlowTracker(Tracker):
             # The object moved as one rigid warp (the flow's fit explains it, or its own pixels' alignment
             # won), so the warped mask has its shape: the re-cut may settle its edge, not grow a blob on it.
             refined[~dilate(crisp, _RIGID_REACH)] = 0
+        if fit is not None:
+            refined = _pieces_with_the_rigid_motion(refined, fit[0], gx, gy, mx, my)
         area, prior_area = int(refined.sum()), int(crisp.sum())
         steady = min(area, prior_area) / max(area, prior_area, 1)
         if steady < 0.7:  # the cut ran off (onto look-alike background) or lost most of the object
@@ -465,6 +469,33 @@ def _similarity(dense, gx, gy, mx, my) -> tuple[np.ndarray, float] | None:
     dst = np.stack([gx[ys, xs], gy[ys, xs]], axis=1)
     transform, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
     return None if transform is None else (transform, float(inliers.mean()))
+
+
+def _pieces_with_the_rigid_motion(refined, transform, gx, gy, mx, my) -> np.ndarray:
+    """Drop the pieces of the mask that do not move with the rest, when the rest moves as one rigid body.
+
+    A badge that passed over a person leaves bits of the person in its mask, which the flow then carries
+    with the person, apart from the badge, for good. Each connected piece is judged by the share of its
+    pixels whose flow the rigid fit ``transform`` explains (within a pixel); when the largest piece is
+    rigid by that measure (``_RIGID``), pieces mostly off that motion are dropped. A person, whose largest
+    piece does not move rigidly, keeps all its pieces."""
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(refined.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return refined
+    ys, xs = np.nonzero(pieces)
+    sx, sy = mx[ys, xs], my[ys, xs]
+    px = transform[0, 0] * sx + transform[0, 1] * sy + transform[0, 2]
+    py = transform[1, 0] * sx + transform[1, 1] * sy + transform[1, 2]
+    inlier = np.hypot(px - gx[ys, xs], py - gy[ys, xs]) < 1.0
+    share = np.bincount(pieces[ys, xs], weights=inlier, minlength=count) / np.maximum(
+        stats[:, cv2.CC_STAT_AREA], 1
+    )
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if share[largest] < _RIGID:
+        return refined
+    keep = share >= 0.5
+    keep[0] = False
+    return keep[pieces].astype(refined.dtype)
 
 
 def _rigid_blend(prev_mask, dense, fit) -> np.ndarray:

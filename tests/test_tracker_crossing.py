@@ -1,0 +1,69 @@
+"""A badge that crosses a person: the classical tracker must let go of the person once the badge has passed.
+
+The badge is composited on the real tennis clip along a smooth path that passes over the player (frames
+about 15-30). While it covers him, bits of his shirt and arm join its mask; the flow then carried them with
+the player, apart from the badge, for the rest of the shot, and the removal painted part of the player out.
+"""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from inpainterz_core.metrics import jaccard
+from inpainterz_core.track.classical import FlowTracker
+
+
+def _badge(width: int = 86, height: int = 28) -> tuple[np.ndarray, np.ndarray]:
+    """A rounded badge, light blue-grey at the top to dark red at the bottom, with yellow-green lettering."""
+    rows = np.linspace(0, 1, height)[:, None]
+    gradient = (1 - rows) * np.array([183, 189, 221]) + rows * np.array([115, 23, 34])
+    image = np.repeat(gradient[:, None, :], width, axis=1).reshape(height, width, 3).astype(np.uint8)
+    image = np.ascontiguousarray(image)
+    cv2.putText(image, "PLAY", (18, 22), cv2.FONT_HERSHEY_DUPLEX, 0.7, (209, 241, 63), 1, cv2.LINE_AA)
+    alpha = np.zeros((height, width), np.uint8)
+    r = height // 3
+    cv2.rectangle(alpha, (r, 0), (width - 1 - r, height - 1), 255, -1)
+    cv2.rectangle(alpha, (0, r), (width - 1, height - 1 - r), 255, -1)
+    for cx in (r, width - 1 - r):
+        for cy in (r, height - 1 - r):
+            cv2.circle(alpha, (cx, cy), r, 255, -1)
+    return image, alpha
+
+
+def _composite(frames: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    badge, alpha = _badge()
+    h, w = frames[0].shape[:2]
+    out, masks = [], []
+    for t, frame in enumerate(frames):
+        u = t / (len(frames) - 1)
+        cx, cy = 101.4 + 225.6 * u, 101.5 + 25.2 * math.sin(2 * math.pi * u + 0.17)
+        m = cv2.getRotationMatrix2D(
+            (badge.shape[1] / 2, badge.shape[0] / 2), 15 * math.sin(math.pi * u + 0.17), 1 + 0.2 * u
+        )
+        m[:, 2] += (cx - badge.shape[1] / 2, cy - badge.shape[0] / 2)
+        placed = cv2.warpAffine(badge, m, (w, h), flags=cv2.INTER_LINEAR)
+        mask = cv2.warpAffine(alpha, m, (w, h), flags=cv2.INTER_NEAREST) > 127
+        composed = frame.copy()
+        composed[mask] = placed[mask]
+        out.append(composed)
+        masks.append(mask)
+    return out, masks
+
+
+def test_a_badge_that_crossed_the_player_leaves_him_behind(shared_clips):
+    av = pytest.importorskip("av")
+    with av.open(str(shared_clips / "eval" / "real-tennis" / "input.mp4")) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    frames, truth = _composite(frames)
+    tracker = FlowTracker()
+    tracker.reset(frames[0], truth[0].astype(np.uint8))
+    j = [1.0]
+    for t in range(1, len(frames)):
+        mask = tracker.step(frames[t]) > 0
+        j.append(jaccard(mask, truth[t]))
+        if t >= 35:  # well past the player
+            beyond = cv2.distanceTransform((~truth[t]).astype(np.uint8), cv2.DIST_L2, 5)[mask]
+            assert beyond.max(initial=0) <= 4, f"frame {t}: mask {beyond.max():.0f} px from the badge"
+    assert min(j[35:]) > 0.9, np.round(j, 2)
