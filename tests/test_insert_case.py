@@ -1,0 +1,28 @@
+"""bench/insert_case.py: an insert case made from any clip is a case `inpainterz eval` reads, with the badge
+exactly where its masks say."""
+
+import numpy as np
+
+from bench.insert_case import make_case, read_frames, write_video
+from inpainterz_core import evaluate
+from inpainterz_core.demo import PanClip
+
+
+def test_a_case_made_from_a_clip_is_read_by_eval_and_its_masks_are_the_badge(tmp_path):
+    clip = PanClip(frames=8, width=320, height=180)
+    write_video(tmp_path / "clip.mp4", [clip.frame(i) for i in range(clip.frames)], 25.0)
+    make_case(tmp_path / "clip.mp4", tmp_path / "case", seed=3, count=6)
+
+    (case,) = evaluate.find_cases([tmp_path / "case"])
+    assert case.kind == "insert" and case.background is not None
+    masks = np.stack([case.truth[i] for i in range(len(case.truth))])
+    assert masks.shape == (6, 180, 320) and all(m.any() for m in masks)
+    x, y = case.prompt.points[0].x, case.prompt.points[0].y
+    assert masks[0][int(y), int(x)]  # the click is on the badge
+    composite, _ = read_frames(tmp_path / "case" / "input.mp4", 6)
+    background, _ = read_frames(tmp_path / "case" / "background.mp4", 6)
+    for n in range(6):
+        diff = np.abs(composite[n].astype(int) - background[n]).max(axis=2)
+        inside, outside = diff[masks[n]], diff[~masks[n]]
+        assert np.median(inside) > 20  # the badge is there
+        assert np.median(outside) <= 2  # and nowhere else (up to the codec)
