@@ -29,16 +29,15 @@ from inpainterz_core.video import Mp4Writer
 MAX_SIZE = (854, 480)
 
 
-def badge(width: int, height: int, rng: np.random.Generator, text: str) -> tuple[np.ndarray, np.ndarray]:
-    """A rounded badge with a vertical two-colour gradient and a word on it: (RGB, alpha)."""
+def badge(width: int, height: int, top, bottom, ink, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """A rounded badge with a vertical gradient from ``top`` to ``bottom`` (RGB) and ``text`` in ``ink``:
+    (RGB, alpha)."""
     rows = np.linspace(0.0, 1.0, height)[:, None, None]
-    top, bottom = rng.integers(120, 255, 3), rng.integers(20, 120, 3)
-    image = np.ascontiguousarray(
-        np.broadcast_to((1 - rows) * top + rows * bottom, (height, width, 3)), np.uint8
-    )
+    gradient = (1 - rows) * np.asarray(top) + rows * np.asarray(bottom)
+    image = np.ascontiguousarray(np.broadcast_to(gradient, (height, width, 3)), np.uint8)
     scale, thickness = height / 40, max(1, round(height / 20))
     (text_w, text_h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_DUPLEX, scale, thickness)
-    colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+    colour = tuple(int(c) for c in ink)
     origin = ((width - text_w) // 2, (height + text_h) // 2)
     cv2.putText(image, text, origin, cv2.FONT_HERSHEY_DUPLEX, scale, colour, thickness, cv2.LINE_AA)
     alpha = np.zeros((height, width), np.uint8)
@@ -81,7 +80,8 @@ def make_case(clip: Path, out: Path, seed: int = 0, text: str = "SALE", count: i
         raise SystemExit(f"{clip}: fewer than 2 frames")
     rng = np.random.default_rng(seed)
     h, w = frames[0].shape[:2]
-    image, alpha = badge(int(w * 0.2), int(w * 0.065), rng, text)
+    top, bottom, ink = rng.integers(120, 255, 3), rng.integers(20, 120, 3), rng.integers(0, 255, 3)
+    image, alpha = badge(int(w * 0.2), int(w * 0.065), top, bottom, ink, text)
     x0, x1 = rng.uniform(0.15, 0.35) * w, rng.uniform(0.55, 0.8) * w
     y0, amplitude, phase = rng.uniform(0.3, 0.6) * h, rng.uniform(0.05, 0.15) * h, rng.uniform(0, 2 * math.pi)
     composites, masks = [], []

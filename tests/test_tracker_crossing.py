@@ -11,29 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
+from bench import insert_case
 from inpainterz_core.metrics import jaccard
 from inpainterz_core.track.classical import FlowTracker
 
 
-def _badge(width: int = 86, height: int = 28) -> tuple[np.ndarray, np.ndarray]:
-    """A rounded badge, light blue-grey at the top to dark red at the bottom, with yellow-green lettering."""
-    rows = np.linspace(0, 1, height)[:, None]
-    gradient = (1 - rows) * np.array([183, 189, 221]) + rows * np.array([115, 23, 34])
-    image = np.repeat(gradient[:, None, :], width, axis=1).reshape(height, width, 3).astype(np.uint8)
-    image = np.ascontiguousarray(image)
-    cv2.putText(image, "PLAY", (18, 22), cv2.FONT_HERSHEY_DUPLEX, 0.7, (209, 241, 63), 1, cv2.LINE_AA)
-    alpha = np.zeros((height, width), np.uint8)
-    r = height // 3
-    cv2.rectangle(alpha, (r, 0), (width - 1 - r, height - 1), 255, -1)
-    cv2.rectangle(alpha, (0, r), (width - 1, height - 1 - r), 255, -1)
-    for cx in (r, width - 1 - r):
-        for cy in (r, height - 1 - r):
-            cv2.circle(alpha, (cx, cy), r, 255, -1)
-    return image, alpha
-
-
 def _composite(frames: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    badge, alpha = _badge()
+    badge, alpha = insert_case.badge(86, 28, (183, 189, 221), (115, 23, 34), (209, 241, 63), "PLAY")
     h, w = frames[0].shape[:2]
     out, masks = [], []
     for t, frame in enumerate(frames):
