@@ -50,6 +50,28 @@ def badge(width: int, height: int, top, bottom, ink, text: str) -> tuple[np.ndar
     return image, alpha
 
 
+def along_path(frames, image, alpha, xs, y, amplitude, phase) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The badge (``image``, ``alpha``) composited on ``frames`` as it travels from x = ``xs[0]`` to ``xs[1]``
+    at height ``y`` plus a sine of ``amplitude``, turning up to 15 degrees and growing by a fifth:
+    (composites, masks)."""
+    h, w = frames[0].shape[:2]
+    composites, masks = [], []
+    for t, frame in enumerate(frames):
+        u = t / (len(frames) - 1)
+        centre = (xs[0] + (xs[1] - xs[0]) * u, y + amplitude * math.sin(2 * math.pi * u + phase))
+        placing = cv2.getRotationMatrix2D(
+            (image.shape[1] / 2, image.shape[0] / 2), 15 * math.sin(math.pi * u + phase), 1 + 0.2 * u
+        )
+        placing[:, 2] += (centre[0] - image.shape[1] / 2, centre[1] - image.shape[0] / 2)
+        placed = cv2.warpAffine(image, placing, (w, h), flags=cv2.INTER_LINEAR)
+        mask = cv2.warpAffine(alpha, placing, (w, h), flags=cv2.INTER_NEAREST) > 127
+        composite = frame.copy()
+        composite[mask] = placed[mask]
+        composites.append(composite)
+        masks.append(mask)
+    return composites, masks
+
+
 def read_frames(clip: Path, count: int) -> tuple[list[np.ndarray], float]:
     """The clip's first ``count`` frames, scaled (INTER_AREA) to fit MAX_SIZE with even sides, and its rate."""
     frames = []
@@ -84,20 +106,7 @@ def make_case(clip: Path, out: Path, seed: int = 0, text: str = "SALE", count: i
     image, alpha = badge(int(w * 0.2), int(w * 0.065), top, bottom, ink, text)
     x0, x1 = rng.uniform(0.15, 0.35) * w, rng.uniform(0.55, 0.8) * w
     y0, amplitude, phase = rng.uniform(0.3, 0.6) * h, rng.uniform(0.05, 0.15) * h, rng.uniform(0, 2 * math.pi)
-    composites, masks = [], []
-    for t, frame in enumerate(frames):
-        u = t / (len(frames) - 1)
-        centre = (x0 + (x1 - x0) * u, y0 + amplitude * math.sin(2 * math.pi * u + phase))
-        placing = cv2.getRotationMatrix2D(
-            (image.shape[1] / 2, image.shape[0] / 2), 15 * math.sin(math.pi * u + phase), 1 + 0.2 * u
-        )
-        placing[:, 2] += (centre[0] - image.shape[1] / 2, centre[1] - image.shape[0] / 2)
-        placed = cv2.warpAffine(image, placing, (w, h), flags=cv2.INTER_LINEAR)
-        mask = cv2.warpAffine(alpha, placing, (w, h), flags=cv2.INTER_NEAREST) > 127
-        composite = frame.copy()
-        composite[mask] = placed[mask]
-        composites.append(composite)
-        masks.append(mask)
+    composites, masks = along_path(frames, image, alpha, (x0, x1), y0, amplitude, phase)
     out.mkdir(parents=True, exist_ok=True)
     write_video(out / "input.mp4", composites, rate)
     write_video(out / "background.mp4", frames, rate)
