@@ -20,11 +20,10 @@ import json
 import math
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
-from inpainterz_core.video import Mp4Writer
+from inpainterz_core.video import Mp4Writer, open_video
 
 MAX_SIZE = (854, 480)
 
@@ -73,20 +72,16 @@ def along_path(frames, image, alpha, xs, y, amplitude, phase) -> tuple[list[np.n
 
 
 def read_frames(clip: Path, count: int) -> tuple[list[np.ndarray], float]:
-    """The clip's first ``count`` frames, scaled (INTER_AREA) to fit MAX_SIZE with even sides, and its rate."""
+    """The clip's first ``count`` frames, as displayed, scaled (INTER_AREA) to fit MAX_SIZE with even sides,
+    and its rate."""
     frames = []
-    with av.open(str(clip)) as container:
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate or 24)
-        for frame in container.decode(stream):
-            image = frame.to_ndarray(format="rgb24")
+    with open_video(clip) as source:
+        for _, image in source.frames(0, count):
             h, w = image.shape[:2]
             s = min(1.0, MAX_SIZE[0] / w, MAX_SIZE[1] / h)
             size = (round(w * s) // 2 * 2, round(h * s) // 2 * 2)
             frames.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA) if size != (w, h) else image)
-            if len(frames) == count:
-                break
-    return frames, rate
+        return frames, float(source.fps)
 
 
 def write_video(path: Path, frames: list[np.ndarray], rate: float) -> None:

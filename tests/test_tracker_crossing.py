@@ -7,17 +7,16 @@ the player, apart from the badge, for the rest of the shot, and the removal pain
 
 import cv2
 import numpy as np
-import pytest
 
 from bench import insert_case
 from inpainterz_core.metrics import jaccard
 from inpainterz_core.track.classical import FlowTracker
+from inpainterz_core.video import open_video
 
 
 def test_a_badge_that_crossed_the_player_leaves_him_behind(shared_clips):
-    av = pytest.importorskip("av")
-    with av.open(str(shared_clips / "eval" / "real-tennis" / "input.mp4")) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    with open_video(shared_clips / "eval" / "real-tennis" / "input.mp4") as source:
+        frames = [image for _, image in source.frames()]
     badge, alpha = insert_case.badge(86, 28, (183, 189, 221), (115, 23, 34), (209, 241, 63), "PLAY")
     frames, truth = insert_case.along_path(frames, badge, alpha, (101.4, 327.0), 101.5, 25.2, 0.17)
     tracker = FlowTracker()
