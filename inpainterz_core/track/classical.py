@@ -22,8 +22,9 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    mask keeps only the pieces the prior supports, a mask carried by one rigid warp grows at most
    a pixel or two past it (a blurred edge, not a smear of the object's colours beside it), a piece
    that does not share the motion of a rigidly moving rest is dropped (bits of a person a badge
-   passed over), and a cut whose area jumps away from the prior's falls back to the prior (shape
-   and area consistency).
+   passed over), so are specks far from the rest (the object's colours found on blurred ground),
+   and a cut whose area jumps away from the prior's falls back to the prior (shape and area
+   consistency).
 4. Confidence and recovery. Each frame's mask is scored by how well its colours still match
    the keyframe's palette, how well the motion explains it, and how steady its area is (a mask
    without the object's colours is dropped as hidden or gone). When that score is low, the
@@ -64,6 +65,9 @@ _ALIGN_SIDE = 128  # px: the longest side the direct alignment runs at
 # anti-aliased edge). A motion-blurred frame smears the object's colours onto the ground beside it, and the
 # re-cut took that smear as a blob of object up to 15 px deep, which the fill then painted out.
 _RIGID_REACH = 2
+# A piece of the mask under this share of the largest piece's area, and more than _SPECK_GAP px (working scale)
+# from it, is a speck of the object's colours on the ground (see _without_specks).
+_SPECK, _SPECK_GAP = 0.02, 8
 # Motion against the ground's, px a frame at working scale: within flow noise; clearly its own.
 _STILL, _MOVING = 0.5, 2.0
 # Signs of ground in the mask ramp from no suspicion to full over (low, high). Round values from what each
@@ -342,6 +346,7 @@ class FlowTracker(Tracker):
             # The object moved as one rigid warp (the flow's fit explains it, or its own pixels' alignment
             # won), so the warped mask has its shape: the re-cut may settle its edge, not grow a blob on it.
             refined[~dilate(crisp, _RIGID_REACH)] = 0
+        refined = _without_specks(refined)
         if fit is not None:
             refined = _pieces_with_the_rigid_motion(refined, fit[0], gx, gy, mx, my)
         area, prior_area = int(refined.sum()), int(crisp.sum())
@@ -494,6 +499,25 @@ def _pieces_with_the_rigid_motion(refined, transform, gx, gy, mx, my) -> np.ndar
     if share[largest] < _RIGID:
         return refined
     keep = share >= 0.5
+    keep[0] = False
+    return keep[pieces].astype(refined.dtype)
+
+
+def _without_specks(refined: np.ndarray) -> np.ndarray:
+    """Drop the specks of the mask: pieces under ``_SPECK`` of the largest piece's area, more than ``_SPECK_GAP``
+    px from it.
+
+    On a motion-blurred or blocky frame the re-cut finds a few pixels of the object's colours on the ground
+    some way off; ``_supported`` keeps them when the prior overlaps them, and the flow then carries them on
+    with the mask, to be painted out far from the object. What is near the largest piece (a hand, a racket
+    beside a player) or sizeable (a second letter) stays."""
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(refined.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return refined
+    areas = stats[:, cv2.CC_STAT_AREA]
+    largest = 1 + int(np.argmax(areas[1:]))
+    keep = areas >= _SPECK * areas[largest]
+    keep[np.unique(pieces[_distance(pieces != largest) <= _SPECK_GAP])] = True
     keep[0] = False
     return keep[pieces].astype(refined.dtype)
 
