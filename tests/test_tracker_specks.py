@@ -1,8 +1,8 @@
 """Specks: small pieces of a tracked mask far from the rest are dropped, pieces near it or of a size are kept.
 
 On motion-blurred or blocky frames the colour re-cut finds a few pixels of a badge's colours some way off;
-the flow then carried them on with the mask, up to 200 px from the badge on a generated fast-pan case, and
-the fill painted the ground there.
+the flow then carried them on with the mask (212 px past the badge on a fast-pan composite made with
+``bench/insert_case.py``), and the fill painted the ground there.
 """
 
 import numpy as np
