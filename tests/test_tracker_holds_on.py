@@ -10,6 +10,7 @@ import pytest
 
 from inpainterz_core.demo import PanClip
 from inpainterz_core.metrics import jaccard
+from inpainterz_core.track import classical
 from inpainterz_core.track.classical import FlowTracker
 
 
@@ -24,6 +25,23 @@ class JumpClip(PanClip):
         m = super()._logo_transform(i)
         if i >= self.at:
             m[:, 2] += self.offset
+        return m
+
+
+class TurningJumpClip(JumpClip):
+    """JumpClip's logo, also turned ``turn`` degrees about its centre from the jump on (PanClip's own turn is
+    20 degrees over the whole clip)."""
+
+    def __init__(self, turn: float, **kw):
+        super().__init__(**kw)
+        self.turn = turn
+
+    def _logo_transform(self, i):
+        m = super()._logo_transform(i)
+        if i >= self.at:
+            centre = m @ np.array([self.logo_rgb.shape[1] / 2, self.logo_rgb.shape[0] / 2, 1.0])
+            turn = cv2.getRotationMatrix2D(tuple(centre), self.turn, 1.0)
+            m = turn @ np.vstack([m, [0, 0, 1]])
         return m
 
 
@@ -150,6 +168,13 @@ def test_a_jumping_logo_is_found_again():
     assert j.min() > 0.85 and confidence.min() > 0.6
 
 
+def test_a_logo_that_jumped_and_turned_is_found_again():
+    """Re-detection also looks for the object turned in the image plane: the upright look alone did not find
+    the logo turned 30 degrees."""
+    j, _ = _run(TurningJumpClip(turn=30, **JUMP), 40)
+    assert j[20:].min() > 0.8
+
+
 def test_occluded_frames_get_low_confidence_and_tracking_resumes():
     clip = OccludedClip(start=15, stop=19, frames=35, width=480, height=270)
     j, confidence = _run(clip, 35)
@@ -240,3 +265,23 @@ def test_a_square_as_light_as_the_ground_is_followed_from_the_edge(colour, textu
     clip = EnteringSquareClip(colour, texture)
     j, _ = _run(clip, clip.frames)
     assert j.min() >= 0.85, np.round(j, 2)
+
+
+def test_where_the_alignment_fails_the_last_move_carries_the_mask(monkeypatch):
+    """When the direct alignment does not converge (a heavily blurred frame), the badge's last move stands in
+    for it, and wins when it reproduces the badge better than the flow, which carried the ground's pan onto
+    it. Before, the flow's warp was kept: on a composite over a fast pan it dropped half a badge in one frame."""
+    monkeypatch.setattr(classical, "_align", lambda *args: None)
+    rng = np.random.default_rng(0)
+    ground = cv2.GaussianBlur(rng.integers(0, 255, (120, 160)).astype(np.uint8), (0, 0), 1.5)
+    prev, cur = ground.copy(), np.roll(ground, -10, axis=1)  # the ground pans 10 px left
+    prev_mask = np.zeros((120, 160), np.float32)
+    prev_mask[40:70, 40:90] = 1
+    badge = cv2.GaussianBlur(rng.integers(0, 255, (30, 50)).astype(np.uint8), (0, 0), 1.0)
+    prev[40:70, 40:90] = badge
+    cur[44:74, 46:96] = badge  # the badge moved (6, 4), as it did the frame before
+    by_flow = np.roll(prev, -10, axis=1)  # the flow's warp: the pan everywhere
+    dense = np.roll(prev_mask, -10, axis=1)
+    prior = classical._aligned_prior(prev_mask, prev, cur, dense, by_flow, None, np.array([6.0, 4.0]))
+    assert prior is not None
+    assert jaccard(prior > 0.5, np.roll(prev_mask, (4, 6), axis=(0, 1)) > 0.5) > 0.95

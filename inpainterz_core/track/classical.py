@@ -10,8 +10,9 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    warps it freely (a person's limbs). The share of the object the rigid fit explains
    decides how much each counts. When it explains less than all of it and the flow leaves the
    object's pixels unexplained, the flow may be the ground's (a fast pan drags it onto a slow
-   object): the object's own pixels are then aligned directly (masked ECC), and that warp is
-   used when it reproduces the object better. The result is a soft prior, trusted only where
+   object): the object's own pixels are then aligned directly (masked ECC; on a frame too blurred
+   for it to converge, the object's last move stands in), and that warp is used when it reproduces
+   the object better. The result is a soft prior, trusted only where
    the warp of the previous frame reproduces the new one (not on the ground a moving object uncovers).
 2. Appearance, anchored and local. The object's colours are learnt once, on the keyframe,
    against its surroundings, which are re-learnt a little every frame (a white wall the white
@@ -28,8 +29,8 @@ by its last velocity), scaled to at most ``work_side`` pixels:
 4. Confidence and recovery. Each frame's mask is scored by how well its colours still match
    the keyframe's palette, how well the motion explains it, and how steady its area is (a mask
    without the object's colours is dropped as hidden or gone). When that score is low, the
-   object's look (the keyframe's, and the last one the tracker was sure of) is searched for over
-   the whole frame and, when found clearly, that mask is put there (re-detection after an
+   object's look (the keyframe's, and the last one the tracker was sure of, upright and turned) is
+   searched for over the whole frame and, when found clearly, that mask is put there (re-detection after an
    occlusion or a jump).
 5. Suspicion of ground in the mask. A mask that holds a slab of ground (a loose keyframe cut, or
    a mask grown over ground of the object's colour) keeps its colours and motion, so step 4
@@ -65,6 +66,8 @@ _ALIGN_SIDE = 128  # px: the longest side the direct alignment runs at
 # anti-aliased edge). A motion-blurred frame smears the object's colours onto the ground beside it, and the
 # re-cut took that smear as a blob of object up to 15 px deep, which the fill then painted out.
 _RIGID_REACH = 2
+# Degrees: re-detection also looks for the object turned this much in the image plane (see _redetect).
+_TURNS = (0, -15, 15, -30, 30)
 # A piece of the mask under this share of the largest piece's area, and more than _SPECK_GAP px (working scale)
 # from it, is a speck of the object's colours on the ground (see _without_specks).
 _SPECK, _SPECK_GAP = 0.02, 8
@@ -170,6 +173,21 @@ class _Object:
         self.confidence = 1.0  # how sure the tracking is (decides re-detection)
         self.suspicion = 0.0  # how likely the mask holds a slab of ground (see _slab_evidence)
         self.evidence = 1.0  # the last frame's signs of it (none yet: the first frame's count alone)
+
+
+def _turned(patch: np.ndarray, mask: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """A look (grey patch and its mask) turned ``angle`` degrees about its centre, on a canvas that holds it."""
+    if angle == 0:
+        return patch, mask
+    h, w = mask.shape
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+    size = (int(np.ceil(w * cos + h * sin)), int(np.ceil(w * sin + h * cos)))
+    turn[:, 2] += (size[0] - w) / 2, (size[1] - h) / 2
+    return (
+        cv2.warpAffine(patch, turn, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
+        cv2.warpAffine(mask.astype(np.uint8), turn, size, flags=cv2.INTER_NEAREST) > 0,
+    )
 
 
 def _look(gray: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -389,11 +407,16 @@ class FlowTracker(Tracker):
         """Look for the object over the whole frame; put its mask there if it is clearly found.
 
         Two looks are searched for: the keyframe's (the anchor, never drifts) and the last one the
-        tracker was sure of (the object may have turned or grown since the keyframe).
+        tracker was sure of (the object may have turned or grown since the keyframe), each also turned
+        in the image plane by ``_TURNS`` (a badge on a swinging path, a logo on a tilting car: the
+        upright look matched a blurred building's edge better than the badge turned 30 degrees).
         """
         best = None
-        for patch, patch_mask in filter(None, (obj.template, obj.recent)):
-            found = self._search(obj, image, gray, patch, patch_mask)
+        for look in filter(None, (obj.template, obj.recent)):
+            found = max(
+                (self._search(obj, image, gray, *_turned(*look, angle)) for angle in _TURNS),
+                key=lambda f: -1.0 if f is None else f[1],
+            )
             if found is not None and found[1] > confidence and (best is None or found[1] > best[1]):
                 best = found
         return best
@@ -537,10 +560,14 @@ def _rigid_blend(prev_mask, dense, fit) -> np.ndarray:
 def _aligned_prior(prev_mask, prev, cur, dense, by_flow, fit, shift) -> np.ndarray | None:
     """The previous mask carried by ``_align``'s warp, when that warp reproduces the object better than both of
     the flow's (its rigid fit, ``fit``, and the dense warp, ``by_flow``) by more than a grey level; else None.
-    All three are judged on the same pixels: where either the aligned or the densely warped mask is."""
+    All three are judged on the same pixels: where either the aligned or the densely warped mask is.
+
+    On a heavily motion-blurred frame the alignment may not converge; the motion model's guess, the object's
+    last move ``shift``, stands in for it. There the dense flow carries the pan onto part of the object (on
+    a composite over a fast pan it dropped half a badge in one frame), while the last move still holds it."""
     transform = _align(prev, cur, prev_mask > 0.5, shift)
     if transform is None:
-        return None
+        transform = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
     rigid = cv2.warpAffine(prev_mask, transform, prev_mask.shape[::-1], flags=cv2.INTER_LINEAR, borderValue=0)
     judged = (rigid > 0.5) | (dense > 0.5)
     box = bounding_box(judged)
