@@ -38,8 +38,10 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    (``_unsupported_edge``), and part of the mask moving with the ground while another part moves
    on its own, with the mask's colours going on past its edge (``_slab_evidence``). The suspicion
    carries on, fading, to the next frames, and lowers the reported ``confidence`` (1.0 on a
-   keyframe), the score that points an editor at the frames to check; it does not change the
-   tracking.
+   keyframe), the score that points an editor at the frames to check. Where a frame's two motion
+   and colour signs are clear, the tracking acts on them as well: the mask's pixels that move with
+   the ground are let go (``_slab_in``; the wall a player's first cut took is dropped on the first
+   frames, and the ground a fast pan drags into a badge's mask).
 """
 
 from __future__ import annotations
@@ -84,6 +86,9 @@ _BARE_EDGE = (0.2, 0.4)
 # A mask's error is carried forward with it, while one frame's evidence can miss it (the two parts happen to
 # move alike): the suspicion carries on to the next frame at this weight (halved in about three frames).
 _PERSIST = 0.8
+# A frame's signs of a slab of ground at least this strong (half of full suspicion) let go of the mask's pixels
+# that move with the ground, unless that leaves under _SLAB_REST of it (see _slab_in).
+_SLAB_ACT, _SLAB_REST = 0.5, 0.3
 
 
 def _distance(region: np.ndarray) -> np.ndarray:
@@ -367,6 +372,10 @@ class FlowTracker(Tracker):
         refined = _without_specks(refined)
         if fit is not None:
             refined = _pieces_with_the_rigid_motion(refined, fit[0], gx, gy, mx, my)
+        slab = _slab_in(refined, small_image, flow)
+        if slab is not None:  # the prior lets go of the slab too, or the area check below would put it back
+            refined, crisp = slab[0], crisp & ~slab[1]
+        let_go = 0.0 if slab is None else slab[2]  # the signs of the slab let go of: some of it may be left
         area, prior_area = int(refined.sum()), int(crisp.sum())
         steady = min(area, prior_area) / max(area, prior_area, 1)
         if steady < 0.7:  # the cut ran off (onto look-alike background) or lost most of the object
@@ -395,6 +404,7 @@ class FlowTracker(Tracker):
         evidence = max(
             _slab_evidence(small_image, flow, mask_small, ring),
             _ramp(_unsupported_edge(small_image, flow, mask_small), *_BARE_EDGE),
+            let_go,
         )
         obj.suspicion = max(min(evidence, obj.evidence), _PERSIST * obj.suspicion)
         obj.evidence = evidence
@@ -672,25 +682,59 @@ def _slab_evidence(image, flow, mask, ring) -> float:
 def _two_layers(flow, mask, ring) -> float:
     """The smaller of two shares of the mask: the pixels that move with the ground, the pixels that move on their own.
 
-    The ground's motion is an affine map fitted to the flow on the ring around the mask (RANSAC: the
-    ring may hold bits of the object, and the flow bleeds a little across edges). A mask pixel within
-    ``_STILL`` px of it moves with the ground, one more than ``_MOVING`` px away moves on its own; a
-    mask of one object is (nearly) all one or all the other. 0 when the ring is too small to fit.
+    A mask pixel within ``_STILL`` px of the ground's motion (``_ground_motion``) moves with the ground, one
+    more than ``_MOVING`` px away moves on its own; a mask of one object is (nearly) all one or all the
+    other. 0 when the ring is too small to fit the ground's motion.
     """
-    ys, xs = _sample(ring, 400)
-    if xs.size < 12:
-        return 0.0
-    here = np.stack([xs, ys], axis=1).astype(np.float32)
-    there = here + flow[ys, xs]
-    ground, _ = cv2.estimateAffine2D(here, there, method=cv2.RANSAC, ransacReprojThreshold=1.0)
+    ground = _ground_motion(flow, ring)
     if ground is None:
         return 0.0
     ys, xs = _sample(mask, 4000)  # shares: a sample will do
+    off = _off_ground(ground, flow, ys, xs)
+    return float(min((off < _STILL).mean(), (off > _MOVING).mean()))
+
+
+def _ground_motion(flow, ring) -> np.ndarray | None:
+    """The ground's motion: an affine map fitted to the flow on the ring around the mask (RANSAC: the ring may
+    hold bits of the object, and the flow bleeds a little across edges); None when the ring is too small."""
+    ys, xs = _sample(ring, 400)
+    if xs.size < 12:
+        return None
+    here = np.stack([xs, ys], axis=1).astype(np.float32)
+    ground, _ = cv2.estimateAffine2D(here, here + flow[ys, xs], method=cv2.RANSAC, ransacReprojThreshold=1.0)
+    return ground
+
+
+def _off_ground(ground: np.ndarray, flow, ys, xs) -> np.ndarray:
+    """How far (px) the flow at the pixels (``ys``, ``xs``) is from the ground's motion ``ground``."""
     moved = flow[ys, xs]
     off_x = ground[0, 0] * xs + ground[0, 1] * ys + ground[0, 2] - xs - moved[:, 0]
     off_y = ground[1, 0] * xs + ground[1, 1] * ys + ground[1, 2] - ys - moved[:, 1]
-    off = np.hypot(off_x, off_y)
-    return float(min((off < _STILL).mean(), (off > _MOVING).mean()))
+    return np.hypot(off_x, off_y)
+
+
+def _slab_in(refined, image, flow) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The mask without the slab of ground it holds, that slab, and the signs' strength, when both signs of
+    one are clear; else None.
+
+    A loose keyframe cut that took the wall beside a player, or a mask grown onto ground of the object's
+    colours, moves with the ground and is made of it (``_slab_evidence``). When that evidence reaches
+    ``_SLAB_ACT``, the mask's pixels that move with the ground (within ``_STILL`` px of its motion) are let
+    go, unless that leaves under ``_SLAB_REST`` of the mask: then the object itself may be what is still.
+    """
+    mask = refined > 0
+    ring = ColourModel._ring(mask)
+    evidence = _slab_evidence(image, flow, mask, ring) if ring.any() else 0.0
+    if evidence < _SLAB_ACT:
+        return None
+    ground = _ground_motion(flow, ring)
+    if ground is None:
+        return None
+    ys, xs = np.nonzero(mask)
+    still = np.zeros_like(mask)
+    still[ys, xs] = _off_ground(ground, flow, ys, xs) < _STILL
+    rest = cv2.morphologyEx((mask & ~still).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    return (rest.astype(refined.dtype), still, evidence) if rest.sum() > _SLAB_REST * mask.sum() else None
 
 
 def _sample(region: np.ndarray, about: int) -> tuple[np.ndarray, np.ndarray]:
