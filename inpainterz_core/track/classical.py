@@ -12,8 +12,8 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    object's pixels unexplained, the flow may be the ground's (a fast pan drags it onto a slow
    object): the object's own pixels are then aligned directly (masked ECC; on a frame too blurred
    for it to converge, the object's last move stands in), and that warp is used when it reproduces
-   the object better. The result is a soft prior, trusted only where
-   the warp of the previous frame reproduces the new one (not on the ground a moving object uncovers).
+   the object better. The result is a soft prior, trusted only where the warp of the previous
+   frame reproduces the new one (not on the ground a moving object uncovers).
 2. Appearance, anchored and local. The object's colours are learnt once, on the keyframe,
    against its surroundings, which are re-learnt a little every frame (a white wall the white
    logo is about to cross is background by the time they touch). Local colour models along
@@ -30,8 +30,8 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    the keyframe's palette, how well the motion explains it, and how steady its area is (a mask
    without the object's colours is dropped as hidden or gone). When that score is low, the
    object's look (the keyframe's, and the last one the tracker was sure of, upright and turned) is
-   searched for over the whole frame and, when found clearly, that mask is put there (re-detection after an
-   occlusion or a jump).
+   searched for over the whole frame and, when found clearly, that mask is put there
+   (re-detection after an occlusion or a jump).
 5. Suspicion of ground in the mask. A mask that holds a slab of ground (a loose keyframe cut, or
    a mask grown over ground of the object's colour) keeps its colours and motion, so step 4
    cannot see it. Two signs can: the mask's edge running where neither colour nor motion changes
