@@ -372,16 +372,21 @@ class FlowTracker(Tracker):
         refined = _without_specks(refined)
         if fit is not None:
             refined = _pieces_with_the_rigid_motion(refined, fit[0], gx, gy, mx, my)
-        slab = _slab_in(refined, small_image, flow)
+        mask_small = refined > 0
+        ring = ColourModel._ring(mask_small)
+        slab_signs = _slab_evidence(small_image, flow, mask_small, ring)  # this frame's (step 5)
+        slab = _slab_in(mask_small, ring, flow) if slab_signs >= _SLAB_ACT else None
+        let_go = 0.0  # the signs of a slab let go of: some of it may be left, so they still count
         if slab is not None:  # the prior lets go of the slab too, or the area check below would put it back
-            refined, crisp = slab[0], crisp & ~slab[1]
-        let_go = 0.0 if slab is None else slab[2]  # the signs of the slab let go of: some of it may be left
+            refined, crisp, let_go = slab[0], crisp & ~slab[1], slab_signs
         area, prior_area = int(refined.sum()), int(crisp.sum())
         steady = min(area, prior_area) / max(area, prior_area, 1)
         if steady < 0.7:  # the cut ran off (onto look-alike background) or lost most of the object
             refined = crisp.astype(np.uint8)
-        mask_small = refined > 0
-        ring = ColourModel._ring(mask_small)
+        if slab is not None or steady < 0.7:  # the mask changed: so did its ring and its signs of a slab
+            mask_small = refined > 0
+            ring = ColourModel._ring(mask_small)
+            slab_signs = _slab_evidence(small_image, flow, mask_small, ring)
         obj.colours.learn_surroundings(small_image, mask_small, self.surroundings_rate, ring)
 
         # Confidence: colours still the keyframe's, flow explains the object, area steady.
@@ -402,9 +407,7 @@ class FlowTracker(Tracker):
         # signs show on consecutive frames; a flow glitch, or an edge landing 2 px off, shows on one:
         # a frame's evidence counts as far as the frame before agrees, then carries on, fading.
         evidence = max(
-            _slab_evidence(small_image, flow, mask_small, ring),
-            _ramp(_unsupported_edge(small_image, flow, mask_small), *_BARE_EDGE),
-            let_go,
+            slab_signs, _ramp(_unsupported_edge(small_image, flow, mask_small), *_BARE_EDGE), let_go
         )
         obj.suspicion = max(min(evidence, obj.evidence), _PERSIST * obj.suspicion)
         obj.evidence = evidence
@@ -713,20 +716,15 @@ def _off_ground(ground: np.ndarray, flow, ys, xs) -> np.ndarray:
     return np.hypot(off_x, off_y)
 
 
-def _slab_in(refined, image, flow) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """The mask without the slab of ground it holds, that slab, and the signs' strength, when both signs of
-    one are clear; else None.
+def _slab_in(mask, ring, flow) -> tuple[np.ndarray, np.ndarray] | None:
+    """The mask without the slab of ground it holds, and that slab; None when that would leave too little.
 
-    A loose keyframe cut that took the wall beside a player, or a mask grown onto ground of the object's
-    colours, moves with the ground and is made of it (``_slab_evidence``). When that evidence reaches
-    ``_SLAB_ACT``, the mask's pixels that move with the ground (within ``_STILL`` px of its motion) are let
-    go, unless that leaves under ``_SLAB_REST`` of the mask: then the object itself may be what is still.
+    Called when both signs of a slab are clear (``_slab_evidence`` at least ``_SLAB_ACT``, on the mask and
+    its ``ring``): a loose keyframe cut that took the wall beside a player, or a mask grown onto ground of
+    the object's colours, moves with the ground and is made of it. The mask's pixels that move with the
+    ground (within ``_STILL`` px of its motion) are let go, unless that leaves under ``_SLAB_REST`` of the
+    mask: then the object itself may be what is still.
     """
-    mask = refined > 0
-    ring = ColourModel._ring(mask)
-    evidence = _slab_evidence(image, flow, mask, ring) if ring.any() else 0.0
-    if evidence < _SLAB_ACT:
-        return None
     ground = _ground_motion(flow, ring)
     if ground is None:
         return None
@@ -734,7 +732,7 @@ def _slab_in(refined, image, flow) -> tuple[np.ndarray, np.ndarray, float] | Non
     still = np.zeros_like(mask)
     still[ys, xs] = _off_ground(ground, flow, ys, xs) < _STILL
     rest = cv2.morphologyEx((mask & ~still).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    return (rest.astype(refined.dtype), still, evidence) if rest.sum() > _SLAB_REST * mask.sum() else None
+    return (rest, still) if rest.sum() > _SLAB_REST * mask.sum() else None
 
 
 def _sample(region: np.ndarray, about: int) -> tuple[np.ndarray, np.ndarray]:
