@@ -25,7 +25,10 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    that does not share the motion of a rigidly moving rest is dropped (bits of a person a badge
    passed over), so are specks far from the rest (the object's colours found on blurred ground),
    and a cut whose area jumps away from the prior's falls back to the prior (shape and area
-   consistency).
+   consistency). An object that has shown itself rigid (its mask, on frames where it had moved,
+   turned or scaled, was the keyframe's outline moved, turned and scaled) is held to that outline:
+   its mask may not reach more than a few per cent of its size past the keyframe's outline fitted
+   to it (``_Outline``; the ground a blurred pan or a hand beneath it drags into the mask).
 4. Confidence and recovery. Each frame's mask is scored by how well its colours still match
    the keyframe's palette, how well the motion explains it, and how steady its area is (a mask
    without the object's colours is dropped as hidden or gone). When that score is low, the
@@ -89,6 +92,16 @@ _PERSIST = 0.8
 # A frame's signs of a slab of ground at least this strong (half of full suspicion) let go of the mask's pixels
 # that move with the ground, unless that leaves under _SLAB_REST of it (see _slab_in).
 _SLAB_ACT, _SLAB_REST = 0.5, 0.3
+# The keyframe outline (see _Outline) is fitted at most this many px across: its position and turn, not its detail.
+_OUTLINE_SIDE = 96
+# A mask matches the keyframe's outline at this IoU with it fitted; an object has moved enough for a match to say
+# it is rigid when its centre has gone this share of its size, its scale changed by this share, or it turned 5 degrees.
+_OUTLINE_MATCH, _OUTLINE_MOVED, _OUTLINE_TURNED = 0.9, 0.1, 5.0
+# How fast the belief that an object is rigid follows each frame's match (4 matches in a row from none: rigid).
+_OUTLINE_RATE = 0.2
+# A rigid object's mask reaches at most this share of its size past its fitted outline (4 px on a 100 px badge):
+# the keyframe cut's edge error and blur, not a blob.
+_OUTLINE_REACH = 0.04
 
 
 def _distance(region: np.ndarray) -> np.ndarray:
@@ -178,6 +191,117 @@ class _Object:
         self.confidence = 1.0  # how sure the tracking is (decides re-detection)
         self.suspicion = 0.0  # how likely the mask holds a slab of ground (see _slab_evidence)
         self.evidence = 1.0  # the last frame's signs of it (none yet: the first frame's count alone)
+        self.outline = _Outline(mask)  # the keyframe's outline, which a rigid object keeps
+
+
+class _Outline:
+    """The keyframe mask's outline, fitted to later masks: is the object rigid, and where is its outline now?
+
+    A badge, a logo on a car, a sign: their mask on any frame is the keyframe's moved, turned and scaled
+    (an affine map, which also covers a surface seen at a slowly changing angle). The fit is ECC on the
+    two masks, blurred, at most ``_OUTLINE_SIDE`` px across, from the last fit. ``rigid`` is the running
+    belief that the object keeps its outline: it rises on frames where the mask matches the fitted
+    outline after the object has moved (a still object matches whatever it is) and falls where it does
+    not (a person's limbs) or cannot be fitted.
+    """
+
+    def __init__(self, mask: np.ndarray):
+        h, w = mask.shape
+        box = bounding_box(mask)
+        self.size = max(box[2] - box[0], box[3] - box[1])
+        x0, y0, x1, y1 = padded_box(box, pad=max(4, self.size // 4), width=w, height=h)
+        self.scale, dsize = crops.fit(x1 - x0, y1 - y0, _OUTLINE_SIDE)
+        self.mask = cv2.resize(mask[y0:y1, x0:x1].astype(np.float32), dsize, interpolation=cv2.INTER_AREA)
+        self.blurred = cv2.GaussianBlur(self.mask, (5, 5), 0)
+        # The map from the outline's pixels to the frame's: on the keyframe, and where it was last fitted.
+        self.keyframe = np.array([[1 / self.scale, 0, x0], [0, 1 / self.scale, y0]])
+        self.warp = self.keyframe.copy()
+        self.rigid = 0.0
+
+    def fit(self, mask: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """The map that lays the outline on ``mask`` (from the last one) and their IoU; None if it does not fit."""
+        h, w = mask.shape
+        x0, y0, x1, y1 = padded_box(
+            crops.union((self._box(self.warp), bounding_box(mask))), 4, w, h, min_size=0
+        )
+        dsize = (max(8, round((x1 - x0) * self.scale)), max(8, round((y1 - y0) * self.scale)))
+        here = cv2.resize(mask[y0:y1, x0:x1].astype(np.float32), dsize, interpolation=cv2.INTER_AREA)
+        sx, sy = dsize[0] / (x1 - x0), dsize[1] / (y1 - y0)
+        to_here = np.array([[sx, 0, -sx * x0], [0, sy, -sy * y0], [0, 0, 1]])
+        warp = (to_here @ np.vstack([self.warp, [0, 0, 1]]))[:2].astype(np.float32)
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4)
+        try:
+            _, warp = cv2.findTransformECC(
+                self.blurred, cv2.GaussianBlur(here, (5, 5), 0), warp, cv2.MOTION_AFFINE, criteria, None, 1
+            )
+        except cv2.error:  # the masks have too little in common to converge
+            return None
+        fitted = (np.linalg.inv(to_here) @ np.vstack([warp, [0, 0, 1]]))[:2]
+        growth = abs(np.linalg.det(fitted[:, :2]) / np.linalg.det(self.warp[:, :2]))
+        if not 0.8 < growth < 1.25:  # no object changes its area by a quarter in a frame: not this outline
+            return None
+        laid = cv2.warpAffine(self.mask, warp, dsize, flags=cv2.INTER_LINEAR) > 0.5
+        return fitted, float((laid & (here > 0.5)).sum() / max(1, (laid | (here > 0.5)).sum()))
+
+    def moved(self, warp: np.ndarray) -> bool:
+        """Has the object moved, turned or scaled enough since the keyframe for a match to say it is rigid?"""
+        h, w = self.mask.shape
+        centre = np.array([w / 2, h / 2, 1])
+        shift = np.linalg.norm(warp @ centre - self.keyframe @ centre)
+        change = np.linalg.solve(self.keyframe[:, :2], warp[:, :2])
+        scale = np.sqrt(abs(np.linalg.det(change)))
+        turn = abs(np.degrees(np.arctan2(change[1, 0], change[0, 0])))
+        return shift > _OUTLINE_MOVED * self.size or abs(scale - 1) > _OUTLINE_MOVED or turn > _OUTLINE_TURNED
+
+    def hold(self, mask: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+        """``mask`` held to the outline (when the object is rigid), and the belief updated from this frame."""
+        if not mask.any():
+            return mask
+        found = self.fit(mask)
+        warp = None if found is None else found[0]
+        if self.rigid >= 0.5:
+            if found is None or found[1] < _OUTLINE_MATCH - 0.1:  # the mask went astray: the outline goes on
+                warp = self.warp.copy()
+                warp[:, 2] += velocity
+            mask = mask & self._laid(warp, mask.shape)
+        if found is None:
+            self.rigid *= 1 - _OUTLINE_RATE
+        elif self.moved(found[0]):
+            self.rigid += _OUTLINE_RATE * ((found[1] >= _OUTLINE_MATCH) - self.rigid)
+        if warp is not None:
+            self.warp = warp
+        return mask
+
+    def seat(self, mask: np.ndarray) -> None:
+        """The object was found again elsewhere (re-detection): the outline moves there, as rigid as it was."""
+        if not mask.any():
+            return
+        x0, y0, x1, y1 = self._box(self.warp)
+        self.warp[:, 2] += _centre(mask) - np.array([x0 + x1, y0 + y1]) / 2
+        found = self.fit(mask)
+        if found is not None:
+            self.warp = found[0]
+
+    def _box(self, warp: np.ndarray) -> tuple[int, int, int, int]:
+        h, w = self.mask.shape
+        corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]]) @ warp.T
+        x0, y0 = np.floor(corners.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
+        return x0, y0, x1, y1
+
+    def _laid(self, warp: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """The outline laid on the frame by ``warp`` and grown by the reach."""
+        h, w = shape
+        size = self.size * self.scale * np.sqrt(abs(np.linalg.det(warp[:, :2])))  # the object's, now
+        reach = max(2, round(_OUTLINE_REACH * size))
+        x0, y0, x1, y1 = self._box(warp)
+        x0, y0, x1, y1 = max(0, x0 - reach), max(0, y0 - reach), min(w, x1 + reach), min(h, y1 + reach)
+        laid = np.zeros(shape, bool)
+        if x1 > x0 and y1 > y0:
+            local = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]]) @ np.vstack([warp, [0, 0, 1]])
+            placed = cv2.warpAffine(self.mask, local[:2], (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR) > 0.5
+            laid[y0:y1, x0:x1] = dilate(placed, reach)
+        return laid
 
 
 def _turned(patch: np.ndarray, mask: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
@@ -278,10 +402,12 @@ class FlowTracker(Tracker):
                     confidence = 0.9  # it went out of the picture: nothing to mask is likely right
             else:
                 mask, confidence = obj.mask, obj.confidence  # still gone, as sure as when it went
+            mask = obj.outline.hold(mask, obj.velocity)
             if confidence < self.redetect_below and obj.template is not None:
                 found = self._redetect(obj, image, gray, mask, confidence)
                 if found is not None:
                     mask, confidence = found
+                    obj.outline.seat(mask)
             obj.velocity = _centre(mask) - _centre(obj.mask) if mask.any() and obj.mask.any() else np.zeros(2)
             if confidence >= 0.5:
                 obj.good_area = int(mask.sum())

@@ -1,0 +1,84 @@
+"""A rigid object keeps its keyframe outline: a blob of ground dragged into its mask is cut off; a changing
+shape, or one that never moved, is left alone.
+
+On composites made with ``bench/insert_case.py`` a badge's mask grew blobs of ground on blurred pan frames
+(100 px past the badge), on a hand passing under it and on a rider's knee (up to 39 px), and the fill
+painted the ground there.
+"""
+
+import cv2
+import numpy as np
+
+from inpainterz_core.track.classical import _Outline
+
+H, W = 240, 320
+
+
+def badge(frame: int) -> np.ndarray:
+    """A rounded badge 80x30 px sliding right 4 px a frame, turning 1 degree a frame."""
+    mask = np.zeros((H, W), np.uint8)
+    centre = (60 + 4 * frame, 120)
+    box = cv2.boxPoints((centre, (80, 30), frame))
+    cv2.fillPoly(mask, [np.round(box).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def blob_beside(mask: np.ndarray) -> np.ndarray:
+    """A 25x25 px blob stuck to the top of the mask."""
+    ys, xs = np.nonzero(mask)
+    blob = np.zeros_like(mask)
+    cx, top = int(xs.mean()), ys.min()
+    blob[top - 24 : top + 1, cx - 12 : cx + 13] = True
+    return blob
+
+
+def test_a_blob_on_a_rigid_badge_is_cut_off():
+    outline = _Outline(badge(0))
+    for frame in range(1, 12):  # the badge moves and keeps its shape: it is rigid
+        held = outline.hold(badge(frame), np.array([4.0, 0.0]))
+        assert (held == badge(frame)).all()
+    assert outline.rigid >= 0.5
+    frame = 12
+    blob = blob_beside(badge(frame))
+    held = outline.hold(badge(frame) | blob, np.array([4.0, 0.0]))
+    away = blob & ~cv2.dilate(badge(frame).astype(np.uint8), np.ones((11, 11), np.uint8)).astype(bool)
+    assert not held[away].any()  # nothing more than 5 px past the badge is left of the blob
+    assert held[badge(frame)].mean() > 0.99  # and the badge is all there
+
+
+def test_a_changing_shape_is_never_held():
+    """A person's mask: an arm swings out and back, so the outline never fits for long."""
+    outline = _Outline(badge(0))
+    for frame in range(1, 20):
+        mask = badge(frame)
+        reach = 20 + 15 * (frame % 4)
+        mask[100:108, 60 + 4 * frame : 60 + 4 * frame + reach] = True  # the arm, its length changing
+        mask[60:100, 50 + 4 * frame : 58 + 4 * frame] = frame % 2 == 0  # the other arm, up and down
+        assert (outline.hold(mask, np.array([4.0, 0.0])) == mask).all()
+    assert outline.rigid < 0.5
+
+
+def test_an_object_that_has_not_moved_is_not_taken_for_rigid():
+    """A still person matches their keyframe outline frame after frame: that says nothing of rigidity."""
+    still = badge(0)
+    outline = _Outline(still)
+    for _ in range(12):
+        outline.hold(still, np.zeros(2))
+    assert outline.rigid == 0.0
+    grown = still | blob_beside(still)  # then raises an arm
+    assert (outline.hold(grown, np.zeros(2)) == grown).all()
+
+
+def test_where_the_mask_goes_astray_the_outline_moves_on_with_the_object():
+    """A blob as large as the badge throws the fit off: the outline moves on by the object's last move."""
+    outline = _Outline(badge(0))
+    for frame in range(1, 12):
+        outline.hold(badge(frame), np.array([4.0, 0.0]))
+    frame = 12
+    mask = badge(frame)
+    ys, xs = np.nonzero(mask)
+    big = np.zeros_like(mask)
+    big[ys.min() - 60 : ys.min() + 1, xs.min() : xs.max()] = True  # 60 px of ground above it
+    held = outline.hold(mask | big, np.array([4.0, 0.0]))
+    assert held[: ys.min() - 10].sum() == 0
+    assert held[mask].mean() > 0.95
