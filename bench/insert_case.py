@@ -1,11 +1,16 @@
-"""Make an insert case from any clip: a badge on its own smooth path, in the format of ``shared/clips/eval``.
+"""Make an insert or attach case from any clip, in the format of ``shared/clips/eval``.
 
 ``inpainterz eval`` scores the classical path on cases whose background is known exactly, and the shared
 cases are a handful of clips. This makes more from any footage, so a change to the tracker or the fill can
 be checked on clips it was not made on::
 
-    python -m bench.insert_case CLIP OUT_FOLDER [--seed N] [--text WORD] [--frames 60]
+    python -m bench.insert_case CLIP OUT_FOLDER [--seed N] [--text WORD] [--frames 60] [--attach]
     inpainterz eval OUT_FOLDER
+
+An insert case's badge travels a smooth path of its own, so other frames reveal what it hides. An attach
+case's badge (``--attach``) rides the surface under it, like a logo printed on it: each frame it moves by
+the similarity that carries the clip's features around and under it from the frame before, so what it
+hides stays hidden and the fill has to be made up, as on ``shared/clips/eval/attach-desert``.
 
 The case holds ``input.mp4`` (the composite), ``background.mp4`` (the clip itself: the truth),
 ``gt_masks.npz`` (the badge's exact masks) and ``case.json`` (the prompt: the mask's innermost point and
@@ -71,6 +76,67 @@ def along_path(frames, image, alpha, xs, y, amplitude, phase) -> tuple[list[np.n
     return composites, masks
 
 
+def riding(frames, image, alpha, centre) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The badge (``image``, ``alpha``) composited on ``frames``, placed at ``centre`` on the first and carried
+    by the clip's own local motion: corners tracked (pyramidal Lucas-Kanade) on the clean frames in a window
+    twice the badge's size, a similarity fitted to them (RANSAC) and composed frame after frame. Where too
+    few corners are found the badge stays put for that frame. (composites, masks)."""
+    h, w = frames[0].shape[:2]
+    bh, bw = alpha.shape
+    placing = np.array([[1.0, 0, centre[0] - bw / 2], [0, 1.0, centre[1] - bh / 2], [0, 0, 1]])
+    composites, masks = [], []
+    previous = None
+    for frame in frames:
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if previous is not None:
+            placing = _local_motion(previous, gray, placing, (bw, bh)) @ placing
+        previous = gray
+        placed = cv2.warpAffine(image, placing[:2], (w, h), flags=cv2.INTER_LINEAR)
+        mask = cv2.warpAffine(alpha, placing[:2], (w, h), flags=cv2.INTER_NEAREST) > 127
+        composite = frame.copy()
+        composite[mask] = placed[mask]
+        composites.append(composite)
+        masks.append(mask)
+    return composites, masks
+
+
+def _local_motion(previous: np.ndarray, gray: np.ndarray, placing: np.ndarray, size) -> np.ndarray:
+    """The 3x3 map that carries the clip's surface around the placed badge from ``previous`` to ``gray``."""
+    h, w = gray.shape
+    corners = np.array([[0, 0, 1], [size[0], 0, 1], [0, size[1], 1], [size[0], size[1], 1]]) @ placing.T
+    (x0, y0), (x1, y1) = corners[:, :2].min(axis=0), corners[:, :2].max(axis=0)
+    grow_x, grow_y = (x1 - x0) / 2, (y1 - y0) / 2
+    window = np.zeros_like(gray)
+    window[
+        max(0, int(y0 - grow_y)) : max(0, int(y1 + grow_y)),
+        max(0, int(x0 - grow_x)) : max(0, int(x1 + grow_x)),
+    ] = 255
+    # Corners around the badge; on plain ground (sky, a wall) too few are found or followed, and the whole
+    # frame's motion has to do.
+    for where in (window, None):
+        points = cv2.goodFeaturesToTrack(previous, 200, 0.01, 5, mask=where)
+        if points is None or len(points) < 8:
+            continue
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, gray, points, None)
+        kept = status.ravel() == 1
+        if kept.sum() >= 8:
+            break
+    else:
+        return np.eye(3)
+    # A similarity (move, turn, scale), not a full affine: on motion-blurred frames the corners line up along
+    # the blur and a full affine squashed the badge into a line. Where even that turns or scales the badge
+    # implausibly for one frame (over 5 degrees or 5 %: blur again), the corners' median move is taken.
+    fitted, _ = cv2.estimateAffinePartial2D(
+        points[kept], moved[kept], method=cv2.RANSAC, ransacReprojThreshold=1.0
+    )
+    if fitted is not None:
+        scale, turn = np.hypot(fitted[0, 0], fitted[1, 0]), np.degrees(np.arctan2(fitted[1, 0], fitted[0, 0]))
+        if abs(scale - 1) <= 0.05 and abs(turn) <= 5:
+            return np.vstack([fitted, [0, 0, 1]])
+    shift = np.median((moved[kept] - points[kept]).reshape(-1, 2), axis=0)
+    return np.array([[1, 0, shift[0]], [0, 1, shift[1]], [0, 0, 1]])
+
+
 def read_frames(clip: Path, count: int) -> tuple[list[np.ndarray], float]:
     """The clip's first ``count`` frames, as displayed, scaled (INTER_AREA) to fit MAX_SIZE with even sides,
     and its rate."""
@@ -90,7 +156,9 @@ def write_video(path: Path, frames: list[np.ndarray], rate: float) -> None:
             video.write(image)
 
 
-def make_case(clip: Path, out: Path, seed: int = 0, text: str = "SALE", count: int = 60) -> dict:
+def make_case(
+    clip: Path, out: Path, seed: int = 0, text: str = "SALE", count: int = 60, attach: bool = False
+) -> dict:
     """Write the case into ``out`` (created); returns its case.json."""
     frames, rate = read_frames(clip, count)
     if len(frames) < 2:
@@ -101,7 +169,10 @@ def make_case(clip: Path, out: Path, seed: int = 0, text: str = "SALE", count: i
     image, alpha = badge(int(w * 0.2), int(w * 0.065), top, bottom, ink, text)
     x0, x1 = rng.uniform(0.15, 0.35) * w, rng.uniform(0.55, 0.8) * w
     y0, amplitude, phase = rng.uniform(0.3, 0.6) * h, rng.uniform(0.05, 0.15) * h, rng.uniform(0, 2 * math.pi)
-    composites, masks = along_path(frames, image, alpha, (x0, x1), y0, amplitude, phase)
+    if attach:
+        composites, masks = riding(frames, image, alpha, (x0, y0))
+    else:
+        composites, masks = along_path(frames, image, alpha, (x0, x1), y0, amplitude, phase)
     out.mkdir(parents=True, exist_ok=True)
     write_video(out / "input.mp4", composites, rate)
     write_video(out / "background.mp4", frames, rate)
@@ -116,7 +187,7 @@ def make_case(clip: Path, out: Path, seed: int = 0, text: str = "SALE", count: i
         "width": w,
         "height": h,
         "fps": rate,
-        "mode": "insert",
+        "mode": "attach" if attach else "insert",
         "prompt": {
             "frame": 0,
             "points": [[int(px), int(py), 1]],
@@ -135,8 +206,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="picks the badge's colours and path")
     parser.add_argument("--text", default="SALE")
     parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--attach", action="store_true", help="the badge rides the surface under it")
     args = parser.parse_args()
-    make_case(args.clip, args.out, args.seed, args.text, args.frames)
+    make_case(args.clip, args.out, args.seed, args.text, args.frames, args.attach)
     print(f"wrote {args.out}")
 
 
