@@ -82,3 +82,37 @@ def test_where_the_mask_goes_astray_the_outline_moves_on_with_the_object():
     held = outline.hold(mask | big, np.array([4.0, 0.0]))
     assert held[: ys.min() - 10].sum() == 0
     assert held[mask].mean() > 0.95
+
+
+def test_an_outline_cut_off_by_the_frame_is_not_held_to():
+    """A keyframe mask that the frame's edge cuts off is not the object's outline: a bar half out of the
+    picture slides down along its edge (keeping that cut-off shape), then comes in, and is not clipped."""
+
+    def bar(frame: int) -> np.ndarray:
+        mask = np.zeros((H, W), bool)
+        top, right = 40 + 6 * min(frame, 10), 20 + 6 * max(0, frame - 10)
+        mask[top : top + 30, max(0, right - 60) : right] = True
+        return mask
+
+    outline = _Outline(bar(0))
+    for frame in range(1, 20):
+        assert (outline.hold(bar(frame), np.array([0.0, 6.0])) == bar(frame)).all()
+
+
+def test_a_rigid_badge_leaving_the_picture_is_still_held():
+    """Once rigid, the frame's edge cutting the mask off neither clips the badge nor changes the belief."""
+    outline = _Outline(badge(0))
+    for frame in range(1, 12):
+        outline.hold(badge(frame), np.array([4.0, 0.0]))
+    assert outline.rigid >= 0.5
+    belief = None
+    for frame in range(12, 80):  # the badge slides out on the right
+        mask = badge(frame)
+        if not mask.any():
+            break
+        held = outline.hold(mask | blob_beside(mask) if frame == 70 else mask, np.array([4.0, 0.0]))
+        assert held[mask].mean() > 0.97
+        if mask[:, -3:].any():
+            belief = outline.rigid if belief is None else belief
+            assert outline.rigid == belief
+    assert belief is not None and belief >= 0.5

@@ -217,6 +217,8 @@ class _Outline:
         self.keyframe = np.array([[1 / self.scale, 0, x0], [0, 1 / self.scale, y0]])
         self.warp = self.keyframe.copy()
         self.rigid = 0.0
+        # A keyframe mask cut off by the frame's edge is not the object's outline: nothing to hold to.
+        self.whole = not _at_edge(mask)
 
     def fit(self, mask: np.ndarray) -> tuple[np.ndarray, float] | None:
         """The map that lays the outline on ``mask`` (from the last one) and their IoU; None if it does not fit."""
@@ -254,8 +256,9 @@ class _Outline:
         return shift > _OUTLINE_MOVED * self.size or abs(scale - 1) > _OUTLINE_MOVED or turn > _OUTLINE_TURNED
 
     def hold(self, mask: np.ndarray, velocity: np.ndarray) -> np.ndarray:
-        """``mask`` held to the outline (when the object is rigid), and the belief updated from this frame."""
-        if not mask.any():
+        """``mask`` held to the outline (when the object is rigid), and the belief updated from this frame
+        (not while the frame's edge cuts the mask off: then it is not the object's outline either)."""
+        if not mask.any() or not self.whole:
             return mask
         found = self.fit(mask)
         warp = None if found is None else found[0]
@@ -264,7 +267,9 @@ class _Outline:
                 warp = self.warp.copy()
                 warp[:, 2] += velocity
             mask = mask & self._laid(warp, mask.shape)
-        if found is None:
+        if _at_edge(mask):
+            pass
+        elif found is None:
             self.rigid *= 1 - _OUTLINE_RATE
         elif self.moved(found[0]):
             self.rigid += _OUTLINE_RATE * ((found[1] >= _OUTLINE_MATCH) - self.rigid)
