@@ -100,19 +100,37 @@ def test_an_outline_cut_off_by_the_frame_is_not_held_to():
 
 
 def test_a_rigid_badge_leaving_the_picture_is_still_held():
-    """Once rigid, the frame's edge cutting the mask off neither clips the badge nor changes the belief."""
+    """Once rigid, a badge sliding out of the picture is neither clipped nor changes the belief while the
+    frame's edge cuts it off (its mask is then not its outline)."""
     outline = _Outline(badge(0))
     for frame in range(1, 12):
         outline.hold(badge(frame), np.array([4.0, 0.0]))
     assert outline.rigid >= 0.5
+
+    def sliding(frame: int) -> np.ndarray:  # no longer turning: straight out on the right, 6 px a frame
+        shift, mask = 6 * (frame - 11), np.zeros((H, W), bool)
+        mask[:, shift:] = badge(11)[:, : max(0, W - shift)]
+        return mask
+
     belief = None
-    for frame in range(12, 80):  # the badge slides out on the right
-        mask = badge(frame)
+    for frame in range(12, 80):
+        mask = sliding(frame)
         if not mask.any():
             break
-        held = outline.hold(mask | blob_beside(mask) if frame == 70 else mask, np.array([4.0, 0.0]))
-        assert held[mask].mean() > 0.97
+        assert (outline.hold(mask, np.array([6.0, 0.0])) == mask).all()
         if mask[:, -3:].any():
             belief = outline.rigid if belief is None else belief
             assert outline.rigid == belief
     assert belief is not None and belief >= 0.5
+
+
+def test_an_outline_left_behind_lets_go_rather_than_lose_the_object():
+    """A rigid badge that jumps where its last move does not lead (a cut, a missed frame) is kept whole, and
+    the belief that it is rigid starts again, instead of the mask being clipped to nothing."""
+    outline = _Outline(badge(0))
+    for frame in range(1, 12):
+        outline.hold(badge(frame), np.array([4.0, 0.0]))
+    assert outline.rigid >= 0.5
+    jumped = np.roll(badge(12), 90, axis=0)  # 90 px down
+    assert (outline.hold(jumped, np.array([4.0, 0.0])) == jumped).all()
+    assert outline.rigid < 0.5

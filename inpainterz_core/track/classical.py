@@ -102,6 +102,8 @@ _OUTLINE_RATE = 0.2
 # A rigid object's mask reaches at most this share of its size past its fitted outline (4 px on a 100 px badge):
 # the keyframe cut's edge error and blur, not a blob.
 _OUTLINE_REACH = 0.04
+# Holding a mask to its outline keeps at least this share of it; less, and the outline is what went astray.
+_OUTLINE_KEPT = 0.25
 
 
 def _distance(region: np.ndarray) -> np.ndarray:
@@ -256,23 +258,26 @@ class _Outline:
         return shift > _OUTLINE_MOVED * self.size or abs(scale - 1) > _OUTLINE_MOVED or turn > _OUTLINE_TURNED
 
     def hold(self, mask: np.ndarray, velocity: np.ndarray) -> np.ndarray:
-        """``mask`` held to the outline (when the object is rigid), and the belief updated from this frame
-        (not while the frame's edge cuts the mask off: then it is not the object's outline either)."""
+        """``mask`` held to the outline (when the object is rigid), and the belief updated from this frame."""
         if not mask.any() or not self.whole:
             return mask
-        found = self.fit(mask)
+        cut_off = _at_edge(mask)  # by the frame's edge: then the mask is not the object's outline either
+        found = None if cut_off else self.fit(mask)
         warp = None if found is None else found[0]
         if self.rigid >= 0.5:
             if found is None or found[1] < _OUTLINE_MATCH - 0.1:  # the mask went astray: the outline goes on
                 warp = self.warp.copy()
                 warp[:, 2] += velocity
-            mask = mask & self._laid(warp, mask.shape)
-        if _at_edge(mask):
-            pass
-        elif found is None:
-            self.rigid *= 1 - _OUTLINE_RATE
-        elif self.moved(found[0]):
-            self.rigid += _OUTLINE_RATE * ((found[1] >= _OUTLINE_MATCH) - self.rigid)
+            held = mask & self._laid(warp, mask.shape)
+            if held.sum() >= _OUTLINE_KEPT * mask.sum():
+                mask = held
+            else:  # the outline is lost, not the object (a jump the last move did not foresee): start again
+                self.rigid, warp = 0.0, None if found is None else found[0]
+        if not cut_off:
+            if found is None:
+                self.rigid *= 1 - _OUTLINE_RATE
+            elif self.moved(found[0]):
+                self.rigid += _OUTLINE_RATE * ((found[1] >= _OUTLINE_MATCH) - self.rigid)
         if warp is not None:
             self.warp = warp
         return mask
