@@ -134,3 +134,26 @@ def test_an_outline_left_behind_lets_go_rather_than_lose_the_object():
     jumped = np.roll(badge(12), 90, axis=0)  # 90 px down
     assert (outline.hold(jumped, np.array([4.0, 0.0])) == jumped).all()
     assert outline.rigid < 0.5
+
+
+def test_a_rigid_badge_speeding_up_at_the_frame_edge_is_not_clipped_short():
+    """The frame's edge cuts the badge off while it speeds up, and the tracker's estimate of its move (the
+    last frame's) lags behind: the outline is fitted to the part in the picture, not moved on by the lagging
+    estimate (which clipped off the badge's leading end on an attach composite; the fill then copied it)."""
+    outline = _Outline(badge(0))
+    for frame in range(1, 12):
+        outline.hold(badge(frame), np.array([4.0, 0.0]))
+    assert outline.rigid >= 0.5
+
+    shift, speed, clipped_at_edge = 0, 4, 0
+    while True:
+        estimate, speed = speed, speed + 2  # 2 px a frame faster every frame
+        shift += speed
+        mask = np.zeros((H, W), bool)
+        mask[:, shift:] = badge(11)[:, : W - shift]
+        if mask.sum() < 200:
+            break
+        held = outline.hold(mask, np.array([float(estimate), 0.0]))
+        if mask[:, -3:].any():
+            clipped_at_edge += int((held != mask).sum())
+    assert clipped_at_edge == 0

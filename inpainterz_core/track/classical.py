@@ -261,8 +261,11 @@ class _Outline:
         """``mask`` held to the outline (when the object is rigid), and the belief updated from this frame."""
         if not mask.any() or not self.whole:
             return mask
-        cut_off = _at_edge(mask)  # by the frame's edge: then the mask is not the object's outline either
-        found = None if cut_off else self.fit(mask)
+        # A mask the frame's edge cuts off is fitted all the same (ECC compares only the part in the picture:
+        # moved on by the object's last move instead, the outline lagged behind a badge speeding up there and
+        # clipped its leading end), but it is not the whole outline, so it says nothing about rigidity.
+        cut_off = _at_edge(mask)
+        found = self.fit(mask)
         warp = None if found is None else found[0]
         if self.rigid >= 0.5:
             if found is None or found[1] < _OUTLINE_MATCH - 0.1:  # the mask went astray: the outline goes on
