@@ -51,6 +51,15 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), ellipse(radius)).astype(bool)
 
 
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (uint8 0/1) with every region it encloses filled in (a shirt's logo is part of the shirt)."""
+    h, w = mask.shape
+    outside = np.zeros((h + 2, w + 2), np.uint8)
+    outside[1:-1, 1:-1] = mask
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return (outside[1:-1, 1:-1] != 2).astype(np.uint8)
+
+
 def feather(mask: np.ndarray, radius: int) -> np.ndarray:
     """A float32 alpha in [0, 1] that is 1 on ``mask`` and falls to 0 over ``radius`` pixels outside it.
 

@@ -16,6 +16,7 @@ from inpainterz_core import __version__
 from inpainterz_core.errors import InputError
 from inpainterz_core.masks import rle_encode
 from inpainterz_core.prompts import ObjectPrompt, Point
+from inpainterz_core.segment.motion import offer_neighbours
 from inpainterz_core.video import frame_name
 
 from . import protocol
@@ -199,6 +200,7 @@ def segment(state: State, request: Request, body: dict) -> dict:
     prompt = make_prompt(session, object_id, index, body["points"], body["box"], "segment")
     segmenter = state.segmenters.get(state.settings(session.settings), session.id)
     segmenter.set_image(index, session.read(index))  # free when the embedding is cached
+    offer_neighbours(segmenter, index, session.source, index)
     mask = segmenter.predict(index, prompt)
     with session.lock:
         if object_id in session.objects:  # not removed while we were segmenting
@@ -213,6 +215,7 @@ def embed(state: State, session: Session, index: int) -> None:
     try:
         segmenter = state.segmenters.get(state.settings(session.settings), session.id)
         segmenter.set_image(index, session.read(index))
+        offer_neighbours(segmenter, index, session.source, index)
     except Exception as e:  # the click that follows reports the problem to the user
         state.log.warning(f"could not precompute the embedding of frame {index}: {e}", key="embed")
 

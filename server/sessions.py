@@ -155,6 +155,14 @@ class SessionSegmenter(Segmenter):
         with self.lock:
             self.inner.set_image((self.session, key), image)
 
+    @property
+    def uses_neighbours(self) -> bool:
+        return self.inner.uses_neighbours
+
+    def set_neighbours(self, key: Hashable, read) -> None:
+        with self.lock:
+            self.inner.set_neighbours((self.session, key), read)
+
     def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
         with self.lock:
             return self.inner.predict((self.session, key), prompt)

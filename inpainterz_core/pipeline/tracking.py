@@ -22,6 +22,7 @@ from ..detect import missing_phrases
 from ..errors import InputError
 from ..outputs import staged, write_png
 from ..prompts import ObjectPrompt, Prompts, TextPrompt
+from ..segment.motion import offer_neighbours
 from ..settings import Settings
 from ..video import FrameSource, frame_name, read_mask
 from .common import Progress, check_cancel, frame_range_of, open_source, report_progress
@@ -163,6 +164,7 @@ def segment_keyframes(source: FrameSource, prompts: Prompts, segmenter, *, detec
     for frame in prompts.keyframes():
         image = source.read(frame)
         segmenter.set_image(frame, image)
+        offer_neighbours(segmenter, frame, source, frame)
         labels = np.zeros(image.shape[:2], np.uint8)
         for prompt in sorted((o for o in prompts.objects if o.frame == frame), key=lambda o: o.object_id):
             labels[segmenter.predict(frame, prompt)] = prompt.object_id

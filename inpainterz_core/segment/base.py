@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -28,6 +28,18 @@ class Segmenter(ABC):
     @abstractmethod
     def set_image(self, key: Hashable, image: np.ndarray) -> None:
         """Prepare (and cache under ``key``) the per-image state for an RGB uint8 HxWx3 image."""
+
+    #: Whether the frames around an image are a cue to this segmenter (see ``set_neighbours``).
+    uses_neighbours: bool = False
+
+    def set_neighbours(self, key: Hashable, read: Callable[[], Sequence[np.ndarray]]) -> None:
+        """Offer the frames around the image set under ``key`` (``read()`` returns them, RGB like it).
+
+        Call it after ``set_image``, wherever the video is at hand, so a click's preview and the
+        pipeline's keyframe agree. ``read`` is called only if this segmenter uses them and has not
+        already for this image (reading frames costs a decode each). Most segmenters ignore them.
+        """
+        return None  # a cue only some segmenters use: see ``uses_neighbours``
 
     @abstractmethod
     def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
@@ -79,6 +91,10 @@ class EmbeddingCache(Generic[T]):
             raise InputError(f"no image is set under key {key!r}: call set_image first")
         self._entries.move_to_end(key)
         return self._entries[key][1]
+
+    def discard(self, key: Hashable) -> None:
+        """Forget the entry under ``key``, if any."""
+        self._entries.pop(key, None)
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries

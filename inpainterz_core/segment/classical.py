@@ -14,28 +14,36 @@ adds a good part to it (a person's dark shorts that GrabCut's colour model gave 
 dark wall), or when GrabCut's cut is less distinct from its surroundings than it is
 (the cut took the surroundings); either way only when it spans at least half the box
 across or down, as what the user boxed does (not one letter of a boxed badge).
+
+Where the frames around the image are offered (``set_neighbours``) and a good part of the cut moves
+against the scene, what lies well clear of anything that moves is let go (motion.py): the still wall
+beside a moving player.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 
 import cv2
 import numpy as np
 
 from .. import crops
-from ..masks import bounding_box, ellipse, padded_box
+from ..masks import bounding_box, ellipse, fill_holes, padded_box
 from ..prompts import ObjectPrompt
+from . import motion
 from .base import EmbeddingCache, Segmenter, rgb_image
 
 
 class GrabCutSegmenter(Segmenter):
     name = "grabcut"
+    uses_neighbours = True  # what moves against the scene (motion.py)
 
     def __init__(self, cache_size: int = 8, work_side: int = 256, iterations: int = 3):
         self.work_side = work_side
         self.iterations = iterations
         self._images: EmbeddingCache[np.ndarray] = EmbeddingCache(cache_size)
+        # per key: (the image it was made for, its motion map or None)
+        self._motion: EmbeddingCache[tuple[np.ndarray, np.ndarray | None]] = EmbeddingCache(cache_size)
 
     def set_image(self, key: Hashable, image: np.ndarray) -> None:
         image = rgb_image(image, "GrabCut")
@@ -43,6 +51,19 @@ class GrabCutSegmenter(Segmenter):
         self._images.get_or_make(
             key, image.shape, lambda: cv2.bilateralFilter(np.ascontiguousarray(image), 5, 30, 5)
         )
+
+    def set_neighbours(self, key: Hashable, read: Callable[[], Sequence[np.ndarray]]) -> None:
+        image = self._images[key]
+        if self._motion_of(key) is None:
+            self._motion.discard(key)  # made for an image set before under this key
+            self._motion.get_or_make(key, image.shape, lambda: (image, motion.motion_map(image, read())))
+
+    def _motion_of(self, key: Hashable) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """(image, motion map or None) made for the image now set under ``key``; None if there is none."""
+        if key not in self._motion:
+            return None
+        made = self._motion[key]
+        return made if made[0] is self._images[key] else None
 
     def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
         image = self._images[key]
@@ -60,6 +81,15 @@ class GrabCutSegmenter(Segmenter):
             if grown.sum() > 3 * mask.sum():  # leaking into the background, not completing the object
                 break
             mask = grown
+        # What moves against the scene, when a good part of the cut does: the still wall or court the
+        # colour cut took beside a moving person is let go (motion.py).
+        made = self._motion_of(key)
+        if made is not None and made[1] is not None:
+            clicks = [(round(p.x), round(p.y)) for p in prompt.points if p.label] or [
+                ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
+            ]
+            near = motion.near_what_moves(mask, made[1], box, clicks)
+            mask = mask if near is None or not near.any() else near
         return take_mixed_rim(self._images[key], mask)
 
     def _cut(self, image, box, prompt: ObjectPrompt, previous: np.ndarray | None) -> np.ndarray:
@@ -274,7 +304,7 @@ def _enclosed(small: np.ndarray, inbox: np.ndarray, clicks, radius: int) -> np.n
     _, pieces = cv2.connectedComponents(candidate, connectivity=8)
     h, w = candidate.shape
     clicked = {pieces[min(max(y, 0), h - 1), min(max(x, 0), w - 1)] for (x, y), label in clicks if label}
-    return _fill_holes(np.isin(pieces, sorted(clicked - {0})).astype(np.uint8))
+    return fill_holes(np.isin(pieces, sorted(clicked - {0})).astype(np.uint8))
 
 
 def _spans_box(fg: np.ndarray, inbox: np.ndarray) -> bool:
@@ -288,14 +318,6 @@ def _spans_box(fg: np.ndarray, inbox: np.ndarray) -> bool:
     if found is None:
         return False
     return found[2] - found[0] >= (box[2] - box[0]) / 2 or found[3] - found[1] >= (box[3] - box[1]) / 2
-
-
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    h, w = mask.shape
-    outside = np.zeros((h + 2, w + 2), np.uint8)
-    outside[1:-1, 1:-1] = mask
-    cv2.floodFill(outside, None, (0, 0), 2)
-    return (outside[1:-1, 1:-1] != 2).astype(np.uint8)
 
 
 def _distinctness(small: np.ndarray, fg: np.ndarray) -> float:

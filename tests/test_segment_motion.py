@@ -1,0 +1,163 @@
+"""The classical cut with the frames around it: what moves against the scene is the object, what stays is not.
+
+On the eval's real case (a tennis player in a loose box) GrabCut took the sunlit wall beside the player
+with him (first-frame J 0.26 against the truth); the frames around show that the wall stays still.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+
+from inpainterz_core.pipeline import segment_keyframes
+from inpainterz_core.prompts import ObjectPrompt, Point, Prompts
+from inpainterz_core.segment import motion
+from inpainterz_core.segment.base import Segmenter
+from inpainterz_core.segment.classical import GrabCutSegmenter
+from inpainterz_core.video import open_video
+from server.sessions import SessionSegmenter
+
+H, W, T = 160, 240, 13
+
+
+def texture(h: int, w: int, seed: int, low: int = 60, high: int = 200) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = rng.uniform(low, high, (h // 4, w // 4, 3)).astype(np.float32)
+    return cv2.GaussianBlur(cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC), (0, 0), 1.0).astype(
+        np.uint8
+    )
+
+
+def runner_by_a_wall():
+    """Grey textured ground; a red 'wall' (still) right beside a red 'runner' (30x70, 5 px a frame to the right)."""
+    ground = texture(H, W + 3 * T, 0, 90, 170)
+    rng = np.random.default_rng(1)
+    frames, runners = [], []
+    for t in range(T):
+        frame = ground[:, 3 * t : 3 * t + W].copy()  # the camera pans 3 px a frame
+        wall = np.zeros((H, W), bool)
+        wall[60:130, max(0, 150 - 3 * t) : max(0, 200 - 3 * t)] = True
+        frame[wall] = (200, 40, 40) + rng.integers(-8, 9, (int(wall.sum()), 3))
+        runner = np.zeros((H, W), bool)
+        x = 90 + 2 * t  # 5 px a frame against the ground
+        runner[50:120, x : x + 30] = True
+        frame[runner] = (205, 45, 40) + rng.integers(-8, 9, (int(runner.sum()), 3))
+        frames.append(np.clip(frame, 0, 255).astype(np.uint8))
+        runners.append(runner)
+    return frames, runners
+
+
+def cut(frames, index: int, prompt: ObjectPrompt, with_neighbours: bool) -> np.ndarray:
+    segmenter = GrabCutSegmenter()
+    segmenter.set_image(index, frames[index])
+    if with_neighbours:
+        segmenter.set_neighbours(
+            index, lambda: [frames[j] for j in motion.neighbour_indices(index, len(frames))]
+        )
+    return segmenter.predict(index, prompt)
+
+
+def test_neighbour_frames_are_read_on_both_sides_nearest_first_within_the_clip():
+    assert motion.neighbour_indices(0, 60) == [3, 6, 9, 12, 15, 18]
+    assert motion.neighbour_indices(30, 60) == [33, 27, 36, 24, 39, 21]
+    assert motion.neighbour_indices(58, 60) == [55, 52, 49, 46, 43, 40]
+    assert motion.neighbour_indices(1, 4) == []
+    assert motion.neighbour_indices(0, 5) == [3]
+
+
+def test_the_motion_map_is_high_on_what_moves_against_a_panning_scene_and_low_elsewhere():
+    frames, runners = runner_by_a_wall()
+    k = 6
+    moving = motion.motion_map(frames[k], [frames[j] for j in motion.neighbour_indices(k, T)])
+    inner = cv2.erode(runners[k].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    ground = np.ones((H, W), bool)
+    ground[40:140, 60:220] = False  # away from the runner and the wall, and from the frame's edge
+    ground[:10], ground[-10:], ground[:, :10], ground[:, -30:] = False, False, False, False
+    assert np.median(moving[inner]) > 4 * max(np.median(moving[ground]), 1.0)
+
+
+def test_a_still_look_alike_beside_a_moving_object_is_let_go():
+    frames, runners = runner_by_a_wall()
+    k = 6
+    prompt = ObjectPrompt(frame=k, points=(Point(105 + 2 * k, 85),), box=(70, 30, 200, 150))
+    wall = np.zeros((H, W), bool)
+    wall[60:130, 150 - 3 * k + 10 : 200 - 3 * k] = True  # beyond the reach of the runner's edge
+    alone = cut(frames, k, prompt, with_neighbours=False)
+    assert (alone & wall).sum() > 0.5 * wall.sum()  # the colour cut takes the wall with the runner
+    helped = cut(frames, k, prompt, with_neighbours=True)
+    assert (helped & wall).sum() < 0.05 * wall.sum()
+    assert (helped & runners[k]).sum() > 0.9 * runners[k].sum()
+
+
+def test_a_badge_sliding_slowly_keeps_its_colour_cut():
+    """A flat badge moving 1 px a frame over still ground moves only along its edges and letters: too little
+    of its cut moves for the cue to count, and the cut is the colour cut, whole."""
+    ground = texture(H, W, 3, 90, 170)
+    frames = []
+    for t in range(T):
+        frame = ground.copy()
+        x = 60 + t
+        frame[60:100, x : x + 100] = (40, 160, 60)
+        cv2.putText(frame, "AB", (x + 20, 93), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (240, 240, 240), 3)
+        frames.append(frame)
+    k = 6
+    prompt = ObjectPrompt(frame=k, points=(Point(92 + k, 80),), box=(60 + k, 60, 160 + k, 100))  # on the A
+    assert (cut(frames, k, prompt, True) == cut(frames, k, prompt, False)).all()
+
+
+def test_a_click_on_what_stays_still_keeps_the_colour_cut():
+    """Clicked on the still wall, with the runner in the box: what moves is not the clicked object."""
+    frames, _ = runner_by_a_wall()
+    k = 6
+    prompt = ObjectPrompt(frame=k, points=(Point(185 - 3 * k, 95),), box=(70, 30, 210, 150))
+    assert (cut(frames, k, prompt, True) == cut(frames, k, prompt, False)).all()
+
+
+class Recording(Segmenter):
+    """Says it uses neighbours and records what it was offered."""
+
+    name = "recording"
+    uses_neighbours = True
+
+    def __init__(self):
+        self.offered = {}
+
+    def set_image(self, key, image):
+        self.image = image
+
+    def set_neighbours(self, key, read):
+        self.offered[key] = len(read())
+
+    def predict(self, key, prompt):
+        return np.ones(self.image.shape[:2], bool)
+
+
+def test_the_pipeline_offers_each_keyframe_its_neighbours(tmp_path):
+    frames, _ = runner_by_a_wall()
+    for t, frame in enumerate(frames):
+        cv2.imwrite(str(tmp_path / f"{t:06d}.png"), frame[..., ::-1])
+    segmenter = Recording()
+    prompts = Prompts(
+        objects=(
+            ObjectPrompt(frame=0, points=(Point(100, 80),)),
+            ObjectPrompt(frame=6, points=(Point(110, 80),)),
+        )
+    )
+    with open_video(tmp_path) as source:
+        segment_keyframes(source, prompts, segmenter)
+    assert segmenter.offered == {0: 4, 6: 4}  # frames 3, 6, 9, 12 and 9, 3, 12, 0
+
+
+def test_the_servers_shared_segmenter_takes_the_neighbours_too():
+    """A click's preview in the add-on (the server's segmenter, shared between sessions) is the mask the
+    pipeline then tracks from: both see the frames around the clicked one."""
+    frames, _ = runner_by_a_wall()
+    k = 6
+    prompt = ObjectPrompt(frame=k, points=(Point(105 + 2 * k, 85),), box=(70, 30, 200, 150))
+    shared = SessionSegmenter(GrabCutSegmenter(), threading.Lock(), "s1")
+    assert shared.uses_neighbours
+    shared.set_image(k, frames[k])
+    shared.set_neighbours(k, lambda: [frames[j] for j in motion.neighbour_indices(k, len(frames))])
+    assert (shared.predict(k, prompt) == cut(frames, k, prompt, with_neighbours=True)).all()
