@@ -159,9 +159,17 @@ class SessionSegmenter(Segmenter):
     def uses_neighbours(self) -> bool:
         return self.inner.uses_neighbours
 
-    def set_neighbours(self, key: Hashable, read) -> None:
+    def wants_neighbours(self, key: Hashable) -> bool:
         with self.lock:
-            self.inner.set_neighbours((self.session, key), read)
+            return self.inner.wants_neighbours((self.session, key))
+
+    def set_neighbours(self, key: Hashable, read) -> None:
+        # The frames are decoded outside the lock (0.4 s for a 1080p frame's): other sessions' clicks
+        # on the shared segmenter go on meanwhile.
+        if self.wants_neighbours(key):
+            frames = read()
+            with self.lock:
+                self.inner.set_neighbours((self.session, key), lambda: frames)
 
     def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
         with self.lock:

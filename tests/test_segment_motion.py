@@ -161,3 +161,33 @@ def test_the_servers_shared_segmenter_takes_the_neighbours_too():
     shared.set_image(k, frames[k])
     shared.set_neighbours(k, lambda: [frames[j] for j in motion.neighbour_indices(k, len(frames))])
     assert (shared.predict(k, prompt) == cut(frames, k, prompt, with_neighbours=True)).all()
+
+
+def test_the_shared_segmenter_reads_the_neighbours_outside_its_lock():
+    """While one session's frames are decoded, another session's click on the shared segmenter is answered."""
+    frames, _ = runner_by_a_wall()
+    k = 6
+    prompt = ObjectPrompt(frame=k, points=(Point(105 + 2 * k, 85),), box=(70, 30, 200, 150))
+    lock, inner = threading.Lock(), GrabCutSegmenter()
+    first, second = SessionSegmenter(inner, lock, "s1"), SessionSegmenter(inner, lock, "s2")
+    first.set_image(k, frames[k])
+    second.set_image(k, frames[k])
+    reading, release = threading.Event(), threading.Event()
+
+    def slow_read():
+        reading.set()
+        release.wait(10)
+        return [frames[j] for j in motion.neighbour_indices(k, len(frames))]
+
+    worker = threading.Thread(target=first.set_neighbours, args=(k, slow_read))
+    worker.start()
+    assert reading.wait(10)
+    answered = []
+    clicker = threading.Thread(target=lambda: answered.append(second.predict(k, prompt)))
+    clicker.start()
+    clicker.join(5)
+    assert answered, "the other session's click waited for the decoding"
+    release.set()
+    worker.join(10)
+    assert not first.wants_neighbours(k) and second.wants_neighbours(k)
+    assert (first.predict(k, prompt) == cut(frames, k, prompt, with_neighbours=True)).all()

@@ -41,6 +41,11 @@ class Segmenter(ABC):
         """
         return None  # a cue only some segmenters use: see ``uses_neighbours``
 
+    def wants_neighbours(self, key: Hashable) -> bool:
+        """Would ``set_neighbours`` read the frames now (it uses them, and has none for this image yet)?
+        Lets a caller read them outside a lock it holds around the segmenter."""
+        return self.uses_neighbours
+
     @abstractmethod
     def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
         """The object's mask (HxW bool) on the image set under ``key``.

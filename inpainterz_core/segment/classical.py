@@ -54,9 +54,12 @@ class GrabCutSegmenter(Segmenter):
 
     def set_neighbours(self, key: Hashable, read: Callable[[], Sequence[np.ndarray]]) -> None:
         image = self._images[key]
-        if self._motion_of(key) is None:
+        if self.wants_neighbours(key):
             self._motion.discard(key)  # made for an image set before under this key
             self._motion.get_or_make(key, image.shape, lambda: (image, motion.motion_map(image, read())))
+
+    def wants_neighbours(self, key: Hashable) -> bool:
+        return key in self._images and self._motion_of(key) is None
 
     def _motion_of(self, key: Hashable) -> tuple[np.ndarray, np.ndarray | None] | None:
         """(image, motion map or None) made for the image now set under ``key``; None if there is none."""
