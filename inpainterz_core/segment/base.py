@@ -97,10 +97,6 @@ class EmbeddingCache(Generic[T]):
         self._entries.move_to_end(key)
         return self._entries[key][1]
 
-    def discard(self, key: Hashable) -> None:
-        """Forget the entry under ``key``, if any."""
-        self._entries.pop(key, None)
-
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries
 

@@ -23,6 +23,7 @@ beside a moving player.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -34,6 +35,17 @@ from . import motion
 from .base import EmbeddingCache, Segmenter, rgb_image
 
 
+@dataclass
+class _Frame:
+    """What ``set_image`` keeps of an image: a smoothed copy, and once the frames around it are offered, the
+    motion map made from them (None when they could not be laid onto it). A new image under a key is a new
+    ``_Frame``, so a map never outlives the image it was made for."""
+
+    smoothed: np.ndarray
+    offered: bool = False
+    motion: np.ndarray | None = None
+
+
 class GrabCutSegmenter(Segmenter):
     name = "grabcut"
     uses_neighbours = True  # what moves against the scene (motion.py)
@@ -41,35 +53,26 @@ class GrabCutSegmenter(Segmenter):
     def __init__(self, cache_size: int = 8, work_side: int = 256, iterations: int = 3):
         self.work_side = work_side
         self.iterations = iterations
-        self._images: EmbeddingCache[np.ndarray] = EmbeddingCache(cache_size)
-        # per key: (the image it was made for, its motion map or None)
-        self._motion: EmbeddingCache[tuple[np.ndarray, np.ndarray | None]] = EmbeddingCache(cache_size)
+        self._frames: EmbeddingCache[_Frame] = EmbeddingCache(cache_size)
 
     def set_image(self, key: Hashable, image: np.ndarray) -> None:
         image = rgb_image(image, "GrabCut")
         # Edge-preserving smoothing takes the compression noise out of the colour models.
-        self._images.get_or_make(
-            key, image.shape, lambda: cv2.bilateralFilter(np.ascontiguousarray(image), 5, 30, 5)
+        self._frames.get_or_make(
+            key, image.shape, lambda: _Frame(cv2.bilateralFilter(np.ascontiguousarray(image), 5, 30, 5))
         )
 
     def set_neighbours(self, key: Hashable, read: Callable[[], Sequence[np.ndarray]]) -> None:
-        image = self._images[key]
-        if self.wants_neighbours(key):
-            self._motion.discard(key)  # made for an image set before under this key
-            self._motion.get_or_make(key, image.shape, lambda: (image, motion.motion_map(image, read())))
+        frame = self._frames[key]
+        if not frame.offered:
+            frame.motion, frame.offered = motion.motion_map(frame.smoothed, read()), True
 
     def wants_neighbours(self, key: Hashable) -> bool:
-        return key in self._images and self._motion_of(key) is None
-
-    def _motion_of(self, key: Hashable) -> tuple[np.ndarray, np.ndarray | None] | None:
-        """(image, motion map or None) made for the image now set under ``key``; None if there is none."""
-        if key not in self._motion:
-            return None
-        made = self._motion[key]
-        return made if made[0] is self._images[key] else None
+        return key in self._frames and not self._frames[key].offered
 
     def predict(self, key: Hashable, prompt: ObjectPrompt) -> np.ndarray:
-        image = self._images[key]
+        frame = self._frames[key]
+        image = frame.smoothed
         box = self._region_of_interest(image, prompt)
         mask = self._cut(image, box, prompt, None)
         # A click alone only says where the object starts: while the mask fills its box to the
@@ -86,14 +89,13 @@ class GrabCutSegmenter(Segmenter):
             mask = grown
         # What moves against the scene, when a good part of the cut does: the still wall or court the
         # colour cut took beside a moving person is let go (motion.py).
-        made = self._motion_of(key)
-        if made is not None and made[1] is not None:
+        if frame.motion is not None:
             clicks = [(round(p.x), round(p.y)) for p in prompt.points if p.label] or [
                 ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
             ]
-            near = motion.near_what_moves(mask, made[1], box, clicks)
-            mask = mask if near is None or not near.any() else near
-        return take_mixed_rim(self._images[key], mask)
+            near = motion.near_what_moves(mask, frame.motion, box, clicks)
+            mask = mask if near is None else near
+        return take_mixed_rim(image, mask)
 
     def _cut(self, image, box, prompt: ObjectPrompt, previous: np.ndarray | None) -> np.ndarray:
         """The object in a crop around ``box``: GrabCut's cut, or, with a user's box, the enclosed region

@@ -15,6 +15,7 @@ moves (``MIN_MOVING``), and then it only takes away what lies well clear of anyt
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import islice
 
 import cv2
 import numpy as np
@@ -44,14 +45,13 @@ REACH = 0.05
 
 def neighbour_indices(index: int, frame_count: int) -> list[int]:
     """The frames read around ``index``: ``STEP`` apart on both sides, nearest first, within the clip."""
-    out = []
-    for distance in range(STEP, STEP * frame_count, STEP):
-        for j in (index + distance, index - distance):
-            if 0 <= j < frame_count and len(out) < COUNT:
-                out.append(j)
-        if len(out) == COUNT or distance > frame_count:
-            break
-    return out
+    nearest_first = (
+        j
+        for d in range(STEP, frame_count + STEP, STEP)
+        for j in (index + d, index - d)
+        if 0 <= j < frame_count
+    )
+    return list(islice(nearest_first, COUNT))
 
 
 def offer_neighbours(segmenter, key, source: FrameSource, index: int) -> None:
