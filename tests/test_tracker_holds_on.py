@@ -212,6 +212,25 @@ def test_a_logo_that_leaves_the_picture_is_not_flagged():
     assert confidence.min() > 0.6
 
 
+def test_a_logo_that_left_the_picture_is_found_again_when_it_comes_back():
+    """The logo slides out of the right edge and, from frame 18, back in: it is masked again once it is whole
+    in the picture. (It was taken for gone for good: nothing looked for it, and the size to look for was the
+    empty mask's.)"""
+
+    class OutAndBack(PanClip):
+        def _logo_transform(self, i):
+            m = super()._logo_transform(0)
+            m[0, 2] += 24 * i if i < 18 else 24 * (36 - i)
+            return m
+
+    clip = OutAndBack(frames=36, width=480, height=270)
+    j, _ = _run(clip, 36)
+    gone = [i for i in range(36) if not clip.mask(i).any()]
+    assert gone and j[gone].min() == 1.0  # nothing masked while it is gone
+    whole = [i for i in range(gone[-1], 36) if clip.mask(i).sum() >= clip.mask(35).sum()]
+    assert j[whole].min() > 0.8
+
+
 def test_no_leak_onto_ground_of_the_badges_own_grey():
     clip = GreySlabClip()
     j, confidence = _run(clip, clip.frames)

@@ -416,15 +416,23 @@ class FlowTracker(Tracker):
             else:
                 mask, confidence = obj.mask, obj.confidence  # still gone, as sure as when it went
             mask = obj.outline.hold(mask, obj.velocity)
-            if confidence < self.redetect_below and obj.template is not None:
-                found = self._redetect(obj, image, gray, mask, confidence)
+            # Lost or hidden: look for it over the whole frame. Gone out of the picture, it may come back (a
+            # logo panned out of view and back, a jump across the frame): looked for upright only (a third of
+            # the cost, paid on every frame it stays gone), and any clear find is taken, as for a hidden one.
+            gone = not mask.any() and confidence > self.redetect_below
+            if (gone or confidence < self.redetect_below) and obj.template is not None:
+                found = self._redetect(
+                    obj, image, gray, 0.0 if gone else confidence, (0,) if gone else _TURNS
+                )
                 if found is not None:
                     mask, confidence = found
                     obj.outline.seat(mask)
             obj.velocity = _centre(mask) - _centre(obj.mask) if mask.any() and obj.mask.any() else np.zeros(2)
-            if confidence >= 0.5:
+            # The size and look to search for: not of an empty mask, nor of one the frame's edge cuts off
+            whole = mask.any() and not _at_edge(mask)
+            if confidence >= 0.5 and whole:
                 obj.good_area = int(mask.sum())
-            if confidence >= 0.8:
+            if confidence >= 0.8 and whole:
                 obj.recent = _look(gray, mask)
             obj.mask, obj.confidence = mask, confidence
             labels[mask] = object_id
@@ -555,8 +563,10 @@ class FlowTracker(Tracker):
         # The colour re-cut sheds the blended pixels on the edge (part ground, part object): put them back.
         return take_mixed_rim(image, mask, steps=1), float(confidence)
 
-    def _redetect(self, obj: _Object, image, gray, mask, confidence) -> tuple[np.ndarray, float] | None:
-        """Look for the object over the whole frame; put its mask there if it is clearly found.
+    def _redetect(
+        self, obj: _Object, image, gray, bar: float, turns=_TURNS
+    ) -> tuple[np.ndarray, float] | None:
+        """Look for the object over the whole frame; its mask there and the find's score, when that beats ``bar``.
 
         Two looks are searched for: the keyframe's (the anchor, never drifts) and the last one the
         tracker was sure of (the object may have turned or grown since the keyframe), each also turned
@@ -566,10 +576,10 @@ class FlowTracker(Tracker):
         best = None
         for look in filter(None, (obj.template, obj.recent)):
             found = max(
-                (self._search(obj, image, gray, *_turned(*look, angle)) for angle in _TURNS),
+                (self._search(obj, image, gray, *_turned(*look, angle)) for angle in turns),
                 key=lambda f: -1.0 if f is None else f[1],
             )
-            if found is not None and found[1] > confidence and (best is None or found[1] > best[1]):
+            if found is not None and found[1] > bar and (best is None or found[1] > best[1]):
                 best = found
         return best
 
