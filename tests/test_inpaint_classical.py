@@ -251,6 +251,26 @@ def test_a_never_revealed_fill_of_sharp_structure_does_not_flicker_on_a_noisy_st
     assert hole_psnr(out, np.repeat(stripes[None], 8, 0).astype(np.uint8), masks[4:12]) > 14
 
 
+def test_a_never_revealed_fill_follows_a_change_around_it():
+    """A still shot of grey stripes: a red block rests on the top edge of a still hole for the first frames,
+    then is gone. The fill made on the first frame rightly takes in its red; carried along the (still) flow,
+    it kept all of it for good (the red share of the hole fell 48 -> 45). Following the change around it in
+    part, it lets a quarter of the red go (48 -> 36)."""
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:H, 0:W]
+    stripes = np.where(((xx + yy) // 8) % 2 == 0, 48.0, 160.0)[..., None]
+    frames = np.clip(stripes[None] + rng.normal(0, 2, (20, H, W, 3)), 0, 255).astype(np.uint8)
+    masks = np.zeros((20, H, W), bool)
+    masks[:, 36:66, 40:90] = True
+    frames[:3, 20:40, 50:80] = (220, 30, 30)  # the block, over the hole's top edge
+    frames[masks] = 128
+    out = FlowGuidedInpainter(reach=3).inpaint(frames, masks, range(0, 20)).astype(np.float64)
+    hole = out[:, masks[0]]
+    red = (hole[..., 0] - (hole[..., 1] + hole[..., 2]) / 2).mean(axis=1)  # per frame
+    assert red[0] > 30  # the first frame's fill takes in the block beside it
+    assert red[12:].max() < 0.85 * red[0]
+
+
 def test_telea_on_the_holes_box_equals_telea_on_the_whole_image():
     """The fill runs Telea on the hole's box only, for speed: it must give exactly what the whole image gives,
     for holes inside the image and touching its edges, on colour, grey and float (flow) images."""
