@@ -309,3 +309,21 @@ def test_where_the_alignment_fails_the_last_move_carries_the_mask(monkeypatch):
     prior = classical._aligned_prior(prev_mask, prev, cur, dense, by_flow, None, np.array([6.0, 4.0]))
     assert prior is not None
     assert jaccard(prior > 0.5, np.roll(prev_mask, (4, 6), axis=(0, 1)) > 0.5) > 0.95
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_quick_search_finds_what_the_whole_masked_search_finds(seed):
+    """Re-detection's search (a plain match of the likeliest places, then the masked match settling among
+    them) lands where the masked match over the whole frame does, with the same score: on a blurred,
+    noisy copy of the frame, for a template (a blob with its own mask) cut from it."""
+    rng = np.random.default_rng(seed)
+    frame = cv2.GaussianBlur(rng.integers(0, 255, (180, 320), dtype=np.uint8), (0, 0), 2.0)
+    x, y = int(rng.integers(0, 280)), int(rng.integers(0, 140))
+    mask = np.zeros((32, 32), np.uint8)
+    cv2.ellipse(mask, (16, 16), (14, 9), int(rng.integers(0, 180)), 0, 360, 1, -1)
+    template = frame[y : y + 32, x : x + 32].copy()
+    noisy = np.clip(frame + rng.normal(0, 6, frame.shape), 0, 255).astype(np.uint8)
+    _, whole, _, place = cv2.minMaxLoc(classical._masked_match(noisy, template, mask))
+    score, found = classical._best_place(noisy, template, mask)
+    assert found == place == (x, y)
+    assert score == pytest.approx(whole, abs=1e-4)

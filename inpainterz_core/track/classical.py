@@ -353,8 +353,8 @@ def _centre(mask: np.ndarray) -> np.ndarray:
 
 def _palette(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The normalised coarse (512-bin) colour histogram of the masked pixels."""
-    q = (image >> 5).astype(np.int32)
-    counts = np.bincount(((q[..., 0] * 8 + q[..., 1]) * 8 + q[..., 2])[mask], minlength=512)
+    q = (image[mask] >> 5).astype(np.int32)  # the masked pixels only: a small object in a 4K frame
+    counts = np.bincount((q[:, 0] * 8 + q[:, 1]) * 8 + q[:, 2], minlength=512)
     return counts / max(1, counts.sum())
 
 
@@ -365,6 +365,42 @@ def _looks_like(palette: np.ndarray, image: np.ndarray, mask: np.ndarray) -> flo
     slides onto ground of its own grey still looks like itself.
     """
     return float(np.sqrt(palette * _palette(image, mask)).sum()) if mask.any() else 0.0
+
+
+# Re-detection settles the masked match among this many of the likeliest places (see _best_place).
+_PLACES = 10
+_SETTLE = 2  # px at the search's scale: how far from a likely place the masked match settles
+
+
+def _best_place(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> tuple[float, tuple[int, int]]:
+    """Where ``template``'s masked pixels match ``image`` best (top-left corner), and that match's score.
+
+    A masked match over a whole frame costs about four plain ones (30 ms against 8 on a 1018x573 frame),
+    and re-detection runs up to ten a frame. So a plain match of the template with its unmasked pixels
+    set to its masked mean (they then weigh nothing in it) finds the ``_PLACES`` likeliest places, and the
+    masked match settles among them, each within two pixels.
+    """
+    flat = template.copy()
+    flat[mask == 0] = template[mask > 0].mean()
+    likely = np.nan_to_num(
+        cv2.matchTemplate(image, flat, cv2.TM_CCOEFF_NORMED), nan=-1.0, posinf=-1.0, neginf=-1.0
+    )
+    th, tw = template.shape
+    best = (-1.0, (0, 0))
+    for _ in range(_PLACES):
+        _, peak, _, (x, y) = cv2.minMaxLoc(likely)
+        if peak <= -1.0:
+            break
+        x0, y0 = max(0, x - _SETTLE), max(0, y - _SETTLE)
+        _, score, _, (fx, fy) = cv2.minMaxLoc(
+            _masked_match(image[y0 : y + th + _SETTLE, x0 : x + tw + _SETTLE], template, mask)
+        )
+        if score > best[0]:
+            best = (score, (x0 + fx, y0 + fy))
+        # the next likeliest place is at least half the template away
+        y0, x0 = max(0, y - th // 2), max(0, x - tw // 2)
+        likely[y0 : y + th // 2 + 1, x0 : x + tw // 2 + 1] = -1.0
+    return best
 
 
 def _masked_match(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -597,8 +633,7 @@ class FlowTracker(Tracker):
         if templ.shape[0] >= small.shape[0] or templ.shape[1] >= small.shape[1] or not templ_mask.any():
             return None
         # Compare the object's own pixels only: the background in its box has changed since then.
-        scores = _masked_match(small, templ, templ_mask)
-        _, score, _, (bx, by) = cv2.minMaxLoc(scores)
+        score, (bx, by) = _best_place(small, templ, templ_mask)
         if score < 0.6:
             return None
         x0, y0 = round(bx / shrink), round(by / shrink)
@@ -615,7 +650,7 @@ class FlowTracker(Tracker):
         x1, y1 = min(w, x0 + pw), min(h, y0 + ph)
         candidate = np.zeros((h, w), bool)
         candidate[y0:y1, x0:x1] = placed[: y1 - y0, : x1 - x0] > 0
-        looks = _looks_like(obj.palette, image, candidate)
+        looks = _looks_like(obj.palette, image[y0:y1, x0:x1], candidate[y0:y1, x0:x1])
         return candidate, float(score) * float(np.clip((looks - 0.3) / 0.5, 0, 1))
 
 
