@@ -133,6 +133,20 @@ def _telea(image: np.ndarray, hole: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
+def _spread(values: np.ndarray, known: np.ndarray, step: int = 4) -> np.ndarray:
+    """``values`` (H x W x channels, float32) as given where ``known``, spread smoothly over the rest: Telea
+    at 1/``step`` of the size (what is spread is smooth, and at full size it cost more than the fill it mends)."""
+    h, w = known.shape
+    size = (max(1, w // step), max(1, h // step))
+    weight = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(values * known[..., None], size, interpolation=cv2.INTER_AREA)
+    small /= np.maximum(weight, 1e-6)[..., None]
+    unknown = (weight < 1e-3).astype(np.uint8)
+    for c in range(small.shape[2]):
+        small[..., c] = cv2.inpaint(np.ascontiguousarray(small[..., c]), unknown, 2, cv2.INPAINT_TELEA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 class FlowGuidedInpainter(Inpainter):
     name = "flow-guided"
 
@@ -634,14 +648,8 @@ class FlowGuidedInpainter(Inpainter):
         seam = ring & reached
         x, y, bw, bh = cv2.boundingRect((missing | ring).view(np.uint8))
         box = slice(y, y + bh), slice(x, x + bw)
-        mismatch = np.where(seam[..., None], image.astype(np.float32) - carried, 0)[box]
-        unknown = (~seam[box]).view(np.uint8)
-        mend = np.zeros_like(mismatch)
-        if seam.any():
-            for c in range(3):
-                mend[..., c] = cv2.inpaint(
-                    np.ascontiguousarray(mismatch[..., c]), unknown, 5, cv2.INPAINT_TELEA
-                )
+        mismatch = (image.astype(np.float32) - carried)[box]
+        mend = _spread(mismatch, seam[box]) if seam.any() else np.zeros_like(mismatch)
         filled = (missing & reached)[box]
         image[box][filled] = np.clip(carried[box][filled] + SEAM_RATE * mend[filled] + 0.5, 0, 255).astype(
             np.uint8
