@@ -629,8 +629,8 @@ class FlowGuidedInpainter(Inpainter):
 
         The ring around the area is carried too: where it differs from what the ring shows now, the
         surroundings changed beyond the motion (a hand beside the fill moved away, the light changed), and
-        the fill, made from them, should follow. The difference is spread over the area (Telea, per
-        channel) and ``SEAM_RATE`` of it added: the fill keeps its own detail and follows its surroundings
+        the fill, made from them, should follow. The difference is spread over the area (``_spread``)
+        and ``SEAM_RATE`` of it added: the fill keeps its own detail and follows its surroundings
         in part, and one frame's noise on the ring hardly moves it.
         """
         h, w = missing.shape

@@ -34,7 +34,8 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    without the object's colours is dropped as hidden or gone). When that score is low, the
    object's look (the keyframe's, and the last one the tracker was sure of, upright and turned) is
    searched for over the whole frame and, when found clearly, that mask is put there
-   (re-detection after an occlusion or a jump).
+   (re-detection after an occlusion or a jump). An object that slid out of the picture is searched
+   for (upright) on every frame it stays gone, so it is found again when it comes back.
 5. Suspicion of ground in the mask. A mask that holds a slab of ground (a loose keyframe cut, or
    a mask grown over ground of the object's colour) keeps its colours and motion, so step 4
    cannot see it. Two signs can: the mask's edge running where neither colour nor motion changes
