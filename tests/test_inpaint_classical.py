@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from inpainterz_core.inpaint.classical import FlowGuidedInpainter, _telea
+from inpainterz_core.inpaint.classical import FlowGuidedInpainter
+from inpainterz_core.inpaint.spatial import telea as _telea
 from inpainterz_core.masks import dilate
 
 H, W, T = 96, 128, 24

@@ -38,9 +38,10 @@ For a window of frames (already cropped around the hole):
    The three local completions share the measured flow's errors, and the global one is
    independent of them: two independent estimates;
 5. pixels never revealed in the window are filled once, on the first frame that has them, by
-   the average of two spatial fills whose errors differ: Telea, which diffuses the border
-   inwards, and an exemplar fill (exemplar.py), which copies patches of the surroundings and so
-   continues an edge that runs into the hole instead of smearing it. That fill is then carried
+   the average of two spatial fills whose errors differ: the membrane (spatial.py), the smoothest
+   surface meeting the border, least wrong where the border's texture cannot be predicted, and an
+   exemplar fill (exemplar.py), which copies patches of the surroundings and so continues an edge
+   that runs into the hole instead of smearing it. That fill is then carried
    along the flow from the previous output frame, so it moves with the background instead of
    flickering; a share of what changed around it since the previous frame, beyond the motion,
    passes into it (``_carry``): made once and only carried, it kept for good whatever touched the
@@ -71,6 +72,7 @@ import numpy as np
 from ..masks import ellipse
 from .base import Inpainter
 from .exemplar import exemplar_fill
+from .spatial import membrane, telea
 
 
 def _sample(image: np.ndarray, points: np.ndarray, interpolation=cv2.INTER_LINEAR, outside=0) -> np.ndarray:
@@ -113,24 +115,6 @@ def _each(fn, items) -> list:
         if _pool is None:
             _pool = ThreadPoolExecutor(workers, thread_name_prefix="inpaint")
     return list(_pool.map(fn, items))
-
-
-def _telea(image: np.ndarray, hole: np.ndarray, radius: int) -> np.ndarray:
-    """cv2.inpaint (Telea) of the non-zero pixels of ``hole`` (uint8), run on the hole's box plus a margin.
-
-    Telea reads only pixels within ``radius`` of the hole (and one further, for the gradient of its
-    distance map), so the crop gives the same result as the whole image at a fraction of the cost.
-    """
-    x, y, w, h = cv2.boundingRect(hole)
-    if not w:
-        return image.copy()
-    m = radius + 3
-    box = slice(max(0, y - m), y + h + m), slice(max(0, x - m), x + w + m)
-    out = image.copy()
-    out[box] = cv2.inpaint(
-        np.ascontiguousarray(image[box]), np.ascontiguousarray(hole[box]), radius, cv2.INPAINT_TELEA
-    )
-    return out
 
 
 def _spread(values: np.ndarray, known: np.ndarray, step: int = 4) -> np.ndarray:
@@ -418,7 +402,7 @@ class FlowGuidedInpainter(Inpainter):
     @staticmethod
     def _smoothed_grey(frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        return _telea(grey, hole.view(np.uint8), 3)
+        return telea(grey, hole.view(np.uint8), 3)
 
     def _spatial(self, flows: dict, hidden: dict) -> dict:
         """Flow inside the (grown) hole filled from the ring around it, in place."""
@@ -561,7 +545,7 @@ class FlowGuidedInpainter(Inpainter):
         invalid = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_AREA)
         invalid = cv2.dilate(invalid, np.ones((3, 3), np.uint8))  # cover every low-res pixel the hole touches
         for c in range(2):
-            small[..., c] = _telea(np.ascontiguousarray(small[..., c]), invalid, 2)
+            small[..., c] = telea(np.ascontiguousarray(small[..., c]), invalid, 2)
         flow[hole] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)[hole]
 
     @staticmethod
@@ -603,23 +587,23 @@ class FlowGuidedInpainter(Inpainter):
 
     def _fill_unseen(self, image, missing, previous, flow_to_previous, exemplar):
         """Never-revealed pixels: carried from the previous output along the flow (``_carry``), else Telea.
-        On the first frame (no previous output) Telea is averaged with ``exemplar``, (fill, area) made once
-        from the first estimate that met this frame, where its area covers them: the two fills err apart
-        (on attach-desert's frames the average scores 2.5-3 dB above either alone)."""
-        if previous is None and exemplar is not None:
-            exemplar, covered = exemplar
-            # carried along the flow, the fill is resampled (so softened) a little every frame: copied patches
-            # are sharp, so softening them once here spares the first frames that change (the flicker)
-            exemplar = cv2.GaussianBlur(exemplar, (0, 0), 1.0)
-            telea = _telea(image, missing.view(np.uint8), self.telea_radius)
-            both = missing & covered
-            image[missing] = telea[missing]
-            image[both] = ((exemplar[both].astype(np.uint16) + telea[both] + 1) // 2).astype(np.uint8)
-            return image
+        On the first frame (no previous output) the membrane (spatial.py) is averaged with ``exemplar``,
+        (fill, area) made once from the first estimate that met this frame, where its area covers them: the
+        smooth fill and the copied patches err apart (see spatial.py)."""
+        if previous is None:
+            smooth = membrane(image, missing)
+            if exemplar is not None:
+                exemplar, covered = exemplar
+                # carried along the flow, the fill is resampled (so softened) a little every frame: copied
+                # patches are sharp, so softening them once here spares the first frames that change (flicker)
+                exemplar = cv2.GaussianBlur(exemplar, (0, 0), 1.0)
+                both = missing & covered
+                smooth[both] = ((exemplar[both].astype(np.uint16) + smooth[both] + 1) // 2).astype(np.uint8)
+            return smooth
         if previous is not None and flow_to_previous is not None:
             missing = self._carry(image, missing, previous, flow_to_previous)
         if missing.any():
-            image = _telea(image, missing.view(np.uint8), self.telea_radius)
+            image = telea(image, missing.view(np.uint8), self.telea_radius)
         return image
 
     @staticmethod

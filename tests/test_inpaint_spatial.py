@@ -1,0 +1,85 @@
+"""The spatial fills (inpaint/spatial.py), and the never-revealed fill they make with the exemplar fill."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from inpainterz_core.inpaint import spatial
+from inpainterz_core.inpaint.classical import FlowGuidedInpainter
+
+H, W = 96, 128
+
+
+def ramp() -> np.ndarray:
+    """A linear ramp in each channel: a membrane (harmonic) surface, so the membrane fill must reproduce it."""
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+    return np.stack([40 + xx, 60 + 1.2 * yy, 30 + 0.6 * xx + 0.8 * yy], -1).round().astype(np.uint8)
+
+
+def test_the_membrane_reproduces_a_smooth_surface_from_its_border():
+    image = ramp()
+    hole = np.zeros((H, W), bool)
+    hole[30:62, 40:90] = True
+    damaged = image.copy()
+    damaged[hole] = 0
+    filled = spatial.membrane(damaged, hole)
+    assert np.array_equal(filled[~hole], image[~hole])
+    assert np.abs(filled[hole].astype(int) - image[hole]).max() <= 1
+
+
+def test_against_the_frames_edge_the_membrane_meets_the_border_it_has_and_stays_within_it():
+    """Nothing is known beyond the frame's edge, so the surface there is free: it still meets the known
+    border continuously and never leaves the range of the border's values (no overshoot, unlike Telea's
+    extrapolated gradients)."""
+    image = ramp()
+    hole = np.zeros((H, W), bool)
+    hole[0:40, 80:W] = True
+    damaged = image.copy()
+    damaged[hole] = 0
+    filled = spatial.membrane(damaged, hole).astype(int)
+    border = cv2.dilate(hole.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~hole
+    for c in range(3):
+        assert (
+            image[border, c].min() <= filled[hole, c].min() <= filled[hole, c].max() <= image[border, c].max()
+        )
+    assert np.abs(filled[39, 80:] - filled[40, 80:]).max() <= 4  # the row on the hole's lower edge
+    assert np.abs(filled[:40, 80] - filled[:40, 79]).max() <= 4  # the column on its left edge
+
+
+def test_a_hole_too_big_for_one_solve_is_solved_smaller_and_scaled_up(monkeypatch):
+    monkeypatch.setattr(spatial, "MEMBRANE_UNKNOWNS", 400)  # the 1600-pixel hole is solved at half size
+    image = ramp()
+    hole = np.zeros((H, W), bool)
+    hole[30:70, 40:80] = True
+    damaged = image.copy()
+    damaged[hole] = 0
+    filled = spatial.membrane(damaged, hole)
+    assert np.array_equal(filled[~hole], image[~hole])
+    assert np.abs(filled[hole].astype(int) - image[hole]).mean() < 1.5
+
+
+def test_a_never_revealed_fill_of_unpredictable_texture_is_made_of_the_membrane_and_the_exemplars():
+    """Still shots of random colour textures under a still object: nothing predicts what is under it. The
+    fill made of Telea and the exemplar fill averaged gained +0.60 dB over per-frame Telea on these eight
+    (mean); with the membrane in Telea's place, +1.06 (better on each of the eight)."""
+    gains = []
+    for cell in (6, 8):
+        for seed in range(4):
+            rng = np.random.default_rng(seed)
+            noise = rng.uniform(0, 255, (H // cell, W // cell, 3)).astype(np.float32)
+            background = np.clip(cv2.resize(noise, (W, H), interpolation=cv2.INTER_CUBIC), 0, 255)
+            background = background.astype(np.uint8)
+            frames = np.repeat(background[None], 10, 0)
+            masks = np.zeros((10, H, W), bool)
+            masks[:, 28:64, 40:92] = True
+            frames[masks] = 128
+            out = FlowGuidedInpainter(reach=3).inpaint(frames, masks, range(3, 7))
+            truth = background[masks[0]].astype(np.float64)
+
+            def psnr(fill, truth=truth, hole=masks[0]):
+                return 10 * np.log10(255.0**2 / np.mean((fill[hole].astype(np.float64) - truth) ** 2))
+
+            telea = cv2.inpaint(frames[3], masks[3].astype(np.uint8), 3, cv2.INPAINT_TELEA)
+            gains.append(psnr(out[0]) - psnr(telea))
+    assert np.mean(gains) > 0.85, gains
