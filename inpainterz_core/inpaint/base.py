@@ -22,10 +22,15 @@ class Inpainter(ABC):
     work_size: tuple[int, int] | None = None
 
     @abstractmethod
-    def inpaint(self, frames: np.ndarray, masks: np.ndarray, targets: range) -> np.ndarray:
+    def inpaint(
+        self, frames: np.ndarray, masks: np.ndarray, targets: range, before: np.ndarray | None = None
+    ) -> np.ndarray:
         """Fill ``masks`` in ``frames[targets]``.
 
         frames: (T, H, W, 3) uint8 RGB; masks: (T, H, W) bool, True = fill.
+        before: when the pipeline painted the frame just before the targets in the window before this one,
+        that output (H, W, 3), so a fill that carries on from frame to frame continues from it rather than
+        starting afresh at each window's first target (a jump every window); None otherwise.
         Returns (len(targets), H, W, 3) uint8; pixels outside the mask may be
         returned as-is, the pipeline pastes back only the (feathered) hole.
         """

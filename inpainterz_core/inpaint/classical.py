@@ -37,7 +37,8 @@ For a window of frames (already cropped around the hole):
    Averaging largely independent misalignments cuts their error and steadies the fill in time.
    The three local completions share the measured flow's errors, and the global one is
    independent of them: two independent estimates;
-5. pixels never revealed in the window are filled once, on the first frame that has them, by
+5. pixels never revealed in the window are filled once, on the first frame that has them (unless the
+   window before painted the frame before it: the fill then carries on from that output), by
    the average of two spatial fills whose errors differ: the membrane (spatial.py), the smoothest
    surface meeting the border, least wrong where the border's texture cannot be predicted, and an
    exemplar fill (exemplar.py), which copies patches of the surroundings and so continues an edge
@@ -157,7 +158,9 @@ class FlowGuidedInpainter(Inpainter):
         self.grow = grow  # flow this close to the hole is dragged by the object, so it is replaced too
         self._dis = threading.local()  # one DIS per thread: its calc keeps state between calls
 
-    def inpaint(self, frames: np.ndarray, masks: np.ndarray, targets: range) -> np.ndarray:
+    def inpaint(
+        self, frames: np.ndarray, masks: np.ndarray, targets: range, before: np.ndarray | None = None
+    ) -> np.ndarray:
         frames = np.ascontiguousarray(frames)
         masks = np.asarray(masks, bool)
         t_lo, t_hi = max(0, targets.start - self.reach), min(len(frames), targets.stop + self.reach)
@@ -183,7 +186,17 @@ class FlowGuidedInpainter(Inpainter):
         agreement = np.zeros(len(frame_of), np.float32)  # sum over estimates of 1 / expected squared error
         exemplars = {}  # first frame of a never-revealed area -> (exemplar fill, area), shared by the estimates
         for estimate, disagreement, nearness, warp_error in self._estimates(
-            frames, masks, grays, hidden, rings, targets, t_lo, t_hi, exemplars, (pixels, ends, starts)
+            frames,
+            masks,
+            grays,
+            hidden,
+            rings,
+            targets,
+            t_lo,
+            t_hi,
+            exemplars,
+            (pixels, ends, starts),
+            before,
         ):
             # expected squared error of the copies from their path lengths (step 6 of the module docstring),
             # never below the rounding of 8-bit colours (1/12), which an exact copy still carries; pixels no
@@ -249,7 +262,7 @@ class FlowGuidedInpainter(Inpainter):
         w = (spatial_error / (spatial_error + propagated_error))[:, None]
         return w * propagated + (1.0 - w) * spatial
 
-    def _estimates(self, frames, masks, grays, hidden, rings, targets, t_lo, t_hi, exemplars, points):
+    def _estimates(self, frames, masks, grays, hidden, rings, targets, t_lo, t_hi, exemplars, points, before):
         """Yield (estimate, disagreement, nearness, warp error) per completed flow (see _fill and _warp_error),
         each released before the next is made."""
         # forward[t]: t -> t+1, backward[t]: t -> t-1. Copies travel from the targets outwards, so a forward
@@ -262,7 +275,9 @@ class FlowGuidedInpainter(Inpainter):
         backward = dict(
             _each(lambda t: (t, self._flow(grays[t], grays[t - 1])), range(t_lo + 1, targets.stop))
         )
-        fill = partial(self._fill, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points)
+        fill = partial(
+            self._fill, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points, before
+        )
         # the margin the hole was grown by: shown pixels whose flow each completion replaces (step 4)
         margins = {t: hidden[t] & ~masks[t] for t in range(t_lo, t_hi)}
         warp_error = partial(self._warp_error, frames, masks, margins, forward, backward, targets)
@@ -322,7 +337,7 @@ class FlowGuidedInpainter(Inpainter):
         _each(frame, range(len(values)))
         return out
 
-    def _fill(self, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points):
+    def _fill(self, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points, before):
         """Float estimate of the target frames' hole pixels from one completed flow (one row per pixel, in
         the order of np.nonzero(masks[targets])), how much the forward and backward copies disagree (mean
         absolute difference, as whole frames; NaN where they did not both land) and its nearness per hole
@@ -353,7 +368,10 @@ class FlowGuidedInpainter(Inpainter):
         estimate = np.zeros((len(ys), 3), np.uint8)
         estimate[found] = np.clip(total[found] / nearness[found, None] + 0.5, 0, 255)
         # pixels no copy reached are filled frame by frame: from the previous output frame when it has a hole
-        previous = None
+        # (for the first target, the output the window before made of it, when there is one)
+        previous = (
+            before if before is not None and targets.start > t_lo and masks[targets.start - 1].any() else None
+        )
         for n, k in enumerate(targets):
             rows = slice(ends[n], ends[n + 1])
             if rows.start == rows.stop:

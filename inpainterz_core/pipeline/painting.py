@@ -134,6 +134,7 @@ def _inpaint_into(
         )
         writer = OutputWriter(inpainted, video)
         try:
+            before = None  # the last fill of the chunk before: (frame, (box, fill, hole)), or None
             for c in chunks:
                 if c.box is not None:
                     while last_read < c.window.stop - 1:
@@ -143,9 +144,11 @@ def _inpaint_into(
                             x0, y0, x1, y1 = keep[last_read]
                             hole = _hole(read_mask(mask_files[last_read]), settings.dilate)[y0:y1, x0:x1]
                             cropped[last_read] = (keep[last_read], image[y0:y1, x0:x1].copy(), hole)
-                    fills.update(_fill_chunk(c, cropped, inpainter, cancel))
+                    fills.update(_fill_chunk(c, cropped, inpainter, cancel, before))
                     for f in [f for f in cropped if f < c.targets.stop - inpainter.reach]:
                         del cropped[f]
+                last = c.targets.stop - 1
+                before = (last, fills[last]) if last in fills else None
                 for i in c.targets:
                     check_cancel(cancel)
                     _, frame = next(output)
@@ -161,8 +164,11 @@ def _inpaint_into(
     return video.audio_streams if video is not None else None
 
 
-def _fill_chunk(c: _Chunk, cropped, inpainter, cancel) -> dict[int, tuple]:
-    """Run the inpainter on the chunk's window, cropped to its box and scaled to the working size."""
+def _fill_chunk(c: _Chunk, cropped, inpainter, cancel, before=None) -> dict[int, tuple]:
+    """Run the inpainter on the chunk's window, cropped to its box and scaled to the working size.
+
+    ``before`` is the last fill of the chunk before, (frame, (box, fill, hole)): when that frame is the one
+    just before this chunk's targets, the inpainter gets it painted (see ``Inpainter.inpaint``)."""
     x0, y0, x1, y1 = c.box
     images, holes = [], []
     for f in c.window:
@@ -170,16 +176,18 @@ def _fill_chunk(c: _Chunk, cropped, inpainter, cancel) -> dict[int, tuple]:
         images.append(image[y0 - ky0 : y1 - ky0, x0 - kx0 : x1 - kx0])
         holes.append(hole[y0 - ky0 : y1 - ky0, x0 - kx0 : x1 - kx0])
     frames, masks = np.stack(images), np.stack(holes)
+    painted = _painted_before(c, cropped, before)
     w, h = x1 - x0, y1 - y0
     # Inpainters of any size get at most MAX_WORK_SIDE; one with a fixed size (E2FGVI-CVPR22) resizes itself.
     scale, work = crops.fit(w, h, MAX_WORK_SIDE)
     if inpainter.work_size is None and scale < 1:
         frames = np.stack([crops.resize(f, work) for f in frames])
         masks = np.stack([crops.resize_hole(m, work) for m in masks])
+        painted = None if painted is None else crops.resize(painted, work)
     check_cancel(cancel)
     offset = c.window.start
     targets = range(c.targets.start - offset, c.targets.stop - offset)
-    out = inpainter.inpaint(frames, masks, targets)
+    out = inpainter.inpaint(frames, masks, targets, before=painted)
     result = {}
     for n, f in enumerate(c.targets):
         fill = crops.resize(out[n], (w, h), enlarge=cv2.INTER_CUBIC)
@@ -187,6 +195,20 @@ def _fill_chunk(c: _Chunk, cropped, inpainter, cancel) -> dict[int, tuple]:
         if hole.any():
             result[f] = (c.box, fill, hole)
     return result
+
+
+def _painted_before(c: _Chunk, cropped, before) -> np.ndarray | None:
+    """The frame just before the chunk's targets as it was painted (cropped to the chunk's box), when the
+    chunk before painted it; else None."""
+    if before is None or before[0] != c.targets.start - 1 or before[0] not in cropped:
+        return None
+    (kx0, ky0, _, _), image, _ = cropped[before[0]]
+    (px0, py0, px1, py1), fill, hole = before[1]
+    painted = image.copy()  # the frame's crop holds every box of a chunk whose window holds the frame
+    region = painted[py0 - ky0 : py1 - ky0, px0 - kx0 : px1 - kx0]
+    region[hole] = fill[hole]
+    x0, y0, x1, y1 = c.box
+    return painted[y0 - ky0 : y1 - ky0, x0 - kx0 : x1 - kx0]
 
 
 def inpaint(

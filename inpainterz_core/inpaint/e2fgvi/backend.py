@@ -77,7 +77,10 @@ class E2FGVIInpainter(Inpainter):
         pred = pred[:n_local, :, :h, :w].float()
         return (pred + 1.0) * 127.5
 
-    def inpaint(self, frames: np.ndarray, masks: np.ndarray, targets: range) -> np.ndarray:
+    def inpaint(
+        self, frames: np.ndarray, masks: np.ndarray, targets: range, before: np.ndarray | None = None
+    ) -> np.ndarray:
+        # ``before`` is not read: E2FGVI fills each frame from the frames around it, with no state carried
         if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
             raise InputError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
         if masks.shape != frames.shape[:3]:
