@@ -17,13 +17,18 @@ def ramp() -> np.ndarray:
     return np.stack([40 + xx, 60 + 1.2 * yy, 30 + 0.6 * xx + 0.8 * yy], -1).round().astype(np.uint8)
 
 
-def test_the_membrane_reproduces_a_smooth_surface_from_its_border():
+def fill_ramp(rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ramp, a hole at ``rows``, ``cols`` and the membrane's fill of it: (ramp, hole, filled)."""
     image = ramp()
     hole = np.zeros((H, W), bool)
-    hole[30:62, 40:90] = True
+    hole[rows, cols] = True
     damaged = image.copy()
     damaged[hole] = 0
-    filled = spatial.membrane(damaged, hole)
+    return image, hole, spatial.membrane(damaged, hole)
+
+
+def test_the_membrane_reproduces_a_smooth_surface_from_its_border():
+    image, hole, filled = fill_ramp(slice(30, 62), slice(40, 90))
     assert np.array_equal(filled[~hole], image[~hole])
     assert np.abs(filled[hole].astype(int) - image[hole]).max() <= 1
 
@@ -32,12 +37,8 @@ def test_against_the_frames_edge_the_membrane_meets_the_border_it_has_and_stays_
     """Nothing is known beyond the frame's edge, so the surface there is free: it still meets the known
     border continuously and never leaves the range of the border's values (no overshoot, unlike Telea's
     extrapolated gradients)."""
-    image = ramp()
-    hole = np.zeros((H, W), bool)
-    hole[0:40, 80:W] = True
-    damaged = image.copy()
-    damaged[hole] = 0
-    filled = spatial.membrane(damaged, hole).astype(int)
+    image, hole, filled = fill_ramp(slice(0, 40), slice(80, W))
+    filled = filled.astype(int)
     border = cv2.dilate(hole.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~hole
     for c in range(3):
         assert (
@@ -49,12 +50,7 @@ def test_against_the_frames_edge_the_membrane_meets_the_border_it_has_and_stays_
 
 def test_a_hole_too_big_for_one_solve_is_solved_smaller_and_scaled_up(monkeypatch):
     monkeypatch.setattr(spatial, "MEMBRANE_UNKNOWNS", 400)  # the 1600-pixel hole is solved at half size
-    image = ramp()
-    hole = np.zeros((H, W), bool)
-    hole[30:70, 40:80] = True
-    damaged = image.copy()
-    damaged[hole] = 0
-    filled = spatial.membrane(damaged, hole)
+    image, hole, filled = fill_ramp(slice(30, 70), slice(40, 80))
     assert np.array_equal(filled[~hole], image[~hole])
     assert np.abs(filled[hole].astype(int) - image[hole]).mean() < 1.5
 
