@@ -48,6 +48,11 @@ def test_against_the_frames_edge_the_membrane_meets_the_border_it_has_and_stays_
     assert np.abs(filled[:40, 80] - filled[:40, 79]).max() <= 4  # the column on its left edge
 
 
+def test_a_hole_with_no_border_is_left_as_it_is():
+    image = ramp()
+    assert np.array_equal(spatial.membrane(image, np.ones((H, W), bool)), image)
+
+
 def test_a_hole_too_big_for_one_solve_is_solved_smaller_and_scaled_up(monkeypatch):
     monkeypatch.setattr(spatial, "MEMBRANE_UNKNOWNS", 400)  # the 1600-pixel hole is solved at half size
     image, hole, filled = fill_ramp(slice(30, 70), slice(40, 80))

@@ -51,7 +51,7 @@ def membrane(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     pixel the mean of its four neighbours (Laplace's equation, the border's pixels fixed; the frame's
     edge holds nothing), solved directly as one sparse system for all channels."""
     ys, xs = np.nonzero(hole)
-    if not len(ys):
+    if not len(ys) or hole.all():  # nothing to fill, or no border to meet
         return image.copy()
     out = image.copy()
     shrink = min(1.0, float(np.sqrt(MEMBRANE_UNKNOWNS / len(ys))))
