@@ -35,7 +35,10 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    object's look (the keyframe's, and the last one the tracker was sure of, upright and turned) is
    searched for over the whole frame and, when found clearly, that mask is put there
    (re-detection after an occlusion or a jump). An object that slid out of the picture is searched
-   for (upright) on every frame it stays gone, so it is found again when it comes back.
+   for (upright) on every frame it stays gone, so it is found again when it comes back; and so is the
+   part of its look that would show first by the side it left by, against that edge (``_entering``):
+   found there, it is placed by its look every frame until all of it is in (the flow alone cannot
+   grow a mask by the pixels that come in past the edge), then found whole.
 5. Suspicion of ground in the mask. A mask that holds a slab of ground (a loose keyframe cut, or
    a mask grown over ground of the object's colour) keeps its colours and motion, so step 4
    cannot see it. Two signs can: the mask's edge running where neither colour nor motion changes
@@ -195,6 +198,10 @@ class _Object:
         self.suspicion = 0.0  # how likely the mask holds a slab of ground (see _slab_evidence)
         self.evidence = 1.0  # the last frame's signs of it (none yet: the first frame's count alone)
         self.outline = _Outline(mask)  # the keyframe's outline, which a rigid object keeps
+        # The frame's side it left the picture by (0 left, 1 top, 2 right, 3 bottom), and the side it is coming
+        # back in by while only part of it shows.
+        self.exit: int | None = None
+        self.entering: int | None = None
 
 
 class _Outline:
@@ -450,9 +457,23 @@ class FlowTracker(Tracker):
                 mask, confidence = self._propagate(obj, image, gray)
                 if not mask.any() and _at_edge(obj.mask):
                     confidence = 0.9  # it went out of the picture: nothing to mask is likely right
+                    obj.exit = _exit_side(obj.mask, obj.velocity)
             else:
                 mask, confidence = obj.mask, obj.confidence  # still gone, as sure as when it went
-            mask = obj.outline.hold(mask, obj.velocity)
+            if obj.entering is not None and mask.any():
+                # Coming back in: the part that shows grows every frame past what the flow carries (new
+                # pixels come in by the edge), so it is placed by its look, until the whole of it is in.
+                found = self._entering(obj, image, gray, obj.entering)
+                if found is None:  # all of it is in: found whole, tracked as before, held to its outline
+                    obj.entering = None
+                    found = self._redetect(obj, image, gray, 0.0, (0,))
+                    if found is not None:
+                        mask, confidence = found
+                    obj.outline.seat(mask)
+                else:
+                    mask, confidence = found
+            if obj.entering is None:  # (a part placed by its look is the outline's part already)
+                mask = obj.outline.hold(mask, obj.velocity)
             # Lost or hidden: look for it over the whole frame. Gone out of the picture, it may come back (a
             # logo panned out of view and back, a jump across the frame): looked for upright only (a third of
             # the cost, paid on every frame it stays gone), and any clear find is taken, as for a hidden one.
@@ -461,9 +482,13 @@ class FlowTracker(Tracker):
                 found = self._redetect(
                     obj, image, gray, 0.0 if gone else confidence, (0,) if gone else _TURNS
                 )
+                if found is None and gone and obj.exit is not None:
+                    found = self._entering(obj, image, gray, obj.exit)
+                    obj.entering = None if found is None else obj.exit
                 if found is not None:
                     mask, confidence = found
                     obj.outline.seat(mask)
+                    obj.exit = None
             obj.velocity = _centre(mask) - _centre(obj.mask) if mask.any() and obj.mask.any() else np.zeros(2)
             # The size and look to search for: not of an empty mask, nor of one the frame's edge cuts off
             whole = mask.any() and not _at_edge(mask)
@@ -620,6 +645,71 @@ class FlowTracker(Tracker):
                 best = found
         return best
 
+    def _entering(self, obj: _Object, image, gray, side: int) -> tuple[np.ndarray, float] | None:
+        """The object coming back in, in part, by ``side``: its mask there and the find's score, when that clears
+        ``_ENTER_BAR``.
+
+        What shows of it is the part of its (keyframe) look nearest that side, against the frame's edge: each
+        share of it, from ``_ENTER_SHARE`` to whole, is matched along the edge (the frame and the look turned so
+        the side is the right one; at a scale where the look is at most ``_ENTER_SIDE`` px), and the best
+        match is taken.
+        """
+        patch, patch_mask = obj.template
+        zoom = np.sqrt(max(obj.good_area, 1) / max(int(patch_mask.sum()), 1))
+        size = (max(4, round(patch.shape[1] * zoom)), max(4, round(patch.shape[0] * zoom)))
+        turns = {0: 2, 1: -1, 2: 0, 3: 1}[side]  # np.rot90 turns that bring the side to the right
+        look_mask = np.rot90(
+            cv2.resize(patch_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST), turns
+        )
+        ph, pw = look_mask.shape
+        frame = np.rot90(gray, turns)
+        if ph >= frame.shape[0] or not look_mask.any():
+            return None
+        shrink = min(1.0, _ENTER_SIDE / max(ph, pw))
+        small = (max(4, round(size[0] * shrink)), max(4, round(size[1] * shrink)))
+        look = np.rot90(cv2.resize(patch, small, interpolation=cv2.INTER_AREA), turns)
+        small_mask = np.rot90(
+            cv2.resize(patch_mask.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST), turns
+        )
+        sw = look.shape[1]
+        edge = cv2.resize(
+            np.ascontiguousarray(frame[:, -pw:]), None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA
+        )
+        if look.shape[0] >= edge.shape[0]:
+            return None
+
+        def match(shown: int) -> tuple[float, int, int] | None:
+            part_mask = np.ascontiguousarray(small_mask[:, :shown])
+            if part_mask.sum() < _ENTER_SHARE * small_mask.sum():
+                return None
+            part, strip = np.ascontiguousarray(look[:, :shown]), np.ascontiguousarray(edge[:, -shown:])
+            _, score, _, (_, y) = cv2.minMaxLoc(_masked_match(strip, part, part_mask))
+            return score, y, shown
+
+        # every few shares, then each one around the best of those
+        shares = range(max(2, round(_ENTER_SHARE * sw)), min(sw, edge.shape[1]) + 1)
+        step = max(1, len(shares) // 10)
+        coarse = [m for m in map(match, shares[::step]) if m is not None]
+        if not coarse:
+            return None
+        near = max(coarse)[2]
+        fine = [
+            match(n) for n in range(max(shares[0], near - step + 1), min(shares[-1], near + step - 1) + 1)
+        ]
+        best = max([m for m in fine if m is not None] + coarse)
+        if best is None or best[0] < _ENTER_BAR:
+            return None
+        score, y, shown = best
+        y, shown = round(y / shrink), min(pw, round(shown / shrink))
+        candidate = np.zeros(frame.shape, bool)
+        placed = look_mask[: frame.shape[0] - y, :shown] > 0
+        candidate[y : y + placed.shape[0], -shown:] = placed
+        candidate = np.ascontiguousarray(np.rot90(candidate, -turns))
+        x0, y0, x1, y1 = bounding_box(candidate)
+        looks = _looks_like(obj.palette, image[y0:y1, x0:x1], candidate[y0:y1, x0:x1])
+        score = float(score) * float(np.clip((looks - 0.3) / 0.5, 0, 1))
+        return (candidate, score) if score >= _ENTER_BAR else None
+
     def _search(self, obj: _Object, image, gray, patch, patch_mask) -> tuple[np.ndarray, float] | None:
         h, w = gray.shape
         zoom = np.sqrt(max(obj.good_area, 1) / max(int(patch_mask.sum()), 1))
@@ -653,6 +743,22 @@ class FlowTracker(Tracker):
         candidate[y0:y1, x0:x1] = placed[: y1 - y0, : x1 - x0] > 0
         looks = _looks_like(obj.palette, image[y0:y1, x0:x1], candidate[y0:y1, x0:x1])
         return candidate, float(score) * float(np.clip((looks - 0.3) / 0.5, 0, 1))
+
+
+# An object that left the picture is looked for coming back in from this share of it on, and taken when its
+# part that shows matches by this much (a part is weaker evidence than the whole, which re-detection takes at 0.6).
+_ENTER_SHARE, _ENTER_BAR = 0.3, 0.8
+_ENTER_SIDE = 64  # px: the longest side of the look the search for it coming back in runs at
+
+
+def _exit_side(mask: np.ndarray, velocity: np.ndarray) -> int:
+    """The side of the frame (0 left, 1 top, 2 right, 3 bottom) a mask at its edge leaves by: of the sides it
+    touches, the one its last move heads for most."""
+    x0, y0, x1, y1 = bounding_box(mask)
+    h, w = mask.shape
+    touches = [x0 <= 2, y0 <= 2, x1 >= w - 2, y1 >= h - 2]
+    heading = [-velocity[0], -velocity[1], velocity[0], velocity[1]]
+    return max((side for side in range(4) if touches[side]), key=lambda side: heading[side])
 
 
 _LUMA = np.array([0.299, 0.587, 0.114])  # RGB to grey, as cv2.COLOR_RGB2GRAY
