@@ -696,10 +696,9 @@ class FlowTracker(Tracker):
         fine = [
             match(n) for n in range(max(shares[0], near - step + 1), min(shares[-1], near + step - 1) + 1)
         ]
-        best = max([m for m in fine if m is not None] + coarse)
-        if best is None or best[0] < _ENTER_BAR:
+        score, y, shown = max([m for m in fine if m is not None] + coarse)
+        if score < _ENTER_BAR:
             return None
-        score, y, shown = best
         y, shown = round(y / shrink), min(pw, round(shown / shrink))
         candidate = np.zeros(frame.shape, bool)
         placed = look_mask[: frame.shape[0] - y, :shown] > 0
