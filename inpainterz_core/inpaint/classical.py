@@ -618,7 +618,7 @@ class FlowGuidedInpainter(Inpainter):
                 both = missing & covered
                 smooth[both] = ((exemplar[both].astype(np.uint16) + smooth[both] + 1) // 2).astype(np.uint8)
             return smooth
-        if previous is not None and flow_to_previous is not None:
+        if flow_to_previous is not None:
             missing = self._carry(image, missing, previous, flow_to_previous)
         if missing.any():
             image = telea(image, missing.view(np.uint8), self.telea_radius)
