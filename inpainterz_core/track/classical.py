@@ -348,10 +348,15 @@ def _look(gray: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
     return gray[box[1] : box[3], box[0] : box[2]].copy(), mask[box[1] : box[3], box[0] : box[2]].copy()
 
 
-def _at_edge(mask: np.ndarray, margin: int = 2) -> bool:
+def _sides_touched(mask: np.ndarray, margin: int = 2) -> list[bool]:
+    """Whether the mask reaches (within ``margin``) the frame's left, top, right and bottom sides."""
     x0, y0, x1, y1 = bounding_box(mask)
     h, w = mask.shape
-    return x0 <= margin or y0 <= margin or x1 >= w - margin or y1 >= h - margin
+    return [x0 <= margin, y0 <= margin, x1 >= w - margin, y1 >= h - margin]
+
+
+def _at_edge(mask: np.ndarray) -> bool:
+    return any(_sides_touched(mask))
 
 
 def _centre(mask: np.ndarray) -> np.ndarray:
@@ -655,8 +660,7 @@ class FlowTracker(Tracker):
         match is taken.
         """
         patch, patch_mask = obj.template
-        zoom = np.sqrt(max(obj.good_area, 1) / max(int(patch_mask.sum()), 1))
-        size = (max(4, round(patch.shape[1] * zoom)), max(4, round(patch.shape[0] * zoom)))
+        size = _size_now(obj, patch_mask)
         turns = {0: 2, 1: -1, 2: 0, 3: 1}[side]  # np.rot90 turns that bring the side to the right
         look_mask = np.rot90(
             cv2.resize(patch_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST), turns
@@ -704,15 +708,12 @@ class FlowTracker(Tracker):
         placed = look_mask[: frame.shape[0] - y, :shown] > 0
         candidate[y : y + placed.shape[0], -shown:] = placed
         candidate = np.ascontiguousarray(np.rot90(candidate, -turns))
-        x0, y0, x1, y1 = bounding_box(candidate)
-        looks = _looks_like(obj.palette, image[y0:y1, x0:x1], candidate[y0:y1, x0:x1])
-        score = float(score) * float(np.clip((looks - 0.3) / 0.5, 0, 1))
+        score = _find_score(obj, image, candidate, bounding_box(candidate), score)
         return (candidate, score) if score >= _ENTER_BAR else None
 
     def _search(self, obj: _Object, image, gray, patch, patch_mask) -> tuple[np.ndarray, float] | None:
         h, w = gray.shape
-        zoom = np.sqrt(max(obj.good_area, 1) / max(int(patch_mask.sum()), 1))
-        ph, pw = max(4, round(patch.shape[0] * zoom)), max(4, round(patch.shape[1] * zoom))
+        pw, ph = _size_now(obj, patch_mask)
         if ph >= h or pw >= w:
             return None
         shrink = min(1.0, 32 / max(ph, pw))  # search at a scale where the object is ~32 px
@@ -740,8 +741,21 @@ class FlowTracker(Tracker):
         x1, y1 = min(w, x0 + pw), min(h, y0 + ph)
         candidate = np.zeros((h, w), bool)
         candidate[y0:y1, x0:x1] = placed[: y1 - y0, : x1 - x0] > 0
-        looks = _looks_like(obj.palette, image[y0:y1, x0:x1], candidate[y0:y1, x0:x1])
-        return candidate, float(score) * float(np.clip((looks - 0.3) / 0.5, 0, 1))
+        return candidate, _find_score(obj, image, candidate, (x0, y0, x1, y1), score)
+
+
+def _size_now(obj: _Object, patch_mask: np.ndarray) -> tuple[int, int]:
+    """The size (w, h) a look of the object has now: scaled to the area of the last mask the tracker was sure of."""
+    zoom = np.sqrt(max(obj.good_area, 1) / max(int(patch_mask.sum()), 1))
+    return max(4, round(patch_mask.shape[1] * zoom)), max(4, round(patch_mask.shape[0] * zoom))
+
+
+def _find_score(obj: _Object, image: np.ndarray, candidate: np.ndarray, box, match: float) -> float:
+    """A find's score: its match, times how far its colours (on ``box``) are the object's (0 below 0.3, 1 from
+    0.8, as in the tracking's confidence)."""
+    x0, y0, x1, y1 = box
+    looks = _looks_like(obj.palette, image[y0:y1, x0:x1], candidate[y0:y1, x0:x1])
+    return float(match) * float(np.clip((looks - 0.3) / 0.5, 0, 1))
 
 
 # An object that left the picture is looked for coming back in from this share of it on, and taken when its
@@ -753,9 +767,7 @@ _ENTER_SIDE = 64  # px: the longest side of the look the search for it coming ba
 def _exit_side(mask: np.ndarray, velocity: np.ndarray) -> int:
     """The side of the frame (0 left, 1 top, 2 right, 3 bottom) a mask at its edge leaves by: of the sides it
     touches, the one its last move heads for most."""
-    x0, y0, x1, y1 = bounding_box(mask)
-    h, w = mask.shape
-    touches = [x0 <= 2, y0 <= 2, x1 >= w - 2, y1 >= h - 2]
+    touches = _sides_touched(mask)
     heading = [-velocity[0], -velocity[1], velocity[0], velocity[1]]
     return max((side for side in range(4) if touches[side]), key=lambda side: heading[side])
 
