@@ -74,3 +74,25 @@ def test_a_box_that_reaches_the_frames_edge_cuts_as_one_that_stops_short_of_it(s
     short = jaccard(_cut(image, (142, 82), (52, 40, width - 1, 198)), truth)
     to_edge = jaccard(_cut(image, (142, 82), (52, 40, width, 198)), truth)
     assert to_edge > short - 0.05
+
+
+def test_a_click_on_a_letter_as_tall_as_its_badge_cuts_the_badge(shared_clips, tmp_path):
+    # A wide badge (170 x 55) by a hand of its own pink, as `bench/insert_case.py` made it with seed 71
+    # (H.264 at CRF 10): the letter under the click spans the box's height, so it passed for what the user
+    # boxed, and its colours stood out a little more than the badge's (0.667 against 0.630, both distinct
+    # from the mat), so the letter took the badge's place (J 0.07).
+    from bench import insert_case
+    from inpainterz_core.video import open_video
+
+    with open_video(shared_clips / "eval" / "insert-blocks" / "03_blocks.mp4") as clip:
+        ground = cv2.resize(clip.read(0), (854, 480), interpolation=cv2.INTER_AREA)
+    badge, alpha = insert_case.badge(170, 55, (248, 154, 183), (72, 72, 96), (98, 161, 164), "ZETA")
+    (image, _), (truth, _) = insert_case.along_path(
+        [ground, ground], badge, alpha, (135.917, 581.396), 173.003, 52.430, 0.24396
+    )
+    insert_case.write_video(tmp_path / "composite.mp4", [image, image], 30.0)
+    with open_video(tmp_path / "composite.mp4") as clip:
+        image = clip.read(0)
+    ys, xs = np.nonzero(truth)
+    mask = _cut(image, (183, 182), (xs.min(), ys.min(), xs.max(), ys.max()))
+    assert jaccard(mask, truth) > 0.85

@@ -12,8 +12,9 @@ without crossing a strong edge (the object's outline), connected to the click
 (``_enclosed``). It is kept instead of GrabCut's cut when it contains that cut and
 adds a good part to it (a person's dark shorts that GrabCut's colour model gave to a
 dark wall), or when GrabCut's cut is less distinct from its surroundings than it is
-(the cut took the surroundings); either way only when it spans at least half the box
-across or down, as what the user boxed does (not one letter of a boxed badge).
+(the cut took the surroundings) and does not hold it as a small part of a cut distinct in
+its own right (one letter of a badge); either way only when it spans at least half the box
+across or down, as what the user boxed does.
 
 Where the frames around the image are offered (``set_neighbours``) and a good part of the cut moves
 against the scene, what lies well clear of anything that moves is let go (motion.py): the still wall
@@ -119,9 +120,17 @@ class GrabCutSegmenter(Segmenter):
         fg = _keep_prompted_components(self._grabcut(small, inbox, clicks, radius, previous), clicks)
         if prompt.box is not None and inbox.any() and any(label for _, label in clicks):
             enclosed = _keep_prompted_components(_enclosed(small, inbox, clicks, radius), clicks)
-            inside = (fg & enclosed).sum() / max(1, fg.sum())
-            completes = inside >= 0.9 and enclosed.sum() > 1.25 * fg.sum()
-            better = completes or _distinctness(small, fg) < _distinctness(small, enclosed)
+            shared = (fg & enclosed).sum()
+            completes = shared >= 0.9 * fg.sum() and enclosed.sum() > 1.25 * fg.sum()
+            cut_distinctness = _distinctness(small, fg)
+            # Well inside a cut that stands out from its surroundings, the enclosed region is a mark on the
+            # object (a letter of a badge, ringed by the box's strongest edges), not a better reading of it.
+            a_mark = (
+                shared >= 0.95 * enclosed.sum()
+                and enclosed.sum() < 0.5 * fg.sum()
+                and cut_distinctness >= DISTINCT
+            )
+            better = completes or (not a_mark and cut_distinctness < _distinctness(small, enclosed))
             if better and _spans_box(enclosed, inbox):
                 fg = enclosed
         return crops.uncrop_mask(fg, (x0, y0, x1, y1), (h, w))
@@ -278,6 +287,10 @@ def _keep_prompted_components(fg: np.ndarray, clicks) -> np.ndarray:
     keep.update(int(i) + 1 for i in np.flatnonzero(areas >= 0.05 * areas.max()))
     return np.isin(labels, sorted(keep)).astype(np.uint8)
 
+
+#: A cut whose colours and its surroundings' overlap less than half (``_distinctness``) did not take the
+#: surroundings with the object.
+DISTINCT = 0.5
 
 #: The strongest quarter of the edges in a box are taken as walls the background cannot cross: a loose box
 #: is mostly background, and an object's outline is among the strongest edges in it.
