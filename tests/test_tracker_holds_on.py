@@ -68,6 +68,31 @@ class OccludedClip(PanClip):
         return out
 
 
+class HiddenWithLookAlikeClip(OccludedClip):
+    """From frame ``start`` on the logo stays behind the card, and a look-alike shows in the top right corner:
+    the logo's shape and shading in colours that are only ``colour`` of its own (the rest its grey), as the
+    shape of a badge gone from the picture matched on a blurred wall of other colours."""
+
+    def __init__(self, start: int, colour: float, **kw):
+        super().__init__(start=start, stop=kw["frames"], **kw)
+        self.colour = colour
+        size = self.logo_rgb.shape[0]
+        self.place = (slice(20, 20 + size), slice(self.width - size - 20, self.width - 20))
+
+    def look_alike(self):
+        where = np.zeros((self.height, self.width), bool)
+        where[self.place] = self.logo_alpha
+        return where
+
+    def frame(self, i):
+        out = super().frame(i)
+        if i >= self.start:
+            grey = cv2.cvtColor(self.logo_rgb, cv2.COLOR_RGB2GRAY)[..., None].astype(np.float32)
+            recoloured = (self.colour * self.logo_rgb + (1 - self.colour) * grey).astype(np.uint8)
+            out[self.place][self.logo_alpha] = recoloured[self.logo_alpha]
+        return out
+
+
 class GreySlabClip:
     """A grey badge with a dark rim and letters slides right, from textured ground onto a slab of its own grey,
     while the ground pans slowly left (the case where the mask used to leak onto the slab and lag behind)."""
@@ -181,6 +206,18 @@ def test_occluded_frames_get_low_confidence_and_tracking_resumes():
     assert confidence[1:15].min() > 0.7
     assert confidence[15:19].max() < 0.5  # the card is not the logo
     assert j[24:].min() > 0.8  # the logo is followed again once it is back
+
+
+def test_a_hidden_logo_is_not_found_in_a_look_alike_of_other_colours():
+    """Hidden for good, the logo has no mask to beat (confidence 0): its shape in colours only partly its own
+    (a match of 0.9 times colours 0.1) was taken for it on every frame, and the fill painted the look-alike out."""
+    clip = HiddenWithLookAlikeClip(start=15, colour=0.4, frames=30, width=480, height=270)
+    tracker = FlowTracker()
+    tracker.reset(clip.frame(0), clip.mask(0).astype(np.uint8))
+    for i in range(1, clip.frames):
+        labels = tracker.step(clip.frame(i))
+        if i >= clip.start:
+            assert not (labels > 0)[clip.look_alike()].any(), f"frame {i}"
 
 
 def test_fast_logo_is_followed_without_lag():
