@@ -107,13 +107,18 @@ def near_what_moves(
     """The part of ``cut`` within reach of what moves in ``box``, holes filled; None when too little of the
     cut moves for the cue to count (``MIN_MOVING``), or when a click (x, y) on the object is not within
     reach of what moves: then what moves is not the object (an object filling the frame, which the
-    camera follows, is what the scene's motion is fitted to, and the ground moves)."""
+    camera follows, is what the scene's motion is fitted to, and the ground moves); and None when most of
+    the box moves (a tight box around a moving badge: there is no still ground in it to let go of, and the
+    badge's flat inside, which moves over itself, shows no motion)."""
     x0, y0, x1, y1 = box
     inside = np.zeros(cut.shape, bool)
     inside[y0:y1, x0:x1] = True
     if not inside.any() or not cut.any():
         return None
-    moving = inside & (motion > max(MIN_STEP, OVER_MEDIAN * float(np.median(motion[inside]))))
+    typical = float(np.median(motion[inside]))
+    if typical >= MIN_STEP:  # most of the box moves: a tight box around what moves holds no still ground
+        return None
+    moving = inside & (motion > max(MIN_STEP, OVER_MEDIAN * typical))
     if (moving & cut).sum() < MIN_MOVING * cut.sum():
         return None
     near = cv2.dilate(moving.astype(np.uint8), ellipse(max(2, round(REACH * max(x1 - x0, y1 - y0)))))
