@@ -46,6 +46,39 @@ def test_a_blob_on_a_rigid_badge_is_cut_off():
     assert held[badge(frame)].mean() > 0.99  # and the badge is all there
 
 
+def test_ground_taken_on_several_blurred_frames_in_a_row_is_cut_off_on_each():
+    """A fast pan blurs a few frames in a row and the mask takes ground on each. The belief fell on every frame
+    whose mask did not match the outline, so from the fourth such frame on the blob was kept (and painted
+    out). A mask that covers the whole outline and more lowers it only slowly."""
+    outline = _Outline(badge(0))
+    for frame in range(1, 12):
+        outline.hold(badge(frame), np.array([4.0, 0.0]))
+    assert outline.rigid >= 0.5
+    for frame in range(12, 20):
+        blob = blob_beside(badge(frame))
+        held = outline.hold(badge(frame) | blob, np.array([4.0, 0.0]))
+        away = blob & ~cv2.dilate(badge(frame).astype(np.uint8), np.ones((11, 11), np.uint8)).astype(bool)
+        assert not held[away].any(), f"frame {frame}"
+        # the outline goes on by the last move, while the badge keeps turning a degree a frame under it
+        assert held[badge(frame)].mean() > 0.97
+
+
+def test_a_part_that_stays_on_a_rigid_object_is_let_in_before_long():
+    """A rigid-looking mover that raises an arm for good: its mask covers the outline and more on every frame
+    from then on, and within 20 frames the belief lets the arm in."""
+    outline = _Outline(badge(0))
+    for frame in range(1, 12):
+        outline.hold(badge(frame), np.array([4.0, 0.0]))
+    assert outline.rigid >= 0.5
+    let_in = None
+    for frame in range(12, 40):
+        mask = badge(frame) | blob_beside(badge(frame))
+        if (outline.hold(mask, np.array([4.0, 0.0])) == mask).all():
+            let_in = frame
+            break
+    assert let_in is not None and let_in < 32
+
+
 def test_a_changing_shape_is_never_held():
     """A person's mask: an arm swings out and back, so the outline never fits for long."""
     outline = _Outline(badge(0))

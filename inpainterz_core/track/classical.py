@@ -230,8 +230,9 @@ class _Outline:
         # A keyframe mask cut off by the frame's edge is not the object's outline: nothing to hold to.
         self.whole = not _at_edge(mask)
 
-    def fit(self, mask: np.ndarray) -> tuple[np.ndarray, float] | None:
-        """The map that lays the outline on ``mask`` (from the last one) and their IoU; None if it does not fit."""
+    def fit(self, mask: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+        """The map that lays the outline on ``mask`` (from the last one), their IoU and the share of the laid
+        outline the mask covers; None if it does not fit."""
         h, w = mask.shape
         x0, y0, x1, y1 = padded_box(
             crops.union((self._box(self.warp), bounding_box(mask))), 4, w, h, min_size=0
@@ -253,7 +254,8 @@ class _Outline:
         if not 0.8 < growth < 1.25:  # no object changes its area by a quarter in a frame: not this outline
             return None
         laid = cv2.warpAffine(self.mask, warp, dsize, flags=cv2.INTER_LINEAR) > 0.5
-        return fitted, float((laid & (here > 0.5)).sum() / max(1, (laid | (here > 0.5)).sum()))
+        shared = float((laid & (here > 0.5)).sum())
+        return fitted, shared / max(1, (laid | (here > 0.5)).sum()), shared / max(1, laid.sum())
 
     def moved(self, warp: np.ndarray) -> bool:
         """Has the object moved, turned or scaled enough since the keyframe for a match to say it is rigid?"""
@@ -288,7 +290,15 @@ class _Outline:
             if found is None:
                 self.rigid *= 1 - _OUTLINE_RATE
             elif self.moved(found[0]):
-                self.rigid += _OUTLINE_RATE * ((found[1] >= _OUTLINE_MATCH) - self.rigid)
+                # A mask that leaves part of the outline bare says the object changed shape (a limb). One that
+                # covers all of it and more is most often the object plus ground it took on a blurred frame, which
+                # passes in a few frames: it lowers the belief slowly, so a part that stays (an arm raised for
+                # good) is let in after a dozen frames or so.
+                if found[1] >= _OUTLINE_MATCH:
+                    self.rigid += _OUTLINE_RATE * (1.0 - self.rigid)
+                else:
+                    covered = found[2] >= _OUTLINE_MATCH
+                    self.rigid -= (_OUTLINE_RATE / 4 if covered else _OUTLINE_RATE) * self.rigid
         if warp is not None:
             self.warp = warp
         return mask
