@@ -96,3 +96,23 @@ def test_a_click_on_a_letter_as_tall_as_its_badge_cuts_the_badge(shared_clips, t
     ys, xs = np.nonzero(truth)
     mask = _cut(image, (183, 182), (xs.min(), ys.min(), xs.max(), ys.max()))
     assert jaccard(mask, truth) > 0.85
+
+
+def test_a_badges_end_in_its_grounds_colours_is_cut_with_the_badge(shared_clips, tmp_path):
+    # A badge shading from mauve to olive on the skater clip (`bench/insert_case.py`, seed 126, attached;
+    # H.264 at CRF 10): GrabCut's colour model gave the badge's olive lower edge to the ice and boards
+    # around it (J 0.87), and the removal then painted that strip into the hole for 12 frames (6 dB below
+    # Telea). The region the box's strongest edges enclose holds the cut and that strip.
+    from bench import insert_case
+    from inpainterz_core.video import open_video
+
+    frames, rate = insert_case.read_frames(shared_clips / "eval" / "insert-skater" / "test-sample0.mp4", 1)
+    badge, alpha = insert_case.badge(128, 41, (160, 120, 132), (114, 88, 26), (212, 249, 11), "RIVA")
+    (image,), (truth,) = insert_case.riding(frames, badge, alpha, (109.1467, 209.5559))
+    insert_case.write_video(tmp_path / "composite.mp4", [image, image], rate)
+    with open_video(tmp_path / "composite.mp4") as clip:
+        image = clip.read(0)
+    ys, xs = np.nonzero(truth)
+    mask = _cut(image, (65, 209), (xs.min(), ys.min(), xs.max(), ys.max()))
+    assert (mask & truth).sum() > 0.93 * truth.sum()
+    assert jaccard(mask, truth) > 0.9

@@ -11,7 +11,8 @@ made, from edges rather than colours: what the outside of the box cannot reach
 without crossing a strong edge (the object's outline), connected to the click
 (``_enclosed``). It is kept instead of GrabCut's cut when it contains that cut and
 adds a good part to it (a person's dark shorts that GrabCut's colour model gave to a
-dark wall), or when GrabCut's cut is less distinct from its surroundings than it is
+dark wall; adding less, what it adds inside its outline joins the cut: a badge's dark end on dark
+ground), or when GrabCut's cut is less distinct from its surroundings than it is
 (the cut took the surroundings) and does not hold it as a small part of a cut distinct in
 its own right (one letter of a badge); either way only when it spans at least half the box
 across or down, as what the user boxed does.
@@ -133,6 +134,11 @@ class GrabCutSegmenter(Segmenter):
             better = completes or (not a_mark and cut_distinctness < _distinctness(small, enclosed))
             if better and _spans_box(enclosed, inbox):
                 fg = enclosed
+            elif shared >= 0.9 * fg.sum() and _spans_box(enclosed, inbox):
+                # Adding less than a good part, the enclosed region is still the object's outline: what it adds
+                # is a strip of the object in the ground's colours (a badge's dark end on dark ground), which
+                # a removal that leaves it out paints into the hole. Taken without the outline's own width.
+                fg = fg | cv2.erode(enclosed, np.ones((3, 3), np.uint8), iterations=2)
         return crops.uncrop_mask(fg, (x0, y0, x1, y1), (h, w))
 
     def _grabcut(self, small, inbox, clicks, radius, previous: np.ndarray | None) -> np.ndarray:
