@@ -272,6 +272,28 @@ def test_a_logo_that_left_the_picture_is_found_again_as_soon_as_half_of_it_is_ba
     assert j[back].min() > 0.8, j[gone[-1] :].round(2)
 
 
+def test_a_logo_lost_at_a_cut_is_found_as_it_comes_in_by_an_edge():
+    """At a cut (frame 12) the logo jumps to half out of the picture by the top edge, then comes in. It never
+    left by an edge, so only whole re-detection looked for it: J 0 until all of it was in. A lost object is now
+    also looked for in part along each edge."""
+
+    class CutToTheEdge(PanClip):
+        def _logo_transform(self, i):
+            m = super()._logo_transform(0)  # upright, as in the keyframe
+            m[:, 2] += (
+                (2 * i, 0)
+                if i < 12
+                else (0.25 * self.width, 4 * (i - 12) - m[1, 2] - self.logo_rgb.shape[0] / 2)
+            )
+            return m
+
+    clip = CutToTheEdge(frames=24, width=480, height=270)
+    j, _ = _run(clip, 24)
+    whole = clip.mask(23).sum()
+    half_in = [i for i in range(12, 24) if clip.mask(i).sum() >= 0.45 * whole]
+    assert half_in and j[half_in].min() > 0.8, j[12:].round(2)
+
+
 def test_no_leak_onto_ground_of_the_badges_own_grey():
     clip = GreySlabClip()
     j, confidence = _run(clip, clip.frames)

@@ -497,9 +497,12 @@ class FlowTracker(Tracker):
                 found = self._redetect(
                     obj, image, gray, 0.0 if gone else confidence, (0,) if gone else _TURNS
                 )
-                if found is None and gone and obj.exit is not None:
-                    found = self._entering(obj, image, gray, obj.exit)
-                    obj.entering = None if found is None else obj.exit
+                if found is None:
+                    # Part of it may show at the frame's edge: by the side it left by, or, lost (a cut, a jump
+                    # the flow missed), by any side.
+                    sides = [obj.exit] if obj.exit is not None else [] if gone else [0, 1, 2, 3]
+                    finds = [(f, side) for side in sides if (f := self._entering(obj, image, gray, side))]
+                    found, obj.entering = max(finds, key=lambda f: f[0][1]) if finds else (None, None)
                 if found is not None:
                     mask, confidence = found
                     obj.outline.seat(mask)
