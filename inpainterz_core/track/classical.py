@@ -36,9 +36,11 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    searched for over the whole frame and, when found clearly, that mask is put there
    (re-detection after an occlusion or a jump). An object that slid out of the picture is searched
    for (upright) on every frame it stays gone, so it is found again when it comes back; and so is the
-   part of its look that would show first by the side it left by, against that edge (``_entering``):
+   part of its look that would show first by the side it left by, against that edge (``_entering``;
+   a lost object, which a cut or a jump may have put half out of the picture, by every side):
    found there, it is placed by its look every frame until all of it is in (the flow alone cannot
-   grow a mask by the pixels that come in past the edge), then found whole.
+   grow a mask by the pixels that come in past the edge), then found whole. A find replaces a lost or
+   gone object's empty mask only when it clears ``_FIND_BAR``.
 5. Suspicion of ground in the mask. A mask that holds a slab of ground (a loose keyframe cut, or
    a mask grown over ground of the object's colour) keeps its colours and motion, so step 4
    cannot see it. Two signs can: the mask's edge running where neither colour nor motion changes
@@ -491,7 +493,8 @@ class FlowTracker(Tracker):
                 mask = obj.outline.hold(mask, obj.velocity)
             # Lost or hidden: look for it over the whole frame. Gone out of the picture, it may come back (a
             # logo panned out of view and back, a jump across the frame): looked for upright only (a third of
-            # the cost, paid on every frame it stays gone), and any clear find is taken, as for a hidden one.
+            # the cost, paid on every frame it stays gone), and any clear find is taken, as for a hidden one
+            # (clear: past the mask's confidence and _FIND_BAR).
             gone = not mask.any() and confidence > self.redetect_below
             if (gone or confidence < self.redetect_below) and obj.template is not None:
                 found = self._redetect(
