@@ -121,24 +121,25 @@ class GrabCutSegmenter(Segmenter):
         fg = _keep_prompted_components(self._grabcut(small, inbox, clicks, radius, previous), clicks)
         if prompt.box is not None and inbox.any() and any(label for _, label in clicks):
             enclosed = _keep_prompted_components(_enclosed(small, inbox, clicks, radius), clicks)
-            shared = (fg & enclosed).sum()
-            completes = shared >= 0.9 * fg.sum() and enclosed.sum() > 1.25 * fg.sum()
-            cut_distinctness = _distinctness(small, fg)
-            # Well inside a cut that stands out from its surroundings, the enclosed region is a mark on the
-            # object (a letter of a badge, ringed by the box's strongest edges), not a better reading of it.
-            a_mark = (
-                shared >= 0.95 * enclosed.sum()
-                and enclosed.sum() < 0.5 * fg.sum()
-                and cut_distinctness >= DISTINCT
-            )
-            better = completes or (not a_mark and cut_distinctness < _distinctness(small, enclosed))
-            if better and _spans_box(enclosed, inbox):
-                fg = enclosed
-            elif shared >= 0.9 * fg.sum() and _spans_box(enclosed, inbox):
-                # Adding less than a good part, the enclosed region is still the object's outline: what it adds
-                # is a strip of the object in the ground's colours (a badge's dark end on dark ground), which
-                # a removal that leaves it out paints into the hole. Taken without the outline's own width.
-                fg = fg | cv2.erode(enclosed, np.ones((3, 3), np.uint8), iterations=2)
+            if _spans_box(enclosed, inbox):  # it could be what the user boxed (see _spans_box)
+                shared = (fg & enclosed).sum()
+                holds_cut = shared >= 0.9 * fg.sum()
+                completes = holds_cut and enclosed.sum() > 1.25 * fg.sum()
+                cut_distinctness = _distinctness(small, fg)
+                # Well inside a cut that stands out from its surroundings, the enclosed region is a mark on the
+                # object (a letter of a badge, ringed by the box's strongest edges), not a better reading of it.
+                a_mark = (
+                    shared >= 0.95 * enclosed.sum()
+                    and enclosed.sum() < 0.5 * fg.sum()
+                    and cut_distinctness >= DISTINCT
+                )
+                if completes or (not a_mark and cut_distinctness < _distinctness(small, enclosed)):
+                    fg = enclosed
+                elif holds_cut:
+                    # Adding less than a good part, the enclosed region is still the object's outline: what it
+                    # adds is a strip of the object in the ground's colours (a badge's dark end on dark ground),
+                    # which a removal that leaves it out paints into the hole. Taken without the outline's width.
+                    fg = fg | cv2.erode(enclosed, np.ones((3, 3), np.uint8), iterations=2)
         return crops.uncrop_mask(fg, (x0, y0, x1, y1), (h, w))
 
     def _grabcut(self, small, inbox, clicks, radius, previous: np.ndarray | None) -> np.ndarray:
