@@ -352,3 +352,31 @@ def test_each_flow_completion_is_weighed_by_its_error_on_pixels_it_did_not_see()
     targets = range(12, 28)
     out = FlowGuidedInpainter().inpaint(frames, masks, targets)
     assert hole_psnr(out, background[targets], masks[targets]) > 31.5
+
+
+def temporal_err(out: np.ndarray, truth: np.ndarray, masks: np.ndarray) -> float:
+    """The eval's figure: how far the fill's change from frame to frame is from the background's, in the hole."""
+    change = np.diff(out.astype(np.float64), axis=0) - np.diff(truth.astype(np.float64), axis=0)
+    return float(np.mean([np.abs(change[t - 1][masks[t]]).mean() for t in range(1, len(out))]))
+
+
+def test_a_fill_is_steadied_along_the_flow_and_still_follows_a_layer_moving_behind_the_hole():
+    """A still textured shot with camera noise; a dark disc passes behind a still hole, seen on either side of
+    it. Each frame's fill (copies of the disc and of the texture, spatial fills) errs apart from the next
+    frame's; weighed against the fill carried in from the neighbouring frames (step 7 of the module
+    docstring) it flickers less: temporal err 11.9 -> 10.0, hole PSNR 15.10 -> 15.14 dB. Carried from the
+    frames before only, the disc's edge is dragged behind it (15.09 dB, temporal err 10.6)."""
+    rng = np.random.default_rng(3)
+    world = texture(H, W, 3)
+    yy, xx = np.mgrid[0:H, 0:W]
+    background = np.empty((T, H, W, 3), np.uint8)
+    for t in range(T):
+        disc = (xx - (10 + 5 * t)) ** 2 + (yy - 48) ** 2 < 14**2
+        background[t] = np.where(disc[..., None], (30, 30, 160), world)
+    frames = np.clip(background + rng.normal(0, 2, background.shape), 0, 255).astype(np.uint8)
+    masks = np.zeros((T, H, W), bool)
+    masks[:, 36:62, 56:76] = True
+    frames[masks] = 128
+    out = FlowGuidedInpainter(reach=6).inpaint(frames, masks, range(T))
+    assert temporal_err(out, background, masks) < 11
+    assert hole_psnr(out, background, masks) > 15.0

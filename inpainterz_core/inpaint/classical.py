@@ -57,7 +57,18 @@ For a window of frames (already cropped around the hole):
    measured on the known band around the hole (painted out and compared) and grown with the depth
    into the hole. Where the flow cannot be trusted (fast, blurred motion) the fill leans on the
    spatial fill instead of ending below it; where it carries the background cleanly it is not
-   pulled towards the blurrier spatial fill.
+   pulled towards the blurrier spatial fill;
+7. the blended fill is steadied along the flow. Each frame's fill has an expected squared error (that of
+   step 6's blend) and errs largely apart from the next frame's (the copies land elsewhere, the spatial
+   fills meet a moved border), so a fill carried from the neighbouring frame is a second estimate of it:
+   a Kalman filter along the flow, forward then backward, each frame's fill weighed against the one
+   carried in, by the inverse of their expected errors. The carried one is made like the estimates, from
+   each completed flow weighted by its confidence; its error is the one it had, plus how badly that
+   completion carries the hole's margin one step (step 4's warp error), plus how far the completions'
+   carries scatter. A forward pass alone lags behind a layer moving on its own under the hole (a skater's
+   dress passing behind a badge: its edge was dragged, -0.5 dB): its result is weighed against the
+   backward pass's carried fill (the two-filter smoother), so the fill is steadied from both sides and
+   follows what moves.
 """
 
 from __future__ import annotations
@@ -185,7 +196,8 @@ class FlowGuidedInpainter(Inpainter):
         squares = np.zeros(len(frame_of), np.float32)  # weighted sum of the estimates' squared colours
         agreement = np.zeros(len(frame_of), np.float32)  # sum over estimates of 1 / expected squared error
         exemplars = {}  # first frame of a never-revealed area -> (exemplar fill, area), shared by the estimates
-        for estimate, disagreement, nearness, warp_error in self._estimates(
+        carries = []  # per completed flow: its confidence and how it carries each hole pixel (step 7)
+        for estimate, disagreement, nearness, warp_error, moves in self._estimates(
             frames,
             masks,
             grays,
@@ -209,6 +221,7 @@ class FlowGuidedInpainter(Inpainter):
             )
             agreement += inverse_variance
             confidence = inverse_variance / (1.0 + warp_error[frame_of])
+            carries.append((confidence, *moves, warp_error[frame_of]))
             total += estimate * confidence[:, None]
             squares += (estimate**2).sum(-1) * confidence
             weight += confidence
@@ -218,6 +231,8 @@ class FlowGuidedInpainter(Inpainter):
         spread = np.zeros(holes.shape, np.float32)
         spread[pixels] = np.maximum(squares / weight - (estimate**2).sum(-1), 0.0)
         out = frames[targets].copy()
+        # the expected squared error (summed over the 3 channels) of each hole pixel's blended fill
+        expected_error = np.zeros(len(frame_of), np.float32)
 
         def finish(n: int) -> None:
             k, hole, rows = targets[n], masks[targets[n]], slice(ends[n], ends[n + 1])
@@ -227,11 +242,86 @@ class FlowGuidedInpainter(Inpainter):
                 # divided by 2, the number of independent estimates (the local completions share their errors)
                 local_spread = cv2.blur(spread[n], (self.window, self.window))
                 propagated_error = 3.0 / agreement[rows] + local_spread[hole] / 2
-                fill = self._lean_on_spatial(frames[k], hole, estimate[rows], propagated_error)
+                fill, expected_error[rows] = self._lean_on_spatial(
+                    frames[k], hole, estimate[rows], propagated_error
+                )
                 out[n][hole] = np.clip(fill + 0.5, 0, 255).astype(np.uint8)
 
         _each(finish, range(len(targets)))
+        start = None
+        if before is not None and targets.start > 0 and len(expected_error):
+            # the window before painted the frame before the targets; its fill counts as uncertain as a typical one
+            uncertain = np.where(masks[targets.start - 1], np.median(expected_error), 0).astype(np.float32)
+            start = (before, uncertain)
+        self._steady(out, (pixels, ends), expected_error, carries, start)
         return out
+
+    def _steady(self, out, points, expected_error, carries, start) -> None:
+        """Step 7 of the module docstring, in place on ``out``'s hole pixels: a Kalman filter along the flow
+        from the first target frame to the last, its result weighed against the same filter run from the last
+        to the first and carried one frame back (the two-filter smoother). ``start``: (frame, expected error
+        image) to carry into the first target, the window before's output of the frame before it."""
+        (frame_of, ys, xs), ends = points
+        fill = out[frame_of, ys, xs].astype(np.float32)
+        points = (ys, xs, ends)
+        forward, forward_error, _, _ = self._filter(out, points, fill, expected_error, carries, 1, start)
+        _, _, back, back_error = self._filter(out, points, fill, expected_error, carries, -1, None)
+        # the backward carry's share: none where nothing was carried back (its error infinite)
+        share = (forward_error / (forward_error + back_error))[:, None]
+        smoothed = forward + share * (np.where(np.isfinite(back_error)[:, None], back, forward) - forward)
+        out[frame_of, ys, xs] = np.clip(smoothed + 0.5, 0, 255).astype(np.uint8)
+
+    def _filter(self, out, points, fill, expected_error, carries, step_dir, start):
+        """One pass of the Kalman filter over the target frames in ``step_dir``'s order: each frame's ``fill``
+        (one row per hole pixel) weighed against the previous frame's result carried in (``_carried``).
+        Returns its result and error, and what was carried in and its error (infinite where nothing was)."""
+        ys, xs, ends = points
+        result, result_error = np.empty_like(fill), np.empty_like(expected_error)
+        carried, carried_error = np.zeros_like(fill), np.full_like(expected_error, np.inf)
+        previous = start
+        order = range(len(ends) - 1) if step_dir > 0 else range(len(ends) - 2, -1, -1)
+        for n in order:
+            rows = slice(ends[n], ends[n + 1])
+            if previous is not None and rows.start < rows.stop:
+                carried[rows], carried_error[rows] = self._carried(previous, ys, xs, carries, rows, step_dir)
+            # the fill's share: all of it where nothing was carried in (its error infinite)
+            gain = 1.0 / (1.0 + expected_error[rows] / carried_error[rows])
+            result[rows] = carried[rows] + gain[:, None] * (fill[rows] - carried[rows])
+            result_error[rows] = 1.0 / (1.0 / carried_error[rows] + 1.0 / expected_error[rows])
+            image, error_image = out[n].astype(np.float32), np.zeros(out.shape[1:3], np.float32)
+            image[ys[rows], xs[rows]] = result[rows]
+            error_image[ys[rows], xs[rows]] = result_error[rows]
+            previous = (image, error_image)
+        return result, result_error, carried, carried_error
+
+    @staticmethod
+    def _carried(previous, ys, xs, carries, rows, step_dir):
+        """The previous frame's result carried to the hole pixels ``rows`` (at ys, xs) along each completed
+        flow, averaged by the completions' confidences, and its expected squared error (sum over RGB): the
+        error it had, plus each completion's one-step warp error, plus the carries' scatter (infinite for a
+        pixel some completion carries in from outside the frame)."""
+        image, error_image = previous
+        h, w = error_image.shape
+        ys, xs = ys[rows], xs[rows]
+        total, squares = np.zeros((len(ys), 3), np.float32), np.zeros(len(ys), np.float32)
+        weight, error = np.zeros(len(ys), np.float32), np.zeros(len(ys), np.float32)
+        inside = np.ones(len(ys), bool)
+        for confidence, backward, forward, warp_error in carries:
+            flow, c = (backward if step_dir > 0 else forward)[rows], confidence[rows]
+            to = np.stack([xs + flow[:, 0], ys + flow[:, 1]], -1)
+            lands = np.isfinite(to).all(1) & (to >= 0).all(1) & (to[:, 0] <= w - 1) & (to[:, 1] <= h - 1)
+            inside &= lands
+            to = np.where(lands[:, None], to, 0).astype(np.float32)
+            colour = _sample(image, to)
+            total += colour * c[:, None]
+            squares += (colour**2).sum(1) * c
+            error += c * (_sample(error_image, to) + 3 * warp_error[rows])
+            weight += c
+        weight = np.maximum(weight, 1e-12)
+        mean = total / weight[:, None]
+        scatter = np.maximum(squares / weight - (mean**2).sum(1), 0.0)
+        # never below the rounding of 8-bit colours (1/12 per channel), which an exact carry still has
+        return mean, np.where(inside, error / weight + scatter + 3 / 12, np.inf).astype(np.float32)
 
     def _lean_on_spatial(self, frame, hole, propagated, propagated_error):
         """Blend the propagated colours of ``hole``'s pixels with a spatial fill (Telea), each weighted by
@@ -241,7 +331,7 @@ class FlowGuidedInpainter(Inpainter):
         The spatial fill's error is measured, not assumed: the known band of ``band`` pixels around the
         hole is painted out too and compared with what it really shows; a spatial fill's error grows
         with the distance from the hole's border, so it is scaled by the pixel's depth into the hole
-        relative to the band's mean depth.
+        relative to the band's mean depth. Returns the blend and its expected squared error (step 7).
         """
         # Telea reads only pixels within its radius of the hole: work on the grown hole's box plus that margin
         ys, xs = np.nonzero(hole)
@@ -254,17 +344,19 @@ class FlowGuidedInpainter(Inpainter):
         grown = cv2.dilate(hole8, ellipse(self.band))
         band = (grown > 0) & ~hole
         if not band.any():  # the hole covers the whole frame: nothing to measure against
-            return propagated
+            return propagated, propagated_error
         probe = cv2.inpaint(frame, grown, self.telea_radius, cv2.INPAINT_TELEA)
         band_error = float(((probe[band].astype(np.float32) - frame[band]) ** 2).sum(1).mean())
         depth = cv2.distanceTransform(hole8, cv2.DIST_L2, 3)[hole]
         spatial_error = band_error * (1.0 + depth) / (1.0 + self.band / 2) + 1e-6
         w = (spatial_error / (spatial_error + propagated_error))[:, None]
-        return w * propagated + (1.0 - w) * spatial
+        # each weighed by the inverse of its expected error: the blend's expected error
+        blend_error = spatial_error * propagated_error / (spatial_error + propagated_error)
+        return w * propagated + (1.0 - w) * spatial, blend_error
 
     def _estimates(self, frames, masks, grays, hidden, rings, targets, t_lo, t_hi, exemplars, points, before):
-        """Yield (estimate, disagreement, nearness, warp error) per completed flow (see _fill and _warp_error),
-        each released before the next is made."""
+        """Yield (estimate, disagreement, nearness, warp error, moves) per completed flow (see _fill,
+        _warp_error and _moves), each released before the next is made."""
         # forward[t]: t -> t+1, backward[t]: t -> t-1. Copies travel from the targets outwards, so a forward
         # flow is needed from the first target on and a backward one up to the last: the reach frames before
         # the targets have no forward flow, those after them no backward one (each would be computed again,
@@ -281,19 +373,35 @@ class FlowGuidedInpainter(Inpainter):
         # the margin the hole was grown by: shown pixels whose flow each completion replaces (step 4)
         margins = {t: hidden[t] & ~masks[t] for t in range(t_lo, t_hi)}
         warp_error = partial(self._warp_error, frames, masks, margins, forward, backward, targets)
+        moves = partial(self._moves, forward, backward, targets, points)
         # The local completions rewrite only the (grown) holes, in place, and read only what lies
         # outside them, so one pair of flow sets serves all three in turn (memory: two sets).
         _each(lambda flows: self._temporal(flows, hidden, rings), (forward, backward))
-        yield *fill(), warp_error()
+        yield *fill(), warp_error(), moves()
         self._spatial(forward, hidden)
         self._spatial(backward, hidden)
-        yield *fill(), warp_error()
+        yield *fill(), warp_error(), moves()
         _each(lambda way: self._tracked(*way), ((forward, hidden, 1), (backward, hidden, -1)))  # from spatial
-        yield *fill(), warp_error()
+        yield *fill(), warp_error(), moves()
         for flows in (forward, backward):
             fits = _each(lambda item: (item[0], self._global_flow(item[1], hidden[item[0]])), flows.items())
             flows.update((t, model) for t, model in fits if model is not None)
-        yield *fill(), warp_error()
+        yield *fill(), warp_error(), moves()
+
+    @staticmethod
+    def _moves(forward, backward, targets, points) -> tuple[np.ndarray, np.ndarray]:
+        """The backward and forward flows at the targets' hole pixels (one row per pixel, NaN where the frame
+        has no such flow: the clip's first frame has no backward flow, its last no forward one)."""
+        (_, ys, xs), ends, _ = points
+        both = []
+        for flows in (backward, forward):
+            at = np.full((len(ys), 2), np.nan, np.float32)
+            for n, k in enumerate(targets):
+                rows = slice(ends[n], ends[n + 1])
+                if rows.start < rows.stop and k in flows:
+                    at[rows] = flows[k][ys[rows], xs[rows]]
+            both.append(at)
+        return tuple(both)
 
     def _warp_error(self, frames, masks, margins, forward, backward, targets) -> np.ndarray:
         """Per target frame, how well the completed flow carries the pixels of the hole's margin to the
