@@ -221,7 +221,7 @@ class FlowGuidedInpainter(Inpainter):
             )
             agreement += inverse_variance
             confidence = inverse_variance / (1.0 + warp_error[frame_of])
-            carries.append((confidence, *moves, warp_error[frame_of]))
+            carries.append((confidence, *moves, warp_error))
             total += estimate * confidence[:, None]
             squares += (estimate**2).sum(-1) * confidence
             weight += confidence
@@ -230,6 +230,7 @@ class FlowGuidedInpainter(Inpainter):
         # holes every estimate is the frame itself, so nothing scatters there
         spread = np.zeros(holes.shape, np.float32)
         spread[pixels] = np.maximum(squares / weight - (estimate**2).sum(-1), 0.0)
+        del total, squares  # step 7 keeps a few more rows per hole pixel
         out = frames[targets].copy()
         # the expected squared error (summed over the 3 channels) of each hole pixel's blended fill
         expected_error = np.zeros(len(frame_of), np.float32)
@@ -263,43 +264,51 @@ class FlowGuidedInpainter(Inpainter):
         image) to carry into the first target, the window before's output of the frame before it."""
         (frame_of, ys, xs), ends = points
         fill = out[frame_of, ys, xs].astype(np.float32)
-        points = (ys, xs, ends)
-        forward, forward_error, _, _ = self._filter(out, points, fill, expected_error, carries, 1, start)
-        _, _, back, back_error = self._filter(out, points, fill, expected_error, carries, -1, None)
+        points = (ys, xs, ends)  # the filter's rows for frame n: ends[n]:ends[n + 1]
+        forward, forward_error = self._filter(out, points, fill, expected_error, carries, 1, start, "result")
+        back, back_error = self._filter(out, points, fill, expected_error, carries, -1, None, "carried")
         # the backward carry's share: none where nothing was carried back (its error infinite)
         share = (forward_error / (forward_error + back_error))[:, None]
         smoothed = forward + share * (np.where(np.isfinite(back_error)[:, None], back, forward) - forward)
         out[frame_of, ys, xs] = np.clip(smoothed + 0.5, 0, 255).astype(np.uint8)
 
-    def _filter(self, out, points, fill, expected_error, carries, step_dir, start):
+    def _filter(self, out, points, fill, expected_error, carries, step_dir, start, keep):
         """One pass of the Kalman filter over the target frames in ``step_dir``'s order: each frame's ``fill``
         (one row per hole pixel) weighed against the previous frame's result carried in (``_carried``).
-        Returns its result and error, and what was carried in and its error (infinite where nothing was)."""
+        Returns its results and their errors (``keep`` "result"), or what was carried into each frame and
+        its error, infinite where nothing was ("carried"): the smoother needs one pair of each pass."""
         ys, xs, ends = points
-        result, result_error = np.empty_like(fill), np.empty_like(expected_error)
-        carried, carried_error = np.zeros_like(fill), np.full_like(expected_error, np.inf)
+        kept, kept_error = np.zeros_like(fill), np.full_like(expected_error, np.inf)
         previous = start
         order = range(len(ends) - 1) if step_dir > 0 else range(len(ends) - 2, -1, -1)
         for n in order:
             rows = slice(ends[n], ends[n + 1])
-            if previous is not None and rows.start < rows.stop:
-                carried[rows], carried_error[rows] = self._carried(previous, ys, xs, carries, rows, step_dir)
+            if rows.start == rows.stop:
+                previous = None
+                continue
+            if previous is None:
+                carried, carried_error = fill[rows], np.full_like(expected_error[rows], np.inf)
+            else:
+                carried, carried_error = self._carried(previous, ys, xs, carries, n, rows, step_dir)
             # the fill's share: all of it where nothing was carried in (its error infinite)
-            gain = 1.0 / (1.0 + expected_error[rows] / carried_error[rows])
-            result[rows] = carried[rows] + gain[:, None] * (fill[rows] - carried[rows])
-            result_error[rows] = 1.0 / (1.0 / carried_error[rows] + 1.0 / expected_error[rows])
+            gain = 1.0 / (1.0 + expected_error[rows] / carried_error)
+            result = carried + gain[:, None] * (fill[rows] - carried)
+            result_error = 1.0 / (1.0 / carried_error + 1.0 / expected_error[rows])
+            kept[rows], kept_error[rows] = (
+                (result, result_error) if keep == "result" else (carried, carried_error)
+            )
             image, error_image = out[n].astype(np.float32), np.zeros(out.shape[1:3], np.float32)
-            image[ys[rows], xs[rows]] = result[rows]
-            error_image[ys[rows], xs[rows]] = result_error[rows]
+            image[ys[rows], xs[rows]] = result
+            error_image[ys[rows], xs[rows]] = result_error
             previous = (image, error_image)
-        return result, result_error, carried, carried_error
+        return kept, kept_error
 
     @staticmethod
-    def _carried(previous, ys, xs, carries, rows, step_dir):
-        """The previous frame's result carried to the hole pixels ``rows`` (at ys, xs) along each completed
-        flow, averaged by the completions' confidences, and its expected squared error (sum over RGB): the
-        error it had, plus each completion's one-step warp error, plus the carries' scatter (infinite for a
-        pixel some completion carries in from outside the frame)."""
+    def _carried(previous, ys, xs, carries, n, rows, step_dir):
+        """The previous frame's result carried to target ``n``'s hole pixels ``rows`` (at ys, xs) along each
+        completed flow, averaged by the completions' confidences, and its expected squared error (sum over
+        RGB): the error it had, plus each completion's one-step warp error, plus the carries' scatter
+        (infinite for a pixel some completion carries in from outside the frame)."""
         image, error_image = previous
         h, w = error_image.shape
         ys, xs = ys[rows], xs[rows]
@@ -307,7 +316,7 @@ class FlowGuidedInpainter(Inpainter):
         weight, error = np.zeros(len(ys), np.float32), np.zeros(len(ys), np.float32)
         inside = np.ones(len(ys), bool)
         for confidence, backward, forward, warp_error in carries:
-            flow, c = (backward if step_dir > 0 else forward)[rows], confidence[rows]
+            flow, c = (backward if step_dir > 0 else forward)[rows].astype(np.float32), confidence[rows]
             to = np.stack([xs + flow[:, 0], ys + flow[:, 1]], -1)
             lands = np.isfinite(to).all(1) & (to >= 0).all(1) & (to[:, 0] <= w - 1) & (to[:, 1] <= h - 1)
             inside &= lands
@@ -315,7 +324,7 @@ class FlowGuidedInpainter(Inpainter):
             colour = _sample(image, to)
             total += colour * c[:, None]
             squares += (colour**2).sum(1) * c
-            error += c * (_sample(error_image, to) + 3 * warp_error[rows])
+            error += c * (_sample(error_image, to) + 3 * warp_error[n])
             weight += c
         weight = np.maximum(weight, 1e-12)
         mean = total / weight[:, None]
@@ -391,11 +400,12 @@ class FlowGuidedInpainter(Inpainter):
     @staticmethod
     def _moves(forward, backward, targets, points) -> tuple[np.ndarray, np.ndarray]:
         """The backward and forward flows at the targets' hole pixels (one row per pixel, NaN where the frame
-        has no such flow: the clip's first frame has no backward flow, its last no forward one)."""
+        has no such flow: the clip's first frame has no backward flow, its last no forward one), in float16:
+        one pair is kept per completion until step 7, and float16 holds a flow of up to 64 px to 1/32 px."""
         (_, ys, xs), ends, _ = points
         both = []
         for flows in (backward, forward):
-            at = np.full((len(ys), 2), np.nan, np.float32)
+            at = np.full((len(ys), 2), np.nan, np.float16)  # kept per completion: half the memory
             for n, k in enumerate(targets):
                 rows = slice(ends[n], ends[n + 1])
                 if rows.start < rows.stop and k in flows:
