@@ -87,6 +87,13 @@ from .exemplar import exemplar_fill
 from .spatial import membrane, telea
 
 
+def _inside(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Which float (x, y) ``points`` lie on an image of ``shape`` (h, w), where bilinear sampling reads only
+    real pixels; a NaN point (no flow) lies nowhere."""
+    h, w = shape
+    return (points >= 0).all(1) & (points[:, 0] <= w - 1) & (points[:, 1] <= h - 1)
+
+
 def _sample(image: np.ndarray, points: np.ndarray, interpolation=cv2.INTER_LINEAR, outside=0) -> np.ndarray:
     """Samples of ``image`` at float32 (x, y) ``points`` (``outside`` off the image), one row per point.
 
@@ -269,7 +276,7 @@ class FlowGuidedInpainter(Inpainter):
         back, back_error = self._filter(out, points, fill, expected_error, carries, -1, None, "carried")
         # the backward carry's share: none where nothing was carried back (its error infinite)
         share = (forward_error / (forward_error + back_error))[:, None]
-        smoothed = forward + share * (np.where(np.isfinite(back_error)[:, None], back, forward) - forward)
+        smoothed = forward + share * (back - forward)
         out[frame_of, ys, xs] = np.clip(smoothed + 0.5, 0, 255).astype(np.uint8)
 
     def _filter(self, out, points, fill, expected_error, carries, step_dir, start, keep):
@@ -310,7 +317,6 @@ class FlowGuidedInpainter(Inpainter):
         RGB): the error it had, plus each completion's one-step warp error, plus the carries' scatter
         (infinite for a pixel some completion carries in from outside the frame)."""
         image, error_image = previous
-        h, w = error_image.shape
         ys, xs = ys[rows], xs[rows]
         total, squares = np.zeros((len(ys), 3), np.float32), np.zeros(len(ys), np.float32)
         weight, error = np.zeros(len(ys), np.float32), np.zeros(len(ys), np.float32)
@@ -318,7 +324,7 @@ class FlowGuidedInpainter(Inpainter):
         for confidence, backward, forward, warp_error in carries:
             flow, c = (backward if step_dir > 0 else forward)[rows].astype(np.float32), confidence[rows]
             to = np.stack([xs + flow[:, 0], ys + flow[:, 1]], -1)
-            lands = np.isfinite(to).all(1) & (to >= 0).all(1) & (to[:, 0] <= w - 1) & (to[:, 1] <= h - 1)
+            lands = _inside(to, error_image.shape)
             inside &= lands
             to = np.where(lands[:, None], to, 0).astype(np.float32)
             colour = _sample(image, to)
@@ -759,7 +765,7 @@ class FlowGuidedInpainter(Inpainter):
         to = np.stack([xs + flow_to_previous[ys, xs, 0], ys + flow_to_previous[ys, xs, 1]], -1).astype(
             np.float32
         )
-        inside = (to[:, 0] >= 0) & (to[:, 0] <= w - 1) & (to[:, 1] >= 0) & (to[:, 1] <= h - 1)
+        inside = _inside(to, (h, w))
         ys, xs = ys[inside], xs[inside]
         carried = np.zeros((h, w, 3), np.float32)
         carried[ys, xs] = _sample(previous, to[inside])
