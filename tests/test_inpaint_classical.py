@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from inpainterz_core.evaluate import TemporalError
 from inpainterz_core.inpaint.classical import FlowGuidedInpainter
 from inpainterz_core.inpaint.spatial import telea as _telea
 from inpainterz_core.masks import dilate
@@ -355,9 +356,11 @@ def test_each_flow_completion_is_weighed_by_its_error_on_pixels_it_did_not_see()
 
 
 def temporal_err(out: np.ndarray, truth: np.ndarray, masks: np.ndarray) -> float:
-    """The eval's figure: how far the fill's change from frame to frame is from the background's, in the hole."""
-    change = np.diff(out.astype(np.float64), axis=0) - np.diff(truth.astype(np.float64), axis=0)
-    return float(np.mean([np.abs(change[t - 1][masks[t]]).mean() for t in range(1, len(out))]))
+    """The eval's figure (``evaluate.TemporalError``) over a whole clip."""
+    flicker = TemporalError()
+    for frame, truth_frame, hole in zip(out, truth, masks, strict=True):
+        flicker.add(frame, truth_frame, hole)
+    return flicker.value()
 
 
 def test_a_fill_is_steadied_along_the_flow_and_still_follows_a_layer_moving_behind_the_hole():
