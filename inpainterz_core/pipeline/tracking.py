@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+import cv2
 import numpy as np
 
 from .. import backends
@@ -22,9 +23,9 @@ from ..detect import missing_phrases
 from ..errors import InputError
 from ..outputs import staged, write_png
 from ..prompts import ObjectPrompt, Prompts, TextPrompt
-from ..segment.motion import offer_neighbours
+from ..segment.motion import offer_neighbours, scene_motion
 from ..settings import Settings
-from ..video import FrameSource, frame_name, read_mask
+from ..video import FrameSource, VideoFile, frame_name, open_video, read_mask
 from .common import Progress, check_cancel, frame_range_of, open_source, report_progress
 
 log = logging.getLogger(__name__)
@@ -352,6 +353,50 @@ class _Redetect:
                 write_png(path, written)
 
 
+class _SceneMaps:
+    """What moves against the scene on each frame of the range (``segment.motion.scene_motion``), made when the
+    tracker first asks for one: the frames are read once more from the range's start, by a reader of the
+    video's own (the tracking's stays where it is), up to the frame asked for. Kept small in the scratch
+    folder for the passes that come back over them. A shot whose objects keep their shape (a badge) never
+    asks, and costs nothing."""
+
+    def __init__(self, source: FrameSource, start: int, stop: int, folder: Path, cancel):
+        self.source, self.start, self.stop, self.folder, self.cancel = source, start, stop, folder, cancel
+        self._reader: FrameSource | None = None
+        self._made = None
+        self._next = start
+
+    def at(self, index: int) -> np.ndarray | None:
+        """Frame ``index``'s motion map at the frame's size (uint8), or None where none could be made."""
+        if self._made is None:
+            self.folder.mkdir(exist_ok=True)
+            # A video file decodes forward from where it is; a folder of images or frames in memory are read
+            # where they are asked for.
+            self._reader = open_video(self.source.path) if isinstance(self.source, VideoFile) else None
+            self._made = scene_motion(self._reader or self.source, self.start, self.stop)
+        while self._next <= index:
+            check_cancel(self.cancel)
+            made, moving = next(self._made)
+            if moving is not None:
+                write_png(self.folder / frame_name(made), moving)
+            self._next = made + 1
+        path = self.folder / frame_name(index)
+        if not path.exists():
+            return None
+        size = (self.source.width, self.source.height)
+        return cv2.resize(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), size, interpolation=cv2.INTER_LINEAR)
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def _track_into(
     source,
     keyframes,
@@ -363,6 +408,7 @@ def _track_into(
     cancel,
     redetect: _Redetect | None = None,
     kept: set[int] | frozenset[int] = frozenset(),
+    maps: _SceneMaps | None = None,
 ) -> tuple[dict[int, float | None], dict[int, dict[int, float]]]:
     """Every frame of the range gets its mask from the nearest keyframe (in time).
 
@@ -370,7 +416,8 @@ def _track_into(
     from the first keyframe to the start; then backward from each later keyframe over the
     frames that are nearer to it than to the keyframe before it, overwriting what the
     forward pass wrote there. One frame per direction is held at a time. With ``redetect``,
-    the first two passes look for new objects on its frames, which are then tracked back.
+    the first two passes look for new objects on its frames, which are then tracked back. With
+    ``maps``, the tracker is offered each frame's motion map before it is given the frame.
     Returns each frame's confidence as the tracker gave it for the mask written (None: it cannot tell),
     and each object's where the tracker tells them apart ({} on a keyframe), both over the objects painted
     out: the ``kept`` ids are tracked, never painted, so their doubts do not count.
@@ -379,6 +426,12 @@ def _track_into(
     back_from_later = [(k, (before + k) // 2 + 1) for before, k in zip(keys, keys[1:], strict=False)]
     total = (stop - start) + sum(k - lo for k, lo in back_from_later)
     done = 0
+
+    def feed(index: int) -> None:
+        """Offer the tracker what moves on frame ``index`` (made if it asks), before it is given that frame."""
+        if maps is not None:
+            tracker.set_motion(lambda: maps.at(index))
+
     confidence, by_object = {}, {}
     sure = (1.0, {})  # a keyframe's
 
@@ -402,12 +455,15 @@ def _track_into(
             return labels
         found = redetect.add_new(index, image, labels, direction)
         if found is not labels:
+            feed(index)
             tracker.correct(image, found)
         return found
 
     def backward(keyframe: int, labels: np.ndarray, lo: int, detect: bool = False) -> None:
+        feed(keyframe)
         tracker.reset(source.read(keyframe), labels)
         for index, image in source.frames_reversed(lo, keyframe):
+            feed(index)
             labels = tracker.step(image)
             scores = doubts()
             if detect:
@@ -418,14 +474,17 @@ def _track_into(
     frames = source.frames(first, stop)
     _, image = next(frames)
     labels = keyframes[first]
+    feed(first)
     tracker.reset(image, labels)
     emit(first, labels, sure)
     seeded = {first: labels}
     for index, image in frames:
+        feed(index)
         labels = tracker.step(image)
         scores = doubts()
         if index in keyframes:
             labels = _merge_keyframe(labels, keyframes[index])
+            feed(index)
             tracker.correct(image, labels)
             seeded[index] = labels
             scores = sure
@@ -510,10 +569,23 @@ def track(
             )
         tracker = tracker or backends.make_tracker(settings)
         t0 = time.perf_counter()
-        with staged(out_dir, ["masks", "track.json"]) as scratch:
+        with (
+            staged(out_dir, ["masks", "track.json"]) as scratch,
+            _SceneMaps(src, start, stop, scratch / "motion", cancel) as maps,
+        ):
             (scratch / "masks").mkdir()
             confidence, by_object = _track_into(
-                src, seeds, tracker, scratch / "masks", start, stop, progress, cancel, redetect, kept
+                src,
+                seeds,
+                tracker,
+                scratch / "masks",
+                start,
+                stop,
+                progress,
+                cancel,
+                redetect,
+                kept,
+                maps if tracker.uses_motion else None,
             )
             if kept:
                 _strip(scratch / "masks", kept, start, stop, cancel)

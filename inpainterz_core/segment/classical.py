@@ -18,8 +18,8 @@ its own right (one letter of a badge); either way only when it spans at least ha
 across or down, as what the user boxed does.
 
 Where the frames around the image are offered (``set_neighbours``) and a good part of the cut moves
-against the scene, what lies well clear of anything that moves is let go (motion.py): the still wall
-beside a moving player.
+against the scene, what moves is the object (motion.py): the still wall beside a moving player is let
+go, his legs and the shadow running with him are taken.
 """
 
 from __future__ import annotations
@@ -89,14 +89,15 @@ class GrabCutSegmenter(Segmenter):
             if grown.sum() > 3 * mask.sum():  # leaking into the background, not completing the object
                 break
             mask = grown
-        # What moves against the scene, when a good part of the cut does: the still wall or court the
-        # colour cut took beside a moving person is let go (motion.py).
+        # What moves against the scene, when a good part of the cut does, is the object: the still wall or
+        # court the colour cut took beside a moving person is let go, the legs it gave to the court are
+        # taken (motion.py).
         if frame.motion is not None:
             clicks = [(round(p.x), round(p.y)) for p in prompt.points if p.label] or [
                 ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
             ]
-            near = motion.near_what_moves(mask, frame.motion, box, clicks)
-            mask = mask if near is None else near
+            moving = motion.what_moves(mask, frame.motion, box, clicks)
+            mask = mask if moving is None else moving
         return take_mixed_rim(image, mask)
 
     def _cut(self, image, box, prompt: ObjectPrompt, previous: np.ndarray | None) -> np.ndarray:

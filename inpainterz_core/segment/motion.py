@@ -1,20 +1,25 @@
-"""What moves against the scene on a frame: a cue for cutting out a moving object with no weights.
+"""What moves against the scene on a frame: a cue for cutting out and tracking a moving object with no weights.
 
 A loose box around a person is mostly court and wall, and a colour cut (GrabCut) takes whatever in it
 looks unlike the ground outside the box: a sunlit wall beside a tennis player, the trees behind a rider.
 The video says more than the frame: the person moves, the wall does not. The frames around the prompted
-one are laid onto it by the camera's motion (a homography fitted to tracked corners: a pan, a zoom, a
-still camera), and their per-pixel median is the scene without what moves through it; the prompted
-frame's difference from that median is large on the moving object and small on the still scene.
+one are laid onto it by the camera's motion (an affine map fitted to tracked corners: a pan, a zoom, a
+still camera), and a pixel differs from nearly all of them where something moves through it, and matches
+most of them on the still scene (``motion_map``). What moves, grown out from its clearest part and with
+its holes filled, is the object (``moving_region``): a person's legs and racket, and the shadow running
+with him, which a colour cut and the flow both lose.
 
 A badge or logo that slides slowly over a flat colour shows motion only along its edges and letters (its
 inside matches itself in the neighbouring frames): so the cue is used only where a good part of the cut
-moves (``MIN_MOVING``), and then it only takes away what lies well clear of anything that moves.
+moves (``MIN_MOVING``).
+
+The classical tracker follows a moving object that changes shape (a player, a rider) by the same map
+(``scene_motion`` makes one for every frame in one pass, when first asked for).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import islice
 
 import cv2
@@ -25,22 +30,24 @@ from ..masks import ellipse, fill_holes
 from ..video import FrameSource
 
 #: Frames apart of the neighbours read around the prompted frame, nearest first (clamped to the clip):
-#: far enough for a walking person to leave most of their place, near enough for one homography to
+#: far enough for a walking person to leave most of their place, near enough for one affine map to
 #: hold the scene.
 STEP, COUNT = 3, 6
 #: The motion map is made at most this many pixels across (then scaled back up): the cut works on a
-#: crop of about this size anyway.
-WORK_SIDE = 640
-#: A pixel moves when it differs from the scene's median by this many grey levels and three times the
-#: box's median difference (parallax and noise raise the whole map, not just the object).
+#: crop of about this size anyway; the tracker's maps, one a frame, at its own working size.
+WORK_SIDE, TRACK_SIDE = 640, 320
+#: A pixel moves when it differs from the scene by this many grey levels and three times the box's median
+#: difference (parallax and noise raise the whole map, not just the object); pixels joined to one that moves
+#: by pixels differing by half that belong to it (the edges and flat parts of a moving object).
 MIN_STEP, OVER_MEDIAN = 20.0, 3.0
 #: The share of a cut that must move for the cue to count (the eval's tennis player: 0.31-0.73 of his cuts
 #: on frames 0, 15, 30 and 45; a badge sliding over its ground: 0.00-0.09 on the eval's 5 and 15 generated
 #: insert and attach cases).
 MIN_MOVING = 0.25
-#: How far past what moves the cut is kept, as a share of the box's longer side (the still parts of a
-#: person, a shadow's start, the blur around a fast limb).
-REACH = 0.05
+#: A moving piece is part of the object when this share of it lies on the object's cut (or, tracking, its
+#: last mask), or this share of the cut lies on it: what moves beside the object (a ball, another player)
+#: is not.
+OVERLAP = 0.3
 
 
 def neighbour_indices(index: int, frame_count: int) -> list[int]:
@@ -71,59 +78,185 @@ def _read(source: FrameSource, indices: list[int]) -> list[np.ndarray]:
 
 def motion_map(image: np.ndarray, neighbours: Sequence[np.ndarray]) -> np.ndarray | None:
     """How far each pixel of ``image`` is from the scene behind it (grey levels, HxW float32), or None
-    when fewer than two neighbours could be laid onto it."""
+    when fewer than two neighbours could be laid onto it.
+
+    The second smallest of the pixel's differences from the neighbours laid onto it (``_second_difference``):
+    something moving through the pixel makes it differ from nearly all of them. Where the object is about to
+    be, or has just been, the frames on the other side in time match (the median scene would show half an
+    object there, a ghost beside it); a moving object's flat inside, which matches itself in the nearest
+    frames, is filled in by ``moving_region``.
+    """
     h, w = image.shape[:2]
     _, work = crops.fit(w, h, WORK_SIDE)
     here = crops.resize(image, work)
     grey = cv2.cvtColor(here, cv2.COLOR_RGB2GRAY)
     corners = cv2.goodFeaturesToTrack(grey, 800, 0.01, 6)
-    if corners is None or len(corners) < 12:
-        return None
     laid = []
     for other in neighbours:
         other = crops.resize(other, work)
-        moved, found, _ = cv2.calcOpticalFlowPyrLK(
-            grey, cv2.cvtColor(other, cv2.COLOR_RGB2GRAY), corners, None, winSize=(21, 21), maxLevel=3
-        )
-        ok = found.ravel() == 1
-        if ok.sum() < 12:
-            continue
-        homography, _ = cv2.findHomography(moved[ok], corners[ok], cv2.RANSAC, 2.0)
-        if homography is not None:
-            laid.append(cv2.warpPerspective(other, homography, work, borderMode=cv2.BORDER_REFLECT))
+        to_other = _camera_motion(grey, cv2.cvtColor(other, cv2.COLOR_RGB2GRAY), corners)
+        if to_other is not None:
+            laid.append(_lay(_smooth(other), to_other, work))
+    second = _second_difference(_smooth(here), laid)
+    return None if second is None else cv2.resize(second, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def scene_motion(source: FrameSource, start: int, stop: int) -> Iterator[tuple[int, np.ndarray | None]]:
+    """``(index, motion map)`` for frames ``start..stop-1`` in order, at most ``TRACK_SIDE`` px across
+    (uint8; None where no map could be made), in one pass over the frames.
+
+    What ``motion_map`` makes for one frame, for every frame: the camera's motion is fitted once between
+    each frame and the one before, and chained to lay the neighbours (a sixth of the cost). Only the frames
+    within ``STEP * COUNT`` of the next map due are held, small.
+    """
+    count = source.frame_count
+    span = STEP * COUNT  # the farthest a neighbour can be (near the clip's ends they are all on one side)
+    _, work = crops.fit(source.width, source.height, TRACK_SIDE)
+    smooth: dict[int, np.ndarray] = {}
+    to_previous: dict[int, np.ndarray | None] = {}  # frame i's pixels onto frame i - 1's
+    due, grey_before = start, None
+
+    def to(index: int, other: int) -> np.ndarray | None:
+        """Frame ``index``'s pixels onto frame ``other``'s: the steps between them chained."""
+        chain = np.eye(3)
+        for i in range(index, other, -1) if other < index else range(index + 1, other + 1):
+            step = to_previous[i]
+            if step is None:
+                return None
+            chain = step @ chain if other < index else np.linalg.solve(step, chain)
+        return chain
+
+    def made(index: int) -> np.ndarray | None:
+        laid = []
+        for j in neighbour_indices(index, count):
+            onto = to(index, j)
+            if onto is not None:
+                laid.append(_lay(smooth[j], onto, work))
+        second = _second_difference(smooth[index], laid)
+        return None if second is None else np.clip(second, 0, 255).astype(np.uint8)
+
+    first = max(0, start - span)
+    for index, image in source.frames(first, min(count, stop + span)):
+        small = crops.resize(image, work)
+        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        smooth[index] = _smooth(small)
+        if index > first:
+            to_previous[index] = _camera_motion(grey, grey_before)
+        grey_before = grey
+        while due < stop and due <= index and max(neighbour_indices(due, count), default=due) <= index:
+            yield due, made(due)
+            due += 1
+            for old in [j for j in smooth if j < due - span]:
+                del smooth[old]
+                to_previous.pop(old, None)
+
+
+def _camera_motion(
+    grey: np.ndarray, other: np.ndarray, corners: np.ndarray | None = None
+) -> np.ndarray | None:
+    """The map (3x3; affine) laying ``grey``'s pixels onto ``other``'s (a pan, a zoom, a still camera), fitted to
+    corners tracked from one to the other; RANSAC leaves out what moves in the scene. None when too few
+    corners could be tracked. Affine (six parameters) rather than a homography (eight): the tracker's maps
+    chain up to 18 of them."""
+    if corners is None:
+        corners = cv2.goodFeaturesToTrack(grey, 400, 0.01, 6)
+    if corners is None or len(corners) < 12:
+        return None
+    moved, found, _ = cv2.calcOpticalFlowPyrLK(grey, other, corners, None, winSize=(21, 21), maxLevel=3)
+    ok = found.ravel() == 1
+    if ok.sum() < 12:
+        return None
+    affine, _ = cv2.estimateAffine2D(corners[ok], moved[ok], method=cv2.RANSAC, ransacReprojThreshold=2.0)
+    return None if affine is None else np.vstack([affine, [0, 0, 1]])
+
+
+def _smooth(image: np.ndarray) -> np.ndarray:
+    """Compression noise and a pixel of misalignment out, before frames are compared."""
+    return cv2.GaussianBlur(image, (5, 5), 0)
+
+
+def _lay(other: np.ndarray, onto_other: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``other`` laid onto a frame whose pixels ``onto_other`` maps onto it."""
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    return cv2.warpPerspective(other, onto_other, size, flags=flags, borderMode=cv2.BORDER_REFLECT)
+
+
+def _second_difference(here: np.ndarray, laid: list[np.ndarray]) -> np.ndarray | None:
+    """Each pixel's second smallest difference (largest over the channels) from the frames ``laid`` on it;
+    None with fewer than two."""
     if len(laid) < 2:
         return None
-    scene = np.median(np.stack(laid), axis=0).astype(np.uint8)
-    blur = (5, 5)
-    difference = np.abs(
-        cv2.GaussianBlur(here, blur, 0).astype(np.int16) - cv2.GaussianBlur(scene, blur, 0).astype(np.int16)
-    ).max(axis=2)
-    return cv2.resize(difference.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    smallest = second = None
+    for other in laid:
+        red, green, blue = cv2.split(cv2.absdiff(here, other))
+        difference = cv2.max(cv2.max(red, green), blue)
+        if smallest is None:
+            smallest = difference
+        elif second is None:
+            smallest, second = cv2.min(smallest, difference), cv2.max(smallest, difference)
+        else:
+            smallest, second = cv2.min(smallest, difference), cv2.min(second, cv2.max(smallest, difference))
+    return second.astype(np.float32)
 
 
-def near_what_moves(
+def moving_region(motion: np.ndarray, box: tuple[int, int, int, int], seed: np.ndarray) -> np.ndarray | None:
+    """What moves in ``box`` and belongs to ``seed`` (the object's cut or last mask), holes filled; None when
+    nothing moving there overlaps it (``OVERLAP``).
+
+    A pixel moves past ``MIN_STEP`` and three times the box's median (``OVER_MEDIAN``); the pixels joined to
+    one that moves by pixels past half that are grown on (hysteresis): a limb's blurred edge, a shadow's
+    faint end.
+    """
+    x0, y0, x1, y1 = box
+    inside = np.zeros(motion.shape, bool)
+    inside[y0:y1, x0:x1] = True
+    if not inside.any() or not seed.any():
+        return None
+    bar = max(MIN_STEP, OVER_MEDIAN * float(np.median(motion[inside])))
+    clear = inside & (motion > bar)
+    _, pieces = cv2.connectedComponents((inside & (motion > bar / 2)).astype(np.uint8), connectivity=8)
+    grown = np.isin(pieces, np.unique(pieces[clear]))
+    grown &= pieces > 0
+    grown = fill_holes(cv2.morphologyEx(grown.astype(np.uint8), cv2.MORPH_CLOSE, ellipse(2)))
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    on_seed = np.bincount(pieces[seed], minlength=count)
+    area = stats[:, cv2.CC_STAT_AREA]
+    belongs = (on_seed >= OVERLAP * area) | (on_seed >= OVERLAP * seed.sum())
+    belongs[0] = False
+    return np.isin(pieces, np.flatnonzero(belongs)) if belongs.any() else None
+
+
+def what_moves(
     cut: np.ndarray, motion: np.ndarray, box: tuple[int, int, int, int], clicks: Sequence[tuple[int, int]]
 ) -> np.ndarray | None:
-    """The part of ``cut`` within reach of what moves in ``box``, holes filled; None when too little of the
-    cut moves for the cue to count (``MIN_MOVING``), or when a click (x, y) on the object is not within
-    reach of what moves: then what moves is not the object (an object filling the frame, which the
-    camera follows, is what the scene's motion is fitted to, and the ground moves); and None when most of
-    the box moves (a tight box around a moving badge: there is no still ground in it to let go of, and the
-    badge's flat inside, which moves over itself, shows no motion)."""
-    x0, y0, x1, y1 = box
-    inside = np.zeros(cut.shape, bool)
-    inside[y0:y1, x0:x1] = True
-    if not inside.any() or not cut.any():
+    """The object as what moves in ``box`` (``moving_region``, seeded by ``cut``), or None where the cue does
+    not count: when too little of the cut moves (``MIN_MOVING``), when a click (x, y) on the object is not on
+    what moves (then what moves is not the object: an object filling the frame, which the camera follows,
+    is what the scene's motion is fitted to, and the ground moves), and when most of the box moves (a tight
+    box around a moving badge: there is no still ground in it to tell apart, and the badge's flat inside,
+    which moves over itself, shows no motion)."""
+    if not moves(cut, motion, box):
         return None
-    typical = float(np.median(motion[inside]))
-    if typical >= MIN_STEP:  # most of the box moves: a tight box around what moves holds no still ground
+    region = moving_region(motion, box, cut)
+    if region is None:
         return None
-    moving = inside & (motion > max(MIN_STEP, OVER_MEDIAN * typical))
-    if (moving & cut).sum() < MIN_MOVING * cut.sum():
-        return None
-    near = cv2.dilate(moving.astype(np.uint8), ellipse(max(2, round(REACH * max(x1 - x0, y1 - y0)))))
     h, w = cut.shape
+    near = cv2.dilate(region.astype(np.uint8), ellipse(2))
     if not all(near[min(max(y, 0), h - 1), min(max(x, 0), w - 1)] for x, y in clicks):
         return None
-    kept = (cut & (near > 0)).astype(np.uint8)
-    return fill_holes(kept).astype(bool)
+    return region
+
+
+def moves(mask: np.ndarray, motion: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Does ``mask`` move against the scene: a good part of it (``MIN_MOVING``), in a ``box`` whose most part
+    stays still (a box that mostly moves holds no still scene to tell the object from)?"""
+    x0, y0, x1, y1 = box
+    inside = np.zeros(mask.shape, bool)
+    inside[y0:y1, x0:x1] = True
+    if not inside.any() or not mask.any():
+        return False
+    typical = float(np.median(motion[inside]))
+    if typical >= MIN_STEP:
+        return False
+    moving = inside & (motion > max(MIN_STEP, OVER_MEDIAN * typical))
+    return bool((moving & mask).sum() >= MIN_MOVING * mask.sum())

@@ -22,6 +22,11 @@ class Tracker(ABC):
     #: The same per object id, for the trackers that can tell (empty for the others), so a frame is
     #: judged on the objects that are painted out: a kept object's doubts are not the editor's to check.
     confidences: Mapping[int, float] = MappingProxyType({})
+    #: Whether the tracker may read what moves against the scene. The pipeline then calls its
+    #: ``set_motion(make)`` before each ``reset``, ``step`` and ``correct``: ``make()`` returns that frame's
+    #: motion map (uint8 HxW at the frame's size, ``segment.motion.scene_motion``; None where none could be
+    #: made). The tracker calls it only if it needs the map: making it costs a pass over the frames around.
+    uses_motion: bool = False
 
     @abstractmethod
     def reset(self, image: np.ndarray, labels: np.ndarray) -> None:

@@ -55,11 +55,14 @@ by its last velocity), scaled to at most ``work_side`` pixels:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
 from .. import crops
 from ..masks import bounding_box, dilate, padded_box
+from ..segment import motion
 from ..segment.classical import take_mixed_rim
 from .base import Tracker
 
@@ -103,6 +106,13 @@ _OUTLINE_SIDE = 96
 # A mask matches the keyframe's outline at this IoU with it fitted; an object has moved enough for a match to say
 # it is rigid when its centre has gone this share of its size, its scale changed by this share, or it turned 5 degrees.
 _OUTLINE_MATCH, _OUTLINE_MOVED, _OUTLINE_TURNED = 0.9, 0.1, 5.0
+# A mask that matches the keyframe's outline, fitted, at under this IoU after the object moved shows it changing
+# shape (a tennis player's masks: 0.58-0.74; a badge's, on 6 composites, 0.80-0.99); on ``_CHANGED_FRAMES``
+# such frames the object is taken to change shape for good (``FlowTracker._moving``).
+_OUTLINE_CHANGED, _CHANGED_FRAMES = 0.75, 2
+# The motion map's edge may lie this share of the object's size off the object's (it is blurred and made small);
+# the flow's mask gives way to what moves when they differ beyond that by this share of the object.
+_MAP_EDGE, _DISAGREE = 0.03, 0.1
 # How fast the belief that an object is rigid follows each frame's match (4 matches in a row from none: rigid).
 _OUTLINE_RATE = 0.2
 # A rigid object's mask reaches at most this share of its size past its fitted outline (4 px on a 100 px badge):
@@ -204,6 +214,10 @@ class _Object:
         # back in by while only part of it shows.
         self.exit: int | None = None
         self.entering: int | None = None
+        self.mover: bool | None = None  # does it move against the scene? (decided in FlowTracker._moving)
+        self.follows_motion = (
+            False  # the flow lost it, where the motion map did not: it is followed by the map
+        )
 
 
 class _Outline:
@@ -229,6 +243,7 @@ class _Outline:
         self.keyframe = np.array([[1 / self.scale, 0, x0], [0, 1 / self.scale, y0]])
         self.warp = self.keyframe.copy()
         self.rigid = 0.0
+        self.changed = 0  # frames on which the mask, after the object moved, clearly left the outline
         # A keyframe mask cut off by the frame's edge is not the object's outline: nothing to hold to.
         self.whole = not _at_edge(mask)
 
@@ -296,6 +311,8 @@ class _Outline:
                 # covers all of it and more is most often the object plus ground it took on a blurred frame, which
                 # passes in a few frames: it lowers the belief slowly, so a part that stays (an arm raised for
                 # good) is let in after a dozen frames or so.
+                if found[1] < _OUTLINE_CHANGED:
+                    self.changed += 1
                 if found[1] >= _OUTLINE_MATCH:
                     self.rigid += _OUTLINE_RATE * (1.0 - self.rigid)
                 else:
@@ -304,6 +321,11 @@ class _Outline:
         if warp is not None:
             self.warp = warp
         return mask
+
+    def changes_shape(self) -> bool:
+        """Might the object change shape? Not while it is held rigid; yes once its mask left the outline on
+        ``_CHANGED_FRAMES`` frames; and it cannot be ruled out when the keyframe's outline is not whole."""
+        return self.rigid < 0.5 and (self.changed >= _CHANGED_FRAMES or not self.whole)
 
     def seat(self, mask: np.ndarray) -> None:
         """The object was found again elsewhere (re-detection): the outline moves there, as rigid as it was."""
@@ -335,6 +357,13 @@ class _Outline:
             placed = cv2.warpAffine(self.mask, local[:2], (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR) > 0.5
             laid[y0:y1, x0:x1] = dilate(placed, reach)
         return laid
+
+
+def _around(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """A box around ``mask`` with half its size of ground on every side: what moves is told from the scene."""
+    box = bounding_box(mask)
+    size = max(box[2] - box[0], box[3] - box[1])
+    return padded_box(box, pad=max(16, size // 2), width=mask.shape[1], height=mask.shape[0])
 
 
 def _turned(patch: np.ndarray, mask: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
@@ -446,6 +475,7 @@ class FlowTracker(Tracker):
         band: float = 0.2,
         surroundings_rate: float = 0.1,
         redetect_below: float = 0.35,
+        follow_motion: bool = True,
     ):
         self.work_side = work_side
         self.colour_weight = colour_weight
@@ -453,15 +483,22 @@ class FlowTracker(Tracker):
         self.band = band  # width of the refinement band, as a fraction of the object's size
         self.surroundings_rate = surroundings_rate
         self.redetect_below = redetect_below
+        # A moving object that changes shape is what moves against the scene (_moving); off: flow and colours alone.
+        self.uses_motion = follow_motion
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         self._objects: dict[int, _Object] = {}
         self._gray: np.ndarray | None = None
         self._image: np.ndarray | None = None
+        self._scene: Callable[[], np.ndarray | None] | None = None  # the next frame's motion map (_moving)
+
+    def set_motion(self, motion: Callable[[], np.ndarray | None]) -> None:
+        self._scene = motion
 
     def reset(self, image: np.ndarray, labels: np.ndarray) -> None:
         self._gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         self._image = image
         self._objects = {int(k): _Object(image, self._gray, labels == k) for k in np.unique(labels) if k}
+        self._scene = None
         self.confidence = 1.0
         self.confidences = dict.fromkeys(self._objects, 1.0)
 
@@ -491,12 +528,26 @@ class FlowTracker(Tracker):
                     mask, confidence = found
             if obj.entering is None:  # (a part placed by its look is the outline's part already)
                 mask = obj.outline.hold(mask, obj.velocity)
+            # A moving object that changes shape is where the motion map shows it: no need to look for it.
+            moving = None
+            if (
+                self._scene is not None
+                and obj.mover is not False
+                and mask.any()
+                and obj.outline.changes_shape()
+            ):
+                moving = self._moving(obj, mask)
+                if (
+                    moving is not None
+                ):  # as sure as its area is steady (the flow's doubts were about its mask)
+                    steady = min(moving.sum(), obj.mask.sum()) / max(moving.sum(), obj.mask.sum(), 1)
+                    mask, confidence, obj.suspicion = moving, float(min(1.0, steady / 0.7)), 0.0
             # Lost or hidden: look for it over the whole frame. Gone out of the picture, it may come back (a
             # logo panned out of view and back, a jump across the frame): looked for upright only (a third of
             # the cost, paid on every frame it stays gone), and any clear find is taken, as for a hidden one
             # (clear: past the mask's confidence and _FIND_BAR).
             gone = not mask.any() and confidence > self.redetect_below
-            if (gone or confidence < self.redetect_below) and obj.template is not None:
+            if (gone or confidence < self.redetect_below) and obj.template is not None and moving is None:
                 found = self._redetect(
                     obj, image, gray, 0.0 if gone else confidence, (0,) if gone else _TURNS
                 )
@@ -521,7 +572,7 @@ class FlowTracker(Tracker):
             labels[mask] = object_id
             # Suspicion of a slab of ground in the mask lowers what the editor is told, not how it is tracked.
             confidences[object_id] = float(confidence * (1.0 - obj.suspicion))
-        self._gray, self._image = gray, image
+        self._gray, self._image, self._scene = gray, image, None
         self.confidences = confidences
         self.confidence = min([1.0, *confidences.values()])
         return labels
@@ -645,6 +696,32 @@ class FlowTracker(Tracker):
         mask = crops.uncrop_mask(refined, (x0, y0, x1, y1), (h, w))
         # The colour re-cut sheds the blended pixels on the edge (part ground, part object): put them back.
         return take_mixed_rim(image, mask, steps=1), float(confidence)
+
+    def _moving(self, obj: _Object, mask: np.ndarray) -> np.ndarray | None:
+        """A moving object that changes shape (a player, a rider: its mask left the keyframe's outline on
+        ``_CHANGED_FRAMES`` frames, and it moves against the scene): what moves against the scene where it was
+        and where the flow carried it (``motion.moving_region``), when its area is the object's (not half of it,
+        nor twice), once the flow's mask and it differ by more than the map's blurred edge (``_DISAGREE``);
+        None otherwise. A rigid object (a badge) keeps the flow's sharper mask, and never costs a map. The flow
+        and the colours lose a leg that swings by a third of the body a frame and take the dark wall beside dark
+        shorts; the motion map holds the whole body, and the shadow running with it."""
+        scene = self._scene()
+        if scene is None:
+            return None
+        if obj.mover is None:  # decided once, on the first frame it might change shape
+            obj.mover = motion.moves(mask, scene, _around(mask))
+            if not obj.mover:
+                return None
+        seed = obj.mask | mask
+        region = motion.moving_region(scene, _around(seed), seed)
+        if region is None or not 0.5 <= region.sum() / max(1, obj.mask.sum()) <= 2.0:
+            return None
+        # Where the two agree but for the map's blurred edge, the flow's mask stands.
+        box = bounding_box(region)
+        edge = max(2, round(_MAP_EDGE * max(box[2] - box[0], box[3] - box[1])))
+        lost, taken = region & ~dilate(mask, edge), mask & ~dilate(region, edge)
+        obj.follows_motion = obj.follows_motion or lost.sum() + taken.sum() > _DISAGREE * region.sum()
+        return region if obj.follows_motion else None
 
     def _redetect(
         self, obj: _Object, image, gray, bar: float, turns=_TURNS
