@@ -13,6 +13,7 @@ import numpy as np
 from inpainterz_core.pipeline import track, tracking
 from inpainterz_core.segment import motion
 from inpainterz_core.settings import Settings
+from inpainterz_core.track import classical
 from inpainterz_core.track.base import Tracker
 from inpainterz_core.track.classical import FlowTracker
 from inpainterz_core.video import FrameSource, read_mask
@@ -202,3 +203,59 @@ def test_a_badge_keeps_the_flows_mask_and_no_map_is_made(tmp_path, monkeypatch):
     assert made == []
     for i in range(T):
         assert (masks[i] & source.truth(i)).sum() / (masks[i] | source.truth(i)).sum() > 0.9, i
+
+
+class ArmFromTheTop(RunnerPastAWall):
+    """A flat skin-coloured arm coming in from the frame's top edge, sliding 3 px a frame against the panning
+    ground, its hand opening and closing: its flat inside matches itself in the frames around, only its rim
+    moves."""
+
+    def _draw(self, canvas: np.ndarray, t: int, colour=None) -> None:
+        x = 120 + 3 * t
+        cv2.rectangle(canvas, (x, 0), (x + 60, 110), colour or (222, 176, 150), -1)
+        spread = int(12 * np.sin(t * 1.3))
+        for dx in (-spread, 30, 60 + spread):
+            cv2.line(canvas, (x + 30, 110), (x + dx, 150), colour or (222, 176, 150), 9)
+
+    def read(self, index: int) -> np.ndarray:
+        frame = np.ascontiguousarray(self._ground[:, PAN * index : PAN * index + W])
+        self._draw(frame, index)
+        return frame
+
+    def truth(self, index: int) -> np.ndarray:
+        mask = np.zeros((H, W), np.uint8)
+        self._draw(mask, index, colour=1)
+        return mask > 0
+
+
+def test_an_arm_coming_in_from_the_edge_is_followed_whole_not_just_its_rim(tmp_path):
+    source = ArmFromTheTop()
+    masks = tracked(source, tmp_path, FlowTracker())
+    for i in range(T):
+        truth = source.truth(i)
+        assert (masks[i] & truth).sum() / (masks[i] | truth).sum() > 0.8, i
+
+
+class RunnerBeforeAScrollingBand(RunnerPastAWall):
+    """The runner passing before a thin band of stripes that scrolls 6 px a frame against the scene (an LED
+    board): it moves, and touches him, but it is not him."""
+
+    def read(self, index: int) -> np.ndarray:
+        frame = np.ascontiguousarray(self._ground[:, PAN * index : PAN * index + W])
+        stripes = (np.arange(W) + 6 * index) % 16 < 8
+        frame[84:92][:, stripes] = (250, 250, 250)
+        frame[84:92][:, ~stripes] = (20, 60, 200)
+        runner(frame, index)
+        return frame
+
+
+def test_what_moves_beyond_the_runners_reach_is_not_taken(tmp_path, monkeypatch):
+    source = RunnerBeforeAScrollingBand()
+    band = np.zeros((H, W), bool)
+    band[84:92] = True
+    masks = tracked(source, tmp_path / "held", FlowTracker())
+    assert max((masks[i] & band & ~source.truth(i)).sum() for i in range(T)) < 0.05 * source.truth(0).sum()
+    # Without the reach the band is taken with him.
+    monkeypatch.setattr(classical, "_REACH", 10.0)
+    masks = tracked(source, tmp_path / "unheld", FlowTracker())
+    assert max((masks[i] & band & ~source.truth(i)).sum() for i in range(T)) > 0.2 * source.truth(0).sum()

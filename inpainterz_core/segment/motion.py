@@ -217,6 +217,11 @@ def moving_region(motion: np.ndarray, box: tuple[int, int, int, int], seed: np.n
     _, pieces = cv2.connectedComponents((inside & (motion > bar / 2)).astype(np.uint8), connectivity=8)
     grown = np.isin(pieces, np.unique(pieces[clear]))
     grown &= pieces > 0
+    # Where the object goes on past the frame's edge (a hand coming in from the top), its outline closes
+    # along that edge: what moves there (its rim, when its flat inside matches itself) encloses the inside.
+    edge = np.zeros(seed.shape, bool)
+    edge[[0, -1], :] = edge[:, [0, -1]] = True
+    grown |= seed & edge
     grown = fill_holes(cv2.morphologyEx(grown.astype(np.uint8), cv2.MORPH_CLOSE, ellipse(2)))
     count, pieces, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
     on_seed = np.bincount(pieces[seed], minlength=count)

@@ -113,6 +113,9 @@ _OUTLINE_CHANGED, _CHANGED_FRAMES = 0.75, 2
 # The motion map's edge may lie this share of the object's size off the object's (it is blurred and made small);
 # the flow's mask gives way to what moves when they differ beyond that by this share of the object.
 _MAP_EDGE, _DISAGREE = 0.03, 0.1
+# How far past the box of where it was and where the flow carried it what moves may reach, as a share of its size;
+# and the share of the flow's mask it must hold.
+_REACH, _HOLDS = 0.25, 0.6
 # How fast the belief that an object is rigid follows each frame's match (4 matches in a row from none: rigid).
 _OUTLINE_RATE = 0.2
 # A rigid object's mask reaches at most this share of its size past its fitted outline (4 px on a 100 px badge):
@@ -716,6 +719,18 @@ class FlowTracker(Tracker):
         region = motion.moving_region(scene, _around(seed), seed)
         if region is None or not 0.5 <= region.sum() / max(1, obj.mask.sum()) <= 2.0:
             return None
+        # What moves beyond where the object was and went (the flow's box, grown by a quarter of its size)
+        # is the scene: boards whose letters a rolling pan shows as moving, joined to a skater before them.
+        x0, y0, x1, y1 = bounding_box(seed)
+        reach = _REACH * max(x1 - x0, y1 - y0)
+        bx0, by0, bx1, by1 = bounding_box(region)
+        if bx0 < x0 - reach or by0 < y0 - reach or bx1 > x1 + reach or by1 > y1 + reach:
+            return None
+        # A flat inside that matches itself in the frames around shows only its rim moving: the flow's mask within
+        # the outline of what moves (its convex hull) is kept.
+        hull = np.zeros(region.shape, np.uint8)
+        cv2.fillConvexPoly(hull, cv2.convexHull(cv2.findNonZero(region.astype(np.uint8))), 1)
+        region = region | (mask & (hull > 0))
         # Where the two agree but for the map's blurred edge, the flow's mask stands.
         box = bounding_box(region)
         edge = max(2, round(_MAP_EDGE * max(box[2] - box[0], box[3] - box[1])))
