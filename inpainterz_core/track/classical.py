@@ -726,11 +726,10 @@ class FlowTracker(Tracker):
         bx0, by0, bx1, by1 = bounding_box(region)
         if bx0 < x0 - reach or by0 < y0 - reach or bx1 > x1 + reach or by1 > y1 + reach:
             return None
-        # A flat inside that matches itself in the frames around shows only its rim moving: the flow's mask within
-        # the outline of what moves (its convex hull) is kept.
-        hull = np.zeros(region.shape, np.uint8)
-        cv2.fillConvexPoly(hull, cv2.convexHull(cv2.findNonZero(region.astype(np.uint8))), 1)
-        region = region | (mask & (hull > 0))
+        # A flat inside that matches itself in the frames around shows only its rim moving: what moves must hold
+        # most of the flow's mask (a wall slab the flow took is a smaller part of it than an arm's flat inside).
+        if (region & mask).sum() < _HOLDS * mask.sum():
+            return None
         # Where the two agree but for the map's blurred edge, the flow's mask stands.
         box = bounding_box(region)
         edge = max(2, round(_MAP_EDGE * max(box[2] - box[0], box[3] - box[1])))
