@@ -77,14 +77,10 @@ class RunnerPastAWall(FrameSource):
         return wall & ~self.truth(index)
 
 
-def tracked(source: RunnerPastAWall, tmp_path, tracker) -> list[np.ndarray]:
-    track(
-        source,
-        {0: source.truth(0).astype(np.uint8)},
-        Settings(backend="classical"),
-        tmp_path,
-        tracker=tracker,
-    )
+def tracked(source: RunnerPastAWall, tmp_path, tracker, keyframe: int = 0) -> list[np.ndarray]:
+    """Every frame's mask, tracked from the true one on ``keyframe``."""
+    keyframes = {keyframe: source.truth(keyframe).astype(np.uint8)}
+    track(source, keyframes, Settings(backend="classical"), tmp_path, tracker=tracker)
     return [read_mask(tmp_path / "masks" / f"{i:06d}.png") > 0 for i in range(T)]
 
 
@@ -149,13 +145,7 @@ def test_the_tracker_is_given_each_frames_map_going_forward_and_back(tmp_path):
     source = RunnerPastAWall()
     maps = {i: cv2.resize(m, (W, H)) for i, m in motion.scene_motion(source, 0, T)}
     tracker = _Recording()
-    track(
-        source,
-        {8: source.truth(8).astype(np.uint8)},
-        Settings(backend="classical"),
-        tmp_path,
-        tracker=tracker,
-    )
+    tracked(source, tmp_path, tracker, keyframe=8)
     frames = [source.read(i) for i in range(T)]
     seen = []
     for call, image, given in tracker.calls:
@@ -234,7 +224,9 @@ def test_a_flat_arm_is_not_cut_down_to_its_moving_rim(tmp_path):
     alone, show the arm where it is about to be, and the mask keeps that (IoU 0.37-0.58, the flow alone 1.0)."""
     source = ArmFromTheTop()
     masks = tracked(source, tmp_path, FlowTracker())
-    assert min((masks[i] & source.truth(i)).sum() / (masks[i] | source.truth(i)).sum() for i in range(T)) > 0.3
+    assert (
+        min((masks[i] & source.truth(i)).sum() / (masks[i] | source.truth(i)).sum() for i in range(T)) > 0.3
+    )
 
 
 class RunnerBeforeAScrollingBand(RunnerPastAWall):
