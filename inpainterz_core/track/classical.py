@@ -51,6 +51,11 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    and colour signs are clear, the tracking acts on them as well: the mask's pixels that move with
    the ground are let go (``_slab_in``; the wall a player's first cut took is dropped on the first
    frames, and the ground a fast pan drags into a badge's mask).
+6. Following what moves. A moving object that changes shape (a player, a rider) outruns all of the above:
+   a leg swings by a third of the body in a frame, dark shorts meet a dark wall. Once its mask has left the
+   keyframe's outline, the tracker asks the pipeline for the frame's map of what moves against the scene
+   (``segment.motion``; a badge never asks, and costs nothing) and, where the flow's mask and what moves
+   there clearly differ, takes what moves (``_moving``).
 """
 
 from __future__ import annotations
@@ -218,9 +223,8 @@ class _Object:
         self.exit: int | None = None
         self.entering: int | None = None
         self.mover: bool | None = None  # does it move against the scene? (decided in FlowTracker._moving)
-        self.follows_motion = (
-            False  # the flow lost it, where the motion map did not: it is followed by the map
-        )
+        # The flow lost it where the motion map did not: from then on it is what moves (FlowTracker._moving).
+        self.follows_motion = False
 
 
 class _Outline:
@@ -540,9 +544,8 @@ class FlowTracker(Tracker):
                 and obj.outline.changes_shape()
             ):
                 moving = self._moving(obj, mask)
-                if (
-                    moving is not None
-                ):  # as sure as its area is steady (the flow's doubts were about its mask)
+                # As sure as its area is steady: the flow's doubts (and signs of a slab) were about its own mask.
+                if moving is not None:
                     steady = min(moving.sum(), obj.mask.sum()) / max(moving.sum(), obj.mask.sum(), 1)
                     mask, confidence, obj.suspicion = moving, float(min(1.0, steady / 0.7)), 0.0
             # Lost or hidden: look for it over the whole frame. Gone out of the picture, it may come back (a
