@@ -207,12 +207,11 @@ def moving_region(motion: np.ndarray, box: tuple[int, int, int, int], seed: np.n
     one that moves by pixels past half that are grown on (hysteresis): a limb's blurred edge, a shadow's
     faint end.
     """
-    x0, y0, x1, y1 = box
-    inside = np.zeros(motion.shape, bool)
-    inside[y0:y1, x0:x1] = True
-    if not inside.any() or not seed.any():
+    found = _in_box(motion, box)
+    if found is None or not seed.any():
         return None
-    bar = max(MIN_STEP, OVER_MEDIAN * float(np.median(motion[inside])))
+    inside, typical = found
+    bar = _bar(typical)
     clear = inside & (motion > bar)
     _, pieces = cv2.connectedComponents((inside & (motion > bar / 2)).astype(np.uint8), connectivity=8)
     grown = np.isin(pieces, np.unique(pieces[clear]))
@@ -255,13 +254,25 @@ def what_moves(
 def moves(mask: np.ndarray, motion: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     """Does ``mask`` move against the scene: a good part of it (``MIN_MOVING``), in a ``box`` whose most part
     stays still (a box that mostly moves holds no still scene to tell the object from)?"""
-    x0, y0, x1, y1 = box
-    inside = np.zeros(mask.shape, bool)
-    inside[y0:y1, x0:x1] = True
-    if not inside.any() or not mask.any():
+    found = _in_box(motion, box)
+    if found is None or not mask.any():
         return False
-    typical = float(np.median(motion[inside]))
+    inside, typical = found
     if typical >= MIN_STEP:
         return False
-    moving = inside & (motion > max(MIN_STEP, OVER_MEDIAN * typical))
+    moving = inside & (motion > _bar(typical))
     return bool((moving & mask).sum() >= MIN_MOVING * mask.sum())
+
+
+def _in_box(motion: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, float] | None:
+    """``box`` as a mask over ``motion``, and the box's median motion (the scene's, where most of it stays
+    still); None for an empty box."""
+    x0, y0, x1, y1 = box
+    inside = np.zeros(motion.shape, bool)
+    inside[y0:y1, x0:x1] = True
+    return (inside, float(np.median(motion[inside]))) if inside.any() else None
+
+
+def _bar(typical: float) -> float:
+    """The difference past which a pixel moves, in a box whose median is ``typical``."""
+    return max(MIN_STEP, OVER_MEDIAN * typical)

@@ -121,6 +121,8 @@ _MAP_EDGE, _DISAGREE = 0.03, 0.1
 # How far past the box of where it was and where the flow carried it what moves may reach, as a share of its size;
 # and the share of the flow's mask it must hold.
 _REACH, _HOLDS = 0.25, 0.6
+# A mask whose area is under this share of the last one's (or over its inverse) is not steady (confidence falls).
+_STEADY = 0.7
 # How fast the belief that an object is rigid follows each frame's match (4 matches in a row from none: rigid).
 _OUTLINE_RATE = 0.2
 # A rigid object's mask reaches at most this share of its size past its fitted outline (4 px on a 100 px badge):
@@ -366,6 +368,11 @@ class _Outline:
         return laid
 
 
+def _steadiness(area: int, other: int) -> float:
+    """The smaller of two areas over the larger: 1 when a mask keeps its area."""
+    return min(area, other) / max(area, other, 1)
+
+
 def _around(mask: np.ndarray) -> tuple[int, int, int, int]:
     """A box around ``mask`` with half its size of ground on every side: what moves is told from the scene."""
     box = bounding_box(mask)
@@ -546,8 +553,8 @@ class FlowTracker(Tracker):
                 moving = self._moving(obj, mask)
                 # As sure as its area is steady: the flow's doubts (and signs of a slab) were about its own mask.
                 if moving is not None:
-                    steady = min(moving.sum(), obj.mask.sum()) / max(moving.sum(), obj.mask.sum(), 1)
-                    mask, confidence, obj.suspicion = moving, float(min(1.0, steady / 0.7)), 0.0
+                    steady = _steadiness(int(moving.sum()), int(obj.mask.sum()))
+                    mask, confidence, obj.suspicion = moving, float(min(1.0, steady / _STEADY)), 0.0
             # Lost or hidden: look for it over the whole frame. Gone out of the picture, it may come back (a
             # logo panned out of view and back, a jump across the frame): looked for upright only (a third of
             # the cost, paid on every frame it stays gone), and any clear find is taken, as for a hidden one
@@ -667,10 +674,10 @@ class FlowTracker(Tracker):
         if slab is not None:  # the prior lets go of the slab too, or the area check below would put it back
             refined, crisp, let_go = slab[0], crisp & ~slab[1], slab_signs
         area, prior_area = int(refined.sum()), int(crisp.sum())
-        steady = min(area, prior_area) / max(area, prior_area, 1)
-        if steady < 0.7:  # the cut ran off (onto look-alike background) or lost most of the object
+        steady = _steadiness(area, prior_area)
+        if steady < _STEADY:  # the cut ran off (onto look-alike background) or lost most of the object
             refined = crisp.astype(np.uint8)
-        if slab is not None or steady < 0.7:  # the mask changed: so did its ring and its signs of a slab
+        if slab is not None or steady < _STEADY:  # the mask changed: so did its ring and its signs of a slab
             mask_small = refined > 0
             ring = ColourModel._ring(mask_small)
             slab_signs = _slab_evidence(small_image, flow, mask_small, ring)
@@ -688,7 +695,7 @@ class FlowTracker(Tracker):
         )
         residual = min(np.abs(by.astype(np.float32) - cur)[mask_small].mean() for by in (by_flow, by_move))
         explained = float(np.exp(-max(0.0, residual - _NOISE) / _MISMATCH))
-        confidence = float(np.clip((looks - 0.3) / 0.5, 0, 1)) * explained * min(1.0, steady / 0.7)
+        confidence = float(np.clip((looks - 0.3) / 0.5, 0, 1)) * explained * min(1.0, steady / _STEADY)
         # A slab of ground taken into the mask keeps the colours and the motion the mask had, so the
         # scores above cannot see it; it is judged apart. The tracker carries a wrong mask on, so its
         # signs show on consecutive frames; a flow glitch, or an edge landing 2 px off, shows on one:
@@ -726,15 +733,14 @@ class FlowTracker(Tracker):
         # is the scene: boards whose letters a rolling pan shows as moving, joined to a skater before them.
         x0, y0, x1, y1 = bounding_box(seed)
         reach = _REACH * max(x1 - x0, y1 - y0)
-        bx0, by0, bx1, by1 = bounding_box(region)
-        if bx0 < x0 - reach or by0 < y0 - reach or bx1 > x1 + reach or by1 > y1 + reach:
+        box = bounding_box(region)
+        if box[0] < x0 - reach or box[1] < y0 - reach or box[2] > x1 + reach or box[3] > y1 + reach:
             return None
         # A flat inside that matches itself in the frames around shows only its rim moving: what moves must hold
         # most of the flow's mask (a wall slab the flow took is a smaller part of it than an arm's flat inside).
         if (region & mask).sum() < _HOLDS * mask.sum():
             return None
         # Where the two agree but for the map's blurred edge, the flow's mask stands.
-        box = bounding_box(region)
         edge = max(2, round(_MAP_EDGE * max(box[2] - box[0], box[3] - box[1])))
         lost, taken = region & ~dilate(mask, edge), mask & ~dilate(region, edge)
         obj.follows_motion = obj.follows_motion or lost.sum() + taken.sum() > _DISAGREE * region.sum()
