@@ -41,7 +41,7 @@ def _track(clip, keyframe_mask, frames):
 
 def test_a_keyframe_mask_with_a_slab_of_ground_is_flagged_on_every_frame():
     """The keyframe mask takes a slab of the grey ground below the moving badge (as a loose cut does). The
-    tracker lets go of the part of it the flow shows moving with the ground (J 0.50 -> 0.74); the rest, flat
+    tracker lets go of the part of it the flow shows moving with the ground (J 0.50 -> 0.72); the rest, flat
     grey where the flow cannot tell, stays, and every frame is flagged (the old confidence: 1.0 on all)."""
     clip = OnTheSlab(frames=20)
     keyframe = clip.mask(0).copy()
@@ -52,17 +52,17 @@ def test_a_keyframe_mask_with_a_slab_of_ground_is_flagged_on_every_frame():
     assert confidence.max() < 0.5
 
 
-def test_a_mask_creeping_over_ground_of_its_own_colour_is_flagged():
-    """A keyframe mask with some grey ground above the badge grows over the slab frame after frame
-    (J 0.59 -> 0.37). Most of its wrong frames are flagged (11 of 13 when written); the old
-    confidence was 1.0 on all."""
+def test_ground_taken_above_a_moving_badge_does_not_creep_and_is_flagged():
+    """A keyframe mask with some grey ground above the badge. It grew over the slab frame after frame (J 0.59 ->
+    0.37, most wrong frames flagged). The part the flow shows staying with the ground while the badge moves on is
+    now let go (``_ground_pieces``): it no longer creeps (J 0.62 on the last frame; the flat grey the flow cannot
+    tell stays), and every frame it stays on is flagged."""
     clip = OnTheSlab(frames=20)
     keyframe = clip.mask(0).copy()
     keyframe[85:110, 180:300] = True
     j, confidence = _track(clip, keyframe, clip.frames)
-    wrong = j < 0.5
-    assert wrong[-10:].all()  # it does creep: the last ten frames are all wrong
-    assert (confidence[wrong] < 0.5).mean() > 0.75
+    assert j.min() > jaccard(keyframe, clip.mask(0)) - 0.02
+    assert (confidence < 0.5).all()
 
 
 def test_a_still_body_with_swinging_limbs_is_not_flagged():

@@ -50,7 +50,10 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    keyframe), the score that points an editor at the frames to check. Where a frame's two motion
    and colour signs are clear, the tracking acts on them as well: the mask's pixels that move with
    the ground are let go (``_slab_in``; the wall a player's first cut took is dropped on the first
-   frames, and the ground a fast pan drags into a badge's mask).
+   frames, and the ground a fast pan drags into a badge's mask). A smaller piece of ground, too small a
+   share for those signs (a wedge of mat a badge's first cut took beside its dark end), is let go where it
+   moves with the ground while the object moves on its own and is made of the ground's colours, or lies
+   apart from the rest (``_ground_pieces``); the frame's signs then count as a slab's.
 6. Following what moves. A moving object that changes shape (a player, a rider) outruns all of the above:
    a leg swings by a third of the body in a frame, dark shorts meet a dark wall. Once its mask has left the
    keyframe's outline, the tracker asks the pipeline for the frame's map of what moves against the scene
@@ -66,7 +69,7 @@ import cv2
 import numpy as np
 
 from .. import crops
-from ..masks import bounding_box, dilate, padded_box
+from ..masks import bounding_box, dilate, ellipse, padded_box
 from ..segment import motion
 from ..segment.classical import take_mixed_rim
 from .base import Tracker
@@ -92,6 +95,9 @@ _TURNS = (0, -15, 15, -30, 30)
 _SPECK, _SPECK_GAP = 0.02, 8
 # Motion against the ground's, px a frame at working scale: within flow noise; clearly its own.
 _STILL, _MOVING = 0.5, 2.0
+# px at working scale: DIS's flow bleeds about this far across an object's edge, so a part of the mask that moves
+# with the ground only that deep says nothing (see _ground_pieces).
+_FLOW_BLEED = 2
 # Signs of ground in the mask ramp from no suspicion to full over (low, high). Round values from what each
 # sign means (checked on the eval's clips and generated failures, not fitted to them):
 # - the smaller of the two motion shares: flow errors at edges give up to a tenth; a quarter is a slab;
@@ -671,13 +677,18 @@ class FlowTracker(Tracker):
         slab_signs = _slab_evidence(small_image, flow, mask_small, ring)  # this frame's (step 5)
         slab = _slab_in(mask_small, ring, flow) if slab_signs >= _SLAB_ACT else None
         let_go = 0.0  # the signs of a slab let go of: some of it may be left, so they still count
+        ground = None
         if slab is not None:  # the prior lets go of the slab too, or the area check below would put it back
             refined, crisp, let_go = slab[0], crisp & ~slab[1], slab_signs
+        else:  # too small a share for those signs: pieces of ground it still holds (let go of, as a slab is)
+            ground = _ground_pieces(small_image, mask_small, ring, flow, edges=obj.outline.rigid < 0.5)
+            if ground is not None:  # both signs were clear, and some of it may be left: they count
+                refined, crisp, let_go = (mask_small & ~ground).astype(np.uint8), crisp & ~ground, 1.0
         area, prior_area = int(refined.sum()), int(crisp.sum())
         steady = _steadiness(area, prior_area)
         if steady < _STEADY:  # the cut ran off (onto look-alike background) or lost most of the object
             refined = crisp.astype(np.uint8)
-        if slab is not None or steady < _STEADY:  # the mask changed: so did its ring and its signs of a slab
+        if slab is not None or ground is not None or steady < _STEADY:  # the mask changed: so did its ring
             mask_small = refined > 0
             ring = ColourModel._ring(mask_small)
             slab_signs = _slab_evidence(small_image, flow, mask_small, ring)
@@ -1156,6 +1167,59 @@ def _slab_in(mask, ring, flow) -> tuple[np.ndarray, np.ndarray] | None:
     still[ys, xs] = _off_ground(ground, flow, ys, xs) < _STILL
     rest = cv2.morphologyEx((mask & ~still).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     return (rest, still) if rest.sum() > _SLAB_REST * mask.sum() else None
+
+
+def _ground_pieces(image, mask, ring, flow, edges: bool) -> np.ndarray | None:
+    """The pieces of ground the mask holds while the object moves on its own (its median pixel ``_MOVING`` px a
+    frame off the ground's motion); None when there are none, or when letting them go leaves under ``_SLAB_REST``.
+
+    A keyframe cut that took a wedge of ground beside the object (mat cells beside a badge's dark end), or a patch
+    of the object's colours on the ground, is carried on by the flow until it tears off, for several frames, and
+    painted out there: too small a share of the mask for the signs of a slab (``_slab_evidence``) to count. Let go:
+    - a piece apart from the largest, most of whose pixels move with the ground (a logo's letters move together);
+    - with ``edges``, a part of the mask that moves with the ground, deeper than the flow bleeds across an edge
+      (``_FLOW_BLEED``), and made of the ground's colours (most of its pixels of colours more common in the
+      ``ring`` than in the rest of the mask; a planted foot keeps its shoe's). Not for an object held to its
+      outline (the caller's ``edges``): the outline bounds its mask already, and the flat end of a badge in its
+      ground's colours, which the flow drags with the ground, would be cut off.
+    """
+    ground = _ground_motion(flow, ring)
+    if ground is None:
+        return None
+    ys, xs = np.nonzero(mask)
+    off = _off_ground(ground, flow, ys, xs)
+    if np.median(off) <= _MOVING:  # the object does not clearly move on its own: motion cannot tell
+        return None
+    still = np.zeros(mask.shape, np.uint8)
+    still[ys, xs] = off < _STILL
+    out = np.zeros(mask.shape, bool)
+    count, parts, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count > 2:
+        share_still = np.bincount(parts[ys, xs], weights=still[ys, xs], minlength=count) / np.maximum(
+            stats[:, cv2.CC_STAT_AREA], 1
+        )
+        apart = share_still >= 0.5
+        apart[[0, 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))]] = False
+        out |= apart[parts]
+    if edges:
+        count, pieces = cv2.connectedComponents(
+            cv2.morphologyEx(still, cv2.MORPH_OPEN, ellipse(_FLOW_BLEED)), connectivity=8
+        )
+        rest = mask & (pieces == 0) & ~out
+        if count > 1 and rest.any():
+            index = _colour_index(image)
+            inside = np.bincount(index[rest], minlength=_BINS**3) / np.count_nonzero(rest)
+            around = np.bincount(index[ring], minlength=_BINS**3) / max(1, np.count_nonzero(ring))
+            of_ground = (around > inside)[index[mask]]
+            share = np.bincount(pieces[mask], weights=of_ground, minlength=count) / np.maximum(
+                np.bincount(pieces[mask], minlength=count), 1
+            )
+            made_of_ground = share > 0.5
+            made_of_ground[0] = False
+            out |= made_of_ground[pieces]
+    if not out.any() or (mask & ~out).sum() < _SLAB_REST * mask.sum():
+        return None
+    return out
 
 
 def _sample(region: np.ndarray, about: int) -> tuple[np.ndarray, np.ndarray]:
