@@ -461,7 +461,7 @@ def _track_into(
 
     def backward(keyframe: int, labels: np.ndarray, lo: int, detect: bool = False) -> None:
         feed(keyframe)
-        tracker.reset(source.read(keyframe), labels)
+        tracker.restart(source.read(keyframe), labels)  # the objects the forward pass tracked
         for index, image in source.frames_reversed(lo, keyframe):
             feed(index)
             labels = tracker.step(image)

@@ -42,3 +42,9 @@ class Tracker(ABC):
         The default restarts from it; model trackers may keep their long-term memory.
         """
         self.reset(image, labels)
+
+    def restart(self, image: np.ndarray, labels: np.ndarray) -> None:
+        """Start again from another keyframe of the shot being tracked, in either direction: the objects are
+        those tracked so far. The default starts over (``reset``); a tracker may keep what it learnt about them.
+        """
+        self.reset(image, labels)

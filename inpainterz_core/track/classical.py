@@ -234,6 +234,13 @@ class _Object:
         # The flow lost it where the motion map did not: from then on it is what moves (FlowTracker._moving).
         self.follows_motion = False
 
+    def keep_traits(self, before: _Object) -> None:
+        """What the frames tracked before taught about the object, kept over a new keyframe of it: whether it
+        moves against the scene, changes shape or keeps its outline, and whether the flow lost it to what moves.
+        Learnt anew, they take frames: a player re-seeded by a corrected keyframe lost his legs again for two."""
+        self.mover, self.follows_motion = before.mover, before.follows_motion
+        self.outline.changed, self.outline.rigid = before.outline.changed, before.outline.rigid
+
 
 class _Outline:
     """The keyframe mask's outline, fitted to later masks: is the object rigid, and where is its outline now?
@@ -521,6 +528,19 @@ class FlowTracker(Tracker):
         self._scene = None
         self.confidence = 1.0
         self.confidences = dict.fromkeys(self._objects, 1.0)
+
+    def correct(self, image: np.ndarray, labels: np.ndarray) -> None:
+        """A corrected keyframe: its masks replace the tracked ones; the objects keep their traits (``restart``)."""
+        self.restart(image, labels)
+
+    def restart(self, image: np.ndarray, labels: np.ndarray) -> None:
+        """Start again from ``labels``, each object keeping what the frames tracked before taught about it
+        (``_Object.keep_traits``)."""
+        before = self._objects
+        self.reset(image, labels)
+        for object_id, obj in self._objects.items():
+            if object_id in before:
+                obj.keep_traits(before[object_id])
 
     def step(self, image: np.ndarray) -> np.ndarray:
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
