@@ -1228,9 +1228,7 @@ def _ground_pieces(image, mask, ring, flow, edges: bool) -> np.ndarray | None:
         rest = mask & (pieces == 0) & ~out
         if count > 1 and rest.any():
             index = _colour_index(image)
-            inside = np.bincount(index[rest], minlength=_BINS**3) / np.count_nonzero(rest)
-            around = np.bincount(index[ring], minlength=_BINS**3) / max(1, np.count_nonzero(ring))
-            of_ground = (around > inside)[index[mask]]
+            of_ground = (_colour_shares(index, ring) > _colour_shares(index, rest))[index[mask]]
             share = np.bincount(pieces[mask], weights=of_ground, minlength=count) / np.maximum(
                 np.bincount(pieces[mask], minlength=count), 1
             )
@@ -1256,10 +1254,13 @@ def _bleed(image, mask, ring) -> float:
     made of other colours; a cut that ends inside a surface has that surface on both sides.
     """
     index = _colour_index(image)
-    inside = np.bincount(index[mask], minlength=_BINS**3) / np.count_nonzero(mask)
     around = index[ring]
-    outside = np.bincount(around, minlength=_BINS**3) / around.size
-    return float((inside[around] > outside[around]).mean())
+    return float((_colour_shares(index, mask)[around] > _colour_shares(index, ring)[around]).mean())
+
+
+def _colour_shares(index: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The share of ``where``'s pixels in each colour bin (``index``: ``_colour_index`` of the image)."""
+    return np.bincount(index[where], minlength=_BINS**3) / max(1, np.count_nonzero(where))
 
 
 def _unsupported_edge(image, flow, mask, cell: int = 12, depth: int = 5) -> float:
