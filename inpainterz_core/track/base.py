@@ -23,7 +23,7 @@ class Tracker(ABC):
     #: judged on the objects that are painted out: a kept object's doubts are not the editor's to check.
     confidences: Mapping[int, float] = MappingProxyType({})
     #: Whether the tracker may read what moves against the scene. The pipeline then calls its
-    #: ``set_motion(make)`` before each ``reset``, ``step`` and ``correct``: ``make()`` returns that frame's
+    #: ``set_motion(make)`` before each ``reset``, ``restart``, ``step`` and ``correct``: ``make()`` returns that frame's
     #: motion map (uint8 HxW at the frame's size, ``segment.motion.scene_motion``; None where none could be
     #: made). The tracker calls it only if it needs the map: making it costs a pass over the frames around.
     uses_motion: bool = False

@@ -982,15 +982,20 @@ def _pieces_with_the_rigid_motion(refined, transform, gx, gy, mx, my) -> np.ndar
     px = transform[0, 0] * sx + transform[0, 1] * sy + transform[0, 2]
     py = transform[1, 0] * sx + transform[1, 1] * sy + transform[1, 2]
     inlier = np.hypot(px - gx[ys, xs], py - gy[ys, xs]) < 1.0
-    share = np.bincount(pieces[ys, xs], weights=inlier, minlength=count) / np.maximum(
-        stats[:, cv2.CC_STAT_AREA], 1
-    )
+    share = _shares(pieces[ys, xs], inlier, count)
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     if share[largest] < _RIGID:
         return refined
     keep = share >= 0.5
     keep[0] = False
     return keep[pieces].astype(refined.dtype)
+
+
+def _shares(labels: np.ndarray, flags: np.ndarray, count: int) -> np.ndarray:
+    """Per label 0..``count``-1, the share of the pixels with that label (``labels``) whose ``flags`` are set."""
+    return np.bincount(labels, weights=flags, minlength=count) / np.maximum(
+        np.bincount(labels, minlength=count), 1
+    )
 
 
 def _without_specks(refined: np.ndarray) -> np.ndarray:
@@ -1215,10 +1220,7 @@ def _ground_pieces(image, mask, ring, flow, edges: bool) -> np.ndarray | None:
     out = np.zeros(mask.shape, bool)
     count, parts, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if count > 2:
-        share_still = np.bincount(parts[ys, xs], weights=still[ys, xs], minlength=count) / np.maximum(
-            stats[:, cv2.CC_STAT_AREA], 1
-        )
-        apart = share_still >= 0.5
+        apart = _shares(parts[ys, xs], still[ys, xs], count) >= 0.5
         apart[[0, 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))]] = False
         out |= apart[parts]
     if edges:
@@ -1229,10 +1231,7 @@ def _ground_pieces(image, mask, ring, flow, edges: bool) -> np.ndarray | None:
         if count > 1 and rest.any():
             index = _colour_index(image)
             of_ground = (_colour_shares(index, ring) > _colour_shares(index, rest))[index[mask]]
-            share = np.bincount(pieces[mask], weights=of_ground, minlength=count) / np.maximum(
-                np.bincount(pieces[mask], minlength=count), 1
-            )
-            made_of_ground = share > 0.5
+            made_of_ground = _shares(pieces[mask], of_ground, count) > 0.5
             made_of_ground[0] = False
             out |= made_of_ground[pieces]
     if not out.any() or (mask & ~out).sum() < _SLAB_REST * mask.sum():
