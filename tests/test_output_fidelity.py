@@ -403,3 +403,96 @@ def test_audio_is_muxed_as_the_video_advances(clips, tmp_path):
     audio_before = [at for kind, at in log.muxed[:halfway] if kind == "audio"]
     assert audio_before and t - Fraction(1, 20) < max(audio_before) <= t  # AAC packets are 21 ms apart
     assert audio_packets(tmp_path / "out.mp4") == audio_packets(clips["vfr-aac.mp4"])
+
+
+# -- colours ------------------------------------------------------------------------------------------------------
+
+#: (Kr, Kb) of the YUV matrices, by FFmpeg's colour space code (2: unspecified, read as BT.601).
+LUMA_WEIGHTS = {1: (0.2126, 0.0722), 2: (0.299, 0.114), 6: (0.299, 0.114)}
+
+
+def yuv_planes(frame: int, width: int = 64, height: int = 48) -> np.ndarray:
+    """yuv420p planes of a luma ramp across the frame under one chroma that changes with ``frame``."""
+    y = np.tile(np.linspace(30, 220, width).round().astype(np.uint8), (height, 1))
+    u = np.full((height // 2, width // 2), 128 + 12 * (frame - 1), np.uint8)
+    v = np.full((height // 2, width // 2), 128 - 9 * (frame - 1), np.uint8)
+    return np.concatenate([y, u.reshape(-1, width), v.reshape(-1, width)])
+
+
+def expected_rgb(planes: np.ndarray, space: int, full_range: bool) -> np.ndarray:
+    """What the planes of ``yuv_planes`` stand for, by the colour space's matrix and range."""
+    height = planes.shape[0] * 2 // 3
+    y = planes[:height].astype(float)
+    u, v = float(planes[height, 0]), float(planes[height + height // 4, 0])
+    if full_range:
+        y, u, v = y / 255, (u - 128) / 255, (v - 128) / 255
+    else:
+        y, u, v = (y - 16) / 219, (u - 128) / 224, (v - 128) / 224
+    kr, kb = LUMA_WEIGHTS[space]
+    r, b = y + 2 * (1 - kr) * v, y + 2 * (1 - kb) * u
+    g = (y - kr * r - kb * b) / (1 - kr - kb)
+    return np.clip(np.stack([r, g, b], -1) * 255, 0, 255)
+
+
+def make_yuv_clip(path: Path, space: int, colour_range: int, frames: int = 3) -> list[np.ndarray]:
+    """A lossless H.264 clip of known YUV planes, tagged with ``space`` and ``colour_range``."""
+    planes = [yuv_planes(i) for i in range(frames)]
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25, options={"qp": "0", "preset": "veryfast"})
+        video.height, video.width = 48, 64
+        video.pix_fmt = "yuv420p"
+        context = video.codec_context
+        context.colorspace, context.color_range = space, colour_range
+        context.color_primaries = context.color_trc = space
+        for i, p in enumerate(planes):
+            frame = av.VideoFrame.from_ndarray(p, format="yuv420p")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    return planes
+
+
+def colour_tags(path: Path) -> tuple[int, int, int, int]:
+    with av.open(str(path)) as c:
+        f = next(c.decode(video=0))
+        return int(f.colorspace), int(f.color_range), int(f.color_primaries), int(f.color_trc)
+
+
+@pytest.mark.parametrize(
+    ("space", "colour_range"), [(1, 1), (1, 2), (2, 0), (6, 1)], ids=["709", "709-full", "untagged", "601"]
+)
+def test_frames_are_read_with_their_own_matrix_and_range_without_bias(tmp_path, space, colour_range):
+    """swscale's default rounding read every frame about a grey level dark, and a full-range clip as limited."""
+    path = tmp_path / "known.mp4"
+    planes = make_yuv_clip(path, space, colour_range)
+    with open_video(path) as video:
+        for i, frame in video.frames():
+            error = frame.astype(float) - expected_rgb(planes[i], space, full_range=colour_range == 2)
+            assert np.abs(error).max() <= 1.5
+            assert np.abs(error.mean((0, 1))).max() < 0.4  # no bias in any channel
+
+
+@pytest.mark.parametrize(
+    ("space", "colour_range"), [(1, 1), (1, 2), (2, 0)], ids=["709", "709-full", "untagged"]
+)
+def test_result_keeps_the_source_colours(tmp_path, space, colour_range):
+    """Read and written back, the frames give the source's YUV planes again (one grey level darker before)
+    and the result carries the source's colour tags, so a player shows both alike."""
+    path = tmp_path / "known.mp4"
+    planes = make_yuv_clip(path, space, colour_range)
+    write_through(path, tmp_path / "out.mp4", 0, len(planes))
+    assert colour_tags(tmp_path / "out.mp4") == colour_tags(path)
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        for written, planes_in in zip(c.decode(video=0), planes, strict=True):
+            error = written.to_ndarray().astype(float) - planes_in
+            assert abs(error.mean()) < 0.2 and np.abs(error).mean() < 0.75
+
+
+def test_image_folder_result_is_tagged_bt709(pan_folder, tmp_path):
+    write_through(pan_folder, tmp_path / "out.mp4", 0, 4)
+    assert colour_tags(tmp_path / "out.mp4") == (1, 1, 1, 1)
+    with open_video(pan_folder) as images, open_video(tmp_path / "out.mp4") as result:
+        for (_, image), (_, back) in zip(images.frames(0, 4), result.frames(), strict=True):
+            h, w = back.shape[:2]
+            error = back.astype(float) - image[:h, :w]  # chroma at half size blurs colour edges
+            assert abs(error.mean()) < 0.3 and np.abs(error).mean() < 3.0
