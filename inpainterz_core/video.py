@@ -41,16 +41,12 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".exr", ".we
 #: How swscale turns YUV into RGB (``DECODE``) and back (``ENCODE``). Its default rounds down in fixed point
 #: when it makes RGB: every frame was read about one grey level dark (-0.9 to -1.4 per channel on the headline
 #: and tennis clips), so result.mp4 came out darker than its source everywhere. Read with exact rounding, each
-#: chroma sample is laid on its 2x2 pixels as it is (no colour invented between samples); written, each chroma
-#: sample is the exact mean of its 2x2 pixels: a frame read and written again gives back the same YUV planes
-#: (luma within 0.003, chroma 0.05 on average on the headline clip), so what is not painted stays as it was.
+#: chroma sample is laid on the pixels it covers as it is (no colour invented between samples); written, each
+#: chroma sample is the exact mean of its 2x2 pixels (bit-exact, the same on every CPU): a frame read and written
+#: again gives back its YUV planes (luma within 0.003 on average on the headline clip), so what is not painted
+#: stays as it was.
 DECODE = Interpolation.POINT | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
-ENCODE = (
-    Interpolation.AREA
-    | Interpolation.ACCURATE_RND
-    | Interpolation.FULL_CHR_H_INT
-    | Interpolation.FULL_CHR_H_INP
-)
+ENCODE = Interpolation.AREA | Interpolation.ACCURATE_RND | Interpolation.BITEXACT
 
 
 @dataclass(frozen=True)
@@ -657,6 +653,8 @@ class Mp4Writer:
             format="yuv420p",
             dst_colorspace=self.colour.space,
             dst_color_range=self.colour.range,
+            dst_color_primaries=self.colour.primaries,
+            dst_color_trc=self.colour.trc,
             interpolation=ENCODE,
         )
         if self._timestamps is None:

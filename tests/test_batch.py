@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+import av
+import numpy as np
 import psutil
 import pytest
 
@@ -117,6 +119,25 @@ def _shots_file(path: Path, footage: dict, failing: bool = False, settings: dict
         )
     path.write_text(json.dumps({"shots": shots}))
     return path
+
+
+def _same_video(a: Path, b: Path) -> bool:
+    """The same frames at the same times: x264 does not always give the same bytes for the same frames (15
+    encodes of one shot's frames in one process, another thread allocating memory meanwhile, gave two files;
+    so did the batch's worker against `inpainterz remove`), so the frames are compared decoded, within the
+    codec's own noise, and the packets' times exactly."""
+    with av.open(str(a)) as first, av.open(str(b)) as second:
+        times = [
+            [(p.pts, p.dts, p.duration) for p in c.demux(c.streams.video[0]) if p.size]
+            for c in (first, second)
+        ]
+        if times[0] != times[1]:
+            return False
+        frames = zip(first.decode(video=0), second.decode(video=0), strict=True)
+        return all(
+            np.abs(x.to_ndarray(format="rgb24").astype(int) - y.to_ndarray(format="rgb24")).mean() < 1.5
+            for x, y in frames
+        )
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -255,7 +276,7 @@ def test_batch_matches_remove_reports_a_missing_input_and_resumes(tmp_path, foot
     assert _statuses(root) == {"sh010": "done", "sh020": "done", "sh030": "failed", "sh040": "failed"}
     for name, shot in footage.items():
         assert _files(root / name) == _files(shot["reference"]), f"{name} differs from inpainterz remove"
-        assert (root / name / "result.mp4").read_bytes() == (shot["reference"] / "result.mp4").read_bytes()
+        assert _same_video(root / name / "result.mp4", shot["reference"] / "result.mp4")
     table = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in table[:5]] == ["shot", "sh010", "sh020", "sh030", "sh040"]
     assert "failed" in table[3] and f"{tmp_path / 'sh030.mp4'} does not exist" in table[3]
