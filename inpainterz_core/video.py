@@ -585,7 +585,7 @@ class Mp4Writer:
         context = self._stream.codec_context
         context.colorspace, context.color_range = colour.space, colour.range
         context.color_primaries, context.color_trc = colour.primaries, colour.trc
-        self._stream.codec_context.time_base = self.time_base
+        context.time_base = self.time_base
         self._stream.time_base = self.time_base
         if display_matrix is not None:
             self._stream.set_display_matrix(display_matrix)
@@ -602,10 +602,10 @@ class Mp4Writer:
         The mp4 gets the source's time base and each frame's own timestamp and duration (variable
         frame rate included; a partial range keeps its times, it does not start at 0), the source's
         display matrix with frames stored in coded orientation, its pixel shape and its colours (YUV
-        matrix, range and tags: so it displays as the source does), and a stream copy of every audio stream mp4 can hold (``audio_streams`` says
-        which). The whole range gets all the audio; a partial range the packets that start at or after
-        frame ``start``'s time (any time when ``start`` is 0) and before frame ``stop``'s (any time when
-        ``stop`` is the end).
+        matrix, range and tags: so it displays as the source does), and a stream copy of every audio
+        stream mp4 can hold (``audio_streams`` says which). The whole range gets all the audio; a
+        partial range the packets that start at or after frame ``start``'s time (any time when ``start``
+        is 0) and before frame ``stop``'s (any time when ``stop`` is the end).
         """
         writer = cls(
             path,
