@@ -270,21 +270,42 @@ class _Outline:
         self.whole = not _at_edge(mask)
 
     def fit(self, mask: np.ndarray) -> tuple[np.ndarray, float, float] | None:
-        """The map that lays the outline on ``mask`` (from the last one), their IoU and the share of the laid
-        outline the mask covers; None if it does not fit."""
+        """The map that lays the outline on ``mask``, their IoU and the share of the laid outline the mask
+        covers; None if it does not fit.
+
+        ECC only climbs to the nearest fit, so it also starts from the last fit moved onto the mask's centre: a
+        badge that jumped past where its last move leads (a whip pan) was missed from the last fit alone, and the
+        mask cut to where the outline, moved on by that move, overlapped it. The fit from there counts only when
+        the mask clearly is the outline (``_OUTLINE_MATCH``): a mask smeared along a blurred pan matched it
+        loosely there (IoU 0.80), and the outline would have followed the smear.
+
+        A mask the frame's edge cuts off shows where the object is better than how big it is: the affine fit
+        can stretch the outline past the edge (by a third, on a badge sliding along it, and was refused), so
+        there the outline is also fitted by moving it alone, and the better fit kept (a badge growing as it
+        leaves needs the affine one).
+        """
+        kinds = (cv2.MOTION_AFFINE, cv2.MOTION_TRANSLATION) if _at_edge(mask) else (cv2.MOTION_AFFINE,)
+        fits = []
+        for kind in kinds:
+            fits.append(self._fit_from(self.warp, mask, kind))
+            jumped = self._fit_from(self._centred(mask), mask, kind)
+            fits.append(jumped if jumped is not None and jumped[1] >= _OUTLINE_MATCH else None)
+        return max(filter(None, fits), key=lambda found: found[1], default=None)
+
+    def _fit_from(
+        self, start: np.ndarray, mask: np.ndarray, kind: int
+    ) -> tuple[np.ndarray, float, float] | None:
         h, w = mask.shape
-        x0, y0, x1, y1 = padded_box(
-            crops.union((self._box(self.warp), bounding_box(mask))), 4, w, h, min_size=0
-        )
+        x0, y0, x1, y1 = padded_box(crops.union((self._box(start), bounding_box(mask))), 4, w, h, min_size=0)
         dsize = (max(8, round((x1 - x0) * self.scale)), max(8, round((y1 - y0) * self.scale)))
         here = cv2.resize(mask[y0:y1, x0:x1].astype(np.float32), dsize, interpolation=cv2.INTER_AREA)
         sx, sy = dsize[0] / (x1 - x0), dsize[1] / (y1 - y0)
         to_here = np.array([[sx, 0, -sx * x0], [0, sy, -sy * y0], [0, 0, 1]])
-        warp = (to_here @ np.vstack([self.warp, [0, 0, 1]]))[:2].astype(np.float32)
+        warp = (to_here @ np.vstack([start, [0, 0, 1]]))[:2].astype(np.float32)
         criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4)
         try:
             _, warp = cv2.findTransformECC(
-                self.blurred, cv2.GaussianBlur(here, (5, 5), 0), warp, cv2.MOTION_AFFINE, criteria, None, 1
+                self.blurred, cv2.GaussianBlur(here, (5, 5), 0), warp, kind, criteria, None, 1
             )
         except cv2.error:  # the masks have too little in common to converge
             return None
@@ -351,13 +372,16 @@ class _Outline:
 
     def seat(self, mask: np.ndarray) -> None:
         """The object was found again elsewhere (re-detection): the outline moves there, as rigid as it was."""
-        if not mask.any():
-            return
+        if mask.any():
+            found = self.fit(mask)
+            self.warp = self._centred(mask) if found is None else found[0]
+
+    def _centred(self, mask: np.ndarray) -> np.ndarray:
+        """The last fit moved so that the outline's box is centred on the mask's."""
         x0, y0, x1, y1 = self._box(self.warp)
-        self.warp[:, 2] += _centre(mask) - np.array([x0 + x1, y0 + y1]) / 2
-        found = self.fit(mask)
-        if found is not None:
-            self.warp = found[0]
+        warp = self.warp.copy()
+        warp[:, 2] += _centre(mask) - np.array([x0 + x1, y0 + y1]) / 2
+        return warp
 
     def _box(self, warp: np.ndarray) -> tuple[int, int, int, int]:
         h, w = self.mask.shape
