@@ -193,6 +193,17 @@ def test_a_jumping_logo_is_found_again():
     assert j.min() > 0.85 and confidence.min() > 0.6
 
 
+@pytest.mark.parametrize("offset", [(-200, -60), (150, -40), (-150, 40)])
+def test_after_a_jump_the_flow_follows_the_logo_from_where_it_was_found(offset):
+    """Found again farther than its own size away, the logo did not move there in one frame: the next frame
+    is looked for around where it was found. Taken as its speed, the jump sent the flow's search as far on
+    again (past the frame's edge, on a whip-pan composite, where a badge in plain view was then lost for two
+    frames), and the logo had to be found again by re-detection, less sure."""
+    j, confidence = _run(JumpClip(at=20, offset=offset, frames=26, width=480, height=270), 26)
+    assert j[20:].min() > 0.95
+    assert confidence[21:].min() > 0.95, confidence[20:].round(2)
+
+
 def test_a_logo_that_jumped_and_turned_is_found_again():
     """Re-detection also looks for the object turned in the image plane: the upright look alone did not find
     the logo turned 30 degrees."""
@@ -292,6 +303,16 @@ def test_a_logo_lost_at_a_cut_is_found_as_it_comes_in_by_an_edge():
     whole = clip.mask(23).sum()
     half_in = [i for i in range(12, 24) if clip.mask(i).sum() >= 0.45 * whole]
     assert half_in and j[half_in].min() > 0.8, j[12:].round(2)
+
+
+@pytest.mark.parametrize("offset", [(-250, 0), (200, 0)])
+def test_a_turned_logo_that_jumped_half_out_of_the_picture_is_found(offset):
+    """The logo, turned 14 degrees since the keyframe, jumps to half (or nine tenths) in the picture: whole
+    re-detection cannot place a look that runs off the frame, and its part along the edge was looked for upright
+    only, so it was lost for good. The last look the tracker was sure of (turned as it is) finds it."""
+    clip = JumpClip(at=20, offset=offset, frames=30, width=480, height=270)
+    j, _ = _run(clip, 30)
+    assert j[20:].min() > 0.9, j[20:].round(2)
 
 
 def test_no_leak_onto_ground_of_the_badges_own_grey():

@@ -451,6 +451,11 @@ def _at_edge(mask: np.ndarray) -> bool:
     return any(_sides_touched(mask))
 
 
+def _size(mask: np.ndarray) -> int:
+    x0, y0, x1, y1 = bounding_box(mask)
+    return max(x1 - x0, y1 - y0)
+
+
 def _centre(mask: np.ndarray) -> np.ndarray:
     x0, y0, x1, y1 = bounding_box(mask)
     return np.array([x0 + x1, y0 + y1], float) / 2
@@ -517,6 +522,7 @@ def _masked_match(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> 
 
 class FlowTracker(Tracker):
     name = "flow"
+    gives_confidence = True
 
     def __init__(
         self,
@@ -610,6 +616,7 @@ class FlowTracker(Tracker):
             # the cost, paid on every frame it stays gone), and any clear find is taken, as for a hidden one
             # (clear: past the mask's confidence and _FIND_BAR).
             gone = not mask.any() and confidence > self.redetect_below
+            found = None
             if (gone or confidence < self.redetect_below) and obj.template is not None and moving is None:
                 found = self._redetect(
                     obj, image, gray, 0.0 if gone else confidence, (0,) if gone else _TURNS
@@ -625,6 +632,12 @@ class FlowTracker(Tracker):
                     obj.outline.seat(mask)
                     obj.exit = None
             obj.velocity = _centre(mask) - _centre(obj.mask) if mask.any() and obj.mask.any() else np.zeros(2)
+            # Found again farther than its own size from where it was, it did not move there in a frame (lost, it
+            # was found across the frame): its next frame is looked for around here, not as far on again (300 px
+            # past the frame's edge, where the flow then lost a badge in plain view). A nearer find is its move
+            # (a whip pan the flow missed goes on).
+            if found is not None and obj.mask.any() and np.abs(obj.velocity).max() > _size(obj.mask):
+                obj.velocity = np.zeros(2)
             # The size and look to search for: not of an empty mask, nor of one the frame's edge cuts off
             whole = mask.any() and not _at_edge(mask)
             if confidence >= 0.5 and whole:
@@ -813,7 +826,7 @@ class FlowTracker(Tracker):
         upright look matched a blurred building's edge better than the badge turned 30 degrees).
         """
         best = None
-        for look in filter(None, (obj.template, obj.recent)):
+        for look in _looks(obj):
             found = max(
                 (self._search(obj, image, gray, *_turned(*look, angle)) for angle in turns),
                 key=lambda f: -1.0 if f is None else f[1],
@@ -826,12 +839,18 @@ class FlowTracker(Tracker):
         """The object coming back in, in part, by ``side``: its mask there and the find's score, when that clears
         ``_ENTER_BAR``.
 
-        What shows of it is the part of its (keyframe) look nearest that side, against the frame's edge: each
-        share of it, from ``_ENTER_SHARE`` to whole, is matched along the edge (the frame and the look turned so
-        the side is the right one; at a scale where the look is at most ``_ENTER_SIDE`` px), and the best
-        match is taken.
+        What shows of it is the part of its look nearest that side, against the frame's edge: each share of it,
+        from ``_ENTER_SHARE`` to whole, is matched along the edge (the frame and the look turned so the side is
+        the right one; at a scale where the look is at most ``_ENTER_SIDE`` px), and the best match is taken.
+        Both looks are tried, as in re-detection: the keyframe's, and the last one the tracker was sure of (a
+        logo turned 14 degrees since the keyframe, lost in a jump to half out of the picture, was not found by
+        the upright look, and never again).
         """
-        patch, patch_mask = obj.template
+        finds = [self._entering_as(obj, image, gray, side, look) for look in _looks(obj)]
+        return max(filter(None, finds), key=lambda found: found[1], default=None)
+
+    def _entering_as(self, obj: _Object, image, gray, side: int, look) -> tuple[np.ndarray, float] | None:
+        patch, patch_mask = look
         size = _size_now(obj, patch_mask)
         turns = {0: 2, 1: -1, 2: 0, 3: 1}[side]  # np.rot90 turns that bring the side to the right
         look_mask = np.rot90(
@@ -914,6 +933,13 @@ class FlowTracker(Tracker):
         candidate = np.zeros((h, w), bool)
         candidate[y0:y1, x0:x1] = placed[: y1 - y0, : x1 - x0] > 0
         return candidate, _find_score(obj, image, candidate, (x0, y0, x1, y1), score)
+
+
+def _looks(obj: _Object) -> list:
+    """The looks (grey patch, mask) the object is searched for by: the keyframe's, and the last one the tracker
+    was sure of when that is another."""
+    looks = [obj.template] + ([obj.recent] if obj.recent is not obj.template else [])
+    return [look for look in looks if look is not None]
 
 
 def _size_now(obj: _Object, patch_mask: np.ndarray) -> tuple[int, int]:
