@@ -1,4 +1,4 @@
-"""The pipeline's own promises: nearest keyframe wins, windows and crops, atomic outputs, outside untouched."""
+"""The pipeline's own promises: the surer or nearest keyframe wins, windows and crops, atomic outputs, outside untouched."""
 
 import json
 import threading
@@ -48,8 +48,9 @@ def masks(tmp_path_factory, pan_clip):
     return folder
 
 
-def test_frames_take_their_mask_from_the_nearest_keyframe(tmp_path, pan_folder, pan_clip):
-    """A wrong first keyframe and a right last one: the second half follows the right one."""
+def test_frames_between_a_wrong_keyframe_and_a_right_one_follow_the_right_one(tmp_path, pan_folder, pan_clip):
+    """A wrong first keyframe and a right last one: the classical tracker is unsure of the wrong one's frames and
+    sure of the right one's, so every frame between follows the right one (the wrong keyframe keeps its own)."""
     last = pan_clip.frames - 1
     wrong = np.roll(pan_clip.mask(0), 40, axis=1).astype(np.uint8)
     right = pan_clip.mask(last).astype(np.uint8)
@@ -58,8 +59,52 @@ def test_frames_take_their_mask_from_the_nearest_keyframe(tmp_path, pan_folder, 
     j = [
         jaccard(read_mask(tmp_path / "masks" / f"{i:06d}.png") > 0, pan_clip.mask(i)) for i in range(last + 1)
     ]
-    assert min(j[last // 2 + 1 :]) > 0.8
-    assert max(j[:5]) < 0.3  # the first frames still follow the (wrong) first keyframe
+    assert j[0] == 0.0 and min(j[1:]) > 0.8
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".inpainterz.json", "masks", "track.json"]
+
+
+class Keeps(Tracker):
+    """Keeps the mask it was started from; sure of the masks in ``sure`` (1.0), unsure of others (0.5), or, with
+    ``tells`` False, cannot tell."""
+
+    name = "keeps"
+
+    def __init__(self, sure, tells=True):
+        self.sure, self.gives_confidence = sure, tells
+
+    def reset(self, image, labels):
+        self.labels, self.confidence = labels, 1.0
+
+    def step(self, image):
+        if self.gives_confidence:
+            self.confidence = 1.0 if any((self.labels == m).all() for m in self.sure) else 0.5
+        else:
+            self.confidence = None
+        return self.labels
+
+
+@pytest.mark.parametrize(
+    "sure_of, tells, from_b",
+    [
+        ("ab", True, range(6, 10)),  # sure of both: the nearer keyframe's, as without confidence
+        ("a", True, range(10, 10)),  # unsure of b: all of them follow a
+        ("b", True, range(1, 10)),  # unsure of a: all of them follow b
+        ("a", False, range(6, 10)),  # cannot tell: the nearer keyframe's
+    ],
+)
+def test_the_frames_between_two_keyframes_follow_the_surer_pass(tmp_path, pan_folder, sure_of, tells, from_b):
+    """Between keyframes 0 and 10, frames 1-5 are nearer to 0 and 6-9 to 10. A tracker that gives its confidence
+    is run both ways over all of them, and they switch from one pass to the other once, where their summed
+    confidence is highest: a corrected keyframe's mask the tracker doubts does not replace what the pass from
+    the keyframe before had right."""
+    a, b = np.zeros((108, 192), np.uint8), np.zeros((108, 192), np.uint8)
+    a[10:30, 10:30], b[60:90, 100:150] = 1, 1
+    masks = {"a": a, "b": b}
+    tracker = Keeps([masks[k] for k in sure_of], tells)
+    track(pan_folder, {0: a, 10: b}, Settings(), tmp_path, frame_range=(0, 11), tracker=tracker)
+    followed_b = [i for i in range(1, 10) if (read_mask(tmp_path / "masks" / f"{i:06d}.png") == b).all()]
+    followed_a = [i for i in range(1, 10) if (read_mask(tmp_path / "masks" / f"{i:06d}.png") == a).all()]
+    assert followed_b == list(from_b) and sorted(followed_a + followed_b) == list(range(1, 10))
 
 
 def test_windows_cover_their_targets_with_context_and_crops_cover_every_hole():

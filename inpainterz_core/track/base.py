@@ -22,6 +22,9 @@ class Tracker(ABC):
     #: The same per object id, for the trackers that can tell (empty for the others), so a frame is
     #: judged on the objects that are painted out: a kept object's doubts are not the editor's to check.
     confidences: Mapping[int, float] = MappingProxyType({})
+    #: Whether ``confidence`` is given on the frames it steps: then, between two keyframes, each frame takes the
+    #: mask of the pass (from the keyframe before or after) that is clearly surer of it.
+    gives_confidence: bool = False
     #: Whether the tracker may read what moves against the scene. The pipeline then calls its
     #: ``set_motion(make)`` before each ``reset``, ``restart``, ``step`` and ``correct``: ``make()`` returns that frame's
     #: motion map (uint8 HxW at the frame's size, ``segment.motion.scene_motion``; None where none could be

@@ -34,6 +34,8 @@ class Sam2Tracker(Tracker):
     keeps the session's memory bank in host memory instead of on the GPU.
     """
 
+    gives_confidence = True  # the objects' presence scores
+
     def __init__(
         self,
         folder: str | os.PathLike,
