@@ -1,7 +1,8 @@
 """Segment the prompted frames, then track their masks through the range: ``masks/%06d.png``.
 
 Tracking holds one frame per direction; every frame takes its mask from the
-nearest keyframe in time. Text prompts become boxes on their frame (a detector
+nearest keyframe in time, or, between two keyframes, from the pass the tracker is
+clearly surer of there. Text prompts become boxes on their frame (a detector
 finds them) before anything is segmented; with ``detect_every`` the detector
 looks again while tracking and objects that enter later are tracked from there,
 both ways (SAM-Track's way).
