@@ -20,6 +20,10 @@ across or down, as what the user boxed does.
 Where the frames around the image are offered (``set_neighbours``) and a good part of the cut moves
 against the scene, what moves is the object (motion.py): the still wall beside a moving player is let
 go, his legs and the shadow running with him are taken.
+
+Last, a bay in the cut's outline that the object's own outline closes is taken
+(``close_outlined_concavities``): a badge shading into the ground's colours at its lower edge is cut by
+colour along its letters, though its edge shows below them.
 """
 
 from __future__ import annotations
@@ -98,7 +102,7 @@ class GrabCutSegmenter(Segmenter):
             ]
             moving = motion.what_moves(mask, frame.motion, box, clicks)
             mask = mask if moving is None else moving
-        return take_mixed_rim(image, mask)
+        return take_mixed_rim(image, close_outlined_concavities(image, mask, box))
 
     def _cut(self, image, box, prompt: ObjectPrompt, previous: np.ndarray | None) -> np.ndarray:
         """The object in a crop around ``box``: GrabCut's cut, or, with a user's box, the enclosed region
@@ -312,9 +316,7 @@ def _enclosed(small: np.ndarray, inbox: np.ndarray, clicks, radius: int) -> np.n
     box's side; the object is cut off from them by its outline. Edges are the Lab gradient
     magnitude; holes are filled (a shirt's logo is part of the shirt).
     """
-    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
-    gx, gy = cv2.Sobel(lab, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lab, cv2.CV_32F, 0, 1, ksize=3)
-    edges = np.sqrt((gx**2 + gy**2).sum(axis=2))
+    edges = _edge_strength(small)
     passable = (edges <= np.quantile(edges[inbox], WALL_QUANTILE)).astype(np.uint8)
     _, regions = cv2.connectedComponents(passable, connectivity=4)
     # The crop is the box grown on every side the frame allows, so where the box reaches the crop's
@@ -331,6 +333,67 @@ def _enclosed(small: np.ndarray, inbox: np.ndarray, clicks, radius: int) -> np.n
     h, w = candidate.shape
     clicked = {pieces[min(max(y, 0), h - 1), min(max(x, 0), w - 1)] for (x, y), label in clicks if label}
     return fill_holes(np.isin(pieces, sorted(clicked - {0})).astype(np.uint8))
+
+
+def _edge_strength(image: np.ndarray) -> np.ndarray:
+    """Each pixel's edge strength: the magnitude of the Lab gradient (3x3 Sobel), over the three channels."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    gx, gy = cv2.Sobel(lab, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(lab, cv2.CV_32F, 0, 1, ksize=3)
+    return np.sqrt((gx**2 + gy**2).sum(axis=2))
+
+
+#: A concavity of a cut is the object's when its outer side runs along strong edges (``WALL_QUANTILE``, as for
+#: ``_enclosed``) for at least this share of its length: nearly all of it, the object's outline going on.
+OUTLINED = 0.9
+
+
+def close_outlined_concavities(
+    image: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]
+) -> np.ndarray:
+    """``mask`` with the bays in its outline that the object's own outline closes: a badge whose lower part
+    shades into the ground's colours (a gradient into dark brown over a desert, into grey over a rink) is cut by
+    colour along its letters, and the bay between them and the badge's edge is left out, though that edge
+    shows. A bay is what the convex hull of the cut (opened, so a stray spur does not stretch it) adds, and it
+    is taken when its outer side runs along the strong edges of ``box`` (``OUTLINED``): the outline of a
+    rounded badge, not a person's arm and side with court between them, nor a concave shape's open side.
+    """
+    found = bounding_box(mask)
+    if found is None:
+        return mask
+    h, w = mask.shape
+    x0, y0, x1, y1 = padded_box(crops.union((found, box)), pad=2, width=w, height=h, min_size=0)
+    cut = mask[y0:y1, x0:x1].astype(np.uint8)
+    # the spurs to leave out of the hull: thinner than a fifth of the cut's thickness
+    depth = cv2.distanceTransform(cut, cv2.DIST_L2, 5).max()
+    core = cv2.morphologyEx(cut, cv2.MORPH_OPEN, ellipse(max(2, round(0.2 * depth))))
+    contours, _ = cv2.findContours(core, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return mask
+    hull = np.zeros_like(cut)
+    cv2.fillPoly(hull, [cv2.convexHull(np.vstack(contours))], 1)
+    # the hull's own rasterising adds a pixel here and there along a straight side: no bay
+    bays = cv2.morphologyEx(hull & (1 - cut), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    count, pieces = cv2.connectedComponents(bays, connectivity=8)
+    if count < 2:
+        return mask
+    edges = _edge_strength(np.ascontiguousarray(image[y0:y1, x0:x1]))
+    bx0, by0, bx1, by1 = box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0
+    inbox = np.zeros(cut.shape, bool)
+    inbox[max(by0, 0) : by1, max(bx0, 0) : bx1] = True
+    walls = cv2.dilate(
+        (edges >= np.quantile(edges[inbox], WALL_QUANTILE)).astype(np.uint8), np.ones((3, 3), np.uint8)
+    )
+    outer = cv2.dilate(1 - hull, np.ones((3, 3), np.uint8)) > 0  # a bay's pixels on the hull's side
+    rim = pieces * outer
+    length = np.bincount(rim.ravel(), minlength=count)
+    on_walls = np.bincount(rim.ravel(), weights=walls.ravel().astype(float), minlength=count)
+    closed = np.flatnonzero((length >= 3) & (on_walls >= OUTLINED * length))
+    closed = closed[closed > 0]
+    if not len(closed):
+        return mask
+    out = mask.copy()
+    out[y0:y1, x0:x1] |= np.isin(pieces, closed)
+    return out
 
 
 def _spans_box(fg: np.ndarray, inbox: np.ndarray) -> bool:
