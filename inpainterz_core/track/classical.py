@@ -285,10 +285,13 @@ class _Outline:
         leaves needs the affine one).
         """
         kinds = (cv2.MOTION_AFFINE, cv2.MOTION_TRANSLATION) if _at_edge(mask) else (cv2.MOTION_AFFINE,)
+        centred = self._centred(mask)
+        # (from nearer than a tenth of its size, the last fit is in reach: no second start, half the cost)
+        far = np.abs(centred[:, 2] - self.warp[:, 2]).max() > _OUTLINE_MOVED * self._size(self.warp)
         fits = []
         for kind in kinds:
             fits.append(self._fit_from(self.warp, mask, kind))
-            jumped = self._fit_from(self._centred(mask), mask, kind)
+            jumped = self._fit_from(centred, mask, kind) if far else None
             fits.append(jumped if jumped is not None and jumped[1] >= _OUTLINE_MATCH else None)
         return max(filter(None, fits), key=lambda found: found[1], default=None)
 
@@ -376,6 +379,10 @@ class _Outline:
             found = self.fit(mask)
             self.warp = self._centred(mask) if found is None else found[0]
 
+    def _size(self, warp: np.ndarray) -> float:
+        """The object's size (px) as the outline laid by ``warp`` has it."""
+        return self.size * self.scale * float(np.sqrt(abs(np.linalg.det(warp[:, :2]))))
+
     def _centred(self, mask: np.ndarray) -> np.ndarray:
         """The last fit moved so that the outline's box is centred on the mask's."""
         x0, y0, x1, y1 = self._box(self.warp)
@@ -393,8 +400,7 @@ class _Outline:
     def _laid(self, warp: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """The outline laid on the frame by ``warp`` and grown by the reach."""
         h, w = shape
-        size = self.size * self.scale * np.sqrt(abs(np.linalg.det(warp[:, :2])))  # the object's, now
-        reach = max(2, round(_OUTLINE_REACH * size))
+        reach = max(2, round(_OUTLINE_REACH * self._size(warp)))
         x0, y0, x1, y1 = self._box(warp)
         x0, y0, x1, y1 = max(0, x0 - reach), max(0, y0 - reach), min(w, x1 + reach), min(h, y1 + reach)
         laid = np.zeros(shape, bool)
