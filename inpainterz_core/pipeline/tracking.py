@@ -454,9 +454,8 @@ def _track_into(
     out: the ``kept`` ids are tracked, never painted, so their doubts do not count.
     """
     keys = sorted(keyframes)
-    choose = (
-        tracker.gives_confidence and spare is not None
-    )  # run back over all the frames between, and choose
+    # with the tracker's confidence, run back over all the frames between two keyframes, and choose
+    choose = tracker.gives_confidence and spare is not None
     back_from_later = [
         (k, before + 1 if choose else (before + k) // 2 + 1, (before + k) // 2 + 1)
         for before, k in zip(keys, keys[1:], strict=False)

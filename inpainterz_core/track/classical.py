@@ -376,8 +376,10 @@ class _Outline:
     def seat(self, mask: np.ndarray) -> None:
         """The object was found again elsewhere (re-detection): the outline moves there, as rigid as it was."""
         if mask.any():
+            self.warp = self._centred(mask)  # fitted from there, whatever the fit's IoU: it was found there
             found = self.fit(mask)
-            self.warp = self._centred(mask) if found is None else found[0]
+            if found is not None:
+                self.warp = found[0]
 
     def _size(self, warp: np.ndarray) -> float:
         """The object's size (px) as the outline laid by ``warp`` has it."""
