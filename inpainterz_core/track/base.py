@@ -22,8 +22,9 @@ class Tracker(ABC):
     #: The same per object id, for the trackers that can tell (empty for the others), so a frame is
     #: judged on the objects that are painted out: a kept object's doubts are not the editor's to check.
     confidences: Mapping[int, float] = MappingProxyType({})
-    #: Whether ``confidence`` is given on the frames it steps: then, between two keyframes, each frame takes the
-    #: mask of the pass (from the keyframe before or after) that is clearly surer of it.
+    #: Whether ``confidence`` is given on the frames it steps: then, between two keyframes, the frames switch once
+    #: from the pass from the keyframe before to the pass from the one after where the tracker is surest of them
+    #: (``pipeline.tracking._switch``), not always halfway.
     gives_confidence: bool = False
     #: Whether the tracker may read what moves against the scene. The pipeline then calls its
     #: ``set_motion(make)`` before each ``reset``, ``restart``, ``step`` and ``correct``: ``make()`` returns that frame's
