@@ -265,6 +265,8 @@ class _Outline:
         self.keyframe = np.array([[1 / self.scale, 0, x0], [0, 1 / self.scale, y0]])
         self.warp = self.keyframe.copy()
         self.rigid = 0.0
+        # Held rigid, the last mask did not fit the outline: part of the object was lost (a whip pan's blurred frame)
+        self.astray = False
         self.changed = 0  # frames on which the mask, after the object moved, clearly left the outline
         # A keyframe mask cut off by the frame's edge is not the object's outline: nothing to hold to.
         self.whole = not _at_edge(mask)
@@ -332,6 +334,7 @@ class _Outline:
 
     def hold(self, mask: np.ndarray, velocity: np.ndarray) -> np.ndarray:
         """``mask`` held to the outline (when the object is rigid), and the belief updated from this frame."""
+        self.astray = False
         if not mask.any() or not self.whole:
             return mask
         # A mask the frame's edge cuts off is fitted all the same (ECC compares only the part in the picture:
@@ -340,8 +343,9 @@ class _Outline:
         cut_off = _at_edge(mask)
         found = self.fit(mask)
         warp = None if found is None else found[0]
+        self.astray = self.rigid >= 0.5 and (found is None or found[1] < _OUTLINE_MATCH - 0.1)
         if self.rigid >= 0.5:
-            if found is None or found[1] < _OUTLINE_MATCH - 0.1:  # the mask went astray: the outline goes on
+            if self.astray:  # the mask went astray: the outline goes on
                 warp = self.warp.copy()
                 warp[:, 2] += velocity
             held = mask & self._laid(warp, mask.shape)
@@ -648,7 +652,7 @@ class FlowTracker(Tracker):
                 obj.velocity = np.zeros(2)
             # The size and look to search for: not of an empty mask, nor of one the frame's edge cuts off
             whole = mask.any() and not _at_edge(mask)
-            if confidence >= 0.5 and whole:
+            if confidence >= 0.5 and whole and not obj.outline.astray:
                 obj.good_area = int(mask.sum())
             if confidence >= 0.8 and whole:
                 obj.recent = _look(gray, mask)
