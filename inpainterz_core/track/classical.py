@@ -265,8 +265,9 @@ class _Outline:
         self.keyframe = np.array([[1 / self.scale, 0, x0], [0, 1 / self.scale, y0]])
         self.warp = self.keyframe.copy()
         self.rigid = 0.0
-        # Held rigid, the last mask did not fit the outline: part of the object was lost (a whip pan's blurred frame)
-        self.astray = False
+        # Does the last mask match the outline, fitted? (Held rigid, one that does not lost part of the object on a
+        # whip pan's blurred frame, or took ground beside it.)
+        self.matches = False
         self.changed = 0  # frames on which the mask, after the object moved, clearly left the outline
         # A keyframe mask cut off by the frame's edge is not the object's outline: nothing to hold to.
         self.whole = not _at_edge(mask)
@@ -334,7 +335,7 @@ class _Outline:
 
     def hold(self, mask: np.ndarray, velocity: np.ndarray) -> np.ndarray:
         """``mask`` held to the outline (when the object is rigid), and the belief updated from this frame."""
-        self.astray = False
+        self.matches = False
         if not mask.any() or not self.whole:
             return mask
         # A mask the frame's edge cuts off is fitted all the same (ECC compares only the part in the picture:
@@ -343,9 +344,9 @@ class _Outline:
         cut_off = _at_edge(mask)
         found = self.fit(mask)
         warp = None if found is None else found[0]
-        self.astray = self.rigid >= 0.5 and (found is None or found[1] < _OUTLINE_MATCH - 0.1)
+        self.matches = found is not None and found[1] >= _OUTLINE_MATCH
         if self.rigid >= 0.5:
-            if self.astray:  # the mask went astray: the outline goes on
+            if found is None or found[1] < _OUTLINE_MATCH - 0.1:  # the mask went astray: the outline goes on
                 warp = self.warp.copy()
                 warp[:, 2] += velocity
             held = mask & self._laid(warp, mask.shape)
@@ -650,9 +651,12 @@ class FlowTracker(Tracker):
             # (a whip pan the flow missed goes on).
             if found is not None and obj.mask.any() and np.abs(obj.velocity).max() > _size(obj.mask):
                 obj.velocity = np.zeros(2)
-            # The size and look to search for: not of an empty mask, nor of one the frame's edge cuts off
+            # The size and look to search for: not of an empty mask, nor of one the frame's edge cuts off, nor the
+            # size of a rigid object's mask that does not match its outline (found at that size, a badge whose mask
+            # lost a fifth of it on a blurred frame was tracked short after; one that took a grey card beside it was
+            # never found again)
             whole = mask.any() and not _at_edge(mask)
-            if confidence >= 0.5 and whole and not obj.outline.astray:
+            if confidence >= 0.5 and whole and (obj.outline.rigid < 0.5 or obj.outline.matches):
                 obj.good_area = int(mask.sum())
             if confidence >= 0.8 and whole:
                 obj.recent = _look(gray, mask)
