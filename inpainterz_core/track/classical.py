@@ -256,7 +256,7 @@ class _Outline:
     def __init__(self, mask: np.ndarray):
         h, w = mask.shape
         box = bounding_box(mask)
-        self.size = max(box[2] - box[0], box[3] - box[1])
+        self.size = _side(box)
         x0, y0, x1, y1 = padded_box(box, pad=max(4, self.size // 4), width=w, height=h)
         self.scale, dsize = crops.fit(x1 - x0, y1 - y0, _OUTLINE_SIDE)
         self.mask = cv2.resize(mask[y0:y1, x0:x1].astype(np.float32), dsize, interpolation=cv2.INTER_AREA)
@@ -290,7 +290,7 @@ class _Outline:
         kinds = (cv2.MOTION_AFFINE, cv2.MOTION_TRANSLATION) if _at_edge(mask) else (cv2.MOTION_AFFINE,)
         centred = self._centred(mask)
         # (from nearer than a tenth of its size, the last fit is in reach: no second start, half the cost)
-        far = np.abs(centred[:, 2] - self.warp[:, 2]).max() > _OUTLINE_MOVED * self._size(self.warp)
+        far = np.abs(centred[:, 2] - self.warp[:, 2]).max() > _OUTLINE_MOVED * self._laid_size(self.warp)
         fits = []
         for kind in kinds:
             fits.append(self._fit_from(self.warp, mask, kind))
@@ -386,7 +386,7 @@ class _Outline:
             if found is not None:
                 self.warp = found[0]
 
-    def _size(self, warp: np.ndarray) -> float:
+    def _laid_size(self, warp: np.ndarray) -> float:
         """The object's size (px) as the outline laid by ``warp`` has it."""
         return self.size * self.scale * float(np.sqrt(abs(np.linalg.det(warp[:, :2]))))
 
@@ -407,7 +407,7 @@ class _Outline:
     def _laid(self, warp: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """The outline laid on the frame by ``warp`` and grown by the reach."""
         h, w = shape
-        reach = max(2, round(_OUTLINE_REACH * self._size(warp)))
+        reach = max(2, round(_OUTLINE_REACH * self._laid_size(warp)))
         x0, y0, x1, y1 = self._box(warp)
         x0, y0, x1, y1 = max(0, x0 - reach), max(0, y0 - reach), min(w, x1 + reach), min(h, y1 + reach)
         laid = np.zeros(shape, bool)
@@ -426,7 +426,7 @@ def _steadiness(area: int, other: int) -> float:
 def _around(mask: np.ndarray) -> tuple[int, int, int, int]:
     """A box around ``mask`` with half its size of ground on every side: what moves is told from the scene."""
     box = bounding_box(mask)
-    size = max(box[2] - box[0], box[3] - box[1])
+    size = _side(box)
     return padded_box(box, pad=max(16, size // 2), width=mask.shape[1], height=mask.shape[0])
 
 
@@ -464,9 +464,9 @@ def _at_edge(mask: np.ndarray) -> bool:
     return any(_sides_touched(mask))
 
 
-def _size(mask: np.ndarray) -> int:
-    x0, y0, x1, y1 = bounding_box(mask)
-    return max(x1 - x0, y1 - y0)
+def _side(box: tuple[int, int, int, int]) -> int:
+    """A box's longer side: the size of what it bounds."""
+    return max(box[2] - box[0], box[3] - box[1])
 
 
 def _centre(mask: np.ndarray) -> np.ndarray:
@@ -649,7 +649,11 @@ class FlowTracker(Tracker):
             # was found across the frame): its next frame is looked for around here, not as far on again (300 px
             # past the frame's edge, where the flow then lost a badge in plain view). A nearer find is its move
             # (a whip pan the flow missed goes on).
-            if found is not None and obj.mask.any() and np.abs(obj.velocity).max() > _size(obj.mask):
+            if (
+                found is not None
+                and obj.mask.any()
+                and np.abs(obj.velocity).max() > _side(bounding_box(obj.mask))
+            ):
                 obj.velocity = np.zeros(2)
             # The size and look to search for: not of an empty mask, nor of one the frame's edge cuts off, nor the
             # size of a rigid object's mask that does not match its outline (found at that size, a badge whose mask
@@ -676,7 +680,7 @@ class FlowTracker(Tracker):
         box = bounding_box(obj.mask)
         dx, dy = np.round(obj.velocity).astype(int)
         moved = (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
-        size = max(box[2] - box[0], box[3] - box[1])
+        size = _side(box)
         x0, y0, x1, y1 = padded_box(crops.union((box, moved)), pad=max(16, size // 2), width=w, height=h)
         scale, dsize = crops.fit(x1 - x0, y1 - y0, self.work_side)
 
@@ -816,7 +820,7 @@ class FlowTracker(Tracker):
         # What moves beyond where the object was and went (the flow's box, grown by a quarter of its size)
         # is the scene: boards whose letters a rolling pan shows as moving, joined to a skater before them.
         x0, y0, x1, y1 = bounding_box(seed)
-        reach = _REACH * max(x1 - x0, y1 - y0)
+        reach = _REACH * _side((x0, y0, x1, y1))
         box = bounding_box(region)
         if box[0] < x0 - reach or box[1] < y0 - reach or box[2] > x1 + reach or box[3] > y1 + reach:
             return None
@@ -825,7 +829,7 @@ class FlowTracker(Tracker):
         if (region & mask).sum() < _HOLDS * mask.sum():
             return None
         # Where the two agree but for the map's blurred edge, the flow's mask stands.
-        edge = max(2, round(_MAP_EDGE * max(box[2] - box[0], box[3] - box[1])))
+        edge = max(2, round(_MAP_EDGE * _side(box)))
         lost, taken = region & ~dilate(mask, edge), mask & ~dilate(region, edge)
         obj.follows_motion = obj.follows_motion or lost.sum() + taken.sum() > _DISAGREE * region.sum()
         return region if obj.follows_motion else None
@@ -1139,7 +1143,7 @@ def _align(prev: np.ndarray, cur: np.ndarray, mask: np.ndarray, shift: np.ndarra
     if box is None:
         return None
     h, w = mask.shape
-    size = max(box[2] - box[0], box[3] - box[1])
+    size = _side(box)
     reach = int(np.ceil(np.abs(shift).max()))
     x0, y0, x1, y1 = padded_box(box, pad=max(2, size // 10) + reach, width=w, height=h)
     s = min(1.0, _ALIGN_SIDE / max(x1 - x0, y1 - y0))
