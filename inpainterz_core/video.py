@@ -21,8 +21,9 @@ import math
 import os
 import re
 import struct
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -331,6 +332,23 @@ class VideoFile(FrameSource):
 
     def close(self) -> None:
         self._container.close()
+
+
+def read_ahead(frames: Iterator, depth: int = 2) -> Iterator:
+    """``frames`` (a source's ``frames()``), each decoded while the one before is worked on: up to ``depth``
+    frames are read ahead on a thread of their own (PyAV's decoding and swscale's colour conversion let go of
+    the GIL), and wait in memory. The source must not be read otherwise until they are all taken: one thread
+    alone advances it. A reading error comes out where its frame would have."""
+    end = object()
+    frames = iter(frames)
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="inpainterz-read") as reader:
+            ahead = deque(reader.submit(next, frames, end) for _ in range(depth))
+            while (item := ahead.popleft().result()) is not end:
+                ahead.append(reader.submit(next, frames, end))
+                yield item
+    finally:  # (the reading thread has stopped: taken early, the frames' own generator is closed here)
+        getattr(frames, "close", lambda: None)()
 
 
 def _frame_number(name: str) -> int | None:

@@ -4,7 +4,7 @@ import pytest
 
 from inpainterz_core.errors import InputError
 from inpainterz_core.outputs import write_png
-from inpainterz_core.video import Mp4Writer, open_video, read_mask
+from inpainterz_core.video import Mp4Writer, open_video, read_ahead, read_mask
 
 
 def test_image_folder_reads_numbered_frames_in_order(pan_folder, pan_clip):
@@ -152,3 +152,42 @@ def test_float_mask_is_refused(tmp_path):
     cv2.imwrite(str(tmp_path / "m.tiff"), np.ones((4, 4), np.float32))
     with pytest.raises(InputError, match="float32 values, not a mask"):
         read_mask(tmp_path / "m.tiff")
+
+
+def test_frames_read_ahead_are_the_frames_in_order(pan_mp4):
+    with open_video(pan_mp4) as source:
+        plain = list(source.frames())
+    with open_video(pan_mp4) as source:
+        ahead = list(read_ahead(source.frames(), depth=3))
+    assert [i for i, _ in ahead] == [i for i, _ in plain]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(ahead, plain, strict=True))
+
+
+def test_reading_ahead_holds_at_most_depth_frames_and_stops_when_closed():
+    read, closed = [], []
+
+    def frames():
+        try:
+            for i in range(100):
+                read.append(i)
+                yield i
+        finally:
+            closed.append(True)
+
+    taken = read_ahead(frames(), depth=2)
+    assert [next(taken) for _ in range(5)] == [0, 1, 2, 3, 4]
+    assert len(read) <= 5 + 2
+    taken.close()  # waits for the reading thread, then closes the frames' own generator
+    assert closed == [True] and len(read) <= 5 + 2
+
+
+def test_an_error_reading_ahead_comes_out_at_its_frame():
+    def frames():
+        yield 0
+        yield 1
+        raise InputError("clip.mp4 is corrupt near frame 2")
+
+    taken = read_ahead(frames(), depth=4)
+    assert next(taken) == 0 and next(taken) == 1
+    with pytest.raises(InputError, match="corrupt near frame 2"):
+        next(taken)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,7 +27,7 @@ from ..outputs import staged, write_png
 from ..prompts import ObjectPrompt, Prompts, TextPrompt
 from ..segment.motion import offer_neighbours, scene_motion
 from ..settings import Settings
-from ..video import FrameSource, VideoFile, frame_name, open_video, read_mask
+from ..video import FrameSource, VideoFile, frame_name, open_video, read_ahead, read_mask
 from .common import Progress, check_cancel, frame_range_of, open_source, report_progress
 
 log = logging.getLogger(__name__)
@@ -501,35 +502,38 @@ def _track_into(
         feed(keyframe)
         tracker.restart(source.read(keyframe), labels)  # the objects the forward pass tracked
         scored = {}
-        for index, image in source.frames_reversed(lo, keyframe):
-            feed(index)
-            labels = tracker.step(image)
-            scored[index] = doubts()
-            if detect:
-                labels = look_again(index, image, labels, -1)
-            emit(index, labels, scored[index], folder)
+        with closing(read_ahead(source.frames_reversed(lo, keyframe))) as frames:
+            for index, image in frames:
+                feed(index)
+                labels = tracker.step(image)
+                scored[index] = doubts()
+                if detect:
+                    labels = look_again(index, image, labels, -1)
+                emit(index, labels, scored[index], folder)
         return scored
 
     first = keys[0]
-    frames = source.frames(first, stop)
-    _, image = next(frames)
-    labels = keyframes[first]
-    feed(first)
-    tracker.reset(image, labels)
-    emit(first, labels, sure)
-    seeded = {first: labels}
-    for index, image in frames:
-        feed(index)
-        labels = tracker.step(image)
-        scores = doubts()
-        if index in keyframes:
-            labels = _merge_keyframe(labels, keyframes[index])
+    # the frames are decoded ahead while the tracker works (a quarter faster at 854x480); closed, the reading
+    # thread is done before anything else reads the source
+    with closing(read_ahead(source.frames(first, stop))) as frames:
+        _, image = next(frames)
+        labels = keyframes[first]
+        feed(first)
+        tracker.reset(image, labels)
+        emit(first, labels, sure)
+        seeded = {first: labels}
+        for index, image in frames:
             feed(index)
-            tracker.correct(image, labels)
-            seeded[index] = labels
-            scores = sure
-        labels = look_again(index, image, labels, +1)
-        emit(index, labels, scores)
+            labels = tracker.step(image)
+            scores = doubts()
+            if index in keyframes:
+                labels = _merge_keyframe(labels, keyframes[index])
+                feed(index)
+                tracker.correct(image, labels)
+                seeded[index] = labels
+                scores = sure
+            labels = look_again(index, image, labels, +1)
+            emit(index, labels, scores)
     if first > start:
         backward(first, keyframes[first], start, detect=True)
     for keyframe, lo, halfway in back_from_later:
