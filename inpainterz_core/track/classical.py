@@ -265,8 +265,8 @@ class _Outline:
         self.keyframe = np.array([[1 / self.scale, 0, x0], [0, 1 / self.scale, y0]])
         self.warp = self.keyframe.copy()
         self.rigid = 0.0
-        # Does the last mask match the outline, fitted? (Held rigid, one that does not lost part of the object on a
-        # whip pan's blurred frame, or took ground beside it.)
+        # Did the last mask match the outline, fitted? A rigid object's mask that does not has lost part of it (a
+        # whip pan's blurred frame) or taken ground beside it.
         self.matches = False
         self.changed = 0  # frames on which the mask, after the object moved, clearly left the outline
         # A keyframe mask cut off by the frame's edge is not the object's outline: nothing to hold to.
