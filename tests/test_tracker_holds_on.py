@@ -45,7 +45,23 @@ class TurningJumpClip(JumpClip):
         return m
 
 
-class PartlyHiddenThenJumpClip(JumpClip):
+class CardCovered:
+    """A flat grey card over the logo where ``_card(i)`` says (a mixin before a clip class): the logo's true mask
+    is what shows of it."""
+
+    def uncovered(self, i):
+        return super().mask(i)
+
+    def mask(self, i):
+        return self.uncovered(i) & ~self._card(i)
+
+    def frame(self, i):
+        out = super().frame(i).copy()
+        out[self._card(i)] = 128
+        return out
+
+
+class PartlyHiddenThenJumpClip(CardCovered, JumpClip):
     """JumpClip's logo, its lower ``share`` covered by a grey card on frame ``hidden`` (a blurred frame of a whip
     pan, where the flow loses part of a badge), just before the jump."""
 
@@ -56,22 +72,14 @@ class PartlyHiddenThenJumpClip(JumpClip):
     def _card(self, i):
         card = np.zeros((self.height, self.width), bool)
         if i == self.hidden:
-            ys, xs = np.nonzero(super().mask(i))
+            ys, xs = np.nonzero(self.uncovered(i))
             top = ys.max() - int(self.share * (ys.max() - ys.min()))
             card[top : ys.max() + 7, xs.min() - 6 : xs.max() + 7] = True
         return card
 
-    def mask(self, i):
-        return super().mask(i) & ~self._card(i)
 
-    def frame(self, i):
-        out = super().frame(i).copy()
-        out[self._card(i)] = 128
-        return out
-
-
-class OccludedClip(PanClip):
-    """A flat grey card covers the logo on frames ``start``..``stop`` - 1 (the logo's true mask is what shows)."""
+class OccludedClip(CardCovered, PanClip):
+    """A flat grey card covers the logo on frames ``start``..``stop`` - 1."""
 
     def __init__(self, start: int, stop: int, **kw):
         super().__init__(**kw)
@@ -80,17 +88,9 @@ class OccludedClip(PanClip):
     def _card(self, i):
         card = np.zeros((self.height, self.width), bool)
         if self.start <= i < self.stop:
-            ys, xs = np.nonzero(super().mask(i))
+            ys, xs = np.nonzero(self.uncovered(i))
             card[ys.min() - 6 : ys.max() + 7, xs.min() - 6 : xs.max() + 7] = True
         return card
-
-    def mask(self, i):
-        return super().mask(i) & ~self._card(i)
-
-    def frame(self, i):
-        out = super().frame(i).copy()
-        out[self._card(i)] = 128
-        return out
 
 
 class HiddenWithLookAlikeClip(OccludedClip):
