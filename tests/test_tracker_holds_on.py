@@ -240,6 +240,15 @@ def test_a_rigid_logo_that_lost_part_of_its_mask_is_found_again_whole():
     assert j[20:].min() > 0.95, j[19:].round(2)
 
 
+def test_a_big_logo_that_jumps_is_found_again_where_it_is():
+    """A find is settled where the object measures at most _SETTLE_SIDE px (a 300 px logo here): placed there, to a
+    pixel of that scale, it is still right where it landed."""
+    clip = JumpClip(at=10, offset=(260, -90), frames=16, width=960, height=540, logo_size=300)
+    j, _ = _run(clip, 16)
+    # (settled at its scale but placed as if at full size: 0.92 on the frame found)
+    assert j[10:].min() > 0.95, j[9:].round(3)
+
+
 def test_a_logo_that_jumped_and_turned_is_found_again():
     """Re-detection also looks for the object turned in the image plane: the upright look alone did not find
     the logo turned 30 degrees."""
