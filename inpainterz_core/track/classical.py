@@ -493,9 +493,8 @@ def _looks_like(palette: np.ndarray, image: np.ndarray, mask: np.ndarray) -> flo
 # Re-detection settles the masked match among this many of the likeliest places (see _best_place).
 _PLACES = 10
 _SETTLE = 2  # px at the search's scale: how far from a likely place the masked match settles
-_SETTLE_SIDE = (
-    192  # px: the most a found object measures where its place is settled (see FlowTracker._search)
-)
+# px: the most a found object measures where its place is settled (see FlowTracker._search)
+_SETTLE_SIDE = 192
 
 
 def _best_place(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> tuple[float, tuple[int, int]]:
