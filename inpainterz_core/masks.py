@@ -85,6 +85,11 @@ def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
+def box_side(box: tuple[int, int, int, int]) -> int:
+    """A box's longer side: the size of what it bounds."""
+    return max(box[2] - box[0], box[3] - box[1])
+
+
 def padded_box(
     box: tuple[int, int, int, int], pad: int, width: int, height: int, min_size: int = 64
 ) -> tuple[int, int, int, int]:

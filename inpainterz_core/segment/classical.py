@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from .. import crops
-from ..masks import bounding_box, ellipse, fill_holes, padded_box
+from ..masks import bounding_box, box_side, ellipse, fill_holes, padded_box
 from ..prompts import ObjectPrompt
 from . import motion
 from .base import EmbeddingCache, Segmenter, rgb_image
@@ -87,7 +87,7 @@ class GrabCutSegmenter(Segmenter):
             found = bounding_box(mask)
             if found is None or not _touches(found, box, image.shape):
                 break
-            size = max(found[2] - found[0], found[3] - found[1])
+            size = box_side(found)
             box = padded_box(found, pad=size // 2, width=image.shape[1], height=image.shape[0], min_size=0)
             grown = self._cut(image, box, prompt, mask)
             if grown.sum() > 3 * mask.sum():  # leaking into the background, not completing the object
@@ -177,7 +177,7 @@ class GrabCutSegmenter(Segmenter):
         box = min(xs0), min(ys0), max(xs1), max(ys1)
         # Leave a margin around the colour region, so an object that is exactly that region does
         # not touch its search box (which would make ``predict`` grow the box and cut again).
-        margin = max(4, max(box[2] - box[0], box[3] - box[1]) // 5)
+        margin = max(4, box_side(box) // 5)
         return padded_box(box, pad=margin, width=w, height=h, min_size=0)
 
 

@@ -69,7 +69,7 @@ import cv2
 import numpy as np
 
 from .. import crops
-from ..masks import bounding_box, dilate, ellipse, padded_box
+from ..masks import bounding_box, box_side, dilate, ellipse, padded_box
 from ..segment import motion
 from ..segment.classical import take_mixed_rim
 from .base import Tracker
@@ -256,7 +256,7 @@ class _Outline:
     def __init__(self, mask: np.ndarray):
         h, w = mask.shape
         box = bounding_box(mask)
-        self.size = _side(box)
+        self.size = box_side(box)
         x0, y0, x1, y1 = padded_box(box, pad=max(4, self.size // 4), width=w, height=h)
         self.scale, dsize = crops.fit(x1 - x0, y1 - y0, _OUTLINE_SIDE)
         self.mask = cv2.resize(mask[y0:y1, x0:x1].astype(np.float32), dsize, interpolation=cv2.INTER_AREA)
@@ -426,7 +426,7 @@ def _steadiness(area: int, other: int) -> float:
 def _around(mask: np.ndarray) -> tuple[int, int, int, int]:
     """A box around ``mask`` with half its size of ground on every side: what moves is told from the scene."""
     box = bounding_box(mask)
-    size = _side(box)
+    size = box_side(box)
     return padded_box(box, pad=max(16, size // 2), width=mask.shape[1], height=mask.shape[0])
 
 
@@ -462,11 +462,6 @@ def _sides_touched(mask: np.ndarray, margin: int = 2) -> list[bool]:
 
 def _at_edge(mask: np.ndarray) -> bool:
     return any(_sides_touched(mask))
-
-
-def _side(box: tuple[int, int, int, int]) -> int:
-    """A box's longer side: the size of what it bounds."""
-    return max(box[2] - box[0], box[3] - box[1])
 
 
 def _centre(mask: np.ndarray) -> np.ndarray:
@@ -654,7 +649,7 @@ class FlowTracker(Tracker):
             if (
                 found is not None
                 and obj.mask.any()
-                and np.abs(obj.velocity).max() > _side(bounding_box(obj.mask))
+                and np.abs(obj.velocity).max() > box_side(bounding_box(obj.mask))
             ):
                 obj.velocity = np.zeros(2)
             # The size and look to search for: not of an empty mask, nor of one the frame's edge cuts off, nor the
@@ -682,7 +677,7 @@ class FlowTracker(Tracker):
         box = bounding_box(obj.mask)
         dx, dy = np.round(obj.velocity).astype(int)
         moved = (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
-        size = _side(box)
+        size = box_side(box)
         x0, y0, x1, y1 = padded_box(crops.union((box, moved)), pad=max(16, size // 2), width=w, height=h)
         scale, dsize = crops.fit(x1 - x0, y1 - y0, self.work_side)
 
@@ -822,7 +817,7 @@ class FlowTracker(Tracker):
         # What moves beyond where the object was and went (the flow's box, grown by a quarter of its size)
         # is the scene: boards whose letters a rolling pan shows as moving, joined to a skater before them.
         x0, y0, x1, y1 = bounding_box(seed)
-        reach = _REACH * _side((x0, y0, x1, y1))
+        reach = _REACH * box_side((x0, y0, x1, y1))
         box = bounding_box(region)
         if box[0] < x0 - reach or box[1] < y0 - reach or box[2] > x1 + reach or box[3] > y1 + reach:
             return None
@@ -831,7 +826,7 @@ class FlowTracker(Tracker):
         if (region & mask).sum() < _HOLDS * mask.sum():
             return None
         # Where the two agree but for the map's blurred edge, the flow's mask stands.
-        edge = max(2, round(_MAP_EDGE * _side(box)))
+        edge = max(2, round(_MAP_EDGE * box_side(box)))
         lost, taken = region & ~dilate(mask, edge), mask & ~dilate(region, edge)
         obj.follows_motion = obj.follows_motion or lost.sum() + taken.sum() > _DISAGREE * region.sum()
         return region if obj.follows_motion else None
@@ -1156,7 +1151,7 @@ def _align(prev: np.ndarray, cur: np.ndarray, mask: np.ndarray, shift: np.ndarra
     if box is None:
         return None
     h, w = mask.shape
-    size = _side(box)
+    size = box_side(box)
     reach = int(np.ceil(np.abs(shift).max()))
     x0, y0, x1, y1 = padded_box(box, pad=max(2, size // 10) + reach, width=w, height=h)
     s = min(1.0, _ALIGN_SIDE / max(x1 - x0, y1 - y0))
