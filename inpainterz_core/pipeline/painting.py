@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import backends, crops
 from ..errors import InputError
+from ..inpaint.letterbox import paint_bars
 from ..masks import bounding_box, dilate, feather, padded_box
 from ..outputs import staged
 from ..settings import Settings
@@ -89,6 +90,14 @@ def _paste(frame: np.ndarray, fill: np.ndarray, hole: np.ndarray, box, edge: int
     return out
 
 
+def _bars_painted(frame: np.ndarray, hole: np.ndarray, box) -> np.ndarray:
+    """The hole's pixels in a letterbox bar painted the bar's colour over the fill (letterbox.py)."""
+    x0, y0, x1, y1 = box
+    whole = np.zeros(frame.shape[:2], bool)
+    whole[y0:y1, x0:x1] = hole
+    return paint_bars(frame, whole)
+
+
 def _inpaint_into(
     source, mask_files, inpainter, settings, dest: Path, start, stop, progress, cancel
 ) -> list | None:
@@ -154,7 +163,7 @@ def _inpaint_into(
                     _, frame = next(output)
                     if i in fills:
                         box, fill, hole = fills.pop(i)
-                        frame = _paste(frame, fill, hole, box, edge)
+                        frame = _bars_painted(_paste(frame, fill, hole, box, edge), hole, box)
                     writer.put(i, frame)
                     written += 1
                     report_progress(progress, "inpaint", written, stop - start)
