@@ -379,9 +379,16 @@ class _Outline:
         return self.rigid < 0.5 and (self.changed >= _CHANGED_FRAMES or not self.whole)
 
     def seat(self, mask: np.ndarray) -> None:
-        """The object was found again elsewhere (re-detection): the outline moves there, as rigid as it was."""
+        """The object was found again elsewhere (re-detection): the outline moves there, at the size it was found
+        at (re-detection measures it: a logo zoomed while lost), as rigid as it was."""
         if mask.any():
-            self.warp = self._centred(mask)  # fitted from there, whatever the fit's IoU: it was found there
+            warp = self._centred(mask)
+            if not _at_edge(mask):  # (cut off by the frame's edge, its area does not tell its size)
+                laid_area = float(self.mask.sum()) * abs(np.linalg.det(warp[:, :2]))
+                zoom = np.sqrt(mask.sum() / max(laid_area, 1.0))
+                centre = _centre(mask)
+                warp = np.hstack([zoom * warp[:, :2], (zoom * warp[:, 2] + (1 - zoom) * centre)[:, None]])
+            self.warp = warp  # fitted from there, whatever the fit's IoU: it was found there
             found = self.fit(mask)
             if found is not None:
                 self.warp = found[0]
@@ -490,6 +497,14 @@ _PLACES = 10
 _SETTLE = 2  # px at the search's scale: how far from a likely place the masked match settles
 # px: the most a found object measures where its place is settled (see FlowTracker._search)
 _SETTLE_SIDE = 192
+# A lost rigid object may have grown or shrunk since the tracker was last sure of its size (a zoom, a whip pan's
+# perspective): it is also searched for upright at these sizes relative to that one (steps of 7 %, within what a
+# few frames of zoom do).
+_SIZES = (0.87, 0.93, 1.0, 1.07, 1.15)
+# A find at another size must beat the best at the last sure size by this much: where the object measures 32 px,
+# sizes 7 % apart score within 0.02 of each other by chance (on the city-pan composites' whip pans the wrong size
+# won by 0.005 and 0.012, and the badge was masked 7 % short), while a badge 7 % smaller won by 0.05.
+_RESIZED_MARGIN = 0.03
 
 
 def _best_place(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> tuple[float, tuple[int, int]]:
@@ -525,9 +540,12 @@ def _best_place(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> tu
 
 def _masked_match(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Normalised correlation of ``template``'s masked pixels at every place in ``image``; a flat window,
-    where the correlation is undefined (NaN or inf), scores -1 (no match)."""
+    where the correlation is undefined (NaN or inf, or, nearly flat, past 1 by rounding: 1.77 on a black
+    letterbox bar, which outscored a badge's own place at 0.95), scores -1 (no match)."""
     scores = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED, mask=mask)
-    return np.nan_to_num(scores, nan=-1.0, posinf=-1.0, neginf=-1.0)
+    scores = np.nan_to_num(scores, nan=-1.0, posinf=-1.0, neginf=-1.0)
+    scores[np.abs(scores) > 1.0 + 1e-3] = -1.0
+    return scores
 
 
 class FlowTracker(Tracker):
@@ -600,7 +618,7 @@ class FlowTracker(Tracker):
                 found = self._entering(obj, image, gray, obj.entering)
                 if found is None:  # all of it is in: found whole, tracked as before, held to its outline
                     obj.entering = None
-                    found = self._redetect(obj, image, gray, 0.0, (0,))
+                    found = self._redetect(obj, image, gray, 0.0, (0,), (1.0,))
                     if found is not None:
                         mask, confidence = found
                     obj.outline.seat(mask)
@@ -628,8 +646,11 @@ class FlowTracker(Tracker):
             gone = not mask.any() and confidence > self.redetect_below
             found = None
             if (gone or confidence < self.redetect_below) and obj.template is not None and moving is None:
+                # (at other sizes only a rigid object: a person's look is its shape only roughly, and more
+                # sizes of it found more of the court)
+                sizes = _SIZES if obj.outline.rigid >= 0.5 else (1.0,)
                 found = self._redetect(
-                    obj, image, gray, 0.0 if gone else confidence, (0,) if gone else _TURNS
+                    obj, image, gray, *((0.0, (0,), (1.0,)) if gone else (confidence, _TURNS, sizes))
                 )
                 if found is None:
                     # Part of it may show at the frame's edge: by the side it left by, or, lost (a cut, a jump
@@ -637,6 +658,13 @@ class FlowTracker(Tracker):
                     sides = [obj.exit] if obj.exit is not None else [] if gone else [0, 1, 2, 3]
                     finds = [(f, side) for side in sides if (f := self._entering(obj, image, gray, side))]
                     found, obj.entering = max(finds, key=lambda f: f[0][1]) if finds else (None, None)
+                elif _at_edge(found[0]):
+                    # Found whole against the frame's edge, it may be partly out of the picture, and the whole
+                    # look, placed inside, shifted off it (a badge over the top edge after a whip pan, its mask
+                    # 5 px low): the part that shows is also matched along that edge, and the better find taken.
+                    touched = [side for side, touches in enumerate(_sides_touched(found[0])) if touches]
+                    finds = [found] + [f for side in touched if (f := self._entering(obj, image, gray, side))]
+                    found = max(finds, key=lambda f: f[1])
                 if found is not None:
                     mask, confidence = found
                     obj.outline.seat(mask)
@@ -832,25 +860,37 @@ class FlowTracker(Tracker):
         return region if obj.follows_motion else None
 
     def _redetect(
-        self, obj: _Object, image, gray, bar: float, turns=_TURNS
+        self, obj: _Object, image, gray, bar: float, turns=_TURNS, sizes=_SIZES
     ) -> tuple[np.ndarray, float] | None:
         """Look for the object over the whole frame; its mask there and the find's score, when that beats ``bar``
         and ``_FIND_BAR``.
 
         Two looks are searched for: the keyframe's (the anchor, never drifts) and the last one the
         tracker was sure of (the object may have turned or grown since the keyframe), each also turned
-        in the image plane by ``_TURNS`` (a badge on a swinging path, a logo on a tilting car: the
-        upright look matched a blurred building's edge better than the badge turned 30 degrees).
+        in the image plane by ``turns`` (a badge on a swinging path, a logo on a tilting car: the
+        upright look matched a blurred building's edge better than the badge turned 30 degrees), and
+        the last sure look upright at ``sizes`` of the last sure size (a textured logo 8 % smaller than
+        its look, after a zoom while lost, matched at 0.46 where it measures 32 px, under the search's
+        bar, and was lost for good; a badge found 7 % too big after a whip pan took a rim of the ground
+        with it), such a find taken when it is clearly the better (``_RESIZED_MARGIN``).
         """
-        best = None
-        for look in _looks(obj):
-            found = max(
-                (self._search(obj, image, gray, *_turned(*look, angle)) for angle in turns),
-                key=lambda f: -1.0 if f is None else f[1],
-            )
-            if found is not None and found[1] > max(bar, _FIND_BAR) and (best is None or found[1] > best[1]):
-                best = found
-        return best
+        looks = _looks(obj)
+        same_size, resized = None, None  # the best finds at the last sure size and at another
+        for look in looks:
+            ways = [(angle, 1.0) for angle in turns]
+            if look is looks[-1]:  # other sizes of the last sure look only (the nearest to the object now)
+                ways += [(0, size) for size in sizes if size != 1.0]
+            for angle, size in ways:
+                found = self._search(obj, image, gray, *_turned(*look, angle), size)
+                if found is None or found[1] <= max(bar, _FIND_BAR):
+                    continue
+                if size == 1.0:
+                    same_size = max(same_size, found, key=_find_rank)
+                else:
+                    resized = max(resized, found, key=_find_rank)
+        if resized is not None and _find_rank(resized) > _find_rank(same_size) + _RESIZED_MARGIN:
+            return resized
+        return same_size
 
     def _entering(self, obj: _Object, image, gray, side: int) -> tuple[np.ndarray, float] | None:
         """The object coming back in, in part, by ``side``: its mask there and the find's score, when that clears
@@ -919,9 +959,13 @@ class FlowTracker(Tracker):
         score = _find_score(obj, image, candidate, bounding_box(candidate), score)
         return (candidate, score) if score >= _ENTER_BAR else None
 
-    def _search(self, obj: _Object, image, gray, patch, patch_mask) -> tuple[np.ndarray, float] | None:
+    def _search(
+        self, obj: _Object, image, gray, patch, patch_mask, size=1.0
+    ) -> tuple[np.ndarray, float] | None:
+        """The object's best place over the whole frame at ``size`` times the size it had when last sure
+        (``_size_now``), and the find's score."""
         h, w = gray.shape
-        pw, ph = _size_now(obj, patch_mask)
+        pw, ph = _size_now(obj, patch_mask, size)
         if ph >= h or pw >= w:
             return None
         shrink = min(1.0, 32 / max(ph, pw))  # search at a scale where the object is ~32 px
@@ -963,6 +1007,11 @@ class FlowTracker(Tracker):
         return candidate, _find_score(obj, image, candidate, (x0, y0, x1, y1), score)
 
 
+def _find_rank(found: tuple[np.ndarray, float] | None) -> float:
+    """A find's score, -1 for none."""
+    return -1.0 if found is None else found[1]
+
+
 def _looks(obj: _Object) -> list:
     """The looks (grey patch, mask) the object is searched for by: the keyframe's, and the last one the tracker
     was sure of when that is another."""
@@ -970,9 +1019,10 @@ def _looks(obj: _Object) -> list:
     return [look for look in looks if look is not None]
 
 
-def _size_now(obj: _Object, patch_mask: np.ndarray) -> tuple[int, int]:
-    """The size (w, h) a look of the object has now: scaled to the area of the last mask the tracker was sure of."""
-    zoom = np.sqrt(max(obj.good_area, 1) / max(int(patch_mask.sum()), 1))
+def _size_now(obj: _Object, patch_mask: np.ndarray, size: float = 1.0) -> tuple[int, int]:
+    """The size (w, h) a look of the object has now: scaled to the area of the last mask the tracker was sure of
+    (times ``size``)."""
+    zoom = size * np.sqrt(max(obj.good_area, 1) / max(int(patch_mask.sum()), 1))
     return max(4, round(patch_mask.shape[1] * zoom)), max(4, round(patch_mask.shape[0] * zoom))
 
 
