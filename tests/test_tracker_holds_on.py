@@ -29,34 +29,18 @@ class JumpClip(PanClip):
 
 
 class TurningJumpClip(JumpClip):
-    """JumpClip's logo, also turned ``turn`` degrees about its centre from the jump on (PanClip's own turn is
-    20 degrees over the whole clip)."""
+    """JumpClip's logo, also turned ``turn`` degrees and scaled by ``zoom`` about its centre from the jump on (a
+    zoom while it was lost; PanClip's own turn is 20 degrees over the whole clip)."""
 
-    def __init__(self, turn: float, **kw):
+    def __init__(self, turn: float = 0.0, zoom: float = 1.0, **kw):
         super().__init__(**kw)
-        self.turn = turn
+        self.turn, self.zoom = turn, zoom
 
     def _logo_transform(self, i):
         m = super()._logo_transform(i)
         if i >= self.at:
             centre = m @ np.array([self.logo_rgb.shape[1] / 2, self.logo_rgb.shape[0] / 2, 1.0])
-            turn = cv2.getRotationMatrix2D(tuple(centre), self.turn, 1.0)
-            m = turn @ np.vstack([m, [0, 0, 1]])
-        return m
-
-
-class ResizedJumpClip(JumpClip):
-    """JumpClip's logo, also scaled by ``zoom`` about its centre from the jump on (a zoom while it was lost)."""
-
-    def __init__(self, zoom: float, **kw):
-        super().__init__(**kw)
-        self.zoom = zoom
-
-    def _logo_transform(self, i):
-        m = super()._logo_transform(i)
-        if i >= self.at:
-            centre = m @ np.array([self.logo_rgb.shape[1] / 2, self.logo_rgb.shape[0] / 2, 1.0])
-            m = cv2.getRotationMatrix2D(tuple(centre), 0, self.zoom) @ np.vstack([m, [0, 0, 1]])
+            m = cv2.getRotationMatrix2D(tuple(centre), self.turn, self.zoom) @ np.vstack([m, [0, 0, 1]])
         return m
 
 
@@ -308,7 +292,7 @@ def test_a_big_logo_that_jumps_is_found_again_where_it_is():
 def test_a_logo_that_jumped_and_changed_size_is_found_at_its_new_size(zoom):
     """A find is settled at sizes around the last sure one: placed at that size, a logo that shrank or grew while
     lost was masked short or with a rim of the ground around it."""
-    j, _ = _run(ResizedJumpClip(zoom=zoom, **JUMP), 26)
+    j, _ = _run(TurningJumpClip(zoom=zoom, **JUMP), 26)
     assert j[20:].min() > 0.93, j[19:].round(3)
 
 
