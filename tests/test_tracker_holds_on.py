@@ -311,6 +311,25 @@ def test_a_badge_partly_past_the_edge_of_a_black_bar_is_found_at_once():
     assert j[12:].min() > 0.9, j[11:].round(3)
 
 
+def test_a_mask_the_tracker_has_no_trust_in_is_not_handed_out(monkeypatch):
+    """The flow keeps a mask it cannot explain (confidence 0.004) where nothing is found instead: painted out, it
+    took picture the object never covered (a badge gone over a letterbox bar, on a whip-pan composite), so the
+    frame gets no mask, and its confidence still says how unsure it is."""
+    clip = JumpClip(at=20, offset=(150, -40), frames=22, width=480, height=270)
+    tracker = FlowTracker()
+    tracker.reset(clip.frame(0), clip.mask(0).astype(np.uint8))
+    for i in range(1, 20):
+        tracker.step(clip.frame(i))
+    stray = np.zeros((clip.height, clip.width), bool)
+    stray[200:230, 30:90] = True  # where the object never was
+    monkeypatch.setattr(FlowTracker, "_propagate", lambda self, obj, image, gray: (stray, 0.004))
+    monkeypatch.setattr(FlowTracker, "_redetect", lambda self, *args: None)
+    monkeypatch.setattr(FlowTracker, "_entering", lambda self, *args: None)
+    labels = tracker.step(clip.frame(20))
+    assert not labels.any()
+    assert tracker.confidence < 0.05
+
+
 def test_a_logo_that_jumped_and_turned_is_found_again():
     """Re-detection also looks for the object turned in the image plane: the upright look alone did not find
     the logo turned 30 degrees."""

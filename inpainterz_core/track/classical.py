@@ -669,6 +669,11 @@ class FlowTracker(Tracker):
                     mask, confidence = found
                     obj.outline.seat(mask)
                     obj.exit = None
+                elif confidence < _NO_TRUST:
+                    # Nothing found, and the flow's mask is as good as not the object (its colours at the edge of
+                    # hidden, its motion unexplained): painted out, it would take picture the object never covered
+                    # (a badge gone over a letterbox bar in a whip pan left a mask below the bar at 0.004).
+                    mask = np.zeros_like(mask)
             obj.velocity = _centre(mask) - _centre(obj.mask) if mask.any() and obj.mask.any() else np.zeros(2)
             # Found again farther than its own size from where it was, it did not move there in a frame (lost, it
             # was found across the frame): its next frame is looked for around here, not as far on again (300 px
@@ -1034,6 +1039,8 @@ def _find_score(obj: _Object, image: np.ndarray, candidate: np.ndarray, box, mat
     return float(match) * float(np.clip((looks - 0.3) / 0.5, 0, 1))
 
 
+# A mask the tracker is less sure of than this, with nothing found instead, is no mask.
+_NO_TRUST = 0.05
 # A find is taken only past this score (its match times its colours), whatever the mask it would replace: a hidden
 # or gone object's mask has confidence 0, and the shape of the object matched on a blurred wall of other colours
 # scored 0.02-0.03 there (the object's own finds on the eval's clips and composites: 0.86-0.98).
