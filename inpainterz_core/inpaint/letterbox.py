@@ -23,6 +23,7 @@ from ..masks import bounding_box
 FLAT = 10  # grey levels a bar's pixel may stray from its line's colour (coding noise in a black bar: 1-4)
 SPECKS = 0.01  # the share of a line's shown pixels that may stray further (a stray block of the coding)
 SHOWN = 0.25  # the least share of a line that must show (outside the hole) to tell whether it is flat
+_BLOCK = 32  # lines judged at once
 
 
 def paint_bars(frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -61,9 +62,6 @@ def _bar(frame: np.ndarray, hole: np.ndarray, reach: int) -> list[np.ndarray]:
                 return colours
             colours.append(colour)
     return colours
-
-
-_BLOCK = 32  # lines judged at once
 
 
 def _flat_lines(lines: np.ndarray, hidden: np.ndarray) -> list[np.ndarray | None]:
