@@ -646,12 +646,13 @@ class FlowTracker(Tracker):
             gone = not mask.any() and confidence > self.redetect_below
             found = None
             if (gone or confidence < self.redetect_below) and obj.template is not None and moving is None:
-                # (at other sizes only a rigid object: a person's look is its shape only roughly, and more
-                # sizes of it found more of the court)
-                sizes = _SIZES if obj.outline.rigid >= 0.5 else (1.0,)
-                found = self._redetect(
-                    obj, image, gray, *((0.0, (0,), (1.0,)) if gone else (confidence, _TURNS, sizes))
-                )
+                if gone:
+                    found = self._redetect(obj, image, gray, 0.0, (0,), (1.0,))
+                else:
+                    # at other sizes only a rigid object: a person's look is its shape only roughly, and more
+                    # sizes of it found more of the court
+                    sizes = _SIZES if obj.outline.rigid >= 0.5 else (1.0,)
+                    found = self._redetect(obj, image, gray, confidence, _TURNS, sizes)
                 if found is None:
                     # Part of it may show at the frame's edge: by the side it left by, or, lost (a cut, a jump
                     # the flow missed), by any side.
@@ -995,15 +996,17 @@ class FlowTracker(Tracker):
             wx0, wy0 = max(0, x0 - r), max(0, y0 - r)
             window = gray[wy0 : min(h, y0 + ph + r), wx0 : min(w, x0 + pw + r)]
             if window.shape[0] >= ph and window.shape[1] >= pw:
-                size = (max(4, round(pw * fine)), max(4, round(ph * fine)))
+                settled = (max(4, round(pw * fine)), max(4, round(ph * fine)))  # the look's size there
                 if fine < 1.0:
                     near = cv2.resize(window, None, fx=fine, fy=fine, interpolation=cv2.INTER_AREA)
-                    look = cv2.resize(patch, size, interpolation=cv2.INTER_AREA)
-                    look_mask = cv2.resize(patch_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+                    look = cv2.resize(patch, settled, interpolation=cv2.INTER_AREA)
+                    look_mask = cv2.resize(
+                        patch_mask.astype(np.uint8), settled, interpolation=cv2.INTER_NEAREST
+                    )
                 else:
-                    near, look = window, cv2.resize(patch, size, interpolation=cv2.INTER_LINEAR)
+                    near, look = window, cv2.resize(patch, settled, interpolation=cv2.INTER_LINEAR)
                     look_mask = placed
-                if near.shape[0] >= size[1] and near.shape[1] >= size[0]:
+                if near.shape[0] >= settled[1] and near.shape[1] >= settled[0]:
                     _, _, _, (fx, fy) = cv2.minMaxLoc(_masked_match(near, look, look_mask))
                     x0, y0 = wx0 + round(fx / fine), wy0 + round(fy / fine)
         x1, y1 = min(w, x0 + pw), min(h, y0 + ph)
