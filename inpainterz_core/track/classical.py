@@ -39,7 +39,8 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    part of its look that would show first by the side it left by, against that edge (``_entering``;
    a lost object, which a cut or a jump may have put half out of the picture, by every side):
    found there, it is placed by its look every frame until all of it is in (the flow alone cannot
-   grow a mask by the pixels that come in past the edge), then found whole. A find replaces a lost or
+   grow a mask by the pixels that come in past the edge), then found whole. So is a rigid object the edge cut
+   off that comes back in without ever having left, while its look there shows more of it than the flow's mask. A find replaces a lost or
    gone object's empty mask only when it clears ``_FIND_BAR``.
 5. Suspicion of ground in the mask. A mask that holds a slab of ground (a loose keyframe cut, or
    a mask grown over ground of the object's colour) keeps its colours and motion, so step 4
@@ -624,6 +625,14 @@ class FlowTracker(Tracker):
                     obj.outline.seat(mask)
                 else:
                     mask, confidence = found
+            elif mask.any() and obj.mask.any() and obj.outline.rigid >= 0.5 and _at_edge(obj.mask):
+                # Cut off by the frame's edge, a rigid object may be coming back in: the pixels that come in past
+                # the edge are none the flow can carry, so its mask stayed as short as it was when it turned (a
+                # badge half out of the picture kept half its length as it came back, J 0.47). Its look matched
+                # along that edge shows how much of it is in; placed so while it shows more than the flow's mask.
+                coming_in = self._coming_in(obj, image, gray, mask)
+                if coming_in is not None:
+                    (mask, confidence), obj.entering = coming_in
             if obj.entering is None:  # (a part placed by its look is the outline's part already)
                 mask = obj.outline.hold(mask, obj.velocity)
             # A moving object that changes shape is where the motion map shows it: no need to look for it.
@@ -912,6 +921,23 @@ class FlowTracker(Tracker):
         finds = [self._entering_as(obj, image, gray, side, look) for look in _looks(obj)]
         return max(filter(None, finds), key=lambda found: found[1], default=None)
 
+    def _coming_in(
+        self, obj: _Object, image, gray, mask: np.ndarray
+    ) -> tuple[tuple[np.ndarray, float], int] | None:
+        """A rigid object cut off by one side of the frame and moving in from it, placed by its look along that side
+        (``_entering``), and the side: when the find shows more of it than the flow's ``mask`` and holds nearly all
+        of that mask (the same object, further in); None otherwise. (Not one leaving, which the flow follows out,
+        nor one cut off at a corner, which a look placed against one side misplaces: a badge leaving by a corner
+        was placed 6 px high and lost in three frames.)"""
+        sides = [side for side, touched in enumerate(_sides_touched(obj.mask)) if touched]
+        if len(sides) != 1 or _INWARDS[sides[0]] @ obj.velocity <= 0:
+            return None
+        found = self._entering(obj, image, gray, sides[0])
+        area = int(mask.sum())
+        if found is None or found[0].sum() <= area or (found[0] & mask).sum() < _COMING_IN * area:
+            return None
+        return found, sides[0]
+
     def _entering_as(self, obj: _Object, image, gray, side: int, look) -> tuple[np.ndarray, float] | None:
         patch, patch_mask = look
         size = _size_now(obj, patch_mask)
@@ -955,7 +981,9 @@ class FlowTracker(Tracker):
             match(n) for n in range(max(shares[0], near - step + 1), min(shares[-1], near + step - 1) + 1)
         ]
         score, y, shown = max([m for m in fine if m is not None] + coarse)
-        if score < _ENTER_BAR:
+        # What shows best as the whole look is all of it: the whole look still matched against the edge (at 0.85)
+        # a badge come in 10 px past it, and placed it there (J 0.64); found whole, it is placed where it is.
+        if score < _ENTER_BAR or shown == sw:
             return None
         y, shown = round(y / shrink), min(pw, round(shown / shrink))
         candidate = np.zeros(frame.shape, bool)
@@ -1052,6 +1080,10 @@ _FIND_BAR = 0.5
 # part that shows matches by this much (a part is weaker evidence than the whole, which re-detection takes at 0.6).
 _ENTER_SHARE, _ENTER_BAR = 0.3, 0.8
 _ENTER_SIDE = 64  # px: the longest side of the look the search for it coming back in runs at
+# A rigid object cut off by the frame's edge is placed by its look there when that holds this share of the flow's mask.
+_COMING_IN = 0.9
+# Into the picture from its left, top, right and bottom sides (x, y).
+_INWARDS = np.array([(1, 0), (0, 1), (-1, 0), (0, -1)])
 
 
 def _exit_side(mask: np.ndarray, velocity: np.ndarray) -> int:
