@@ -620,7 +620,9 @@ class FlowTracker(Tracker):
                 if found is None:  # all of it is in: found whole, tracked as before, held to its outline
                     obj.entering = None
                     found = self._redetect(obj, image, gray, 0.0, (0,), (1.0,))
-                    if found is not None:
+                    # (not a whole look placed against the edge: a badge sliding into a corner is cut off by another
+                    # side too, and its look placed inside the frame was 9 px off it; the flow's mask follows it)
+                    if found is not None and not _at_edge(found[0]):
                         mask, confidence = found
                     obj.outline.seat(mask)
                 else:
