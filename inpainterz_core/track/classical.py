@@ -40,8 +40,8 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    a lost object, which a cut or a jump may have put half out of the picture, by every side):
    found there, it is placed by its look every frame until all of it is in (the flow alone cannot
    grow a mask by the pixels that come in past the edge), then found whole. So is a rigid object the edge cut
-   off that comes back in without ever having left, while its look there shows more of it than the flow's mask. A find replaces a lost or
-   gone object's empty mask only when it clears ``_FIND_BAR``.
+   off that comes back in without ever having left, while its look there shows more of it than the flow's
+   mask. A find replaces a lost or gone object's empty mask only when it clears ``_FIND_BAR``.
 5. Suspicion of ground in the mask. A mask that holds a slab of ground (a loose keyframe cut, or
    a mask grown over ground of the object's colour) keeps its colours and motion, so step 4
    cannot see it. Two signs can: the mask's edge running where neither colour nor motion changes
