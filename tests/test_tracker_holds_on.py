@@ -412,21 +412,21 @@ def test_a_logo_that_left_the_picture_is_found_again_as_soon_as_half_of_it_is_ba
 def test_a_logo_half_out_of_the_picture_is_masked_whole_as_it_comes_back_in():
     """The logo slides until half of it is past the right edge, and comes slowly back in without ever leaving. The
     pixels that come in past the edge are none the flow can carry, and a rigidly carried mask grows a pixel or two
-    a frame: the mask lagged the logo's entering end (J down to 0.88 here; 0.47 on a composite badge as pale as
-    the sign it came in over). Now a rigid object cut off by the edge is placed by its look there while that
+    a frame: the mask lagged the logo's entering end and stayed short (J down to 0.73 here; 0.47 on a composite
+    badge as pale as the sign it came in over). Now a rigid object cut off by the edge is placed by its look there while that
     shows more of it than the flow's mask."""
 
     class HalfOutAndBack(PanClip):
         def _logo_transform(self, i):
             m = super()._logo_transform(0)  # upright, as in the keyframe
             out = self.width - m[0, 2] - self.logo_rgb.shape[1] / 2  # its centre onto the right edge
-            m[0, 2] += out * i / 12 if i <= 12 else out - 3 * (i - 12)
+            m[0, 2] += out * i / 12 if i <= 12 else out - 4 * (i - 12)
             return m
 
     clip = HalfOutAndBack(frames=40, width=480, height=270)
     assert all(clip.mask(i).any() for i in range(40)) and clip.mask(12)[:, -1].any()
     j, _ = _run(clip, 40)
-    assert j[12:].min() > 0.93, j[12:].round(2)
+    assert j[12:].min() > 0.85, j[12:].round(2)
 
 
 def test_a_logo_lost_at_a_cut_is_found_as_it_comes_in_by_an_edge():

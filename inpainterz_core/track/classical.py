@@ -225,7 +225,7 @@ class _Object:
         self.good_area = int(mask.sum())  # the area of the last frame it was fairly sure of
         self.confidence = 1.0  # how sure the tracking is (decides re-detection)
         self.suspicion = 0.0  # how likely the mask holds a slab of ground (see _slab_evidence)
-        self.evidence = 1.0  # the last frame's signs of it (none yet: the first frame's count alone)
+        self.evidence = 1.0  # the last frames' signs of it, fading (none yet: the first frame's count alone)
         self.outline = _Outline(mask)  # the keyframe's outline, which a rigid object keeps
         # The frame's side it left the picture by (0 left, 1 top, 2 right, 3 bottom), and the side it is coming
         # back in by while only part of it shows.
@@ -829,12 +829,14 @@ class FlowTracker(Tracker):
         # A slab of ground taken into the mask keeps the colours and the motion the mask had, so the
         # scores above cannot see it; it is judged apart. The tracker carries a wrong mask on, so its
         # signs show on consecutive frames; a flow glitch, or an edge landing 2 px off, shows on one:
-        # a frame's evidence counts as far as the frame before agrees, then carries on, fading.
+        # a frame's evidence counts as far as the frames before agree, then carries on, fading. Their record
+        # fades too, rather than being replaced by one frame without signs (a slab's flat grey showed none on
+        # one frame, and two of its next four frames went unflagged).
         evidence = max(
             slab_signs, _ramp(_unsupported_edge(small_image, flow, mask_small), *_BARE_EDGE), let_go
         )
         obj.suspicion = max(min(evidence, obj.evidence), _PERSIST * obj.suspicion)
-        obj.evidence = evidence
+        obj.evidence = max(evidence, _PERSIST * obj.evidence)
 
         mask = crops.uncrop_mask(refined, (x0, y0, x1, y1), (h, w))
         # The colour re-cut sheds the blended pixels on the edge (part ground, part object): put them back.
