@@ -11,8 +11,8 @@ made, from edges rather than colours: what the outside of the box cannot reach
 without crossing a strong edge (the object's outline), connected to the click
 (``_enclosed``). It is kept instead of GrabCut's cut when it contains that cut and
 adds a good part to it (a person's dark shorts that GrabCut's colour model gave to a
-dark wall; adding less, what it adds inside its outline joins the cut: a badge's dark end on dark
-ground), or when GrabCut's cut is less distinct from its surroundings than it is
+dark wall; adding less, the pieces it adds that complete the cut's shape join the cut: a badge's dark
+end on dark ground, not the grid cells of a mat beside it), or when GrabCut's cut is less distinct from its surroundings than it is
 (the cut took the surroundings) and does not hold it as a small part of a cut distinct in
 its own right (one letter of a badge); either way only when it spans at least half the box
 across or down, as what the user boxed does.
@@ -141,10 +141,10 @@ class GrabCutSegmenter(Segmenter):
                 if completes or (not a_mark and cut_distinctness < _distinctness(small, enclosed)):
                     fg = enclosed
                 elif holds_cut:
-                    # Adding less than a good part, the enclosed region is still the object's outline: what it
+                    # Adding less than a good part, the enclosed region may still be the object's outline: what it
                     # adds is a strip of the object in the ground's colours (a badge's dark end on dark ground),
-                    # which a removal that leaves it out paints into the hole. Taken without the outline's width.
-                    fg = fg | cv2.erode(enclosed, np.ones((3, 3), np.uint8), iterations=2)
+                    # which a removal that leaves it out paints into the hole (see _completing_pieces).
+                    fg = fg | _completing_pieces(fg, enclosed)
         return crops.uncrop_mask(fg, (x0, y0, x1, y1), (h, w))
 
     def _grabcut(self, small, inbox, clicks, radius, previous: np.ndarray | None) -> np.ndarray:
@@ -333,6 +333,32 @@ def _enclosed(small: np.ndarray, inbox: np.ndarray, clicks, radius: int) -> np.n
     h, w = candidate.shape
     clicked = {pieces[min(max(y, 0), h - 1), min(max(x, 0), w - 1)] for (x, y), label in clicks if label}
     return fill_holes(np.isin(pieces, sorted(clicked - {0})).astype(np.uint8))
+
+
+def _completing_pieces(cut: np.ndarray, enclosed: np.ndarray) -> np.ndarray:
+    """The pieces the enclosed region adds to a ``cut`` it holds that complete the cut's shape: each piece (found
+    without the outline's width, which straddles object and ground) that leaves the cut no less solid (its area
+    over its convex hull's), then grown back to the outline. A badge's missing end completes its rounded
+    outline; a grid cell of the mat or a block beside it, also ringed by strong edges, juts out of it (taken,
+    they cost a badge's first cut 0.06 of J, and the outline's width left out cost others 0.05)."""
+    kernel = np.ones((3, 3), np.uint8)
+    added = cv2.erode(enclosed, kernel, iterations=2) & (1 - cut)
+    count, pieces = cv2.connectedComponents(added, connectivity=8)
+    solidity = _solidity(cut)
+    taken = np.zeros_like(cut)
+    for piece in range(1, count):
+        part = (pieces == piece).astype(np.uint8)
+        if _solidity(cut | part) >= solidity:
+            taken |= cv2.dilate(part, kernel, iterations=2) & enclosed
+    return taken
+
+
+def _solidity(mask: np.ndarray) -> float:
+    """A mask's area over the area of its convex hull: 1 for a convex shape."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return 0.0
+    return float(mask.sum()) / max(1.0, cv2.contourArea(cv2.convexHull(np.vstack(contours))))
 
 
 def _edge_strength(image: np.ndarray) -> np.ndarray:
