@@ -1086,6 +1086,8 @@ _ENTER_SHARE, _ENTER_BAR = 0.3, 0.8
 _ENTER_SIDE = 64  # px: the longest side of the look the search for it coming back in runs at
 # A rigid object cut off by the frame's edge is placed by its look there when that holds this share of the flow's mask.
 _COMING_IN = 0.9
+
+
 # Into the picture from its left, top, right and bottom sides (x, y).
 _INWARDS = np.array([(1, 0), (0, 1), (-1, 0), (0, -1)])
 
@@ -1094,7 +1096,7 @@ def _exit_side(mask: np.ndarray, velocity: np.ndarray) -> int:
     """The side of the frame (0 left, 1 top, 2 right, 3 bottom) a mask at its edge leaves by: of the sides it
     touches, the one its last move heads for most."""
     touches = _sides_touched(mask)
-    heading = [-velocity[0], -velocity[1], velocity[0], velocity[1]]
+    heading = -(_INWARDS @ velocity)
     return max((side for side in range(4) if touches[side]), key=lambda side: heading[side])
 
 
