@@ -627,7 +627,7 @@ class FlowTracker(Tracker):
                     obj.outline.seat(mask)
                 else:
                     mask, confidence = found
-            elif mask.any() and obj.mask.any() and obj.outline.rigid >= 0.5 and _at_edge(obj.mask):
+            elif mask.any() and obj.mask.any() and obj.outline.rigid >= 0.5:
                 # Cut off by the frame's edge, a rigid object may be coming back in: the pixels that come in past
                 # the edge are none the flow can carry, so its mask stayed as short as it was when it turned (a
                 # badge half out of the picture kept half its length as it came back, J 0.47). Its look matched
