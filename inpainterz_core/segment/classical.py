@@ -11,9 +11,9 @@ made, from edges rather than colours: what the outside of the box cannot reach
 without crossing a strong edge (the object's outline), connected to the click
 (``_enclosed``). It is kept instead of GrabCut's cut when it contains that cut and
 adds a good part to it (a person's dark shorts that GrabCut's colour model gave to a
-dark wall; adding less, the pieces it adds that complete the cut's shape join the cut: a badge's dark
-end on dark ground, not the grid cells of a mat beside it), or when GrabCut's cut is less distinct from its surroundings than it is
-(the cut took the surroundings) and does not hold it as a small part of a cut distinct in
+dark wall; adding less, the pieces it adds that complete the cut's shape join the cut: a
+badge's dark end on dark ground, not the grid cells of a mat beside it), or when GrabCut's
+cut is less distinct from its surroundings than it is (the cut took the surroundings) and does not hold it as a small part of a cut distinct in
 its own right (one letter of a badge); either way only when it spans at least half the box
 across or down, as what the user boxed does.
 
