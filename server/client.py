@@ -16,6 +16,7 @@ import os
 import secrets
 import subprocess
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 import zmq
@@ -46,6 +47,7 @@ class Future:
         self._error: ServerError | None = None
         self._callbacks: list[Callable[[Future], None]] = []
         self._request: tuple[str, dict] | None = None  # (op, body), to resend after `expired`
+        self._request_id: str | None = None  # the id it was last sent under
         self._resent = False
 
     def done(self) -> bool:
@@ -57,6 +59,7 @@ class Future:
         while not self._done:
             left = 0.05 if deadline is None else deadline - time.monotonic()
             if left <= 0:
+                self._client._withdraw(self)  # the caller gives up: a request not yet sent never will be
                 raise TimeoutError(f"no answer to {self.op} within {timeout:g} s: is the server running?")
             self._client.poll(min(left, 0.05))
         if self._error is not None:
@@ -147,6 +150,9 @@ class Client:
         self.timeout = timeout  # for the blocking helpers
         self._socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
+        # Queue requests only to a connection that is up (a refused CURVE handshake never is);
+        # until then they wait in our outbox, which never blocks.
+        self._socket.setsockopt(zmq.IMMEDIATE, 1)
         self._socket.setsockopt(zmq.MAXMSGSIZE, 4 * protocol.MAX_MESSAGE_BYTES)
         if curve:
             _curve.secure_client(self._socket, curve)
@@ -158,6 +164,7 @@ class Client:
         self._hello_at = -float("inf")
         self._waiting: list[tuple[str, dict, Future]] = []  # signed requests held until a channel arrives
         self._pending: dict[str, Future] = {}
+        self._outbox: deque[tuple[str, list[bytes]]] = deque()  # (request id, frames) not yet taken by zmq
         self._jobs: dict[str, JobFuture] = {}
         #: Messages dropped because their signature was wrong or they were unreadable.
         self.dropped = 0
@@ -190,17 +197,22 @@ class Client:
         return self._send(op, body, JobFuture(self, op, progress))
 
     def poll(self, timeout: float = 0.0) -> int:
-        """Handle every reply and event that has arrived; wait up to ``timeout`` seconds for the first.
+        """Send what waits in the outbox, then handle every reply and event that has arrived.
 
-        Returns how many messages were read. Blender calls this with timeout 0 from a timer.
+        Waits up to ``timeout`` seconds for the first message and returns how many were read.
+        Blender calls this with timeout 0 from a timer.
         """
+        deadline = time.monotonic() + timeout
         count = 0
-        wait_ms = int(timeout * 1000)
-        while self._socket.poll(wait_ms, zmq.POLLIN):
-            self._receive(self._socket.recv_multipart(zmq.NOBLOCK))
-            count += 1
-            wait_ms = 0
-        return count
+        while True:
+            self._flush_outbox()
+            wait_ms = 0 if count else max(0, round((deadline - time.monotonic()) * 1000))
+            events = self._socket.poll(wait_ms, zmq.POLLIN | (zmq.POLLOUT if self._outbox else 0))
+            if events & zmq.POLLIN:
+                self._receive(self._socket.recv_multipart(zmq.NOBLOCK))
+                count += 1
+            elif not events or time.monotonic() >= deadline:  # (room in the outbox's way goes round again)
+                return count
 
     def _send(self, op: str, body: dict, future: Future) -> Future:
         body = {k: _plain(v) for k, v in body.items() if v is not None}
@@ -225,8 +237,27 @@ class Client:
             self._seq += 1
             channel, seq = self._channel, self._seq
         envelope = protocol.request(request_id, op, body, channel, seq)
-        self._socket.send_multipart(protocol.pack(envelope, self.key), copy=False)
+        future._request_id = request_id
+        self._outbox.append((request_id, protocol.pack(envelope, self.key)))
+        self._flush_outbox()
         return future
+
+    def _flush_outbox(self) -> None:
+        """Hand zmq what it takes without blocking; the rest waits for a connection, in order."""
+        while self._outbox:
+            try:
+                self._socket.send_multipart(self._outbox[0][1], zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self._outbox.popleft()
+
+    def _withdraw(self, future: Future) -> None:
+        """A caller gave up on this request: if it has not left yet, it never will."""
+        unsent = [item for item in self._outbox if item[0] == future._request_id]
+        if unsent:
+            self._outbox = deque(item for item in self._outbox if item[0] != future._request_id)
+            self._pending.pop(future._request_id, None)
+        self._waiting = [item for item in self._waiting if item[2] is not future]
 
     def _adopt_channel(self, channel: str) -> None:
         """A hello reply named this run's channel: send what waited for it."""

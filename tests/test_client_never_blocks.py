@@ -1,0 +1,73 @@
+"""The client never blocks on a send: Blender's UI thread calls it, and a refused or absent
+server must cost a timeout, not a frozen editor (a CI run once hung 18 minutes in a send)."""
+
+from __future__ import annotations
+
+import threading
+
+import zmq
+from server_harness import client, free_port, protocol
+
+
+def _finishes_within(seconds: float, work) -> bool:
+    """Run ``work`` on a thread; whether it returned in time (a blocked send never does)."""
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return not thread.is_alive()
+
+
+def test_requests_to_a_server_that_is_not_there_never_block_the_caller():
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens here
+    c = client.Client(address)
+    sent = []
+
+    def send_many():
+        # More than zmq's queue holds (1000 by default): a blocking send stopped at the 1001st.
+        for _ in range(1500):
+            sent.append(c.send("hello"))
+        sent.append(c.health(timeout=0.2))
+
+    finished = _finishes_within(10.0, send_many)
+    assert finished, f"blocked after {len(sent)} requests"  # (its socket left open: closing it under a send aborts)
+    c.close()
+    assert sent[-1] is None
+
+
+def test_requests_made_before_the_server_is_up_reach_it_in_order_once_it_is():
+    address = f"tcp://127.0.0.1:{free_port()}"
+    with client.Client(address) as c:
+        futures = [c.send("hello") for _ in range(3)]
+        router = zmq.Context.instance().socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        router.bind(address)
+        try:
+            received = []
+            for _ in range(100):
+                c.poll(0.05)
+                while router.poll(0, zmq.POLLIN):
+                    received.append(protocol.unpack(router.recv_multipart()[-1])["id"])
+                if len(received) == 3:
+                    break
+            assert received == [f._request_id for f in futures]
+        finally:
+            router.close()
+
+
+def test_a_request_given_up_before_it_left_is_never_sent():
+    address = f"tcp://127.0.0.1:{free_port()}"
+    with client.Client(address) as c:
+        assert c.health(timeout=0.1) is None  # withdrawn: nobody will read its answer
+        kept = c.send("hello")
+        router = zmq.Context.instance().socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        router.bind(address)
+        try:
+            received = []
+            for _ in range(40):
+                c.poll(0.05)
+                while router.poll(0, zmq.POLLIN):
+                    received.append(protocol.unpack(router.recv_multipart()[-1])["id"])
+            assert received == [kept._request_id]
+        finally:
+            router.close()
