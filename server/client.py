@@ -150,9 +150,6 @@ class Client:
         self.timeout = timeout  # for the blocking helpers
         self._socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
-        # Queue requests only to a connection that is up (a refused CURVE handshake never is);
-        # until then they wait in our outbox, which never blocks.
-        self._socket.setsockopt(zmq.IMMEDIATE, 1)
         self._socket.setsockopt(zmq.MAXMSGSIZE, 4 * protocol.MAX_MESSAGE_BYTES)
         if curve:
             _curve.secure_client(self._socket, curve)
@@ -164,7 +161,9 @@ class Client:
         self._hello_at = -float("inf")
         self._waiting: list[tuple[str, dict, Future]] = []  # signed requests held until a channel arrives
         self._pending: dict[str, Future] = {}
-        self._outbox: deque[tuple[str, list[bytes]]] = deque()  # (request id, frames) not yet taken by zmq
+        # Requests zmq would not take without blocking: its queue is full, or it has no connection
+        # to queue them on (a refused CURVE handshake left none, and a blocking send waited forever).
+        self._outbox: deque[tuple[str, list[bytes]]] = deque()  # (request id, frames)
         self._jobs: dict[str, JobFuture] = {}
         #: Messages dropped because their signature was wrong or they were unreadable.
         self.dropped = 0
