@@ -230,7 +230,8 @@ class Connection:
         if self._health is None and now - self._health_at > IDLE_INTERVAL:
             self._ask_hello()
         elif self._health is not None and now - self._health_at > IDLE_INTERVAL + 1.0:
-            self._health = None  # no answer in time: the server is gone
+            self._health.withdraw()  # no answer in time: the server is gone (and unsent asks pile up)
+            self._health = None
             self.hello = None
         for session in list(self.sessions.values()):
             self._upload_step(session)

@@ -59,12 +59,17 @@ class Future:
         while not self._done:
             left = 0.05 if deadline is None else deadline - time.monotonic()
             if left <= 0:
-                self._client._withdraw(self)  # the caller gives up: a request not yet sent never will be
+                self.withdraw()
                 raise TimeoutError(f"no answer to {self.op} within {timeout:g} s: is the server running?")
             self._client.poll(min(left, 0.05))
         if self._error is not None:
             raise self._error
         return self._result
+
+    def withdraw(self) -> None:
+        """Say nobody waits for this any more: a request still in the client's outbox (no connection has
+        taken it) is dropped, so a server that comes back later never runs it."""
+        self._client._withdraw(self)
 
     def exception(self) -> ServerError | None:
         return self._error
@@ -251,7 +256,7 @@ class Client:
             self._outbox.popleft()
 
     def _withdraw(self, future: Future) -> None:
-        """A caller gave up on this request: if it has not left yet, it never will."""
+        """``future.withdraw()``: if its request has not left yet, it never will."""
         unsent = [item for item in self._outbox if item[0] == future._request_id]
         if unsent:
             self._outbox = deque(item for item in self._outbox if item[0] != future._request_id)
