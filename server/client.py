@@ -215,8 +215,9 @@ class Client:
             if events & zmq.POLLIN:
                 self._receive(self._socket.recv_multipart(zmq.NOBLOCK))
                 count += 1
-            elif not events or time.monotonic() >= deadline:  # (room in the outbox's way goes round again)
+            elif not events or time.monotonic() >= deadline:
                 return count
+            # else room for the outbox only: hand it over, then wait on
 
     def _send(self, op: str, body: dict, future: Future) -> Future:
         body = {k: _plain(v) for k, v in body.items() if v is not None}
@@ -257,8 +258,7 @@ class Client:
 
     def _withdraw(self, future: Future) -> None:
         """``future.withdraw()``: if its request has not left yet, it never will."""
-        unsent = [item for item in self._outbox if item[0] == future._request_id]
-        if unsent:
+        if any(request_id == future._request_id for request_id, _ in self._outbox):
             self._outbox = deque(item for item in self._outbox if item[0] != future._request_id)
             self._pending.pop(future._request_id, None)
         self._waiting = [item for item in self._waiting if item[2] is not future]
