@@ -156,13 +156,11 @@ def write_video(path: Path, frames: list[np.ndarray], rate: float) -> None:
             video.write(image)
 
 
-def make_case(
-    clip: Path, out: Path, seed: int = 0, text: str = "SALE", count: int = 60, attach: bool = False
-) -> dict:
-    """Write the case into ``out`` (created); returns its case.json."""
-    frames, rate = read_frames(clip, count)
-    if len(frames) < 2:
-        raise SystemExit(f"{clip}: fewer than 2 frames")
+def composite(
+    frames: list[np.ndarray], seed: int, text: str, attach: bool = False
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``frames`` with the badge ``seed`` draws (its colours and path) on them, and its masks: inserted along the
+    path, or riding the surface under its starting place (``attach``)."""
     rng = np.random.default_rng(seed)
     h, w = frames[0].shape[:2]
     top, bottom, ink = rng.integers(120, 255, 3), rng.integers(20, 120, 3), rng.integers(0, 255, 3)
@@ -170,9 +168,19 @@ def make_case(
     x0, x1 = rng.uniform(0.15, 0.35) * w, rng.uniform(0.55, 0.8) * w
     y0, amplitude, phase = rng.uniform(0.3, 0.6) * h, rng.uniform(0.05, 0.15) * h, rng.uniform(0, 2 * math.pi)
     if attach:
-        composites, masks = riding(frames, image, alpha, (x0, y0))
-    else:
-        composites, masks = along_path(frames, image, alpha, (x0, x1), y0, amplitude, phase)
+        return riding(frames, image, alpha, (x0, y0))
+    return along_path(frames, image, alpha, (x0, x1), y0, amplitude, phase)
+
+
+def make_case(
+    clip: Path, out: Path, seed: int = 0, text: str = "SALE", count: int = 60, attach: bool = False
+) -> dict:
+    """Write the case into ``out`` (created); returns its case.json."""
+    frames, rate = read_frames(clip, count)
+    if len(frames) < 2:
+        raise SystemExit(f"{clip}: fewer than 2 frames")
+    composites, masks = composite(frames, seed, text, attach)
+    h, w = frames[0].shape[:2]
     out.mkdir(parents=True, exist_ok=True)
     write_video(out / "input.mp4", composites, rate)
     write_video(out / "background.mp4", frames, rate)

@@ -129,20 +129,10 @@ def test_grid_cells_and_a_block_beside_a_badge_are_not_taken_with_its_end(shared
     # CRF 10). The region the box's strongest edges enclose holds GrabCut's cut, so what it adds was taken as a
     # strip of the badge in its ground's colours: it was the mat's grid cells under the badge's edge and a red
     # block beside its end (J 0.85). Only pieces that complete the cut's shape are taken now.
-    import math
-
     from bench import insert_case
 
     frames, rate = insert_case.read_frames(shared_clips / "eval" / "insert-blocks" / "03_blocks.mp4", 1)
-    rng = np.random.default_rng(74)
-    h, w = frames[0].shape[:2]
-    top, bottom, ink = rng.integers(120, 255, 3), rng.integers(20, 120, 3), rng.integers(0, 255, 3)
-    badge, alpha = insert_case.badge(int(w * 0.2), int(w * 0.065), top, bottom, ink, "ZETA")
-    x0, x1 = rng.uniform(0.15, 0.35) * w, rng.uniform(0.55, 0.8) * w
-    y0, amplitude, phase = rng.uniform(0.3, 0.6) * h, rng.uniform(0.05, 0.15) * h, rng.uniform(0, 2 * math.pi)
-    (image, _), (truth, _) = insert_case.along_path(
-        [frames[0], frames[0]], badge, alpha, (x0, x1), y0, amplitude, phase
-    )
+    (image, _), (truth, _) = insert_case.composite([frames[0], frames[0]], 74, "ZETA")
     image = _through_h264(image, tmp_path, rate)
     inner = cv2.distanceTransform(truth.astype(np.uint8), cv2.DIST_L2, 5)
     py, px = np.unravel_index(int(inner.argmax()), inner.shape)
