@@ -13,9 +13,10 @@ without crossing a strong edge (the object's outline), connected to the click
 adds a good part to it (a person's dark shorts that GrabCut's colour model gave to a
 dark wall; adding less, the pieces it adds that complete the cut's shape join the cut: a
 badge's dark end on dark ground, not the grid cells of a mat beside it), or when GrabCut's
-cut is less distinct from its surroundings than it is (the cut took the surroundings) and does not hold it as a small part of a cut distinct in
-its own right (one letter of a badge); either way only when it spans at least half the box
-across or down, as what the user boxed does.
+cut is less distinct from its surroundings than it is (the cut took the surroundings) and
+does not hold it as a small part of a cut distinct in its own right (one letter of a
+badge); either way only when it spans at least half the box across or down, as what the
+user boxed does.
 
 Where the frames around the image are offered (``set_neighbours``) and a good part of the cut moves
 against the scene, what moves is the object (motion.py): the still wall beside a moving player is let
@@ -141,9 +142,10 @@ class GrabCutSegmenter(Segmenter):
                 if completes or (not a_mark and cut_distinctness < _distinctness(small, enclosed)):
                     fg = enclosed
                 elif holds_cut:
-                    # Adding less than a good part, the enclosed region may still be the object's outline: what it
-                    # adds is a strip of the object in the ground's colours (a badge's dark end on dark ground),
-                    # which a removal that leaves it out paints into the hole (see _completing_pieces).
+                    # Adding less than a good part, the enclosed region may still be the object's outline:
+                    # what it adds is a strip of the object in the ground's colours (a badge's dark end on
+                    # dark ground), which a removal that leaves it out paints into the hole (see
+                    # _completing_pieces).
                     fg = fg | _completing_pieces(fg, enclosed)
         return crops.uncrop_mask(fg, (x0, y0, x1, y1), (h, w))
 
@@ -336,11 +338,11 @@ def _enclosed(small: np.ndarray, inbox: np.ndarray, clicks, radius: int) -> np.n
 
 
 def _completing_pieces(cut: np.ndarray, enclosed: np.ndarray) -> np.ndarray:
-    """The pieces the enclosed region adds to a ``cut`` it holds that complete the cut's shape: each piece (found
-    without the outline's width, which straddles object and ground) that leaves the cut no less solid (its area
-    over its convex hull's), then grown back to the outline. A badge's missing end completes its rounded
-    outline; a grid cell of the mat or a block beside it, also ringed by strong edges, juts out of it (taken,
-    they cost a badge's first cut 0.06 of J, and the outline's width left out cost others 0.05)."""
+    """The pieces the enclosed region adds to a ``cut`` it holds that complete the cut's shape: each piece
+    (found without the outline's width, which straddles object and ground) that leaves the cut no less solid
+    (its area over its convex hull's), then grown back to the outline. A badge's missing end completes its
+    rounded outline; a grid cell of the mat or a block beside it, also ringed by strong edges, juts out of it
+    (taken, they cost a badge's first cut 0.06 of J, and the outline's width left out cost others 0.05)."""
     kernel = np.ones((3, 3), np.uint8)
     added = cv2.erode(enclosed, kernel, iterations=2) & (1 - cut)
     count, pieces = cv2.connectedComponents(added, connectivity=8)

@@ -1086,8 +1086,6 @@ _ENTER_SHARE, _ENTER_BAR = 0.3, 0.8
 _ENTER_SIDE = 64  # px: the longest side of the look the search for it coming back in runs at
 # A rigid object cut off by the frame's edge is placed by its look there when that holds this share of the flow's mask.
 _COMING_IN = 0.9
-
-
 # Into the picture from its left, top, right and bottom sides (x, y).
 _INWARDS = np.array([(1, 0), (0, 1), (-1, 0), (0, -1)])
 
