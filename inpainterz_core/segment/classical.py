@@ -18,6 +18,12 @@ does not hold it as a small part of a cut distinct in its own right (one letter 
 badge); either way only when it spans at least half the box across or down, as what the
 user boxed does.
 
+A box drawn around an object is crossed by it in every row and column (the box prior of Lempitsky
+et al., ICCV 2009). Where the cut reaches three sides of the box and falls short of the fourth, the
+rows or columns it leaves empty are seeded with their most object-like pixel and GrabCut cuts again
+(``_reach_the_box``); what that adds is kept when it completes the cut's shape (a badge's end in the
+fence's colours), not when it juts out of it (the ground past a side drawn loosely).
+
 Where the frames around the image are offered (``set_neighbours``) and a good part of the cut moves
 against the scene, what moves is the object (motion.py): the still wall beside a moving player is let
 go, his legs and the shadow running with him are taken.
@@ -147,7 +153,45 @@ class GrabCutSegmenter(Segmenter):
                     # dark ground), which a removal that leaves it out paints into the hole (see
                     # _completing_pieces).
                     fg = fg | _completing_pieces(fg, enclosed)
+        if prompt.box is not None and inbox.any():
+            fg = self._reach_the_box(small, inbox, clicks, fg)
         return crops.uncrop_mask(fg, (x0, y0, x1, y1), (h, w))
+
+    def _reach_the_box(self, small, inbox, clicks, fg: np.ndarray) -> np.ndarray:
+        """The cut grown to the side of a tight box it falls short of (the box prior of Lempitsky et al., ICCV
+        2009: every row and column of a box drawn around an object crosses the object).
+
+        Only where the cut reaches three sides of the box and falls short of the fourth: the box is tight,
+        and the part left out on that side is the object's in colours the cut gave to the ground (a badge's
+        end in the fence's grey-green, its dark lower edge on a dark wall). Short of two sides, the box may
+        simply be loose, and the cut stands. Each row (or column) between the cut and that side gets its
+        most object-like pixel (by the cut's and its surroundings' colour models) as a seed, and GrabCut
+        cuts again from the cut; a few rounds, as the new seeds teach the object's model the left-out colours.
+        """
+        for _ in range(3):
+            short = _short_side(fg, inbox)
+            if short is None:
+                return fg
+            seeds = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
+            seeds[inbox] = cv2.GC_PR_BGD
+            seeds[inbox & (fg > 0)] = cv2.GC_PR_FGD
+            bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+            cv2.setRNGSeed(0)
+            cv2.grabCut(small, seeds.copy(), None, bgd, fgd, 0, cv2.GC_INIT_WITH_MASK)  # the models only
+            likeness = _gmm_log_likelihood(fgd, small) - _gmm_log_likelihood(bgd, small)
+            for centre, label in clicks:
+                cv2.circle(seeds, centre, 1, int(cv2.GC_FGD if label else cv2.GC_BGD), -1)
+            seeds[_pins(likeness, inbox, fg, short)] = cv2.GC_FGD
+            cv2.setRNGSeed(0)
+            cv2.grabCut(small, seeds, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
+            grown = _keep_prompted_components(
+                np.isin(seeds, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8), clicks
+            )
+            # The left-out part completes the object's shape; the ground beyond a loose side juts out of it
+            if not (grown & ~fg).any() or _solidity(grown) < _solidity(fg):
+                return fg
+            fg = grown
+        return fg
 
     def _grabcut(self, small, inbox, clicks, radius, previous: np.ndarray | None) -> np.ndarray:
         """GrabCut with the box as probable foreground, clicks as certain seeds; ``previous`` (the cut
@@ -422,6 +466,53 @@ def close_outlined_concavities(
     out = mask.copy()
     out[y0:y1, x0:x1] |= np.isin(pieces, closed)
     return out
+
+
+def _short_side(fg: np.ndarray, inbox: np.ndarray, margin: int = 2) -> int | None:
+    """The one side of the box (0 left, 1 top, 2 right, 3 bottom) the cut falls short of while it reaches
+    the other three; None otherwise."""
+    found, box = bounding_box(fg > 0), bounding_box(inbox)
+    if found is None:
+        return None
+    reaches = [
+        found[0] <= box[0] + margin,
+        found[1] <= box[1] + margin,
+        found[2] >= box[2] - margin,
+        found[3] >= box[3] - margin,
+    ]
+    return reaches.index(False) if reaches.count(False) == 1 else None
+
+
+def _pins(likeness: np.ndarray, inbox: np.ndarray, fg: np.ndarray, side: int) -> np.ndarray:
+    """In each row (or column) of the box between the cut and its ``side``, the most object-like pixel."""
+    found, box = bounding_box(fg > 0), bounding_box(inbox)
+    pins = np.zeros(inbox.shape, bool)
+    if side in (0, 2):  # columns, each searched over the box's rows
+        lines = range(box[0], found[0]) if side == 0 else range(found[2], box[2])
+        for x in lines:
+            pins[box[1] + int(np.argmax(likeness[box[1] : box[3], x])), x] = True
+    else:
+        lines = range(box[1], found[1]) if side == 1 else range(found[3], box[3])
+        for y in lines:
+            pins[y, box[0] + int(np.argmax(likeness[y, box[0] : box[2]]))] = True
+    return pins
+
+
+def _gmm_log_likelihood(model: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """Per pixel, the log-likelihood of its colour under one of GrabCut's colour models (OpenCV's layout: five
+    component weights, then their means, then their 3x3 covariances)."""
+    weights, means = model[0, :5], model[0, 5:20].reshape(5, 3)
+    covariances = model[0, 20:65].reshape(5, 3, 3)
+    colours = image.reshape(-1, 3).astype(np.float64)
+    total = np.zeros(len(colours))
+    for weight, mean, covariance in zip(weights, means, covariances, strict=True):
+        if weight <= 0:
+            continue
+        covariance = covariance + np.eye(3) * 1e-2
+        d = colours - mean
+        mahalanobis = np.einsum("ij,jk,ik->i", d, np.linalg.inv(covariance), d)
+        total += weight * np.exp(-0.5 * mahalanobis) / np.sqrt((2 * np.pi) ** 3 * np.linalg.det(covariance))
+    return np.log(total + 1e-300).reshape(image.shape[:2])
 
 
 def _spans_box(fg: np.ndarray, inbox: np.ndarray) -> bool:
