@@ -4,13 +4,15 @@
 cases are a handful of clips. This makes more from any footage, so a change to the tracker or the fill can
 be checked on clips it was not made on::
 
-    python -m bench.insert_case CLIP OUT_FOLDER [--seed N] [--text WORD] [--frames 60] [--attach]
+    python -m bench.insert_case CLIP OUT_FOLDER [--seed N] [--text WORD] [--frames 60] [--attach] [--speed 2]
     inpainterz eval OUT_FOLDER
 
 An insert case's badge travels a smooth path of its own, so other frames reveal what it hides. An attach
 case's badge (``--attach``) rides the surface under it, like a logo printed on it: each frame it moves by
 the similarity that carries the clip's features around and under it from the frame before, so what it
-hides stays hidden and the fill has to be made up, as on ``shared/clips/eval/attach-desert``.
+hides stays hidden and the fill has to be made up, as on ``shared/clips/eval/attach-desert``. With ``--speed``
+the clip is played that many times as fast, forward then back (a ping-pong), for motion as fast and abrupt as
+footage with a rally car or a juggler in it.
 
 The case holds ``input.mp4`` (the composite), ``background.mp4`` (the clip itself: the truth),
 ``gt_masks.npz`` (the badge's exact masks) and ``case.json`` (the prompt: the mask's innermost point and
@@ -172,11 +174,30 @@ def composite(
     return along_path(frames, image, alpha, (x0, x1), y0, amplitude, phase)
 
 
+def played_faster(frames: list[np.ndarray], speed: int, count: int) -> list[np.ndarray]:
+    """``count`` frames of ``frames`` played ``speed`` times as fast, forward then back and on (a ping-pong):
+    the motion a frame grows by ``speed``, and reverses all at once at each end, as a whip pan or a juggler's
+    hands do. The frames are the clip's own, so the clip is still the truth."""
+    fast = frames[::speed]
+    if len(fast) < 2:
+        return fast
+    there_and_back = fast + fast[-2:0:-1]
+    return [there_and_back[i % len(there_and_back)] for i in range(count)]
+
+
 def make_case(
-    clip: Path, out: Path, seed: int = 0, text: str = "SALE", count: int = 60, attach: bool = False
+    clip: Path,
+    out: Path,
+    seed: int = 0,
+    text: str = "SALE",
+    count: int = 60,
+    attach: bool = False,
+    speed: int = 1,
 ) -> dict:
     """Write the case into ``out`` (created); returns its case.json."""
-    frames, rate = read_frames(clip, count)
+    frames, rate = read_frames(clip, count * speed)
+    if speed > 1:
+        frames = played_faster(frames, speed, count)
     if len(frames) < 2:
         raise SystemExit(f"{clip}: fewer than 2 frames")
     composites, masks = composite(frames, seed, text, attach)
@@ -201,7 +222,9 @@ def make_case(
             "points": [[int(px), int(py), 1]],
             "box": [int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())],
         },
-        "origin": f"{clip.name}, first {len(frames)} frames; bench/insert_case.py seed {seed}",
+        "origin": f"{clip.name}, first {len(frames)} frames"
+        + (f" played {speed}x as fast, forward and back" if speed > 1 else "")
+        + f"; bench/insert_case.py seed {seed}",
     }
     (out / "case.json").write_text(json.dumps(case, indent=1))
     return case
@@ -215,8 +238,11 @@ def main() -> None:
     parser.add_argument("--text", default="SALE")
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--attach", action="store_true", help="the badge rides the surface under it")
+    parser.add_argument(
+        "--speed", type=int, default=1, help="play the clip this many times as fast, forward and back"
+    )
     args = parser.parse_args()
-    make_case(args.clip, args.out, args.seed, args.text, args.frames, args.attach)
+    make_case(args.clip, args.out, args.seed, args.text, args.frames, args.attach, args.speed)
     print(f"wrote {args.out}")
 
 

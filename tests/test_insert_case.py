@@ -4,7 +4,7 @@ exactly where its masks say."""
 import cv2
 import numpy as np
 
-from bench.insert_case import make_case, read_frames, write_video
+from bench.insert_case import make_case, played_faster, read_frames, write_video
 from inpainterz_core import evaluate
 from inpainterz_core.demo import PanClip
 
@@ -47,3 +47,10 @@ def test_an_attached_badge_rides_the_ground_under_it(tmp_path):
         # within 3 px of the frame's mean move: the clip also zooms in 1 % a frame, so the ground under the
         # badge moves a little unlike the frame's mean (a badge left behind would be off by the whole pan)
         assert np.linalg.norm(centres[n] - centres[n - 1] - ground) < 3.0
+
+
+def test_a_clip_played_faster_goes_there_and_back_in_steps_of_its_speed():
+    """--speed 2: every second frame, forward then back, as many frames as asked for."""
+    frames = [np.full((4, 4, 3), i, np.uint8) for i in range(10)]
+    played = [int(f[0, 0, 0]) for f in played_faster(frames, 2, 12)]
+    assert played == [0, 2, 4, 6, 8, 6, 4, 2, 0, 2, 4, 6]
