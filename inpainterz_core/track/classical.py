@@ -951,8 +951,11 @@ class FlowTracker(Tracker):
         if box[0] < x0 - reach or box[1] < y0 - reach or box[2] > x1 + reach or box[3] > y1 + reach:
             return None
         # A flat inside that matches itself in the frames around shows only its rim moving: what moves must hold
-        # most of the flow's mask (a wall slab the flow took is a smaller part of it than an arm's flat inside).
-        if (region & mask).sum() < _HOLDS * mask.sum():
+        # most of the flow's mask (a wall slab the flow took is a smaller part of it than an arm's flat inside),
+        # unless the flow's mask is itself taken to hold a slab of ground (its signs at half strength): then the
+        # object is the smaller part of it (the tennis clip reversed at twice its speed: a fast pan left a patch
+        # of wall in it, what moved held 0.59 of it, and the mask kept only the patch from then on).
+        if (region & mask).sum() < _HOLDS * mask.sum() and obj.suspicion < _SLAB_ACT:
             return None
         # Where the two agree but for the map's blurred edge, the flow's mask stands.
         edge = max(2, round(_MAP_EDGE * box_side(box)))
