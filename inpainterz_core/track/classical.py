@@ -139,13 +139,13 @@ _OUTLINE_RATE = 0.2
 # the keyframe cut's edge error and blur, not a blob.
 _OUTLINE_REACH = 0.04
 # Holding a mask to its outline keeps at least this share of it; less, and the outline is what went astray.
+_OUTLINE_KEPT = 0.25
 # px (at the outline's size, at most _OUTLINE_SIDE across) the object's look is searched for around where its
 # outline is expected; and how much better the look must fit there than under the mask's fit to be taken: its
 # share of the grey left unexplained (1 - correlation) under this share of the fit's. On a plain look (a gradient
 # badge on a blurred mat, correlations of 0.81-0.86) the fit and the look's place differed by up to 0.04, noise
 # that took the place of a growing badge's true size; where the mask crept along a badge, 0.84 against 0.98.
 _LOOK_SEARCH, _LOOK_CLEARER = 4, 0.5
-_OUTLINE_KEPT = 0.25
 
 
 def _distance(region: np.ndarray) -> np.ndarray:
@@ -375,7 +375,7 @@ class _Outline:
                 # outline's (a plain look does not say it), to be taken from the fit again once the mask fits.
                 ways = (moved_on, self._turned_as(moved_on, warp))
                 placed = (self._look_placed(gray, way) for way in ways if way is not None)
-                best = max(placed, key=lambda found: found[1])
+                best = max(placed, key=lambda candidate: candidate[1])
                 if 1 - best[1] < _LOOK_CLEARER * (1 - self._resemblance(gray, warp)):
                     warp = best[0]
             held = mask & self._laid(warp, mask.shape)
