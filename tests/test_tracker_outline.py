@@ -92,13 +92,14 @@ def test_a_changing_shape_is_never_held():
     assert outline.rigid < 0.5
 
 
-def test_an_object_that_has_not_moved_is_not_taken_for_rigid():
-    """A still person matches their keyframe outline frame after frame: that says nothing of rigidity."""
+def test_an_object_that_has_not_moved_is_not_soon_taken_for_rigid():
+    """A still person matches their keyframe outline frame after frame: that says little of rigidity, so a
+    dozen such frames leave the belief under half, and an arm raised then is let in."""
     still = badge(0)
     outline = _Outline(still)
     for _ in range(12):
         outline.hold(still, np.zeros(2))
-    assert outline.rigid == 0.0
+    assert 0.0 < outline.rigid < 0.5
     grown = still | blob_beside(still)  # then raises an arm
     assert (outline.hold(grown, np.zeros(2)) == grown).all()
 

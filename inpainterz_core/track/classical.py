@@ -26,7 +26,8 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    passed over), so are specks far from the rest (the object's colours found on blurred ground),
    and a cut whose area jumps away from the prior's falls back to the prior (shape and area
    consistency). An object that has shown itself rigid (its mask, on frames where it had moved,
-   turned or scaled, was the keyframe's outline moved, turned and scaled) is held to that outline:
+   turned or scaled, was the keyframe's outline moved, turned and scaled; or, more slowly, on frames
+   where it had not: a logo on a parked car) is held to that outline:
    its mask may not reach more than a few per cent of its size past the keyframe's outline fitted
    to it (``_Outline``; the ground a blurred pan or a hand beneath it drags into the mask). The outline
    goes where the object's keyframe look lies when that is clearly better than the fit to the mask: a mask
@@ -259,8 +260,9 @@ class _Outline:
     (an affine map, which also covers a surface seen at a slowly changing angle). The fit is ECC on the
     two masks, blurred, at most ``_OUTLINE_SIDE`` px across, from the last fit. ``rigid`` is the running
     belief that the object keeps its outline: it rises on frames where the mask matches the fitted
-    outline after the object has moved (a still object matches whatever it is) and falls where it does
-    not (a person's limbs) or cannot be fitted.
+    outline after the object has moved, a quarter as fast before (a still object matches whatever it is,
+    but a mask that creeps onto ground of its colours beside a badge that hardly moves must be held in the
+    end), and falls where it does not (a person's limbs) or cannot be fitted.
     """
 
     def __init__(self, mask: np.ndarray, gray: np.ndarray | None = None):
@@ -386,15 +388,17 @@ class _Outline:
         if not cut_off:
             if found is None:
                 self.rigid *= 1 - _OUTLINE_RATE
-            elif self.moved(found[0]):
+            else:
                 # A mask that leaves part of the outline bare says the object changed shape (a limb). One that
                 # covers all of it and more is most often the object plus ground it took on a blurred frame, which
                 # passes in a few frames: it lowers the belief slowly, so a part that stays (an arm raised for
-                # good) is let in after a dozen frames or so.
-                if found[1] < _OUTLINE_CHANGED:
+                # good) is let in after a dozen frames or so. Before the object has moved, a match says little (a
+                # still person matches whatever they are): it raises the belief a quarter as fast.
+                moved = self.moved(found[0])
+                if found[1] < _OUTLINE_CHANGED and moved:
                     self.changed += 1
                 if found[1] >= _OUTLINE_MATCH:
-                    self.rigid += _OUTLINE_RATE * (1.0 - self.rigid)
+                    self.rigid += (_OUTLINE_RATE if moved else _OUTLINE_RATE / 4) * (1.0 - self.rigid)
                 else:
                     covered = found[2] >= _OUTLINE_MATCH
                     self.rigid -= (_OUTLINE_RATE / 4 if covered else _OUTLINE_RATE) * self.rigid
