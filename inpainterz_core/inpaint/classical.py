@@ -272,8 +272,11 @@ class FlowGuidedInpainter(Inpainter):
         (frame_of, ys, xs), ends = points
         fill = out[frame_of, ys, xs].astype(np.float32)
         points = (ys, xs, ends)  # the filter's rows for frame n: ends[n]:ends[n + 1]
-        forward, forward_error = self._filter(out, points, fill, expected_error, carries, 1, start, "result")
-        back, back_error = self._filter(out, points, fill, expected_error, carries, -1, None, "carried")
+        # the two passes read ``out`` and write only their own results: they run side by side
+        (forward, forward_error), (back, back_error) = _each(
+            lambda way: self._filter(out, points, fill, expected_error, carries, *way),
+            ((1, start, "result"), (-1, None, "carried")),
+        )
         # the backward carry's share: none where nothing was carried back (its error infinite)
         share = (forward_error / (forward_error + back_error))[:, None]
         smoothed = forward + share * (back - forward)

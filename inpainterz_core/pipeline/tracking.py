@@ -29,6 +29,7 @@ from ..segment.motion import offer_neighbours, scene_motion
 from ..settings import Settings
 from ..video import FrameSource, VideoFile, frame_name, open_video, read_ahead, read_mask
 from .common import Progress, check_cancel, frame_range_of, open_source, report_progress
+from .writer import OutputWriter
 
 log = logging.getLogger(__name__)
 
@@ -481,7 +482,7 @@ def _track_into(
     def emit(index, labels, scores, folder=masks_dir):
         nonlocal done
         check_cancel(cancel)
-        write_png(folder / frame_name(index), labels)
+        writer.put(index, labels, folder)
         if folder == masks_dir:
             confidence[index], by_object[index] = scores
         done += 1
@@ -512,43 +513,52 @@ def _track_into(
                 emit(index, labels, scored[index], folder)
         return scored
 
-    first = keys[0]
-    # the frames are decoded ahead while the tracker works (a quarter faster at 854x480); closed, the reading
-    # thread is done before anything else reads the source
-    with closing(read_ahead(source.frames(first, stop))) as frames:
-        _, image = next(frames)
-        labels = keyframes[first]
-        feed(first)
-        tracker.reset(image, labels)
-        emit(first, labels, sure)
-        seeded = {first: labels}
-        for index, image in frames:
-            feed(index)
-            labels = tracker.step(image)
-            scores = doubts()
-            if index in keyframes:
-                labels = _merge_keyframe(labels, keyframes[index])
+    # the masks are encoded and written on a thread of their own while the tracker works on the next frame;
+    # ``writer.finish()`` waits for them where they are read back
+    writer = OutputWriter(masks_dir, None)
+    try:
+        first = keys[0]
+        # the frames are decoded ahead while the tracker works (a quarter faster at 854x480); closed, the reading
+        # thread is done before anything else reads the source
+        with closing(read_ahead(source.frames(first, stop))) as frames:
+            _, image = next(frames)
+            labels = keyframes[first]
+            feed(first)
+            tracker.reset(image, labels)
+            emit(first, labels, sure)
+            seeded = {first: labels}
+            for index, image in frames:
                 feed(index)
-                tracker.correct(image, labels)
-                seeded[index] = labels
-                scores = sure
-            labels = look_again(index, image, labels, +1)
-            emit(index, labels, scores)
-    if first > start:
-        backward(first, keyframes[first], start, detect=True)
-    for keyframe, lo, halfway in back_from_later:
-        if lo == halfway:  # no choice: the frames nearer this keyframe are its pass's
-            if lo < keyframe:
-                backward(keyframe, seeded[keyframe], lo)
-            continue
-        scored = backward(keyframe, seeded[keyframe], lo, folder=spare)
-        between = range(lo, keyframe)
-        switch = _switch([confidence[i] for i in between], [scored[i][0] for i in between], halfway - lo)
-        for index in range(lo + switch, keyframe):
-            (spare / frame_name(index)).replace(masks_dir / frame_name(index))
-            confidence[index], by_object[index] = scored[index]
-    if redetect is not None:
-        redetect.track_back(source, tracker, masks_dir, start, stop, cancel)
+                labels = tracker.step(image)
+                scores = doubts()
+                if index in keyframes:
+                    labels = _merge_keyframe(labels, keyframes[index])
+                    feed(index)
+                    tracker.correct(image, labels)
+                    seeded[index] = labels
+                    scores = sure
+                labels = look_again(index, image, labels, +1)
+                emit(index, labels, scores)
+        if first > start:
+            backward(first, keyframes[first], start, detect=True)
+        for keyframe, lo, halfway in back_from_later:
+            if lo == halfway:  # no choice: the frames nearer this keyframe are its pass's
+                if lo < keyframe:
+                    backward(keyframe, seeded[keyframe], lo)
+                continue
+            scored = backward(keyframe, seeded[keyframe], lo, folder=spare)
+            between = range(lo, keyframe)
+            writer.finish()  # the spare pass's masks are moved into place
+            switch = _switch([confidence[i] for i in between], [scored[i][0] for i in between], halfway - lo)
+            for index in range(lo + switch, keyframe):
+                (spare / frame_name(index)).replace(masks_dir / frame_name(index))
+                confidence[index], by_object[index] = scored[index]
+        if redetect is not None:
+            writer.finish()  # the masks are read back and added to
+            redetect.track_back(source, tracker, masks_dir, start, stop, cancel)
+        writer.finish()
+    finally:
+        writer.close()
     return confidence, by_object
 
 
