@@ -706,28 +706,31 @@ class FlowGuidedInpainter(Inpainter):
         """
         if not starts:
             return
-        # the travelling points: positions (x, y) and (row, start frame), filtered together
-        points, ids = np.empty((0, 2), np.float32), np.empty((0, 2), np.int64)
+        # The travelling points: positions (x, y), rows, and start frames times ``step_dir`` (keys), filtered
+        # together. Points join in the sweep's order, so the keys ascend: those that have travelled ``steps``
+        # frames are the first ones, found by a binary search instead of a test of every point.
+        points, rows, keys = np.empty((0, 2), np.float32), np.empty(0, np.int64), np.empty(0, np.int64)
         first, last = (min(starts), max(starts)) if step_dir > 0 else (max(starts), min(starts))
         t = first
         while len(points) or (t - last) * step_dir <= 0:
             if t in starts:
-                xs, ys, rows = starts[t]
+                xs, ys, joining = starts[t]
                 points = np.concatenate([points, np.stack([xs, ys], -1).astype(np.float32)])
-                ids = np.concatenate([ids, np.stack([rows, np.full(len(rows), t)], -1)])
+                rows = np.concatenate([rows, joining])
+                keys = np.concatenate([keys, np.full(len(joining), t * step_dir)])
             step = t + step_dir
             if len(points) and (t not in flows or step not in hidden):
-                points, ids = points[:0], ids[:0]
+                points, rows, keys = points[:0], rows[:0], keys[:0]
             elif len(points):
                 points += _sample(flows[t], points)
                 # the pixel each point lands on: 0 shown, 1 hidden, 2 off the image
                 where = _sample(hidden[step].view(np.uint8), points, cv2.INTER_NEAREST, outside=2)
                 landed = np.flatnonzero(where == 0)  # (row selection by index: a boolean mask is slow on 2-D)
                 if landed.size:
-                    landed_ids = ids.take(landed, axis=0)
-                    yield step, points.take(landed, axis=0), landed_ids[:, 0], landed_ids[:, 1]
-                still = np.flatnonzero((where == 1) & (np.abs(step - ids[:, 1]) < steps))
-                points, ids = points.take(still, axis=0), ids.take(still, axis=0)
+                    yield step, points.take(landed, axis=0), rows.take(landed), keys.take(landed) * step_dir
+                travelled = np.searchsorted(keys, step * step_dir - steps, side="right")
+                still = np.flatnonzero(where[travelled:] == 1) + travelled
+                points, rows, keys = points.take(still, axis=0), rows.take(still), keys.take(still)
             t = step
 
     def _fill_unseen(self, image, missing, previous, flow_to_previous, exemplar):
