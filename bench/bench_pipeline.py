@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 from inpainterz_core import backends
@@ -36,32 +37,54 @@ def make_clip(path: Path, frames: int, width: int, height: int) -> PanClip:
     return clip
 
 
+def _machine_steal() -> tuple[int, int] | None:
+    """The whole machine's CPU time stolen by other guests of its host and its CPU time in all, in ticks
+    since boot (Linux's /proc/stat); None where there is no such file."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+
+
+def _timed(work) -> tuple[float, float, float | None]:
+    """Run ``work()``: its wall-clock seconds, this process's CPU seconds (all threads), and the share of the
+    machine's CPU time that other guests took meanwhile (None where unknown). A virtual machine on a busy
+    host loses time it cannot see as load: a slow run with a high steal share says so."""
+    steal0, t0, cpu0 = _machine_steal(), time.perf_counter(), time.process_time()
+    work()
+    wall, cpu, steal1 = time.perf_counter() - t0, time.process_time() - cpu0, _machine_steal()
+    share = None
+    if steal0 is not None and steal1 is not None and steal1[1] > steal0[1]:
+        share = (steal1[0] - steal0[0]) / (steal1[1] - steal0[1])
+    return wall, cpu, share
+
+
 def stage_speed(tmp: Path, width: int, height: int, frames: int = 100, runs: int = 3) -> dict:
     """Tracking and inpainting speed, each stage timed ``runs`` times (alternating): the median is the
-    figure, the spread shows how noisy the machine was (one run of a stage has varied by a third here)."""
+    figure, the spread shows how noisy the machine was (one run of a stage has varied by a third here).
+    Each run also records its CPU seconds (all threads) and the CPU time other guests stole meanwhile."""
     clip = make_clip(tmp / f"clip-{height}.mp4", frames, width, height)
     settings = Settings(backend="classical")
     # Built before the clock starts: the first build imports the backend's modules (SciPy for the
     # inpainter's membrane fill: about 1 s, 7 % of 100 frames at 480p), a cost paid once per process.
     tracker, inpainter = backends.make_tracker(settings), backends.make_inpainter(settings)
-    track_s, inpaint_s = [], []
+    timings = {"track": [], "inpaint": []}
     with open_video(tmp / f"clip-{height}.mp4") as source:
         keyframes = segment_keyframes(source, Prompts((click_prompt(clip),)), GrabCutSegmenter())
         for run in range(runs):
             out = tmp / f"out-{height}-{run}"
-            t0 = time.perf_counter()
-            track(source, keyframes, settings, out, tracker=tracker)
-            track_s.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            inpaint(source, out / "masks", settings, out, inpainter=inpainter)
-            inpaint_s.append(time.perf_counter() - t0)
-    return {
-        "frames": frames,
-        "track_fps": frames / statistics.median(track_s),
-        "inpaint_fps": frames / statistics.median(inpaint_s),
-        "track_fps_runs": [round(frames / s, 2) for s in track_s],
-        "inpaint_fps_runs": [round(frames / s, 2) for s in inpaint_s],
-    }
+            timings["track"].append(_timed(partial(track, source, keyframes, settings, out, tracker=tracker)))
+            timings["inpaint"].append(
+                _timed(partial(inpaint, source, out / "masks", settings, out, inpainter=inpainter))
+            )
+    figures = {"frames": frames}
+    for stage, runs_of in timings.items():
+        figures[f"{stage}_fps"] = frames / statistics.median(wall for wall, _, _ in runs_of)
+        figures[f"{stage}_fps_runs"] = [round(frames / wall, 2) for wall, _, _ in runs_of]
+        figures[f"{stage}_cpu_seconds_runs"] = [round(cpu, 2) for _, cpu, _ in runs_of]
+        figures[f"{stage}_steal_runs"] = [None if s is None else round(s, 3) for _, _, s in runs_of]
+    return figures
 
 
 def _remove_in_this_process(frames: int, tmp: Path) -> dict:
