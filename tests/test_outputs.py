@@ -168,16 +168,22 @@ def test_inpaint_without_video_removes_our_earlier_video(tmp_path, pan_folder, p
 # -- 18. a full disk --------------------------------------------------------------------------------------
 
 
-def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, pan_folder, pan_clip, monkeypatch, capsys):
+@pytest.mark.parametrize("filling", ["masks", "inpainted"])
+def test_a_full_disk_is_one_line_and_leaves_nothing(
+    tmp_path, pan_folder, pan_clip, monkeypatch, capsys, filling
+):
+    """The disk fills while the tracker's masks are written, or the painted frames (written from the
+    compositing thread, on the writer's): either way one line, and nothing left."""
     from inpainterz_core.pipeline import writer
 
     real = writer.write_png
     calls = []
 
     def write_until_full(path, image):
-        calls.append(path)
-        if len(calls) > 10:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        if os.path.basename(os.path.dirname(path)) == filling:
+            calls.append(path)
+            if len(calls) > 10:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real(path, image)
 
     monkeypatch.setattr(writer, "write_png", write_until_full)
