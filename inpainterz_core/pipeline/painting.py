@@ -157,15 +157,13 @@ def _inpaint_into(
     # lookahead never has to seek back and no full frame waits in memory for its fill. Decoding, pasting and
     # writing a chunk's frames run on threads of their own while the next chunk is filled (a tenth of the
     # inpainting's time at 854x480, spent on one core between chunks when it ran here).
-    with (
-        open_video(source.path) as second,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="inpainterz-compose") as composer,
-    ):
+    with open_video(source.path) as second:
         output = second.frames(start, stop)
         video = (
             Mp4Writer.for_source(dest / "result.mp4", source, start, stop) if settings.write_video else None
         )
         writer = OutputWriter(inpainted, video)
+        composer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inpainterz-compose")
         composing: deque = deque()  # chunks handed to the composer, not yet done
         try:
             before = None  # the last fill of the chunk before: (frame, (box, fill, hole)), or None
