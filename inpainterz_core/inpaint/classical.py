@@ -49,10 +49,12 @@ For a window of frames (already cropped around the hole):
    hole on its first frame (a hand that then moved away);
 6. the propagated fill is blended, per pixel, with a per-frame spatial fill (Telea), each weighted
    by the inverse of its expected squared error. The propagated one's is measured, not assumed:
-   each step along the flow misplaces a copy about as much as one step misplaces the hole's
-   margin (the warp error of step 4), and steps add up like a random walk, so a copy
-   made s frames away is expected to be off by s times that; the forward and backward copies,
-   weighted by 1/s, are off by that per-step error over the sum of their 1/s. To this are added
+   each step along the flow misplaces a copy about as much as that step misplaces the hole's
+   margin in the frame it steps from (the warp error of step 4), and steps add up like a random
+   walk, so a copy is expected to be off by the sum of the warp errors of the frames it stepped
+   through (a copy that passed the frames where a player brushed the hole is worth less than one
+   that went as far over a still wall); the forward and backward copies, each weighted by the
+   inverse of its expected error, are off by the inverse of the sum of those inverses. To this are added
    how badly the copies disagree and how far the estimates scatter. The spatial fill's error is
    measured on the known band around the hole (painted out and compared) and grown with the depth
    into the hole. Where the flow cannot be trusted (fast, blurred motion) the fill leans on the
@@ -204,7 +206,7 @@ class FlowGuidedInpainter(Inpainter):
         agreement = np.zeros(len(frame_of), np.float32)  # sum over estimates of 1 / expected squared error
         exemplars = {}  # first frame of a never-revealed area -> (exemplar fill, area), shared by the estimates
         carries = []  # per completed flow: its confidence and how it carries each hole pixel (step 7)
-        for estimate, disagreement, nearness, warp_error, moves in self._estimates(
+        for estimate, disagreement, certainty, warp_error, moves in self._estimates(
             frames,
             masks,
             grays,
@@ -217,12 +219,10 @@ class FlowGuidedInpainter(Inpainter):
             (pixels, ends, starts),
             before,
         ):
-            # expected squared error of the copies from their path lengths (step 6 of the module docstring),
-            # never below the rounding of 8-bit colours (1/12), which an exact copy still carries; pixels no
-            # copy reached (filled as never revealed) get the prior tau
-            path_error = np.where(
-                nearness > 0, warp_error[frame_of] / np.maximum(nearness, 1e-6) + 1 / 12, self.tau**2
-            )
+            # expected squared error of the copies from the frames they stepped through (step 6 of the module
+            # docstring), never below the rounding of 8-bit colours (1/12), which an exact copy still carries;
+            # pixels no copy reached (filled as never revealed) get the prior tau
+            path_error = np.where(certainty > 0, 1.0 / np.maximum(certainty, 1e-12) + 1 / 12, self.tau**2)
             inverse_variance = 1.0 / (
                 path_error + self._local_mean(disagreement, (pixels, ends, starts)) ** 2
             )
@@ -373,7 +373,7 @@ class FlowGuidedInpainter(Inpainter):
         return w * propagated + (1.0 - w) * spatial, blend_error
 
     def _estimates(self, frames, masks, grays, hidden, rings, targets, t_lo, t_hi, exemplars, points, before):
-        """Yield (estimate, disagreement, nearness, warp error, moves) per completed flow (see _fill,
+        """Yield (estimate, disagreement, certainty, warp error, moves) per completed flow (see _fill,
         _warp_error and _moves), each released before the next is made."""
         # forward[t]: t -> t+1, backward[t]: t -> t-1. Copies travel from the targets outwards, so a forward
         # flow is needed from the first target on and a backward one up to the last: the reach frames before
@@ -390,21 +390,27 @@ class FlowGuidedInpainter(Inpainter):
         )
         # the margin the hole was grown by: shown pixels whose flow each completion replaces (step 4)
         margins = {t: hidden[t] & ~masks[t] for t in range(t_lo, t_hi)}
-        warp_error = partial(self._warp_error, frames, masks, margins, forward, backward, targets)
+        warp_error = partial(self._warp_error, frames, masks, margins, forward, backward, t_lo, t_hi)
         moves = partial(self._moves, forward, backward, targets, points)
+
+        def made():
+            """One completion's estimates: its per-step errors over the window first, as the copies' need them."""
+            steps = warp_error()
+            return (*fill(steps), steps[targets.start - t_lo : targets.stop - t_lo], moves())
+
         # The local completions rewrite only the (grown) holes, in place, and read only what lies
         # outside them, so one pair of flow sets serves all three in turn (memory: two sets).
         _each(lambda flows: self._temporal(flows, hidden, rings), (forward, backward))
-        yield *fill(), warp_error(), moves()
+        yield made()
         self._spatial(forward, hidden)
         self._spatial(backward, hidden)
-        yield *fill(), warp_error(), moves()
+        yield made()
         _each(lambda way: self._tracked(*way), ((forward, hidden, 1), (backward, hidden, -1)))  # from spatial
-        yield *fill(), warp_error(), moves()
+        yield made()
         for flows in (forward, backward):
             fits = _each(lambda item: (item[0], self._global_flow(item[1], hidden[item[0]])), flows.items())
             flows.update((t, model) for t, model in fits if model is not None)
-        yield *fill(), warp_error(), moves()
+        yield made()
 
     @staticmethod
     def _moves(forward, backward, targets, points) -> tuple[np.ndarray, np.ndarray]:
@@ -422,28 +428,32 @@ class FlowGuidedInpainter(Inpainter):
             both.append(at)
         return tuple(both)
 
-    def _warp_error(self, frames, masks, margins, forward, backward, targets) -> np.ndarray:
-        """Per target frame, how well the completed flow carries the pixels of the hole's margin to the
-        neighbouring frames: the mean squared colour difference, one step forward and one back, where a
-        pixel lands outside the object (per colour channel).
+    def _warp_error(self, frames, masks, margins, forward, backward, t_lo, t_hi) -> np.ndarray:
+        """Per frame of the window (t_lo to t_hi), how well the completed flow carries the pixels of the hole's
+        margin to the neighbouring frames: the mean squared colour difference, one step forward and one back
+        (where the frame has that flow), where a pixel lands outside the object (per colour channel); the
+        window's median where no margin pixel was carried.
 
         The hole is grown by a margin of shown pixels, and every completion replaces their flow as it does
         the hole's, without reading it: so this tests each completion on pixels it did not see, next to
-        those it fills. The estimates are weighed by its inverse, and it is the per-step error from which
-        a copy's expected error is made. (Measured with the flow as observed, around the hole, it would
-        rate every local completion as good as the observed flow, however badly it guessed the hole's.)"""
-        starts, ys, xs = self._starts({k: margins[k] for k in targets})
+        those it fills. The estimates are weighed by its inverse, and a copy's expected error is the sum of
+        it over the frames the copy stepped through. (Measured with the flow as observed, around the hole, it
+        would rate every local completion as good as the observed flow, however badly it guessed the hole's.)"""
+        frames_in = range(t_lo, t_hi)
+        starts, ys, xs = self._starts({k: margins[k] for k in frames_in})
         window = {t: masks[t] for t in margins}
-        sums = np.zeros(len(targets))
-        counts = np.zeros(len(targets))
+        sums = np.zeros(len(frames_in))
+        counts = np.zeros(len(frames_in))
         for step_dir, flows in ((1, forward), (-1, backward)):
             for t, points, rows, origin in self._chains(flows, window, starts, step_dir, 1):
                 reached = _sample(frames[t], points).astype(np.float32)
                 squares = ((reached - frames[origin, ys[rows], xs[rows]]) ** 2).sum(1)
-                n = origin - targets.start
-                sums += np.bincount(n, squares, len(targets))
-                counts += np.bincount(n, minlength=len(targets))
-        return (sums / np.maximum(3 * counts, 1)).astype(np.float32)
+                n = origin - t_lo
+                sums += np.bincount(n, squares, len(frames_in))
+                counts += np.bincount(n, minlength=len(frames_in))
+        error = sums / np.maximum(3 * counts, 1)
+        error[counts == 0] = np.median(error[counts > 0]) if (counts > 0).any() else self.tau**2
+        return error.astype(np.float32)
 
     def _local_mean(self, values: np.ndarray, points) -> np.ndarray:
         """Mean of the known (non-NaN) values of whole frames around each hole pixel (one row per pixel, as
@@ -464,36 +474,43 @@ class FlowGuidedInpainter(Inpainter):
         _each(frame, range(len(values)))
         return out
 
-    def _fill(self, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points, before):
+    def _fill(self, frames, masks, forward, backward, targets, t_lo, t_hi, exemplars, points, before, steps):
         """Float estimate of the target frames' hole pixels from one completed flow (one row per pixel, in
         the order of np.nonzero(masks[targets])), how much the forward and backward copies disagree (mean
-        absolute difference, as whole frames; NaN where they did not both land) and its nearness per hole
-        pixel: the sum over the copies of 1 / frames travelled (0 where none landed)."""
+        absolute difference, as whole frames; NaN where they did not both land) and its certainty per hole
+        pixel: the sum over the copies of the inverse of their expected squared errors (0 where none landed),
+        each the sum of the per-frame ``steps`` (warp errors) of the frames it stepped through. The copies
+        are averaged with those inverses as weights."""
         (frame_of, ys, xs), ends, starts = points
         window = {t: masks[t] for t in range(t_lo, t_hi)}
         total = np.zeros((len(ys), 3), np.float32)
-        nearness = np.zeros(len(ys), np.float32)
+        certainty = np.zeros(len(ys), np.float32)
         copies = []
 
+        # a copy's expected squared error: the sum of the per-step errors of the frames it stepped through, each
+        # step no better than the rounding of 8-bit colours; through[t] sums the steps of the frames before t
+        through = np.concatenate([[0.0], np.cumsum(np.maximum(steps, 1 / 12))])
+
         def copy(step_dir, flows):
-            """The colour of the first real pixel each hole pixel lands on, and how many frames away."""
+            """The colour of the first real pixel each hole pixel lands on, and its expected squared error."""
             colour = np.full((len(ys), 3), np.nan, np.float32)
-            distance = np.zeros(len(ys), np.float32)
+            error = np.zeros(len(ys), np.float32)
             for t, points, rows, origin in self._chains(flows, window, starts, step_dir, self.reach):
                 colour[rows] = _sample(frames[t], points)
-                distance[rows] = np.abs(t - origin)
-            return colour, distance
+                first, last = (origin, t - 1) if step_dir > 0 else (t + 1, origin)
+                error[rows] = through[last - t_lo + 1] - through[first - t_lo]
+            return colour, error
 
-        for colour, distance in _each(lambda way: copy(*way), ((1, forward), (-1, backward))):
-            landed = distance > 0
-            total[landed] += colour[landed] / distance[landed, None]
-            nearness[landed] += 1.0 / distance[landed]
+        for colour, error in _each(lambda way: copy(*way), ((1, forward), (-1, backward))):
+            landed = error > 0
+            total[landed] += colour[landed] / error[landed, None]
+            certainty[landed] += 1.0 / error[landed]
             copies.append(colour)
         disagreement = np.full(masks[targets].shape, np.nan, np.float32)
         disagreement[frame_of, ys, xs] = np.abs(copies[0] - copies[1]).mean(1)
-        found = nearness > 0
+        found = certainty > 0
         estimate = np.zeros((len(ys), 3), np.uint8)
-        estimate[found] = np.clip(total[found] / nearness[found, None] + 0.5, 0, 255)
+        estimate[found] = np.clip(total[found] / certainty[found, None] + 0.5, 0, 255)
         # pixels no copy reached are filled frame by frame: from the previous output frame when it has a hole
         # (for the first target, the output the window before made of it, when there is one)
         previous = (
@@ -522,7 +539,7 @@ class FlowGuidedInpainter(Inpainter):
                 result = self._fill_unseen(result, missing, previous, backward.get(k), exemplars.get(k))
                 estimate[rows] = result[here_ys, here_xs]
             previous = result
-        return estimate.astype(np.float32), disagreement, nearness
+        return estimate.astype(np.float32), disagreement, certainty
 
     @staticmethod
     def _starts(areas: dict) -> tuple[dict, np.ndarray, np.ndarray]:
