@@ -388,10 +388,12 @@ def test_a_fill_is_steadied_along_the_flow_and_still_follows_a_layer_moving_behi
 def test_a_copy_that_took_a_disturbed_step_counts_for_less_than_a_farther_one_over_clean_steps():
     """A still textured shot, a still hole on frames 1-9, and a red board over the hole's place and around it
     on frames 10-11. Copies made forward land on the board, a few frames away; copies made backward land on
-    the true background at frame 0, farther. The step onto the board misplaces the hole's margin badly, so a
-    copy that took it is worth less than one that took only clean steps, however near: weighed by frames
-    travelled alone, the near red copies outweighed the far true ones (16.1 dB, below Telea's 16.3,
-    and 26 levels too red; now 19.0 and 11)."""
+    the true background at frame 0, farther. The step forward onto the board misplaces the hole's margin
+    badly, so a copy that took it is worth less than one that took only clean steps, however near, and the
+    two copies' disagreement says little about an estimate that already leans on the certain one. Weighed
+    by frames travelled alone, the near red copies outweighed the far true ones (16.1 dB, below Telea's 16.3,
+    and 26 levels too red); with each copy's steps summed, 19.0 dB and 11 levels; with the steps' directions
+    told apart and the disagreement weighed by how evenly the copies share the estimate, 65 dB and none."""
     background = np.repeat(texture(H, W, seed=3)[None], 12, 0)
     frames, masks = background.copy(), np.zeros((12, H, W), bool)
     masks[1:10, 36:60, 48:72] = True
@@ -405,4 +407,4 @@ def test_a_copy_that_took_a_disturbed_step_counts_for_less_than_a_farther_one_ov
     too_red = float(
         (out[masks[targets]][:, 0].astype(np.float32) - background[targets][masks[targets]][:, 0]).mean()
     )
-    assert ours > spatial + 2 and too_red < 15, (ours, spatial, too_red)
+    assert ours > spatial + 20 and abs(too_red) < 2, (ours, spatial, too_red)

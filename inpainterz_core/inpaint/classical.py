@@ -49,17 +49,18 @@ For a window of frames (already cropped around the hole):
    hole on its first frame (a hand that then moved away);
 6. the propagated fill is blended, per pixel, with a per-frame spatial fill (Telea), each weighted
    by the inverse of its expected squared error. The propagated one's is measured, not assumed:
-   each step along the flow misplaces a copy about as much as that step misplaces the hole's
-   margin in the frame it steps from (the warp error of step 4), and steps add up like a random
-   walk, so a copy is expected to be off by the sum of the warp errors of the frames it stepped
-   through (a copy that passed the frames where a player brushed the hole is worth less than one
-   that went as far over a still wall); the forward and backward copies, each weighted by the
-   inverse of its expected error, are off by the inverse of the sum of those inverses. To this are added
-   how badly the copies disagree and how far the estimates scatter. The spatial fill's error is
-   measured on the known band around the hole (painted out and compared) and grown with the depth
-   into the hole. Where the flow cannot be trusted (fast, blurred motion) the fill leans on the
-   spatial fill instead of ending below it; where it carries the background cleanly it is not
-   pulled towards the blurrier spatial fill;
+   each step along the flow misplaces a copy about as much as that step, in the same direction, misplaces
+   the hole's margin in the frame it steps from (the warp error of step 4), and steps add up like a
+   random walk, so a copy is expected to be off by the sum of the warp errors of the frames it stepped
+   through (a copy that passed the frames where a player brushed the hole is worth less than one that
+   went as far over a still wall); the forward and backward copies, each weighted by the inverse of its
+   expected error, are off by the inverse of the sum of those inverses. To this are added how badly the
+   copies disagree (in full where the two are equally certain, less as one outweighs the other: one of
+   them is wrong, more likely the less certain, which the estimate already leans away from) and how far
+   the estimates scatter. The spatial fill's error is measured on the known band around the hole
+   (painted out and compared) and grown with the depth into the hole. Where the flow cannot be trusted
+   (fast, blurred motion) the fill leans on the spatial fill instead of ending below it; where it
+   carries the background cleanly it is not pulled towards the blurrier spatial fill;
 7. the blended fill is steadied along the flow. Each frame's fill has an expected squared error (that of
    step 6's blend) and errs largely apart from the next frame's (the copies land elsewhere, the spatial
    fills meet a moved border), so a fill carried from the neighbouring frame is a second estimate of it:
@@ -395,8 +396,8 @@ class FlowGuidedInpainter(Inpainter):
 
         def made():
             """One completion's estimates: its per-step errors over the window first, as the copies' need them."""
-            steps = warp_error()
-            return (*fill(steps), steps[targets.start - t_lo : targets.stop - t_lo], moves())
+            both_ways, *steps = warp_error()
+            return (*fill(steps), both_ways[targets.start - t_lo : targets.stop - t_lo], moves())
 
         # The local completions rewrite only the (grown) holes, in place, and read only what lies
         # outside them, so one pair of flow sets serves all three in turn (memory: two sets).
@@ -428,32 +429,38 @@ class FlowGuidedInpainter(Inpainter):
             both.append(at)
         return tuple(both)
 
-    def _warp_error(self, frames, masks, margins, forward, backward, t_lo, t_hi) -> np.ndarray:
+    def _warp_error(self, frames, masks, margins, forward, backward, t_lo, t_hi):
         """Per frame of the window (t_lo to t_hi), how well the completed flow carries the pixels of the hole's
-        margin to the neighbouring frames: the mean squared colour difference, one step forward and one back
-        (where the frame has that flow), where a pixel lands outside the object (per colour channel); the
-        window's median where no margin pixel was carried.
+        margin to the neighbouring frames: the mean squared colour difference, where a pixel lands outside the
+        object (per colour channel), over one step both ways, then over one step forward and one step back
+        alone (three arrays); the window's median where no margin pixel was carried.
 
         The hole is grown by a margin of shown pixels, and every completion replaces their flow as it does
         the hole's, without reading it: so this tests each completion on pixels it did not see, next to
-        those it fills. The estimates are weighed by its inverse, and a copy's expected error is the sum of
-        it over the frames the copy stepped through. (Measured with the flow as observed, around the hole, it
-        would rate every local completion as good as the observed flow, however badly it guessed the hole's.)"""
+        those it fills. The estimates are weighed by the inverse of the first, and a copy's expected error is
+        the sum of the second (or third) over the frames it stepped through: a step onto something that
+        covers the hole's place in the next frame is a bad one forward only. (Measured with the flow as
+        observed, around the hole, it would rate every local completion as good as the observed flow, however
+        badly it guessed the hole's.)"""
         frames_in = range(t_lo, t_hi)
         starts, ys, xs = self._starts({k: margins[k] for k in frames_in})
         window = {t: masks[t] for t in margins}
-        sums = np.zeros(len(frames_in))
-        counts = np.zeros(len(frames_in))
-        for step_dir, flows in ((1, forward), (-1, backward)):
+        sums = np.zeros((2, len(frames_in)))  # forward, backward
+        counts = np.zeros((2, len(frames_in)))
+        for way, (step_dir, flows) in enumerate(((1, forward), (-1, backward))):
             for t, points, rows, origin in self._chains(flows, window, starts, step_dir, 1):
                 reached = _sample(frames[t], points).astype(np.float32)
                 squares = ((reached - frames[origin, ys[rows], xs[rows]]) ** 2).sum(1)
                 n = origin - t_lo
-                sums += np.bincount(n, squares, len(frames_in))
-                counts += np.bincount(n, minlength=len(frames_in))
-        error = sums / np.maximum(3 * counts, 1)
-        error[counts == 0] = np.median(error[counts > 0]) if (counts > 0).any() else self.tau**2
-        return error.astype(np.float32)
+                sums[way] += np.bincount(n, squares, len(frames_in))
+                counts[way] += np.bincount(n, minlength=len(frames_in))
+
+        def mean(sums, counts):
+            error = sums / np.maximum(3 * counts, 1)
+            error[counts == 0] = np.median(error[counts > 0]) if (counts > 0).any() else self.tau**2
+            return error.astype(np.float32)
+
+        return mean(sums.sum(0), counts.sum(0)), mean(sums[0], counts[0]), mean(sums[1], counts[1])
 
     def _local_mean(self, values: np.ndarray, points) -> np.ndarray:
         """Mean of the known (non-NaN) values of whole frames around each hole pixel (one row per pixel, as
@@ -479,8 +486,8 @@ class FlowGuidedInpainter(Inpainter):
         the order of np.nonzero(masks[targets])), how much the forward and backward copies disagree (mean
         absolute difference, as whole frames; NaN where they did not both land) and its certainty per hole
         pixel: the sum over the copies of the inverse of their expected squared errors (0 where none landed),
-        each the sum of the per-frame ``steps`` (warp errors) of the frames it stepped through. The copies
-        are averaged with those inverses as weights."""
+        each the sum of the per-frame ``steps`` (warp errors forward, and back) of the frames it stepped
+        through. The copies are averaged with those inverses as weights."""
         (frame_of, ys, xs), ends, starts = points
         window = {t: masks[t] for t in range(t_lo, t_hi)}
         total = np.zeros((len(ys), 3), np.float32)
@@ -489,7 +496,7 @@ class FlowGuidedInpainter(Inpainter):
 
         # a copy's expected squared error: the sum of the per-step errors of the frames it stepped through, each
         # step no better than the rounding of 8-bit colours; through[t] sums the steps of the frames before t
-        through = np.concatenate([[0.0], np.cumsum(np.maximum(steps, 1 / 12))])
+        through = [np.concatenate([[0.0], np.cumsum(np.maximum(way, 1 / 12))]) for way in steps]
 
         def copy(step_dir, flows):
             """The colour of the first real pixel each hole pixel lands on, and its expected squared error."""
@@ -498,16 +505,24 @@ class FlowGuidedInpainter(Inpainter):
             for t, points, rows, origin in self._chains(flows, window, starts, step_dir, self.reach):
                 colour[rows] = _sample(frames[t], points)
                 first, last = (origin, t - 1) if step_dir > 0 else (t + 1, origin)
-                error[rows] = through[last - t_lo + 1] - through[first - t_lo]
+                summed = through[0 if step_dir > 0 else 1]
+                error[rows] = summed[last - t_lo + 1] - summed[first - t_lo]
             return colour, error
 
+        errors = []
         for colour, error in _each(lambda way: copy(*way), ((1, forward), (-1, backward))):
             landed = error > 0
             total[landed] += colour[landed] / error[landed, None]
             certainty[landed] += 1.0 / error[landed]
             copies.append(colour)
+            errors.append(error)
+        # Where the two copies disagree, one of them is wrong, more likely the less certain one, and the estimate
+        # already leans away from it: the disagreement is counted at full weight where the two are equally
+        # certain, and less as one outweighs the other (by 4 w (1 - w), w the one's weight in the estimate)
+        both = errors[0] * errors[1]
+        balance = np.sqrt(4 * both / np.maximum(errors[0] + errors[1], 1e-12) ** 2)
         disagreement = np.full(masks[targets].shape, np.nan, np.float32)
-        disagreement[frame_of, ys, xs] = np.abs(copies[0] - copies[1]).mean(1)
+        disagreement[frame_of, ys, xs] = np.abs(copies[0] - copies[1]).mean(1) * balance
         found = certainty > 0
         estimate = np.zeros((len(ys), 3), np.uint8)
         estimate[found] = np.clip(total[found] / certainty[found, None] + 0.5, 0, 255)
