@@ -395,7 +395,7 @@ class FlowGuidedInpainter(Inpainter):
         moves = partial(self._moves, forward, backward, targets, points)
 
         def made():
-            """One completion's estimates: its per-step errors over the window first, as the copies' need them."""
+            """One completion's estimates, its per-step errors over the window made first: the copies need them."""
             both_ways, *steps = warp_error()
             return (*fill(steps), both_ways[targets.start - t_lo : targets.stop - t_lo], moves())
 
@@ -495,7 +495,7 @@ class FlowGuidedInpainter(Inpainter):
         copies = []
 
         # a copy's expected squared error: the sum of the per-step errors of the frames it stepped through, each
-        # step no better than the rounding of 8-bit colours; through[t] sums the steps of the frames before t
+        # step no better than the rounding of 8-bit colours; through[way][i] sums the window's first i frames' steps
         through = [np.concatenate([[0.0], np.cumsum(np.maximum(way, 1 / 12))]) for way in steps]
 
         def copy(step_dir, flows):
