@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from inpainterz_core.demo import PanClip
+from inpainterz_core.masks import bounding_box
 from inpainterz_core.metrics import jaccard
 from inpainterz_core.track import classical
 from inpainterz_core.track.classical import FlowTracker
@@ -361,6 +362,26 @@ def test_a_mask_the_tracker_has_no_trust_in_is_not_handed_out(monkeypatch):
     labels = tracker.step(clip.frame(20))
     assert not labels.any()
     assert tracker.confidence < 0.05
+
+
+def test_a_mask_that_shrank_to_a_piece_of_the_object_is_doubted_and_the_object_found_whole(monkeypatch):
+    """Area consistency: the flow may carry on a piece of an object that moved too far in one frame (on a fast
+    city pan a badge jumped 84 px, its mask kept a quarter of it, at confidence 0.4-0.7, and the badge was lost for
+    the rest of the shot). A mask far from the size the object last surely had, with no frame's edge to cut it,
+    counts as doubtful, so the object is looked for whole, and found."""
+    clip = JumpClip(at=99, offset=(0, 0), frames=22, width=480, height=270)
+    tracker = FlowTracker()
+    tracker.reset(clip.frame(0), clip.mask(0).astype(np.uint8))
+    for i in range(1, 20):
+        tracker.step(clip.frame(i))
+    whole = clip.mask(20)
+    x0, _, x1, _ = bounding_box(whole)
+    piece = whole.copy()
+    piece[:, x0 + (x1 - x0) // 4 :] = False  # its left quarter, carried on as if sure of it
+    monkeypatch.setattr(FlowTracker, "_propagate", lambda self, obj, image, gray: (piece, 0.9))
+    labels = tracker.step(clip.frame(20))
+    assert jaccard(labels > 0, whole) > 0.9
+    assert tracker.confidence < 0.9
 
 
 def test_a_logo_that_jumped_and_turned_is_found_again():

@@ -34,11 +34,12 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    creeping along the object a pixel or two a frame (something in its colours coming out from under it)
    pulls the fit along with it, frame after frame, and not the look.
 4. Confidence and recovery. Each frame's mask is scored by how well its colours still match
-   the keyframe's palette, how well the motion explains it, and how steady its area is (a mask
-   without the object's colours is dropped as hidden or gone). When that score is low, the
-   object's look (the keyframe's, and the last one the tracker was sure of, upright and turned) is
-   searched for over the whole frame and, when found clearly, that mask is put there
-   (re-detection after an occlusion or a jump). An object that slid out of the picture is searched
+   the keyframe's palette, how well the motion explains it, and how steady its area is, from the
+   frame before and against the size the object last surely had (not a piece of it, carried on
+   after a jump the flow missed); a mask without the object's colours is dropped as hidden or
+   gone. When that score is low, the object's look (the keyframe's, and the last one the tracker
+   was sure of, upright and turned) is searched for over the whole frame and, when found clearly,
+   that mask is put there (re-detection after an occlusion or a jump). An object that slid out of the picture is searched
    for (upright) on every frame it stays gone, so it is found again when it comes back; and so is the
    part of its look that would show first by the side it left by, against that edge (``_entering``;
    a lost object, which a cut or a jump may have put half out of the picture, by every side):
@@ -697,6 +698,10 @@ class FlowTracker(Tracker):
                 if not mask.any() and _at_edge(obj.mask):
                     confidence = 0.9  # it went out of the picture: nothing to mask is likely right
                     obj.exit = _exit_side(obj.mask, obj.velocity)
+                elif mask.any() and not _at_edge(mask):
+                    # Area consistency: a mask far from the size the object last surely had, with no frame's edge to
+                    # cut it, is likely part of it (a badge that jumped 84 px in a frame, a piece of it carried on)
+                    confidence *= min(1.0, _steadiness(int(mask.sum()), obj.good_area) / _STEADY)
             else:
                 mask, confidence = obj.mask, obj.confidence  # still gone, as sure as when it went
             if obj.entering is not None and mask.any():
