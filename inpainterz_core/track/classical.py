@@ -245,6 +245,7 @@ class _Object:
         self.mover: bool | None = None  # does it move against the scene? (decided in FlowTracker._moving)
         # The flow lost it where the motion map did not: from then on it is what moves (FlowTracker._moving).
         self.follows_motion = False
+        self.shed_ground = False  # this frame's mask let go of ground it held (a slab, pieces): not of the object
 
     def keep_traits(self, before: _Object) -> None:
         """What the frames tracked before taught about the object, kept over a new keyframe of it: whether it
@@ -700,7 +701,11 @@ class FlowTracker(Tracker):
                     obj.exit = _exit_side(obj.mask, obj.velocity)
                 elif mask.any() and not _at_edge(mask):
                     # Area consistency: a mask far from the size the object last surely had, with no frame's edge to
-                    # cut it, is likely part of it (a badge that jumped 84 px in a frame, a piece of it carried on)
+                    # cut it, is likely part of it (a badge that jumped 84 px in a frame, a piece of it carried on).
+                    # Unless what it lost was ground it held (a keyframe's slab of court, let go): that was never
+                    # the object's size.
+                    if obj.shed_ground:
+                        obj.good_area = min(obj.good_area, int(mask.sum()))
                     confidence *= min(1.0, _steadiness(int(mask.sum()), obj.good_area) / _STEADY)
             else:
                 mask, confidence = obj.mask, obj.confidence  # still gone, as sure as when it went
@@ -894,6 +899,7 @@ class FlowTracker(Tracker):
             ground = _ground_pieces(small_image, mask_small, ring, flow, edges=obj.outline.rigid < 0.5)
             if ground is not None:  # both signs were clear, and some of it may be left: they count
                 refined, crisp, let_go = (mask_small & ~ground).astype(np.uint8), crisp & ~ground, 1.0
+        obj.shed_ground = slab is not None or ground is not None
         area, prior_area = int(refined.sum()), int(crisp.sum())
         steady = _steadiness(area, prior_area)
         if steady < _STEADY:  # the cut ran off (onto look-alike background) or lost most of the object
