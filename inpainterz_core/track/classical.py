@@ -245,7 +245,8 @@ class _Object:
         self.mover: bool | None = None  # does it move against the scene? (decided in FlowTracker._moving)
         # The flow lost it where the motion map did not: from then on it is what moves (FlowTracker._moving).
         self.follows_motion = False
-        self.shed_ground = False  # this frame's mask let go of ground it held (a slab, pieces): not of the object
+        # This frame's mask let go of ground it held (a slab, pieces of it): not of the object.
+        self.shed_ground = False
 
     def keep_traits(self, before: _Object) -> None:
         """What the frames tracked before taught about the object, kept over a new keyframe of it: whether it
