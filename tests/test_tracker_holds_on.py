@@ -440,6 +440,35 @@ def test_a_logo_that_leaves_the_picture_is_not_flagged():
     assert confidence.min() > 0.6
 
 
+def test_a_logo_whose_last_sliver_has_no_trust_leaves_the_frames_after_it_unflagged(monkeypatch):
+    """On its way out of the picture the logo's last sliver may be past trusting (a badge riding a whip pan off
+    at a corner: confidence 0.0006) and get no mask; that frame stays flagged, but the frames after it, where
+    nothing shows, are as sure as those of any object that left (all 34 of them were flagged)."""
+
+    class Leaving(PanClip):
+        def _logo_transform(self, i):
+            m = super()._logo_transform(0)
+            m[0, 2] += 16 * i
+            return m
+
+    clip = Leaving(frames=30, width=480, height=270)
+    whole = clip.mask(0).sum()
+    sliver = next(i for i in range(30) if clip.mask(i)[:, -1].any() and 0 < clip.mask(i).sum() < whole / 2)
+    tracker = FlowTracker()
+    tracker.reset(clip.frame(0), clip.mask(0).astype(np.uint8))
+    for i in range(1, sliver):
+        tracker.step(clip.frame(i))
+    monkeypatch.setattr(FlowTracker, "_propagate", lambda self, obj, image, gray: (clip.mask(sliver), 0.004))
+    monkeypatch.setattr(FlowTracker, "_redetect", lambda self, *args: None)
+    monkeypatch.setattr(FlowTracker, "_entering", lambda self, *args: None)
+    assert not tracker.step(clip.frame(sliver)).any()
+    assert tracker.confidence < 0.05
+    monkeypatch.undo()
+    for i in range(sliver + 1, 30):
+        assert not tracker.step(clip.frame(i)).any()
+        assert tracker.confidence >= 0.9
+
+
 @pytest.mark.parametrize("axis, step", [(0, 24), (1, -14)])  # out by the right edge; out by the top
 def test_a_logo_that_left_the_picture_is_found_again_as_soon_as_half_of_it_is_back(axis, step):
     """The logo slides out of the picture and, from frame 18, back in. It was taken for gone for good (nothing

@@ -698,7 +698,7 @@ class FlowTracker(Tracker):
             if obj.mask.any():
                 mask, confidence = self._propagate(obj, image, gray)
                 if not mask.any() and _at_edge(obj.mask):
-                    confidence = 0.9  # it went out of the picture: nothing to mask is likely right
+                    confidence = _WENT_OUT  # it went out of the picture: nothing to mask is likely right
                     obj.exit = _exit_side(obj.mask, obj.velocity)
                 elif mask.any() and not _at_edge(mask):
                     # Area consistency: a mask far from the size the object last surely had, with no frame's edge to
@@ -710,6 +710,7 @@ class FlowTracker(Tracker):
                     confidence *= min(1.0, _steadiness(int(mask.sum()), obj.good_area) / _STEADY)
             else:
                 mask, confidence = obj.mask, obj.confidence  # still gone, as sure as when it went
+            went_out = False
             if obj.entering is not None and mask.any():
                 # Coming back in: the part that shows grows every frame past what the flow carries (new
                 # pixels come in by the edge), so it is placed by its look, until the whole of it is in.
@@ -782,6 +783,12 @@ class FlowTracker(Tracker):
                     # Nothing found, and the flow's mask is as good as not the object (its colours at the edge of
                     # hidden, its motion unexplained): painted out, it would take picture the object never covered
                     # (a badge gone over a letterbox bar in a whip pan left a mask below the bar at 0.004).
+                    # Against the frame's edge, where it was, it is most likely going out of the picture: this
+                    # frame stays doubtful (a part may still show), but the frames after it, where nothing shows,
+                    # are as sure as those of an object that left (a badge ridden off at a corner had its 34 frames
+                    # after flagged), and it is looked for coming back by that side.
+                    if obj.mask.any() and mask.any() and _at_edge(obj.mask) and _at_edge(mask):
+                        obj.exit, went_out = _exit_side(obj.mask, obj.velocity), True
                     mask = np.zeros_like(mask)
             obj.velocity = _centre(mask) - _centre(obj.mask) if mask.any() and obj.mask.any() else np.zeros(2)
             # Found again farther than its own size from where it was, it did not move there in a frame (lost, it
@@ -803,7 +810,7 @@ class FlowTracker(Tracker):
                 obj.good_area = int(mask.sum())
             if confidence >= 0.8 and whole:
                 obj.recent = _look(gray, mask)
-            obj.mask, obj.confidence = mask, confidence
+            obj.mask, obj.confidence = mask, _WENT_OUT if went_out else confidence
             labels[mask] = object_id
             # Suspicion of a slab of ground in the mask lowers what the editor is told, not how it is tracked.
             confidences[object_id] = float(confidence * (1.0 - obj.suspicion))
@@ -1177,6 +1184,8 @@ def _find_score(obj: _Object, image: np.ndarray, candidate: np.ndarray, box, mat
 
 # A mask the tracker is less sure of than this, with nothing found instead, is no mask.
 _NO_TRUST = 0.05
+# How sure the tracker is of an empty mask once the object went out of the picture (it may come back unseen).
+_WENT_OUT = 0.9
 # A find is taken only past this score (its match times its colours), whatever the mask it would replace: a hidden
 # or gone object's mask has confidence 0, and the shape of the object matched on a blurred wall of other colours
 # scored 0.02-0.03 there (the object's own finds on the eval's clips and composites: 0.86-0.98).
