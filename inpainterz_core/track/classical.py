@@ -33,20 +33,20 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    goes where the object's keyframe look lies when that is clearly better than the fit to the mask: a mask
    creeping along the object a pixel or two a frame (something in its colours coming out from under it)
    pulls the fit along with it, frame after frame, and not the look.
-4. Confidence and recovery. Each frame's mask is scored by how well its colours still match
-   the keyframe's palette, how well the motion explains it, and how steady its area is, from the
-   frame before and against the size the object last surely had (not a piece of it, carried on
-   after a jump the flow missed); a mask without the object's colours is dropped as hidden or
-   gone. When that score is low, the object's look (the keyframe's, and the last one the tracker
-   was sure of, upright and turned) is searched for over the whole frame and, when found clearly,
-   that mask is put there (re-detection after an occlusion or a jump). An object that slid out of the picture is searched
-   for (upright) on every frame it stays gone, so it is found again when it comes back; and so is the
-   part of its look that would show first by the side it left by, against that edge (``_entering``;
-   a lost object, which a cut or a jump may have put half out of the picture, by every side):
-   found there, it is placed by its look every frame until all of it is in (the flow alone cannot
-   grow a mask by the pixels that come in past the edge), then found whole. So is a rigid object the edge cut
-   off that comes back in without ever having left, while its look there shows more of it than the flow's
-   mask. A find replaces a lost or gone object's empty mask only when it clears ``_FIND_BAR``.
+4. Confidence and recovery. Each frame's mask is scored by how well its colours still match the keyframe's
+   palette, how well the motion explains it, and how steady its area is, from the frame before and, for an
+   object that keeps its shape, against the size it last surely had (not a piece of it, carried on after a
+   jump the flow missed); a mask without the object's colours is dropped as hidden or gone. When that score is
+   low, the object's look (the keyframe's, and the last one the tracker was sure of, upright and turned) is
+   searched for over the whole frame and, when found clearly, that mask is put there (re-detection after an
+   occlusion or a jump). An object that slid out of the picture is searched for (upright) on every frame it
+   stays gone, so it is found again when it comes back; and so is the part of its look that would show first
+   by the side it left by, against that edge (``_entering``; a lost object, which a cut or a jump may have put
+   half out of the picture, by every side): found there, it is placed by its look every frame until all of it
+   is in (the flow alone cannot grow a mask by the pixels that come in past the edge), then found whole. So is
+   a rigid object the edge cut off that comes back in without ever having left, while its look there shows
+   more of it than the flow's mask. A find replaces a lost or gone object's empty mask only when it clears
+   ``_FIND_BAR``.
 5. Suspicion of ground in the mask. A mask that holds a slab of ground (a loose keyframe cut, or
    a mask grown over ground of the object's colour) keeps its colours and motion, so step 4
    cannot see it. Two signs can: the mask's edge running where neither colour nor motion changes
@@ -700,13 +700,17 @@ class FlowTracker(Tracker):
                 if not mask.any() and _at_edge(obj.mask):
                     confidence = _WENT_OUT  # it went out of the picture: nothing to mask is likely right
                     obj.exit = _exit_side(obj.mask, obj.velocity)
-                elif mask.any() and not _at_edge(mask):
-                    # Area consistency: a mask far from the size the object last surely had, with no frame's edge to
-                    # cut it, is likely part of it (a badge that jumped 84 px in a frame, a piece of it carried on).
-                    # Unless what it lost was ground it held (a keyframe's slab of court, let go): that was never
-                    # the object's size.
-                    if obj.shed_ground:
-                        obj.good_area = min(obj.good_area, int(mask.sum()))
+                elif (
+                    mask.any()
+                    and not _at_edge(mask)
+                    and not obj.outline.changes_shape()
+                    and not obj.shed_ground
+                ):
+                    # Area consistency: the mask of an object that keeps its shape, far from the size it last surely
+                    # had with no frame's edge to cut it, is likely a part of it (a badge that jumped 84 px in a
+                    # frame, a piece of it carried on). Not where the object changes shape (a player's area swings
+                    # from frame to frame, and doubted, he was looked for and found on the court), nor where the
+                    # mask let go of ground it held (a keyframe's slab of court: never the object's size).
                     confidence *= min(1.0, _steadiness(int(mask.sum()), obj.good_area) / _STEADY)
             else:
                 mask, confidence = obj.mask, obj.confidence  # still gone, as sure as when it went
