@@ -45,6 +45,15 @@ class TurningJumpClip(JumpClip):
         return m
 
 
+class LeavingClip(PanClip):
+    """The logo slides to the right at 16 px a frame, out of the picture."""
+
+    def _logo_transform(self, i):
+        m = super()._logo_transform(0)
+        m[0, 2] += 16 * i
+        return m
+
+
 class LetterboxedBadgeClip(PanClip):
     """A green badge with lettering on a picture between black bars. From frame ``at`` on it sits over the top
     bar, ``above`` of its height past the frame's edge (a whip pan's badge riding off the picture)."""
@@ -426,14 +435,7 @@ def test_fast_logo_is_followed_without_lag():
 
 def test_a_logo_that_leaves_the_picture_is_not_flagged():
     """Once the logo has slid out of the frame an empty mask is right, and confidence stays high."""
-
-    class Leaving(PanClip):
-        def _logo_transform(self, i):
-            m = super()._logo_transform(0)
-            m[0, 2] += 16 * i
-            return m
-
-    clip = Leaving(frames=30, width=480, height=270)
+    clip = LeavingClip(frames=30, width=480, height=270)
     j, confidence = _run(clip, 30)
     gone = [i for i in range(30) if not clip.mask(i).any()]
     assert gone and j[gone].min() == 1.0  # nothing masked once it is gone
@@ -444,14 +446,7 @@ def test_a_logo_whose_last_sliver_has_no_trust_leaves_the_frames_after_it_unflag
     """On its way out of the picture the logo's last sliver may be past trusting (a badge riding a whip pan off
     at a corner: confidence 0.0006) and get no mask; that frame stays flagged, but the frames after it, where
     nothing shows, are as sure as those of any object that left (all 34 of them were flagged)."""
-
-    class Leaving(PanClip):
-        def _logo_transform(self, i):
-            m = super()._logo_transform(0)
-            m[0, 2] += 16 * i
-            return m
-
-    clip = Leaving(frames=30, width=480, height=270)
+    clip = LeavingClip(frames=30, width=480, height=270)
     whole = clip.mask(0).sum()
     sliver = next(i for i in range(30) if clip.mask(i)[:, -1].any() and 0 < clip.mask(i).sum() < whole / 2)
     tracker = FlowTracker()
