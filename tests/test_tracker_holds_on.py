@@ -378,7 +378,7 @@ def test_a_mask_that_shrank_to_a_piece_of_the_object_is_doubted_and_the_object_f
     city pan a badge jumped 84 px, its mask kept a quarter of it, at confidence 0.4-0.7, and the badge was lost for
     the rest of the shot). A mask far from the size the object last surely had, with no frame's edge to cut it,
     counts as doubtful, so the object is looked for whole, and found."""
-    clip = JumpClip(at=99, offset=(0, 0), frames=22, width=480, height=270)
+    clip = PanClip(frames=22, width=480, height=270)
     tracker = FlowTracker()
     tracker.reset(clip.frame(0), clip.mask(0).astype(np.uint8))
     for i in range(1, 20):
