@@ -81,3 +81,51 @@ def test_the_open_side_of_a_concave_object_is_not_closed(opening):
     cv2.ellipse(inner, (180, 120), (45, 35), {"down": 0, "right": 90}[opening], 180, 360, 1, -1)
     closed = close_outlined_concavities(image, shoe > 0, (99, 49, 262, 192))
     assert not closed[(inner > 0) & (shoe == 0)].any()
+
+
+def _striped_wall() -> np.ndarray:
+    """A dark facade of thin vertical stripes (window columns), textured at every pixel row."""
+    image = np.zeros((H, W, 3), np.float32)
+    columns = np.where(np.arange(W) % 6 < 3, 55.0, 105.0)
+    image[:] = columns[None, :, None] * np.array([1.0, 0.85, 0.8], np.float32)
+    return image
+
+
+def test_a_smooth_band_in_the_walls_colours_along_a_tight_box_is_closed():
+    """A badge shading into the facade's mean colour over its lower third, on that striped facade: its lower edge
+    is weak (the band's colour is the stripes' mean), so the outline alone does not close the bay, but the bay
+    runs along the tight box's bottom, where the cut reaches at both ends, and it is smooth like the badge, not
+    striped like the wall beside it: it is the badge's (the city-pan composites' first cuts lost 14-16 %)."""
+    wall = _striped_wall()
+    band = np.array([80.0, 68.0, 64.0], np.float32)  # the stripes' mean
+    badge = np.zeros((H, W), np.uint8)
+    x0, y0, x1, y1, r = 100, 90, 260, 150, 18
+    cv2.rectangle(badge, (x0 + r, y0), (x1 - r, y1), 1, -1)
+    cv2.rectangle(badge, (x0, y0 + r), (x1, y1 - r), 1, -1)
+    for cx, cy in ((x0 + r, y0 + r), (x1 - r, y0 + r), (x0 + r, y1 - r), (x1 - r, y1 - r)):
+        cv2.circle(badge, (cx, cy), r, 1, -1)
+    t = np.clip((np.arange(H, dtype=np.float32) - y0) / (0.7 * (y1 - y0)), 0, 1)[:, None, None]
+    shade = (1 - t) * np.array([200, 230, 150], np.float32) + t * band
+    image = np.clip(np.where(badge[..., None] > 0, shade, wall), 0, 255).astype(np.uint8)
+    cv2.putText(
+        image, "RIVA", (x0 + 24, y0 + 44), cv2.FONT_HERSHEY_DUPLEX, 1.4, (190, 40, 150), 4, cv2.LINE_AA
+    )
+    image = cv2.GaussianBlur(image, (3, 3), 0)
+    cut = badge.astype(bool).copy()
+    cut[136:, 118:242] = False  # the band under the letters, between the badge's rounded ends
+    closed = close_outlined_concavities(image, cut, (x0, y0, x1 + 1, y1 + 1))
+    assert jaccard(closed, badge > 0) > 0.97 and not (closed & (badge == 0)).any()
+
+
+def test_the_ground_between_legs_along_the_boxs_bottom_stays_out():
+    """Two legs reach the tight box's bottom with the sand between them: a bay along the box's side too, but
+    it holds what lies outside it, so it is not the object's."""
+    figure = np.zeros((H, W), np.uint8)
+    cv2.rectangle(figure, (140, 60), (220, 130), 1, -1)  # a body
+    cv2.rectangle(figure, (140, 130), (160, 200), 1, -1)  # two legs
+    cv2.rectangle(figure, (200, 130), (220, 200), 1, -1)
+    image = np.where(figure[..., None] > 0, np.float32([60, 90, 160]), SAND)  # a blue tracksuit
+    image += np.random.default_rng(2).normal(0, 4, (H, W, 3))  # the camera's noise
+    image = cv2.GaussianBlur(np.clip(image, 0, 255).astype(np.uint8), (3, 3), 0)
+    closed = close_outlined_concavities(image, figure > 0, (140, 60, 221, 201))
+    assert not closed[135:, 165:195].any()

@@ -30,7 +30,9 @@ go, his legs and the shadow running with him are taken.
 
 Last, a bay in the cut's outline that the object's own outline closes is taken
 (``close_outlined_concavities``): a badge shading into the ground's colours at its lower edge is cut by
-colour along its letters, though its edge shows below them.
+colour along its letters, though its edge shows below them. Where that edge hardly shows (a band in the
+colours of a striped facade), a bay that runs along a side of a tight box is taken when its colours and grain
+are the object's beside it rather than the ground's: smooth like the badge, not striped like the wall.
 """
 
 from __future__ import annotations
@@ -417,6 +419,8 @@ def _edge_strength(image: np.ndarray) -> np.ndarray:
 #: A concavity of a cut is the object's when its outer side runs along strong edges (``WALL_QUANTILE``, as for
 #: ``_enclosed``) for at least this share of its length: nearly all of it, the object's outline going on.
 OUTLINED = 0.9
+#: px: how near a side of the box a bay's outer side must run to lie along it.
+ALONG = 3
 
 
 def close_outlined_concavities(
@@ -427,14 +431,18 @@ def close_outlined_concavities(
     colour along its letters, and the bay between them and the badge's edge is left out, though that edge
     shows. A bay is what the convex hull of the cut (opened, so a stray spur does not stretch it) adds, and it
     is taken when its outer side runs along the strong edges of ``box`` (``OUTLINED``): the outline of a
-    rounded badge, not a person's arm and side with court between them, nor a concave shape's open side.
+    rounded badge, not a person's arm and side with court between them, nor a concave shape's open side. Where
+    that edge is weak (the band in the colours of a textured wall), a bay along a side of a tight box is taken
+    when what it holds is like the object beside it, not the ground (``_along_the_box``).
     """
     found = bounding_box(mask)
     if found is None:
         return mask
     h, w = mask.shape
-    x0, y0, x1, y1 = padded_box(crops.union((found, box)), pad=2, width=w, height=h, min_size=0)
-    cut = mask[y0:y1, x0:x1].astype(np.uint8)
+    # (with the ground beside the cut, which a bay along the box is told from: ``_along_the_box``)
+    pad = max(16, box_side(found) // 8)
+    x0, y0, x1, y1 = padded_box(crops.union((found, box)), pad=pad, width=w, height=h, min_size=0)
+    cut, crop = mask[y0:y1, x0:x1].astype(np.uint8), np.ascontiguousarray(image[y0:y1, x0:x1])
     # the spurs to leave out of the hull: thinner than a fifth of the cut's thickness
     depth = cv2.distanceTransform(cut, cv2.DIST_L2, 5).max()
     core = cv2.morphologyEx(cut, cv2.MORPH_OPEN, ellipse(max(2, round(0.2 * depth))))
@@ -448,7 +456,7 @@ def close_outlined_concavities(
     count, pieces = cv2.connectedComponents(bays, connectivity=8)
     if count < 2:
         return mask
-    edges = _edge_strength(np.ascontiguousarray(image[y0:y1, x0:x1]))
+    edges = _edge_strength(crop)
     bx0, by0, bx1, by1 = box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0
     inbox = np.zeros(cut.shape, bool)
     inbox[max(by0, 0) : by1, max(bx0, 0) : bx1] = True
@@ -459,13 +467,66 @@ def close_outlined_concavities(
     rim = pieces * outer
     length = np.bincount(rim.ravel(), minlength=count)
     on_walls = np.bincount(rim.ravel(), weights=walls.ravel().astype(float), minlength=count)
-    closed = np.flatnonzero((length >= 3) & (on_walls >= OUTLINED * length))
+    outlined = (length >= 3) & (on_walls >= OUTLINED * length)
+    along = _along_the_box(crop, cut, hull, pieces, count, rim, (bx0, by0, bx1, by1))
+    closed = np.flatnonzero(outlined | along)
     closed = closed[closed > 0]
     if not len(closed):
         return mask
     out = mask.copy()
     out[y0:y1, x0:x1] |= np.isin(pieces, closed)
     return out
+
+
+def _along_the_box(image, cut, hull, pieces, count, rim, box) -> np.ndarray:
+    """Which bays (by label) lie along a side of the tight ``box`` and hold the object: the cut reaches that side
+    at both ends of the bay, so the object's edge may run there (the box is drawn to it), and the bay's colours
+    and grain are more like the cut's beside it than the ground's beside it (a badge's lower band in the
+    ground's colours, smooth where the ground is textured, which the cut scalloped along its letters). The
+    ground between a tilted badge and its box's corner, and between a person's legs, is like the ground."""
+    x0, y0, x1, y1 = box
+    h, w = pieces.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    # each pixel's distance to the nearest side of the box
+    gap = np.stack([np.abs(xs - x0), np.abs(ys - y0), np.abs(xs - (x1 - 1)), np.abs(ys - (y1 - 1))]).min(0)
+    length = np.bincount(rim.ravel(), minlength=count)
+    on_side = np.bincount(rim.ravel(), weights=(gap <= ALONG).ravel().astype(float), minlength=count)
+    features = _colour_and_grain(image)
+    taken = np.zeros(count, bool)
+    for bay in np.flatnonzero((length >= 3) & (on_side >= OUTLINED * length)):
+        taken[bay] = bay > 0 and _like_the_object(features, pieces == bay, cut > 0, hull > 0)
+    return taken
+
+
+def _like_the_object(features: np.ndarray, bay: np.ndarray, cut: np.ndarray, hull: np.ndarray) -> bool:
+    """Whether the pixels of ``bay`` (left out of ``cut``, inside ``hull``) are more like the cut's beside them
+    than the ground's beside them (outside the hull), in colour and grain (``_colour_and_grain``)."""
+    inside = bay.astype(np.uint8)
+    reach = 2 * int(np.ceil(cv2.distanceTransform(inside, cv2.DIST_L2, 3).max())) + 2
+    beside = cv2.dilate(inside, ellipse(reach)) > 0
+    ground, object_ = beside & ~hull, beside & cut
+    if not (ground.any() and object_.any()):
+        return False
+    own = _histogram(features, bay)
+    return _unlike(own, _histogram(features, object_)) < _unlike(own, _histogram(features, ground))
+
+
+def _colour_and_grain(image: np.ndarray) -> np.ndarray:
+    """Each pixel's coarse colour (8 levels a channel) and grain (4 levels of its difference from the blurred
+    grey), as one of 2048 bins: a smooth band of a badge and textured ground of its colour fall apart."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grain = np.minimum(np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.5)) / 4, 3).astype(np.int32)
+    q = (image >> 5).astype(np.int32)
+    return ((q[..., 0] * 8 + q[..., 1]) * 8 + q[..., 2]) * 4 + grain
+
+
+def _histogram(features: np.ndarray, where: np.ndarray) -> np.ndarray:
+    return np.bincount(features[where], minlength=2048) / max(int(where.sum()), 1)
+
+
+def _unlike(a: np.ndarray, b: np.ndarray) -> float:
+    """1 - the Bhattacharyya coefficient of two histograms: 0 alike, 1 nothing shared."""
+    return 1.0 - float(np.sqrt(a * b).sum())
 
 
 def _short_side(fg: np.ndarray, inbox: np.ndarray, margin: int = 2) -> int | None:
@@ -543,4 +604,4 @@ def _distinctness(small: np.ndarray, fg: np.ndarray) -> float:
     colour = (q[..., 0] * 8 + q[..., 1]) * 8 + q[..., 2]
     a = np.bincount(colour[inside], minlength=512) / inside.sum()
     b = np.bincount(colour[ring], minlength=512) / ring.sum()
-    return 1.0 - float(np.sqrt(a * b).sum())
+    return _unlike(a, b)
