@@ -515,6 +515,19 @@ class _Outline:
         return laid
 
 
+def _sized(obj: _Object, mask: np.ndarray) -> bool:
+    """Whether ``mask``'s area says how much of its object it holds: the object keeps its shape (a player's area
+    swings from frame to frame, and doubted for it, he was looked for and found on the court), the frame's edge
+    does not cut the mask, and the mask did not let go of ground it held this frame (a keyframe's slab of court:
+    never the object's size)."""
+    return bool(mask.any()) and not _at_edge(mask) and not obj.outline.changes_shape() and not obj.shed_ground
+
+
+def _off_size(obj: _Object, mask: np.ndarray) -> bool:
+    """A mask far from the size its object last surely had (``_sized``): likely a part of it."""
+    return _sized(obj, mask) and _steadiness(int(mask.sum()), obj.good_area) < _STEADY
+
+
 def _steadiness(area: int, other: int) -> float:
     """The smaller of two areas over the larger: 1 when a mask keeps its area."""
     return min(area, other) / max(area, other, 1)
@@ -700,17 +713,10 @@ class FlowTracker(Tracker):
                 if not mask.any() and _at_edge(obj.mask):
                     confidence = _WENT_OUT  # it went out of the picture: nothing to mask is likely right
                     obj.exit = _exit_side(obj.mask, obj.velocity)
-                elif (
-                    mask.any()
-                    and not _at_edge(mask)
-                    and not obj.outline.changes_shape()
-                    and not obj.shed_ground
-                ):
+                elif _sized(obj, mask):
                     # Area consistency: the mask of an object that keeps its shape, far from the size it last surely
                     # had with no frame's edge to cut it, is likely a part of it (a badge that jumped 84 px in a
-                    # frame, a piece of it carried on). Not where the object changes shape (a player's area swings
-                    # from frame to frame, and doubted, he was looked for and found on the court), nor where the
-                    # mask let go of ground it held (a keyframe's slab of court: never the object's size).
+                    # frame, a piece of it carried on); see ``_sized``.
                     confidence *= min(1.0, _steadiness(int(mask.sum()), obj.good_area) / _STEADY)
             else:
                 mask, confidence = obj.mask, obj.confidence  # still gone, as sure as when it went
@@ -758,7 +764,10 @@ class FlowTracker(Tracker):
             # (clear: past the mask's confidence and _FIND_BAR).
             gone = not mask.any() and confidence > self.redetect_below
             found = None
-            if (gone or confidence < self.redetect_below) and obj.template is not None and moving is None:
+            # Off its size, it is looked for whole too, however sure of it the flow was: half a badge after a jump
+            # (doubted only down to 0.54 for its area), or a sliver the outline was laid on, was tracked as the badge.
+            doubted = gone or confidence < self.redetect_below or _off_size(obj, mask)
+            if doubted and obj.template is not None and moving is None:
                 if gone:
                     found = self._redetect(obj, image, gray, 0.0, (0,), (1.0,))
                 else:
@@ -808,9 +817,11 @@ class FlowTracker(Tracker):
             # The size and look to search for: not of an empty mask, nor of one the frame's edge cuts off, nor the
             # size of a rigid object's mask that does not match its outline (found at that size, a badge whose mask
             # lost a fifth of it on a blurred frame was tracked short after; one that took a grey card beside it was
-            # never found again)
+            # never found again), nor of a mask off its size that nothing better was found for (half a badge at 0.54
+            # set the size, and was tracked as the badge after)
             whole = mask.any() and not _at_edge(mask)
-            if confidence >= 0.5 and whole and (obj.outline.rigid < 0.5 or obj.outline.matches):
+            sure = obj.outline.rigid < 0.5 or obj.outline.matches
+            if confidence >= 0.5 and whole and sure and not _off_size(obj, mask):
                 obj.good_area = int(mask.sum())
             if confidence >= 0.8 and whole:
                 obj.recent = _look(gray, mask)
