@@ -27,9 +27,11 @@ def _ground(seed: int = 0) -> np.ndarray:
     return image
 
 
-def _gradient_badge(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A rounded badge 160x60 px, lilac at the top shading into the shrubs' dark brown over its lowest third,
-    lettered across the middle in a dark ochre."""
+def _gradient_badge(
+    image: np.ndarray, top=(200, 150, 220), bottom=SHRUB, text: str = "KORA", ink=(150, 120, 20)
+) -> tuple[np.ndarray, np.ndarray]:
+    """A rounded badge 160x60 px, ``top`` (lilac) at the top shading into ``bottom`` (the shrubs' dark brown)
+    over its lowest third, lettered across the middle in ``ink`` (a dark ochre)."""
     badge = np.zeros((H, W), np.uint8)
     x0, y0, x1, y1, r = 100, 90, 260, 150, 18
     cv2.rectangle(badge, (x0 + r, y0), (x1 - r, y1), 1, -1)
@@ -37,9 +39,9 @@ def _gradient_badge(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for cx, cy in ((x0 + r, y0 + r), (x1 - r, y0 + r), (x0 + r, y1 - r), (x1 - r, y1 - r)):
         cv2.circle(badge, (cx, cy), r, 1, -1)
     t = np.clip((np.arange(H, dtype=np.float32) - y0) / (0.7 * (y1 - y0)), 0, 1)[:, None, None]
-    shade = (1 - t) * np.array([200, 150, 220], np.float32) + t * SHRUB
+    shade = (1 - t) * np.array(top, np.float32) + t * np.array(bottom, np.float32)
     out = np.clip(np.where(badge[..., None] > 0, shade, image), 0, 255).astype(np.uint8)
-    cv2.putText(out, "KORA", (x0 + 18, y0 + 44), cv2.FONT_HERSHEY_DUPLEX, 1.4, (150, 120, 20), 4, cv2.LINE_AA)
+    cv2.putText(out, text, (x0 + 18, y0 + 44), cv2.FONT_HERSHEY_DUPLEX, 1.4, ink, 4, cv2.LINE_AA)
     return cv2.GaussianBlur(out, (3, 3), 0), badge > 0
 
 
@@ -96,25 +98,14 @@ def test_a_smooth_band_in_the_walls_colours_along_a_tight_box_is_closed():
     is weak (the band's colour is the stripes' mean), so the outline alone does not close the bay, but the bay
     runs along the tight box's bottom, where the cut reaches at both ends, and it is smooth like the badge, not
     striped like the wall beside it: it is the badge's (the city-pan composites' first cuts lost 14-16 %)."""
-    wall = _striped_wall()
     band = np.array([80.0, 68.0, 64.0], np.float32)  # the stripes' mean
-    badge = np.zeros((H, W), np.uint8)
-    x0, y0, x1, y1, r = 100, 90, 260, 150, 18
-    cv2.rectangle(badge, (x0 + r, y0), (x1 - r, y1), 1, -1)
-    cv2.rectangle(badge, (x0, y0 + r), (x1, y1 - r), 1, -1)
-    for cx, cy in ((x0 + r, y0 + r), (x1 - r, y0 + r), (x0 + r, y1 - r), (x1 - r, y1 - r)):
-        cv2.circle(badge, (cx, cy), r, 1, -1)
-    t = np.clip((np.arange(H, dtype=np.float32) - y0) / (0.7 * (y1 - y0)), 0, 1)[:, None, None]
-    shade = (1 - t) * np.array([200, 230, 150], np.float32) + t * band
-    image = np.clip(np.where(badge[..., None] > 0, shade, wall), 0, 255).astype(np.uint8)
-    cv2.putText(
-        image, "RIVA", (x0 + 24, y0 + 44), cv2.FONT_HERSHEY_DUPLEX, 1.4, (190, 40, 150), 4, cv2.LINE_AA
+    image, badge = _gradient_badge(
+        _striped_wall(), top=(200, 230, 150), bottom=band, text="RIVA", ink=(190, 40, 150)
     )
-    image = cv2.GaussianBlur(image, (3, 3), 0)
-    cut = badge.astype(bool).copy()
+    cut = badge.copy()
     cut[136:, 118:242] = False  # the band under the letters, between the badge's rounded ends
-    closed = close_outlined_concavities(image, cut, (x0, y0, x1 + 1, y1 + 1))
-    assert jaccard(closed, badge > 0) > 0.97 and not (closed & (badge == 0)).any()
+    closed = close_outlined_concavities(image, cut, (100, 90, 261, 151))
+    assert jaccard(closed, badge) > 0.97 and not (closed & ~badge).any()
 
 
 def test_the_ground_between_legs_along_the_boxs_bottom_stays_out():

@@ -373,11 +373,9 @@ def test_a_mask_the_tracker_has_no_trust_in_is_not_handed_out(monkeypatch):
     assert tracker.confidence < 0.05
 
 
-def test_a_mask_that_shrank_to_a_piece_of_the_object_is_doubted_and_the_object_found_whole(monkeypatch):
-    """Area consistency: the flow may carry on a piece of an object that moved too far in one frame (on a fast
-    city pan a badge jumped 84 px, its mask kept a quarter of it, at confidence 0.4-0.7, and the badge was lost for
-    the rest of the shot). A mask far from the size the object last surely had, with no frame's edge to cut it,
-    counts as doubtful, so the object is looked for whole, and found."""
+def _a_piece_carried_on(monkeypatch, share: float):
+    """A logo tracked over a pan for 20 frames; on the 21st the flow carries on only its left ``share``, as if
+    sure of it (confidence 0.9). The tracker's labels on that frame, its confidence, and the logo's true mask."""
     clip = PanClip(frames=22, width=480, height=270)
     tracker = FlowTracker()
     tracker.reset(clip.frame(0), clip.mask(0).astype(np.uint8))
@@ -386,28 +384,27 @@ def test_a_mask_that_shrank_to_a_piece_of_the_object_is_doubted_and_the_object_f
     whole = clip.mask(20)
     x0, _, x1, _ = bounding_box(whole)
     piece = whole.copy()
-    piece[:, x0 + (x1 - x0) // 4 :] = False  # its left quarter, carried on as if sure of it
+    piece[:, x0 + round((x1 - x0) * share) :] = False
     monkeypatch.setattr(FlowTracker, "_propagate", lambda self, obj, image, gray: (piece, 0.9))
     labels = tracker.step(clip.frame(20))
+    return labels, tracker.confidence, whole
+
+
+def test_a_mask_that_shrank_to_a_piece_of_the_object_is_doubted_and_the_object_found_whole(monkeypatch):
+    """Area consistency: the flow may carry on a piece of an object that moved too far in one frame (on a fast
+    city pan a badge jumped 84 px, its mask kept a quarter of it, at confidence 0.4-0.7, and the badge was lost for
+    the rest of the shot). A mask far from the size the object last surely had, with no frame's edge to cut it,
+    counts as doubtful, so the object is looked for whole, and found."""
+    labels, confidence, whole = _a_piece_carried_on(monkeypatch, 0.25)
     assert jaccard(labels > 0, whole) > 0.9
-    assert tracker.confidence < 0.9
+    assert confidence < 0.9
 
 
 def test_half_the_object_carried_on_surely_is_still_looked_for_whole(monkeypatch):
     """A mask at half the object's size, which the flow was sure of, is doubted by its area only down to about
     0.6: above the bar under which the tracker looks for a lost object (on a fast city pan half a badge at 0.54
     was tracked as the badge for eight frames). Off its size, it is looked for whole all the same, and found."""
-    clip = PanClip(frames=22, width=480, height=270)
-    tracker = FlowTracker()
-    tracker.reset(clip.frame(0), clip.mask(0).astype(np.uint8))
-    for i in range(1, 20):
-        tracker.step(clip.frame(i))
-    whole = clip.mask(20)
-    x0, _, x1, _ = bounding_box(whole)
-    half = whole.copy()
-    half[:, (x0 + x1) // 2 :] = False
-    monkeypatch.setattr(FlowTracker, "_propagate", lambda self, obj, image, gray: (half, 0.9))
-    labels = tracker.step(clip.frame(20))
+    labels, _, whole = _a_piece_carried_on(monkeypatch, 0.5)
     assert jaccard(labels > 0, whole) > 0.9
 
 
