@@ -799,8 +799,10 @@ class FlowTracker(Tracker):
                     # Against the frame's edge, where it was, it is most likely going out of the picture: this
                     # frame stays doubtful (a part may still show), but the frames after it, where nothing shows,
                     # are as sure as those of an object that left (a badge ridden off at a corner had its 34 frames
-                    # after flagged), and it is looked for coming back by that side.
-                    if obj.mask.any() and mask.any() and _at_edge(obj.mask) and _at_edge(mask):
+                    # after flagged), and it is looked for coming back by that side. So too where the flow's last
+                    # sliver of it lies off the edge (another badge's 52 px, carried inwards as it left by a corner:
+                    # its 34 frames after were flagged, and it was searched for everywhere, at every size, on each).
+                    if obj.mask.any() and mask.any() and _at_edge(obj.mask):
                         obj.exit, went_out = _exit_side(obj.mask, obj.velocity), True
                     mask = np.zeros_like(mask)
             obj.velocity = _centre(mask) - _centre(obj.mask) if mask.any() and obj.mask.any() else np.zeros(2)
