@@ -61,6 +61,21 @@ def test_shapes_dtype_and_pixels_outside_the_mask_untouched():
     assert np.array_equal(out[10 - targets.start], frames[10])
 
 
+def test_the_fill_is_the_same_whatever_the_threads(monkeypatch):
+    """The per-frame steps run on a pool of threads, as many as the machine's cores allow (up to 4): the fill
+    must not depend on how many, or on which thread gets which frame, so the same clip is painted the same on a
+    laptop and a server (remove() is a pure function of its inputs)."""
+    from inpainterz_core.inpaint import classical
+
+    frames, masks, _ = panning_clip()
+    outs = []
+    for cores in (1, 4):
+        monkeypatch.setattr(classical.os, "cpu_count", lambda cores=cores: cores)
+        monkeypatch.setattr(classical, "_pool", None)  # made afresh with that many workers
+        outs.append(FlowGuidedInpainter(reach=8).inpaint(frames, masks, range(4, 20)))
+    assert np.array_equal(outs[0], outs[1])
+
+
 def test_window_without_any_hole_is_returned_unchanged():
     frames, _, _ = panning_clip()
     out = FlowGuidedInpainter(reach=3).inpaint(frames[:10], np.zeros((10, H, W), bool), range(3, 7))
