@@ -524,8 +524,9 @@ def _sized(obj: _Object, mask: np.ndarray) -> bool:
 
 
 def _off_size(obj: _Object, mask: np.ndarray) -> bool:
-    """A mask far from the size its object last surely had (``_sized``): likely a part of it."""
-    return _sized(obj, mask) and _steadiness(int(mask.sum()), obj.good_area) < _STEADY
+    """A mask far from the size its object last surely had (``_sized``): likely a part of it. (Asked up to three
+    times a frame: np.count_nonzero counts a 1080p mask in a tenth of the time of its sum.)"""
+    return _sized(obj, mask) and _steadiness(np.count_nonzero(mask), obj.good_area) < _STEADY
 
 
 def _steadiness(area: int, other: int) -> float:
@@ -717,7 +718,7 @@ class FlowTracker(Tracker):
                     # Area consistency: the mask of an object that keeps its shape, far from the size it last surely
                     # had with no frame's edge to cut it, is likely a part of it (a badge that jumped 84 px in a
                     # frame, a piece of it carried on); see ``_sized``.
-                    confidence *= min(1.0, _steadiness(int(mask.sum()), obj.good_area) / _STEADY)
+                    confidence *= min(1.0, _steadiness(np.count_nonzero(mask), obj.good_area) / _STEADY)
             else:
                 mask, confidence = obj.mask, obj.confidence  # still gone, as sure as when it went
             went_out = False
@@ -824,7 +825,7 @@ class FlowTracker(Tracker):
             whole = mask.any() and not _at_edge(mask)
             sure = obj.outline.rigid < 0.5 or obj.outline.matches
             if confidence >= 0.5 and whole and sure and not _off_size(obj, mask):
-                obj.good_area = int(mask.sum())
+                obj.good_area = np.count_nonzero(mask)
             if confidence >= 0.8 and whole:
                 obj.recent = _look(gray, mask)
             obj.mask, obj.confidence = mask, _WENT_OUT if went_out else confidence
