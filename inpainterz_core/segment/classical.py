@@ -521,6 +521,7 @@ def _colour_and_grain(image: np.ndarray) -> np.ndarray:
 
 
 def _histogram(features: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The share of ``where``'s pixels in each bin of ``features``."""
     return np.bincount(features[where], minlength=2048) / max(int(where.sum()), 1)
 
 
