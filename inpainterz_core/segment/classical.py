@@ -468,7 +468,7 @@ def close_outlined_concavities(
     length = np.bincount(rim.ravel(), minlength=count)
     on_walls = np.bincount(rim.ravel(), weights=walls.ravel().astype(float), minlength=count)
     outlined = (length >= 3) & (on_walls >= OUTLINED * length)
-    along = _along_the_box(crop, cut, hull, pieces, count, rim, (bx0, by0, bx1, by1))
+    along = _along_the_box(crop, cut > 0, hull > 0, pieces, rim, length, (bx0, by0, bx1, by1))
     closed = np.flatnonzero(outlined | along)
     closed = closed[closed > 0]
     if not len(closed):
@@ -478,23 +478,23 @@ def close_outlined_concavities(
     return out
 
 
-def _along_the_box(image, cut, hull, pieces, count, rim, box) -> np.ndarray:
+def _along_the_box(image, cut, hull, pieces, rim, length, box) -> np.ndarray:
     """Which bays (by label) lie along a side of the tight ``box`` and hold the object: the cut reaches that side
     at both ends of the bay, so the object's edge may run there (the box is drawn to it), and the bay's colours
     and grain are more like the cut's beside it than the ground's beside it (a badge's lower band in the
     ground's colours, smooth where the ground is textured, which the cut scalloped along its letters). The
-    ground between a tilted badge and its box's corner, and between a person's legs, is like the ground."""
+    ground between a tilted badge and its box's corner, and between a person's legs, is like the ground.
+    ``length``: each bay's count of ``rim`` pixels (its outer side)."""
     x0, y0, x1, y1 = box
     h, w = pieces.shape
     ys, xs = np.mgrid[0:h, 0:w]
     # each pixel's distance to the nearest side of the box
     gap = np.stack([np.abs(xs - x0), np.abs(ys - y0), np.abs(xs - (x1 - 1)), np.abs(ys - (y1 - 1))]).min(0)
-    length = np.bincount(rim.ravel(), minlength=count)
-    on_side = np.bincount(rim.ravel(), weights=(gap <= ALONG).ravel().astype(float), minlength=count)
+    on_side = np.bincount(rim.ravel(), weights=(gap <= ALONG).ravel().astype(float), minlength=len(length))
     features = _colour_and_grain(image)
-    taken = np.zeros(count, bool)
+    taken = np.zeros(len(length), bool)
     for bay in np.flatnonzero((length >= 3) & (on_side >= OUTLINED * length)):
-        taken[bay] = bay > 0 and _like_the_object(features, pieces == bay, cut > 0, hull > 0)
+        taken[bay] = bay > 0 and _like_the_object(features, pieces == bay, cut, hull)
     return taken
 
 
@@ -516,13 +516,18 @@ def _colour_and_grain(image: np.ndarray) -> np.ndarray:
     grey), as one of 2048 bins: a smooth band of a badge and textured ground of its colour fall apart."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     grain = np.minimum(np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.5)) / 4, 3).astype(np.int32)
+    return _coarse_colour(image) * 4 + grain
+
+
+def _coarse_colour(image: np.ndarray) -> np.ndarray:
+    """Each pixel's colour at 8 levels a channel, as one of 512 bins."""
     q = (image >> 5).astype(np.int32)
-    return ((q[..., 0] * 8 + q[..., 1]) * 8 + q[..., 2]) * 4 + grain
+    return (q[..., 0] * 8 + q[..., 1]) * 8 + q[..., 2]
 
 
-def _histogram(features: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """The share of ``where``'s pixels in each bin of ``features``."""
-    return np.bincount(features[where], minlength=2048) / max(int(where.sum()), 1)
+def _histogram(features: np.ndarray, where: np.ndarray, bins: int = 2048) -> np.ndarray:
+    """The share of ``where``'s pixels in each of the ``bins`` of ``features``."""
+    return np.bincount(features[where], minlength=bins) / max(int(where.sum()), 1)
 
 
 def _unlike(a: np.ndarray, b: np.ndarray) -> float:
@@ -601,8 +606,5 @@ def _distinctness(small: np.ndarray, fg: np.ndarray) -> float:
     ring = cv2.dilate(fg, np.ones((2 * width + 1, 2 * width + 1), np.uint8)).astype(bool) & ~inside
     if not ring.any():
         return 0.0
-    q = (small >> 5).astype(np.int32)
-    colour = (q[..., 0] * 8 + q[..., 1]) * 8 + q[..., 2]
-    a = np.bincount(colour[inside], minlength=512) / inside.sum()
-    b = np.bincount(colour[ring], minlength=512) / ring.sum()
-    return _unlike(a, b)
+    colour = _coarse_colour(small)
+    return _unlike(_histogram(colour, inside, 512), _histogram(colour, ring, 512))
