@@ -981,8 +981,16 @@ class FlowTracker(Tracker):
             if not obj.mover:
                 return None
         seed = obj.mask | mask
-        region = motion.moving_region(scene, _around(seed), seed)
-        if region is None or not 0.5 <= region.sum() / max(1, obj.mask.sum()) <= 2.0:
+        around = _around(seed)
+        region = motion.moving_region(scene, around, seed)
+        if region is None:
+            return None
+        # Specks of it away from the object go, as from the flow's mask (at the scale the flow works at): a
+        # sliver the map showed along the frame's edge was kept from frame to frame (what moves closes along
+        # the edge where the object was), and the fill painted strips of the frame's edge out.
+        scale, _ = crops.fit(around[2] - around[0], around[3] - around[1], self.work_side)
+        region = _without_specks(region, gap=_SPECK_GAP / scale)
+        if not 0.5 <= region.sum() / max(1, obj.mask.sum()) <= 2.0:
             return None
         # What moves beyond where the object was and went (the flow's box, grown by a quarter of its size)
         # is the scene: boards whose letters a rolling pan shows as moving, joined to a skater before them.
@@ -1300,9 +1308,9 @@ def _shares(labels: np.ndarray, flags: np.ndarray, count: int) -> np.ndarray:
     )
 
 
-def _without_specks(refined: np.ndarray) -> np.ndarray:
-    """Drop the specks of the mask: pieces under ``_SPECK`` of the largest piece's area, more than ``_SPECK_GAP``
-    px from it.
+def _without_specks(refined: np.ndarray, gap: float = _SPECK_GAP) -> np.ndarray:
+    """Drop the specks of the mask: pieces under ``_SPECK`` of the largest piece's area, more than ``gap`` px
+    from it.
 
     On a motion-blurred or blocky frame the re-cut finds a few pixels of the object's colours on the ground
     some way off; ``_supported`` keeps them when the prior overlaps them, and the flow then carries them on
@@ -1314,7 +1322,7 @@ def _without_specks(refined: np.ndarray) -> np.ndarray:
     areas = stats[:, cv2.CC_STAT_AREA]
     largest = 1 + int(np.argmax(areas[1:]))
     keep = areas >= _SPECK * areas[largest]
-    keep[np.unique(pieces[_distance(pieces != largest) <= _SPECK_GAP])] = True
+    keep[np.unique(pieces[_distance(pieces != largest) <= gap])] = True
     keep[0] = False
     return keep[pieces].astype(refined.dtype)
 
