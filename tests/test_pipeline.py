@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from inpainterz_core.demo import PanClip, write_clip
 from inpainterz_core.errors import Cancelled
 from inpainterz_core.inpaint.base import Inpainter
 from inpainterz_core.masks import dilate
@@ -278,3 +279,30 @@ def test_a_never_revealed_fill_carries_on_across_the_windows_without_a_jump(tmp_
     firsts = [8, 16, 24]  # the windows' first targets (chunk 8 with reach 4: max(8, 2 x 4))
     within = np.delete(change, [f - 1 for f in firsts])
     assert max(change[f - 1] for f in firsts) < 4 * within.mean() + 0.5, (change.round(2), within.mean())
+
+
+class OutByTheLeftAndBack(PanClip):
+    """The logo slides out of the picture by the left edge, 14 px a frame, and from frame 18 back in."""
+
+    def _logo_transform(self, i):
+        m = super()._logo_transform(0)
+        m[0, 2] -= 14 * (i if i < 18 else 36 - i)
+        return m
+
+
+def test_an_object_that_comes_back_is_masked_from_the_first_frame_it_shows_on(tmp_path):
+    """The tracker finds the logo again once a good part of it is back in the picture (a third of it): the frame
+    before, with a fifth of it back, was left unmasked, so unpainted. The pipeline tracks it back from where it
+    was found into the frames it was gone, stopping where it vanishes: nothing is masked while it is gone."""
+    clip = OutByTheLeftAndBack(frames=36, width=320, height=180)
+    write_clip(clip, tmp_path / "clip")
+    report = track(
+        tmp_path / "clip", {0: clip.mask(0).astype(np.uint8)}, Settings(backend="classical"), tmp_path / "out"
+    )
+    masks = [read_mask(tmp_path / "out" / "masks" / f"{i:06d}.png") > 0 for i in range(36)]
+    gone = [i for i in range(36) if not clip.mask(i).any()]
+    assert gone and not any(masks[i].any() for i in gone)
+    back = gone[-1] + 1
+    assert 0.1 < clip.mask(back).sum() / clip.mask(0).sum() < 0.3
+    assert jaccard(masks[back], clip.mask(back)) > 0.7
+    assert report["check_frames"] == []
