@@ -306,3 +306,41 @@ def test_an_object_that_comes_back_is_masked_from_the_first_frame_it_shows_on(tm
     assert 0.1 < clip.mask(back).sum() / clip.mask(0).sum() < 0.3
     assert jaccard(masks[back], clip.mask(back)) > 0.7
     assert report["check_frames"] == []
+
+
+class GoneAWhile(Tracker):
+    """Loses the object on frames 5-9 of its first pass and finds it again on 10; started again (tracking it back
+    from where it came back), it keeps that mask, as sure of it as ``back``."""
+
+    name = "gone-a-while"
+    gives_confidence = True
+
+    def __init__(self, back: float):
+        self.back, self.resets = back, 0
+
+    def reset(self, image, labels):
+        self.labels, self.steps, self.resets = labels, 0, self.resets + 1
+        self.confidence, self.confidences = 1.0, {1: 1.0}
+
+    def step(self, image):
+        self.steps += 1
+        if self.resets > 1:
+            self.confidence, self.confidences = self.back, {1: self.back}
+            return self.labels
+        return np.zeros_like(self.labels) if 5 <= self.steps < 10 else self.labels
+
+
+@pytest.mark.parametrize("back", [0.9, 0.3])
+def test_the_frames_an_object_was_gone_get_its_mask_tracked_back_unless_the_tracker_doubts_it(
+    tmp_path, pan_folder, back
+):
+    square = np.zeros((108, 192), np.uint8)
+    square[40:60, 80:100] = 1
+    tracker = GoneAWhile(back)
+    report = track(pan_folder, {0: square}, Settings(), tmp_path, frame_range=(0, 15), tracker=tracker)
+    shown = [i for i in range(15) if read_mask(tmp_path / "masks" / f"{i:06d}.png").any()]
+    assert tracker.resets == 2
+    if back > 0.5:
+        assert shown == list(range(15)) and report["confidence"][5:10] == [back] * 5
+    else:
+        assert shown == [0, 1, 2, 3, 4, *range(10, 15)]
