@@ -293,6 +293,14 @@ def _strip(masks_dir: Path, ids: set[int], start: int, stop: int, cancel) -> Non
             write_png(path, labels)
 
 
+def _ids(labels: np.ndarray) -> set[int]:
+    """The object ids a label map shows (a histogram: a sort of a 1080p map takes 25 times as long)."""
+    if labels.dtype != np.uint8:
+        return {int(k) for k in np.unique(labels)} - {0}
+    counts = cv2.calcHist([labels], [0], None, [256], [0, 256]).ravel()
+    return {int(k) for k in np.flatnonzero(counts)} - {0}
+
+
 def _merge_keyframe(tracked: np.ndarray, keyframe: np.ndarray) -> np.ndarray:
     """A corrected keyframe wins for the objects it names; the other objects keep their tracked masks."""
     merged = tracked.copy()
@@ -479,10 +487,13 @@ def _track_into(
             return min(per_object.values(), default=1.0), per_object
         return tracker.confidence, {}
 
+    shows = {masks_dir: {}, spare: {}}  # folder -> frame -> the ids its mask shows (for track_returns)
+
     def emit(index, labels, scores, folder=masks_dir):
         nonlocal done
         check_cancel(cancel)
         writer.put(index, labels, folder)
+        shows[folder][index] = _ids(labels)
         if folder == masks_dir:
             confidence[index], by_object[index] = scores
         done += 1
@@ -520,12 +531,9 @@ def _track_into(
         masks where they are background. A badge coming back into the picture was found once a third
         of it showed, and the frame before, with a quarter of it in the picture, kept it unpainted (one frame:
         -6.5 dB over the clip's holes); a player found again after the frames he was lost, the same."""
-        present = {
-            index: set(np.unique(read_mask(masks_dir / frame_name(index))).tolist())
-            for index in range(start, stop)
-        }
-        for object_id in sorted(set().union(*present.values()) - {0} - set(kept)):
-            shown = [index for index in range(start, stop) if object_id in present[index]]
+        present = shows[masks_dir]
+        for object_id in sorted(set().union(*present.values()) - set(kept)):
+            shown = [index for index in range(start, stop) if object_id in present.get(index, ())]
             for before, after in zip(shown, shown[1:], strict=False):
                 if after - before < 2:
                     continue
@@ -593,6 +601,7 @@ def _track_into(
             switch = _switch([confidence[i] for i in between], [scored[i][0] for i in between], halfway - lo)
             for index in range(lo + switch, keyframe):
                 (spare / frame_name(index)).replace(masks_dir / frame_name(index))
+                shows[masks_dir][index] = shows[spare][index]
                 confidence[index], by_object[index] = scored[index]
         if redetect is not None:
             writer.finish()  # the masks are read back and added to
