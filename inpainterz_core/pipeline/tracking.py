@@ -457,7 +457,8 @@ def _track_into(
     had right (J 0.00-0.55 against 0.57-0.67 on 7 frames, each of which the wrong pass was unsure of). One
     switch, not the surer pass frame by frame: two passes' masks taken in turns would flicker. One frame per
     direction is held at a time. With ``redetect``, the first two passes look for new objects on its frames,
-    which are then tracked back. With ``maps``, the tracker is offered each frame's motion map before it is
+    which are then tracked back. Last, each object found again after frames without it is tracked back into
+    them (``track_returns``). With ``maps``, the tracker is offered each frame's motion map before it is
     given the frame.
     Returns each frame's confidence as the tracker gave it for the mask written (None: it cannot tell),
     and each object's where the tracker tells them apart ({} on a keyframe), both over the objects painted
@@ -643,6 +644,9 @@ def track(
     they are background. ``detector`` and ``segmenter`` (which turns a found box into a mask) default
     to ``backends.make_detector(settings)`` and ``backends.make_segmenter(settings)``. A ``text`` with
     ``detect_every`` 0 (or no ``text``) tracks the keyframes' objects only.
+
+    An object the tracker lost and found again (back into the picture, out from behind something) is tracked
+    back from where it was found into the frames it was missing from, filling only background there.
 
     Objects the user chose to keep in the picture (boxes found and dropped): ``keep`` maps a keyframe to
     a label map whose nonzero values are kept objects (e.g. the segmenter's mask of each dropped box on
