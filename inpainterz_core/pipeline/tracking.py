@@ -529,9 +529,9 @@ def _track_into(
         """Each object that came back after frames without it, tracked from where it was found again into those
         frames, the other way in time from the pass that lost it, stopping where it vanishes or the tracker
         doubts it (a guess in the wrong place, where the pass that lost it judged it gone); added to the written
-        masks where they are background. A badge coming back into the picture was found once a third
-        of it showed, and the frame before, with a quarter of it in the picture, kept it unpainted (one frame:
-        -6.5 dB over the clip's holes); a player found again after the frames he was lost, the same."""
+        masks where they are background. A badge coming back into the picture was found once a third of it
+        showed, and the frame before, with less of it in, kept it unpainted: a composite's gain over Telea was
+        -6.5 dB with that one frame so, -1.0 with it masked."""
         present = shows[masks_dir]
         for object_id in sorted(set().union(*present.values()) - set(kept)):
             shown = [index for index in range(start, stop) if object_id in present.get(index, ())]
