@@ -310,6 +310,33 @@ def _merge_keyframe(tracked: np.ndarray, keyframe: np.ndarray) -> np.ndarray:
     return merged
 
 
+def _add_alone(
+    source, tracker, frame: int, mask, object_id: int, frames, masks_dir: Path, cancel, feed=None, doubt=None
+):
+    """Track one object alone from its ``mask`` on ``frame`` of ``source`` over ``frames`` (``(index, image)``
+    pairs), adding it to the written masks where they are background; stop where its mask vanishes, or, with
+    ``doubt``, where the tracker is less sure of it than that. ``feed(index)`` is called before the tracker is
+    given each frame (its motion map). Yields each frame added to and the tracker's confidence in the object
+    there (None: it cannot tell)."""
+    if feed is not None:
+        feed(frame)
+    tracker.reset(source.read(frame), mask.astype(np.uint8) * object_id)
+    with closing(frames):
+        for index, image in frames:
+            check_cancel(cancel)
+            if feed is not None:
+                feed(index)
+            found = tracker.step(image) == object_id
+            sure = tracker.confidences.get(object_id, tracker.confidence)
+            if not found.any() or (doubt is not None and sure is not None and sure < doubt):
+                return
+            path = masks_dir / frame_name(index)
+            written = read_mask(path)
+            written[found & (written == 0)] = object_id
+            write_png(path, written)
+            yield index, sure
+
+
 class _Redetect:
     """Objects that enter later (SAM-Track): the detector looks again every ``detect_every`` frames.
 
@@ -369,20 +396,12 @@ class _Redetect:
         detection (stopping where its mask vanishes), merged into the written masks where they are background."""
         every = self.text.detect_every
         for frame, object_id, mask, direction in self.found:
-            tracker.reset(source.read(frame), mask.astype(np.uint8) * object_id)
             if direction > 0:  # met going forward: go back to just after the previous detection
                 frames = source.frames_reversed(max(start, frame - every + 1), frame)
             else:
                 frames = source.frames(frame + 1, min(stop, frame + every))
-            for index, image in frames:
-                check_cancel(cancel)
-                found = tracker.step(image) == object_id
-                if not found.any():
-                    break
-                path = masks_dir / frame_name(index)
-                written = read_mask(path)
-                written[found & (written == 0)] = object_id
-                write_png(path, written)
+            for _ in _add_alone(source, tracker, frame, mask, object_id, frames, masks_dir, cancel):
+                pass
 
 
 class _SceneMaps:
@@ -544,24 +563,14 @@ def _track_into(
                     if after > keys[0]
                     else (before, source.frames(before + 1, after))
                 )
-                path = masks_dir / frame_name(found)
-                feed(found)
-                tracker.reset(source.read(found), (read_mask(path) == object_id).astype(np.uint8) * object_id)
-                with closing(frames):
-                    for index, image in frames:
-                        check_cancel(cancel)
-                        feed(index)
-                        mask = tracker.step(image) == object_id
-                        sure = tracker.confidences.get(object_id, tracker.confidence)
-                        if not mask.any() or (sure is not None and sure < LOW_CONFIDENCE):
-                            break
-                        path = masks_dir / frame_name(index)
-                        written = read_mask(path)
-                        written[mask & (written == 0)] = object_id
-                        write_png(path, written)
-                        if object_id in tracker.confidences:
-                            by_object[index][object_id] = sure
-                            confidence[index] = min(by_object[index].values())
+                mask = read_mask(masks_dir / frame_name(found)) == object_id
+                added = _add_alone(
+                    source, tracker, found, mask, object_id, frames, masks_dir, cancel, feed, LOW_CONFIDENCE
+                )
+                for index, sure in added:
+                    if object_id in tracker.confidences:
+                        by_object[index][object_id] = sure
+                        confidence[index] = min(by_object[index].values())
 
     # the masks are encoded and written on a thread of their own while the tracker works on the next frame;
     # ``writer.finish()`` waits for them where they are read back
