@@ -140,12 +140,14 @@ class GrabCutSegmenter(Segmenter):
                 holds_cut = shared >= 0.9 * fg.sum()
                 completes = holds_cut and enclosed.sum() > 1.25 * fg.sum()
                 cut_distinctness = _distinctness(small, fg)
-                # Well inside a cut that stands out from its surroundings, the enclosed region is a mark on the
-                # object (a letter of a badge, ringed by the box's strongest edges), not a better reading of it.
+                # Well inside a cut, the enclosed region is a mark on the object (a letter of a badge, ringed by
+                # the box's strongest edges), not a better reading of it: when the cut stands out from its
+                # surroundings, or when the region reaches no side of the box, as what the user boxed does (a
+                # badge in the dark green of the trees behind it stood out no more than its letter, J 0.11).
                 a_mark = (
                     shared >= 0.95 * enclosed.sum()
                     and enclosed.sum() < 0.5 * fg.sum()
-                    and cut_distinctness >= DISTINCT
+                    and (cut_distinctness >= DISTINCT or not any(_sides_reached(enclosed, inbox)))
                 )
                 if completes or (not a_mark and cut_distinctness < _distinctness(small, enclosed)):
                     fg = enclosed
@@ -538,16 +540,22 @@ def _unlike(a: np.ndarray, b: np.ndarray) -> float:
 def _short_side(fg: np.ndarray, inbox: np.ndarray, margin: int = 2) -> int | None:
     """The one side of the box (0 left, 1 top, 2 right, 3 bottom) the cut falls short of while it reaches
     the other three; None otherwise."""
+    reaches = _sides_reached(fg, inbox, margin)
+    return reaches.index(False) if reaches and reaches.count(False) == 1 else None
+
+
+def _sides_reached(fg: np.ndarray, inbox: np.ndarray, margin: int = 2) -> list[bool]:
+    """Which sides of the box (left, top, right, bottom) the cut reaches to within ``margin`` pixels; [] for an
+    empty cut."""
     found, box = bounding_box(fg > 0), bounding_box(inbox)
     if found is None:
-        return None
-    reaches = [
+        return []
+    return [
         found[0] <= box[0] + margin,
         found[1] <= box[1] + margin,
         found[2] >= box[2] - margin,
         found[3] >= box[3] - margin,
     ]
-    return reaches.index(False) if reaches.count(False) == 1 else None
 
 
 def _pins(likeness: np.ndarray, inbox: np.ndarray, fg: np.ndarray, side: int) -> np.ndarray:
