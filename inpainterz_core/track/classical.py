@@ -148,6 +148,10 @@ _OUTLINE_KEPT = 0.25
 # badge on a blurred mat, correlations of 0.81-0.86) the fit and the look's place differed by up to 0.04, noise
 # that took the place of a growing badge's true size; where the mask crept along a badge, 0.84 against 0.98.
 _LOOK_SEARCH, _LOOK_CLEARER = 4, 0.5
+# A mask that covers the outline and more still says the object is rigid where the keyframe's look lies near the
+# outline at least this well (a badge with letters: 0.98; its look on a plain gradient badge: 0.81-0.86): the more
+# is ground in its colours, taken a few pixels a frame from the first cut on (a red badge over a red car).
+_LOOK_KEPT = 0.9
 
 
 def _distance(region: np.ndarray) -> np.ndarray:
@@ -265,7 +269,9 @@ class _Outline:
     belief that the object keeps its outline: it rises on frames where the mask matches the fitted
     outline after the object has moved, a quarter as fast before (a still object matches whatever it is,
     but a mask that creeps onto ground of its colours beside a badge that hardly moves must be held in the
-    end), and falls where it does not (a person's limbs) or cannot be fitted.
+    end), and on frames where the mask covers the outline and more while the object's look still lies on it
+    (a mask creeping onto ground of its colours from the first frame on never matches); it falls where the mask
+    does not match (a person's limbs) or cannot be fitted.
     """
 
     def __init__(self, mask: np.ndarray, gray: np.ndarray | None = None):
@@ -412,14 +418,23 @@ class _Outline:
                 moved = self.moved(found[0])
                 if found[1] < _OUTLINE_CHANGED and moved:
                     self.changed += 1
+                covered = found[2] >= _OUTLINE_MATCH
                 if found[1] >= _OUTLINE_MATCH:
                     self.rigid += (_OUTLINE_RATE if moved else _OUTLINE_RATE / 4) * (1.0 - self.rigid)
+                elif covered and moved and self._keeps_look(gray, found[0]):
+                    # all of the outline and more, and the object looks as it did: the more is ground (_LOOK_KEPT)
+                    self.rigid += _OUTLINE_RATE * (1.0 - self.rigid)
                 else:
-                    covered = found[2] >= _OUTLINE_MATCH
                     self.rigid -= (_OUTLINE_RATE / 4 if covered else _OUTLINE_RATE) * self.rigid
         if warp is not None:
             self.warp = warp
         return mask
+
+    def _keeps_look(self, gray: np.ndarray | None, warp: np.ndarray) -> bool:
+        """Does the keyframe's look lie on the frame near the outline laid by ``warp``, nearly as it was?"""
+        if gray is None or self.look is None:
+            return False
+        return self._look_placed(gray, warp)[1] >= _LOOK_KEPT
 
     def _look_placed(self, gray: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, float]:
         """``start`` moved to where the keyframe's look lies best on the frame, within ``_LOOK_SEARCH`` px of the
