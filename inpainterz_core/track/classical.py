@@ -363,7 +363,8 @@ class _Outline:
 
     def hold(self, mask: np.ndarray, velocity: np.ndarray, gray: np.ndarray | None = None) -> np.ndarray:
         """``mask`` held to the outline (when the object is rigid: cut to it, and completed to it where the object's
-        look placed it), and the belief updated from this frame."""
+        look placed it; before that, cut to it where it matches the outline after the object moved and the object
+        looks as it did), and the belief updated from this frame."""
         self.matches = placed_by_look = False
         if not mask.any() or not self.whole:
             return mask
@@ -374,6 +375,18 @@ class _Outline:
         found = self.fit(mask)
         warp = None if found is None else found[0]
         self.matches = found is not None and found[1] >= _OUTLINE_MATCH
+        if (
+            self.rigid < 0.5
+            and self.matches
+            and not cut_off
+            and self.moved(found[0])
+            and self._keeps_look(gray, warp)
+        ):
+            # Not yet taken for rigid (that takes a few matches), but it matches its outline after it moved and looks
+            # as it did: held to it already (a piece of a red car joined a badge's mask on its 4th and 5th frames,
+            # and was painted out 16-21 px past it).
+            held = mask & self._laid(warp, mask.shape)
+            mask = held if held.sum() >= _OUTLINE_KEPT * mask.sum() else mask
         if self.rigid >= 0.5:
             moved_on = self.warp.copy()
             moved_on[:, 2] += velocity
