@@ -24,6 +24,18 @@ def badge(frame: int) -> np.ndarray:
     return mask.astype(bool)
 
 
+def lettered_badge(frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """A badge 80x30 px with letters (dark and light strokes), 4 px further right every frame over textured ground:
+    its mask and the frame's grey."""
+    rng = np.random.default_rng(11)
+    ground = cv2.GaussianBlur(rng.uniform(60, 200, (H, W)).astype(np.float32), (0, 0), 2)
+    letters = cv2.resize(rng.choice([40.0, 190.0], (6, 16)), (80, 30), interpolation=cv2.INTER_NEAREST)
+    mask = np.zeros((H, W), bool)
+    mask[105:135, 20 + 4 * frame : 100 + 4 * frame] = True
+    ground[mask] = cv2.GaussianBlur(letters.astype(np.float32), (0, 0), 1).ravel()
+    return mask, ground.astype(np.uint8)
+
+
 def blob_beside(mask: np.ndarray) -> np.ndarray:
     """A 25x25 px blob stuck to the top of the mask."""
     ys, xs = np.nonzero(mask)
@@ -299,26 +311,13 @@ def test_a_rigid_badge_placed_by_its_look_keeps_the_end_its_mask_lost():
     12 px short there, frame after frame. Fitted to that mask, the outline shrank along with it and the mask was
     cut to it (a composite on the tennis clip mirrored: J 0.95 -> 0.77-0.85 for 16 frames). The badge's look,
     which shows all along it, places the outline on the whole badge; the end the mask left out is the badge's."""
-    rng = np.random.default_rng(11)
-    ground = cv2.GaussianBlur(rng.uniform(60, 200, (H, W)).astype(np.float32), (0, 0), 2)
-    letters = cv2.resize(rng.choice([40.0, 190.0], (6, 16)), (80, 30), interpolation=cv2.INTER_NEAREST)
-    letters = cv2.GaussianBlur(letters.astype(np.float32), (0, 0), 1)
-
-    def sliding(frame: int) -> tuple[np.ndarray, np.ndarray]:
-        """The badge 80x30 px, 4 px further right every frame, and the frame's grey with its letters on it."""
-        mask = np.zeros((H, W), bool)
-        mask[105:135, 20 + 4 * frame : 100 + 4 * frame] = True
-        grey = ground.copy()
-        grey[mask] = letters.ravel()
-        return mask, grey.astype(np.uint8)
-
-    outline = _Outline(*sliding(0))
+    outline = _Outline(*lettered_badge(0))
     for frame in range(1, 12):
-        mask, grey = sliding(frame)
+        mask, grey = lettered_badge(frame)
         outline.hold(mask, np.array([4.0, 0.0]), grey)
     assert outline.rigid >= 0.5
     for frame in range(12, 40):
-        mask, grey = sliding(frame)
+        mask, grey = lettered_badge(frame)
         cut = mask.copy()
         cut[:, 88 + 4 * frame :] = False  # the colours' cut, 12 px short of the badge's right end
         held = outline.hold(cut, np.array([4.0, 0.0]), grey)
@@ -360,24 +359,11 @@ def test_a_blob_on_a_badge_that_looks_as_it_did_is_cut_off_before_it_is_taken_fo
     """A piece of a red car beside a badge joined its mask on the fourth and fifth frames, before the badge had
     matched its outline long enough to be taken for rigid (J 0.93; painted out 16-21 px past the badge). A mask
     that matches the outline after the object moved, on an object that looks as it did, is held to it already."""
-    rng = np.random.default_rng(11)
-    ground = cv2.GaussianBlur(rng.uniform(60, 200, (H, W)).astype(np.float32), (0, 0), 2)
-    letters = cv2.resize(rng.choice([40.0, 190.0], (6, 16)), (80, 30), interpolation=cv2.INTER_NEAREST)
-    letters = cv2.GaussianBlur(letters.astype(np.float32), (0, 0), 1)
-
-    def sliding(frame: int) -> tuple[np.ndarray, np.ndarray]:
-        """The badge 80x30 px, 4 px further right every frame, and the frame's grey with its letters on it."""
-        mask = np.zeros((H, W), bool)
-        mask[105:135, 20 + 4 * frame : 100 + 4 * frame] = True
-        grey = ground.copy()
-        grey[mask] = letters.ravel()
-        return mask, grey.astype(np.uint8)
-
-    outline = _Outline(*sliding(0))
+    outline = _Outline(*lettered_badge(0))
     for frame in range(1, 3):
-        badge, grey = sliding(frame)
-        outline.hold(badge, np.array([4.0, 0.0]), grey)
-    mask, grey = sliding(3)
+        mask, grey = lettered_badge(frame)
+        outline.hold(mask, np.array([4.0, 0.0]), grey)
+    mask, grey = lettered_badge(3)
     blob = np.zeros_like(mask)
     blob[135:147, 40:52] = True  # 12 px below the badge's lower edge
     held = outline.hold(mask | blob, np.array([4.0, 0.0]), grey)
