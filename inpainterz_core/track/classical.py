@@ -375,13 +375,8 @@ class _Outline:
         found = self.fit(mask)
         warp = None if found is None else found[0]
         self.matches = found is not None and found[1] >= _OUTLINE_MATCH
-        if (
-            self.rigid < 0.5
-            and self.matches
-            and not cut_off
-            and self.moved(found[0])
-            and self._keeps_look(gray, warp)
-        ):
+        moved = found is not None and self.moved(found[0])
+        if self.rigid < 0.5 and self.matches and not cut_off and moved and self._keeps_look(gray, warp):
             # Not yet taken for rigid (that takes a few matches), but it matches its outline after it moved and looks
             # as it did: held to it already (a piece of a red car joined a badge's mask on its 4th and 5th frames,
             # and was painted out 16-21 px past it).
@@ -428,7 +423,6 @@ class _Outline:
                 # passes in a few frames: it lowers the belief slowly, so a part that stays (an arm raised for
                 # good) is let in after a dozen frames or so. Before the object has moved, a match says little (a
                 # still person matches whatever they are): it raises the belief a quarter as fast.
-                moved = self.moved(found[0])
                 if found[1] < _OUTLINE_CHANGED and moved:
                     self.changed += 1
                 covered = found[2] >= _OUTLINE_MATCH
