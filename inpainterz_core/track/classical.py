@@ -765,11 +765,9 @@ class FlowTracker(Tracker):
                 # pixels come in by the edge), so it is placed by its look, until the whole of it is in.
                 found = self._entering(obj, image, gray, obj.entering)
                 if found is None:  # all of it is in: found whole, tracked as before, held to its outline
-                    obj.entering = None
+                    side, obj.entering = obj.entering, None
                     found = self._redetect(obj, image, gray, 0.0, (0,), (1.0,))
-                    # (not a whole look placed against the edge: a badge sliding into a corner is cut off by another
-                    # side too, and its look placed inside the frame was 9 px off it; the flow's mask follows it)
-                    if found is not None and not _at_edge(found[0]):
+                    if found is not None and _whole_in(found[0], mask, side):
                         mask, confidence = found
                     obj.outline.seat(mask)
                 else:
@@ -1262,6 +1260,22 @@ _ENTER_SIDE = 64  # px: the longest side of the look the search for it coming ba
 _COMING_IN = 0.9
 # Into the picture from its left, top, right and bottom sides (x, y).
 _INWARDS = np.array([(1, 0), (0, 1), (-1, 0), (0, -1)])
+
+
+def _whole_in(found: np.ndarray, mask: np.ndarray, side: int) -> bool:
+    """Is ``found`` (the whole look, placed by re-detection once an object coming in by ``side`` is all in) where
+    the object is, rather than the flow's ``mask``?
+
+    Away from the frame's edge, yes. Against it, only against the side it came in by, holding nearly all of the
+    flow's mask (``_COMING_IN``): the flow cannot carry the part that came in last, so its mask falls short on that
+    side (a badge back in by the left kept a mask 9 px short of its left end for its last ten frames, J 0.82-0.90,
+    and that end showed in the fill). Not against another side: a badge sliding into a corner, cut off by a second
+    side, had its whole look placed 9 px off it."""
+    touched = _sides_touched(found)
+    if not any(touched):
+        return True
+    area = int(mask.sum())
+    return touched == [s == side for s in range(4)] and (found & mask).sum() >= _COMING_IN * area
 
 
 def _exit_side(mask: np.ndarray, velocity: np.ndarray) -> int:
