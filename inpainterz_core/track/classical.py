@@ -1107,8 +1107,7 @@ class FlowTracker(Tracker):
         if len(sides) != 1 or _INWARDS[sides[0]] @ obj.velocity <= 0:
             return None
         found = self._entering(obj, image, gray, sides[0])
-        area = int(mask.sum())
-        if found is None or found[0].sum() <= area or (found[0] & mask).sum() < _COMING_IN * area:
+        if found is None or found[0].sum() <= mask.sum() or not _holds(found[0], mask):
             return None
         return found, sides[0]
 
@@ -1274,8 +1273,13 @@ def _whole_in(found: np.ndarray, mask: np.ndarray, side: int) -> bool:
     touched = _sides_touched(found)
     if not any(touched):
         return True
-    area = int(mask.sum())
-    return touched == [s == side for s in range(4)] and (found & mask).sum() >= _COMING_IN * area
+    return touched == [s == side for s in range(4)] and _holds(found, mask)
+
+
+def _holds(found: np.ndarray, mask: np.ndarray) -> bool:
+    """Does ``found`` (the object placed by its look) hold nearly all of the flow's ``mask`` (``_COMING_IN``): the
+    same object, further in?"""
+    return (found & mask).sum() >= _COMING_IN * mask.sum()
 
 
 def _exit_side(mask: np.ndarray, velocity: np.ndarray) -> int:
