@@ -63,7 +63,9 @@ def test_a_hole_too_big_for_one_solve_is_solved_smaller_and_scaled_up(monkeypatc
 def test_a_never_revealed_fill_of_unpredictable_texture_is_made_of_the_membrane_and_the_exemplars():
     """Still shots of random colour textures under a still object: nothing predicts what is under it. The
     fill made of Telea and the exemplar fill averaged gained +0.60 dB over per-frame Telea on these eight
-    (mean); with the membrane in Telea's place, +1.06 (better on each of the eight)."""
+    (mean); with the membrane in Telea's place, +1.06 (better than that on each of the eight), one of
+    them still 0.55 dB below Telea. With the exemplar fills of three patch sizes averaged (exemplar.py),
+    +1.40, the lowest 0.13 below."""
     gains = []
     for cell in (6, 8):
         for seed in range(4):
@@ -83,4 +85,4 @@ def test_a_never_revealed_fill_of_unpredictable_texture_is_made_of_the_membrane_
 
             telea = cv2.inpaint(frames[3], masks[3].astype(np.uint8), 3, cv2.INPAINT_TELEA)
             gains.append(psnr(out[0]) - psnr(telea))
-    assert np.mean(gains) > 0.85, gains
+    assert np.mean(gains) > 1.2 and min(gains) > -0.3, gains

@@ -41,9 +41,9 @@ For a window of frames (already cropped around the hole):
    window before painted the frame before it: the fill then carries on from that output), by
    the average of two spatial fills whose errors differ: the membrane (spatial.py), the smoothest
    surface meeting the border, least wrong where the border's texture cannot be predicted, and an
-   exemplar fill (exemplar.py), which copies patches of the surroundings and so continues an edge
-   that runs into the hole instead of smearing it. That fill is then carried
-   along the flow from the previous output frame, so it moves with the background instead of
+   exemplar fill (exemplar.py), which copies patches of the surroundings (the fills of a few patch
+   sizes averaged) and so continues an edge that runs into the hole instead of smearing it. That fill
+   is then carried along the flow from the previous output frame, so it moves with the background instead of
    flickering; a share of what changed around it since the previous frame, beyond the motion,
    passes into it (``_carry``): made once and only carried, it kept for good whatever touched the
    hole on its first frame (a hand that then moved away);

@@ -9,6 +9,15 @@ structure is continued before the texture on either side of it.
 It runs on a downscaled copy (at most ``max_side`` pixels a side): the patches it copies carry
 the structure, and the search, one masked SSD over the known area per filled patch
 (cv2.matchTemplate), stays cheap.
+
+The greedy order is chaotic: one early pick decides what the rest of the fill builds on, and a patch
+size or a crop a pixel larger picks otherwise. What the hole hides is as likely any of those fills, so
+the fill is the average of the fills made with a few patch sizes (``PATCHES``): where they agree (an edge
+all of them continue) it stays sharp, where they do not it tends to their mean, which is less wrong than
+any one of them. With the true masks of 77 attached composites (nothing reveals what the badge hides),
+on their first frames: one size (9) was below per-frame Telea on 40 and +1.20 dB over it on average, the
+three averaged on 20 and +2.45; averaged with the membrane, as the never-revealed fill is (classical.py),
+12 below and +2.00 -> 7 below and +2.43.
 """
 
 from __future__ import annotations
@@ -16,22 +25,26 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+#: Patch sizes (pixels a side, at the working scale) whose fills are averaged.
+PATCHES = (7, 9, 13)
+
 
 def exemplar_fill(
-    image: np.ndarray, hole: np.ndarray, patch: int = 9, max_side: int = 128
+    image: np.ndarray, hole: np.ndarray, patches=PATCHES, max_side: int = 128
 ) -> np.ndarray | None:
-    """``image`` (H, W, 3 uint8) with ``hole`` (H, W bool) filled by copying patches of the rest of it;
-    None when no whole patch outside the hole exists to copy from."""
+    """``image`` (H, W, 3 uint8) with ``hole`` (H, W bool) filled by copying patches of the rest of it, the
+    fills made with each of ``patches`` averaged; None when no whole patch of any of those sizes lies
+    outside the hole to copy from."""
     h, w = hole.shape
     scale = min(1.0, max_side / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     # a coarse pixel is unknown as soon as the hole touches it
     unknown = cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
-    filled = _criminisi(small, unknown, patch)
-    if filled is None:
+    fills = [fill for fill in (_criminisi(small, unknown, patch) for patch in patches) if fill is not None]
+    if not fills:
         return None
-    up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+    up = cv2.resize(np.mean(fills, axis=0), (w, h), interpolation=cv2.INTER_LINEAR)
     out = image.copy()
     out[hole] = np.clip(up[hole] + 0.5, 0, 255).astype(np.uint8)
     return out
