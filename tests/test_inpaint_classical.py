@@ -424,3 +424,32 @@ def test_a_copy_that_took_a_disturbed_step_counts_for_less_than_a_farther_one_ov
         (out[masks[targets]][:, 0].astype(np.float32) - background[targets][masks[targets]][:, 0]).mean()
     )
     assert ours > spatial + 20 and abs(too_red) < 2, (ours, spatial, too_red)
+
+
+def test_a_fill_nothing_reveals_is_made_up_again_along_the_shot_and_averaged():
+    """Random colour textures panning 2 px a frame with camera noise, a badge riding them (so nothing under it is
+    ever revealed). A made-up fill is one draw of what the hole hides, and the exemplar fill's greedy order
+    makes each draw differ; made once on the first frame and carried, the fill gained +1.13 dB over per-frame
+    Telea on these eight (mean), one 0.06 dB below it. With a fresh draw averaged in every few frames (a
+    running mean of draws along the shot), +1.23, each of the eight higher, the lowest +0.12."""
+    frames_n, gains = 30, []
+    for cell in (6, 8):
+        for seed in range(4):
+            rng = np.random.default_rng(seed)
+            noise = rng.uniform(0, 255, (H // cell, (W + 2 * frames_n) // cell, 3)).astype(np.float32)
+            world = np.clip(cv2.resize(noise, (W + 2 * frames_n, H), interpolation=cv2.INTER_CUBIC), 0, 255)
+            background = np.stack([world[:, 2 * t : 2 * t + W] for t in range(frames_n)])
+            background = np.clip(background + rng.normal(0, 3, background.shape), 0, 255).astype(np.uint8)
+            frames, masks = background.copy(), np.zeros((frames_n, H, W), bool)
+            for t in range(frames_n):
+                masks[t, 28:64, 70 - 2 * t : 114 - 2 * t] = True  # carried left with the texture
+            frames[masks] = 128
+            out = FlowGuidedInpainter().inpaint(frames, masks, range(frames_n))
+            telea = np.stack(
+                [
+                    cv2.inpaint(f, m.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+                    for f, m in zip(frames, masks, strict=True)
+                ]
+            )
+            gains.append(hole_psnr(out, background, masks) - hole_psnr(telea, background, masks))
+    assert np.mean(gains) > 1.2 and min(gains) > 0, gains
