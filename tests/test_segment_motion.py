@@ -128,6 +128,25 @@ def test_a_badge_filling_its_box_keeps_its_colour_cut(shared_clips, tmp_path):
     assert (helped & masks[0]).sum() > 0.95 * masks[0].sum()
 
 
+def test_a_badge_whose_flat_face_shows_no_motion_keeps_its_colour_cut(shared_clips, tmp_path):
+    """A grey badge with pink letters rides the sky of the desert clip played twice as fast
+    (`bench/insert_case.py`, seed 517, attached). Its smooth face moves over itself and shows no motion, so what
+    moved was its letters and edges: a good part of the cut, and the click on a letter, so the cue took them for
+    the badge (J 0.45). The cut fills its box and what the cue let go of is like what it kept, not like the sky
+    beside it: the badge's own inside, and the colour cut stands."""
+    from bench import insert_case
+
+    clip = shared_clips / "eval" / "attach-desert" / "test-sample4.mp4"
+    case = insert_case.make_case(clip, tmp_path, seed=517, text="WISP", count=19, attach=True, speed=2)
+    truth = np.unpackbits(np.load(tmp_path / "gt_masks.npz")["masks"], axis=-1, count=case["width"])[0] > 0
+    with open_video(tmp_path / "input.mp4") as composite:
+        frames = [image for _, image in composite.frames()]
+    [(px, py, _)], box = case["prompt"]["points"], case["prompt"]["box"]
+    prompt = ObjectPrompt(frame=0, points=(Point(px, py),), box=tuple(box))
+    helped = cut(frames, 0, prompt, with_neighbours=True)
+    assert (helped & truth).sum() / (helped | truth).sum() > 0.95
+
+
 def test_a_click_on_what_stays_still_keeps_the_colour_cut():
     """Clicked on the still wall, with the runner in the box: what moves is not the clicked object."""
     frames, _ = runner_by_a_wall()

@@ -26,7 +26,9 @@ fence's colours), not when it juts out of it (the ground past a side drawn loose
 
 Where the frames around the image are offered (``set_neighbours``) and a good part of the cut moves
 against the scene, what moves is the object (motion.py): the still wall beside a moving player is let
-go, his legs and the shadow running with him are taken.
+go, his legs and the shadow running with him are taken. Not where the cut fills most of its box and what moves
+would let go of a part like the rest of the object, not like the ground: a badge's flat face, which moves over
+itself and shows no motion (``_lets_go_of_its_inside``).
 
 Last, a bay in the cut's outline that the object's own outline closes is taken
 (``close_outlined_concavities``): a badge shading into the ground's colours at its lower edge is cut by
@@ -110,7 +112,8 @@ class GrabCutSegmenter(Segmenter):
                 ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
             ]
             moving = motion.what_moves(mask, frame.motion, box, clicks)
-            mask = mask if moving is None else moving
+            if moving is not None and not _lets_go_of_its_inside(image, mask, moving, box):
+                mask = moving
         return take_mixed_rim(image, close_outlined_concavities(image, mask, box))
 
     def _cut(self, image, box, prompt: ObjectPrompt, previous: np.ndarray | None) -> np.ndarray:
@@ -511,6 +514,33 @@ def _like_the_object(features: np.ndarray, bay: np.ndarray, cut: np.ndarray, hul
         return False
     own = _histogram(features, bay)
     return _unlike(own, _histogram(features, object_)) < _unlike(own, _histogram(features, ground))
+
+
+#: A cut fills most of its box at this share: little ground in the box for what moves to let go of.
+FILLED = 0.5
+
+
+def _lets_go_of_its_inside(
+    image: np.ndarray, cut: np.ndarray, moving: np.ndarray, box: tuple[int, int, int, int]
+) -> bool:
+    """Would ``moving`` (what moves, motion.py) let go of the object's own flat inside, rather than of ground the
+    ``cut`` took? So when the cut fills most of ``box`` (``FILLED``: a badge, a sign, a car, not a person in his
+    box) and what it lets go of is more like what it keeps than like the ground beside the cut (in colour and
+    grain, ``_like_the_object``): a badge's smooth face between its letters and its rim moves over itself and shows
+    no motion, so what moves was its letters and edges (J 0.88 -> 0.42 over the sky; 0.99 -> 0.76 over a desert).
+    The court and wall a player's loose cut took, let go of, are like the ground."""
+    x0, y0, x1, y1 = box
+    if not cut[y0:y1, x0:x1].mean() >= FILLED:
+        return False
+    found = crops.union((bounding_box(cut), box))
+    pad = max(16, box_side(found) // 8)  # room for the ground beside the cut
+    x0, y0, x1, y1 = padded_box(found, pad=pad, width=cut.shape[1], height=cut.shape[0], min_size=0)
+    inside, kept = cut[y0:y1, x0:x1] > 0, moving[y0:y1, x0:x1] > 0
+    let_go = inside & ~kept
+    if not let_go.any():
+        return False
+    features = _colour_and_grain(np.ascontiguousarray(image[y0:y1, x0:x1]))
+    return _like_the_object(features, let_go, inside & kept, inside)
 
 
 def _colour_and_grain(image: np.ndarray) -> np.ndarray:
