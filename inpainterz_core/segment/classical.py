@@ -530,7 +530,7 @@ def _lets_go_of_its_inside(
     no motion, so what moves was its letters and edges (J 0.88 -> 0.42 over the sky; 0.99 -> 0.76 over a desert).
     The court and wall a player's loose cut took, let go of, are like the ground."""
     x0, y0, x1, y1 = box
-    if not cut[y0:y1, x0:x1].mean() >= FILLED:
+    if cut[y0:y1, x0:x1].mean() < FILLED:
         return False
     found = crops.union((bounding_box(cut), box))
     pad = max(16, box_side(found) // 8)  # room for the ground beside the cut
