@@ -440,13 +440,10 @@ def close_outlined_concavities(
     that edge is weak (the band in the colours of a textured wall), a bay along a side of a tight box is taken
     when what it holds is like the object beside it, not the ground (``_along_the_box``).
     """
-    found = bounding_box(mask)
-    if found is None:
+    if not mask.any():
         return mask
-    h, w = mask.shape
     # (with the ground beside the cut, which a bay along the box is told from: ``_along_the_box``)
-    pad = max(16, box_side(found) // 8)
-    x0, y0, x1, y1 = padded_box(crops.union((found, box)), pad=pad, width=w, height=h, min_size=0)
+    x0, y0, x1, y1 = _with_ground(mask, box)
     cut, crop = mask[y0:y1, x0:x1].astype(np.uint8), np.ascontiguousarray(image[y0:y1, x0:x1])
     # the spurs to leave out of the hull: thinner than a fifth of the cut's thickness
     depth = cv2.distanceTransform(cut, cv2.DIST_L2, 5).max()
@@ -481,6 +478,13 @@ def close_outlined_concavities(
     out = mask.copy()
     out[y0:y1, x0:x1] |= np.isin(pieces, closed)
     return out
+
+
+def _with_ground(cut: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The crop around a (non-empty) ``cut`` and its ``box``, with room for the ground beside the cut."""
+    found = bounding_box(cut)
+    pad = max(16, box_side(found) // 8)
+    return padded_box(crops.union((found, box)), pad=pad, width=cut.shape[1], height=cut.shape[0], min_size=0)
 
 
 def _along_the_box(image, cut, hull, pieces, rim, length, box) -> np.ndarray:
@@ -532,9 +536,7 @@ def _lets_go_of_its_inside(
     x0, y0, x1, y1 = box
     if cut[y0:y1, x0:x1].mean() < FILLED:
         return False
-    found = crops.union((bounding_box(cut), box))
-    pad = max(16, box_side(found) // 8)  # room for the ground beside the cut
-    x0, y0, x1, y1 = padded_box(found, pad=pad, width=cut.shape[1], height=cut.shape[0], min_size=0)
+    x0, y0, x1, y1 = _with_ground(cut, box)
     inside, kept = cut[y0:y1, x0:x1] > 0, moving[y0:y1, x0:x1] > 0
     let_go = inside & ~kept
     if not let_go.any():
