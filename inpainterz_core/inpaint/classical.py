@@ -568,7 +568,7 @@ class FlowGuidedInpainter(Inpainter):
                 else:
                     made = self._made_up(result, missing, exemplars.get(k)) if made_here else None
                     result = self._carry_unseen(result, missing, previous, backward.get(k))
-                    if made is not None:  # a fresh draw averaged into the carried ones (REMAKE_SHARE)
+                    if made_here:  # a fresh draw averaged into the carried ones (REMAKE_SHARE)
                         mixed = (1 - REMAKE_SHARE) * result[missing] + REMAKE_SHARE * made[missing].astype(
                             np.float32
                         )
