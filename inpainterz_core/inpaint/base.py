@@ -12,6 +12,12 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 
+def rounded(values: np.ndarray) -> np.ndarray:
+    """Float pixel values as 8-bit ones, each rounded to the nearest level and clipped (converting a fill made in
+    floats by ``astype`` alone would truncate it, half a level dark on average)."""
+    return np.clip(values + 0.5, 0, 255).astype(np.uint8)
+
+
 class Inpainter(ABC):
     name: str = ""
     #: Frames it reads on each side of a target frame to find the background there (the pipeline loads

@@ -87,7 +87,7 @@ import cv2
 import numpy as np
 
 from ..masks import ellipse
-from .base import Inpainter
+from .base import Inpainter, rounded
 from .exemplar import exemplar_fill
 from .spatial import membrane, telea
 
@@ -263,7 +263,7 @@ class FlowGuidedInpainter(Inpainter):
                 fill, expected_error[rows] = self._lean_on_spatial(
                     frames[k], hole, estimate[rows], propagated_error
                 )
-                out[n][hole] = np.clip(fill + 0.5, 0, 255).astype(np.uint8)
+                out[n][hole] = rounded(fill)
 
         _each(finish, range(len(targets)))
         start = None
@@ -290,7 +290,7 @@ class FlowGuidedInpainter(Inpainter):
         # the backward carry's share: none where nothing was carried back (its error infinite)
         share = (forward_error / (forward_error + back_error))[:, None]
         smoothed = forward + share * (back - forward)
-        out[frame_of, ys, xs] = np.clip(smoothed + 0.5, 0, 255).astype(np.uint8)
+        out[frame_of, ys, xs] = rounded(smoothed)
 
     def _filter(self, out, points, fill, expected_error, carries, step_dir, start, keep):
         """One pass of the Kalman filter over the target frames in ``step_dir``'s order: each frame's ``fill``
@@ -534,7 +534,7 @@ class FlowGuidedInpainter(Inpainter):
         disagreement[frame_of, ys, xs] = np.abs(copies[0] - copies[1]).mean(1) * balance
         found = certainty > 0
         estimate = np.zeros((len(ys), 3), np.uint8)
-        estimate[found] = np.clip(total[found] / certainty[found, None] + 0.5, 0, 255)
+        estimate[found] = rounded(total[found] / certainty[found, None])
         # pixels no copy reached are filled frame by frame: from the previous output frame when it has a hole
         # (for the first target, the output the window before made of it, when there is one)
         previous = (
@@ -572,7 +572,7 @@ class FlowGuidedInpainter(Inpainter):
                         mixed = (1 - REMAKE_SHARE) * result[missing] + REMAKE_SHARE * made[missing].astype(
                             np.float32
                         )
-                        result[missing] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+                        result[missing] = rounded(mixed)
                         carried_for = 0
                 estimate[rows] = result[here_ys, here_xs]
             previous = result
@@ -840,7 +840,5 @@ class FlowGuidedInpainter(Inpainter):
         mismatch = (image.astype(np.float32) - carried)[box]
         mend = _spread(mismatch, seam[box]) if seam.any() else np.zeros_like(mismatch)
         filled = (missing & reached)[box]
-        image[box][filled] = np.clip(carried[box][filled] + SEAM_RATE * mend[filled] + 0.5, 0, 255).astype(
-            np.uint8
-        )
+        image[box][filled] = rounded(carried[box][filled] + SEAM_RATE * mend[filled])
         return missing & ~reached

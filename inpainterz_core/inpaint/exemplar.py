@@ -25,6 +25,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .base import rounded
+
 #: Patch sizes (pixels a side, at the working scale) whose fills are averaged.
 PATCHES = (7, 9, 13)
 
@@ -46,7 +48,7 @@ def exemplar_fill(
         return None
     up = cv2.resize(np.mean(fills, axis=0), (w, h), interpolation=cv2.INTER_LINEAR)
     out = image.copy()
-    out[hole] = np.clip(up[hole] + 0.5, 0, 255).astype(np.uint8)
+    out[hole] = rounded(up[hole])
     return out
 
 

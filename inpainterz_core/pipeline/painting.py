@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import backends, crops
 from ..errors import InputError
+from ..inpaint.base import rounded
 from ..inpaint.letterbox import paint_bars
 from ..masks import bounding_box, dilate, feather, padded_box
 from ..outputs import staged
@@ -89,7 +90,7 @@ def _paste(frame: np.ndarray, fill: np.ndarray, hole: np.ndarray, box, edge: int
     out = frame.copy()
     region = out[y0:y1, x0:x1]
     blended = alpha * fill[hole].astype(np.float32) + (1.0 - alpha) * region[hole].astype(np.float32)
-    region[hole] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    region[hole] = rounded(blended)
     return out
 
 
