@@ -558,8 +558,11 @@ def _sized(obj: _Object, mask: np.ndarray) -> bool:
     """Whether ``mask``'s area says how much of its object it holds: the object keeps its shape (a player's area
     swings from frame to frame, and doubted for it, he was looked for and found on the court), the frame's edge
     does not cut the mask, and the mask did not let go of ground it held this frame (a keyframe's slab of court:
-    never the object's size)."""
-    return bool(mask.any()) and not _at_edge(mask) and not obj.outline.changes_shape() and not obj.shed_ground
+    never the object's size), unless the object is held rigid: its size is its outline's, whatever the mask let go
+    of (half a badge riding the sky, its face in the sky's greys, was let go of as ground, surely, and the rest of
+    it shrank on for the rest of the clip, J 0.56 to 0.17)."""
+    let_go = obj.shed_ground and obj.outline.rigid < 0.5
+    return bool(mask.any()) and not _at_edge(mask) and not obj.outline.changes_shape() and not let_go
 
 
 def _off_size(obj: _Object, mask: np.ndarray) -> bool:
