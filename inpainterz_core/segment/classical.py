@@ -147,9 +147,10 @@ class GrabCutSegmenter(Segmenter):
                 # the box's strongest edges), not a better reading of it: when the cut stands out from its
                 # surroundings, or when the region reaches no side of the box, as what the user boxed does (a
                 # badge in the dark green of the trees behind it stood out no more than its letter, J 0.11).
-                # Inside its outline, to within the pixel or two two edges found apart differ by (a grey badge's
-                # yellow letters, whose region ran 1 px past the cut's notched lower edge: 94 % inside, taken for
-                # the badge, J 0.19), and a colour cut may leave a letter in a colour of its own out, as a hole.
+                # Inside the cut's outline: its holes filled (a colour cut may leave a letter in a colour of its own
+                # out, as a hole) and grown by the pixel or two by which two edges found apart differ (a grey
+                # badge's yellow letters ran 1 px past the cut's notched lower edge, 94 % inside: they were taken
+                # for the badge, J 0.19).
                 a_mark = (
                     (dilate(fill_holes(fg), 2) & enclosed).sum() >= 0.95 * enclosed.sum()
                     and enclosed.sum() < 0.5 * fg.sum()

@@ -804,8 +804,9 @@ class FlowTracker(Tracker):
             # the cost, paid on every frame it stays gone), and any clear find is taken, as for a hidden one
             # (clear: past the mask's confidence and _FIND_BAR). Where it went out, it is most likely still out,
             # and only a find as clear as a part of it coming in (_ENTER_BAR) is taken: a badge gone over the top
-            # edge was "found" in a blurred pink sky at 0.57 and painted out there for six frames (the 11 true finds
-            # of 211 composites' badges back in the picture scored 0.79-0.98).
+            # edge was "found" in a blurred pink sky at 0.57 and painted out there for six frames (over 211
+            # composites the true finds back in the picture scored 0.79-0.98: the one under the bar was refused, and
+            # its badge placed by its part coming in).
             gone = not mask.any() and confidence > self.redetect_below
             found = None
             # Off its size, it is looked for whole too, however sure of it the flow was: half a badge after a jump
