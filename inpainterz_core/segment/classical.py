@@ -22,7 +22,10 @@ A box drawn around an object is crossed by it in every row and column (the box p
 et al., ICCV 2009). Where the cut reaches three sides of the box and falls short of the fourth, the
 rows or columns it leaves empty are seeded with their most object-like pixel and GrabCut cuts again
 (``_reach_the_box``); what that adds is kept when it completes the cut's shape (a badge's end in the
-fence's colours), not when it juts out of it (the ground past a side drawn loosely).
+fence's colours), not when it juts out of it (the ground past a side drawn loosely). And where most of the cut
+follows one course of colour over position (a badge's face shaded from one colour into another), the box's
+pixels that carry that course on and join the cut are the object too (``_carry_on_its_colours``): the band at
+a badge's foot in the colours of the ground behind it.
 
 Where the frames around the image are offered (``set_neighbours``) and a good part of the cut moves
 against the scene, what moves is the object (motion.py): the still wall beside a moving player is let
@@ -165,7 +168,7 @@ class GrabCutSegmenter(Segmenter):
                     # _completing_pieces).
                     fg = fg | _completing_pieces(fg, enclosed)
         if prompt.box is not None and inbox.any():
-            fg = self._reach_the_box(small, inbox, clicks, fg)
+            fg = _carry_on_its_colours(small, inbox, self._reach_the_box(small, inbox, clicks, fg))
         return crops.uncrop_mask(fg, (x0, y0, x1, y1), (h, w))
 
     def _reach_the_box(self, small, inbox, clicks, fg: np.ndarray) -> np.ndarray:
@@ -283,6 +286,86 @@ def take_mixed_rim(image, mask, steps=2, contrast=12.0):
     out = mask.copy()
     out[y0:y1, x0:x1] = m > 0
     return out
+
+
+#: A smooth object's colours follow one course (``_colour_course``) over at least this share of its cut: a
+#: badge's face, shaded from one colour to another, beside its letters; not a person in shirt, skin and shorts.
+SMOOTH = 0.4
+#: On 8-bit RGB, how far a pixel's colour may lie from a course and still follow it, while the course is sought
+#: (the noise of compressed video on a smooth face, a few levels), and then in units of the typical distance
+#: of the pixels that follow it (no less than ``COURSE_FLOOR``), for the pixels the course is carried to.
+COURSE_FIT, COURSE_SPREAD, COURSE_FLOOR = 10.0, 5.0, 4.0
+#: Guesses at the course, each from three pixels of the cut (seeded: the same cut in every process).
+COURSE_GUESSES = 200
+
+
+def _colour_course(small: np.ndarray, cut: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Each pixel's distance from the colour the object's face would have there, and how far a pixel that
+    follows it may lie; None when the cut is too small to say.
+
+    The course is colour as a linear function of position (a badge's gradient, light falling off across a
+    smooth face), fitted to the largest part of the cut that follows one (RANSAC, Fischler and Bolles 1981:
+    letters, in a colour of their own, are left out of the fit, not averaged into it)."""
+    h, w = cut.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    position = np.stack([xs.ravel(), ys.ravel(), np.ones(h * w)], axis=1)
+    colour = small.reshape(-1, 3).astype(np.float64)
+    inside = np.flatnonzero(cut.ravel())
+    if len(inside) < 20:
+        return None
+    rng = np.random.default_rng(0)
+    sample = rng.permutation(inside)[:2000]
+    best, best_count = None, -1
+    for _ in range(COURSE_GUESSES):
+        three = rng.choice(sample, 3, replace=False)
+        try:
+            course = np.linalg.solve(position[three], colour[three])
+        except np.linalg.LinAlgError:  # three pixels in a line
+            continue
+        count = int((np.linalg.norm(colour[sample] - position[sample] @ course, axis=1) < COURSE_FIT).sum())
+        if count > best_count:
+            best, best_count = course, count
+    if best is None:
+        return None
+    for _ in range(3):  # refitted to all the pixels that follow it
+        distance = np.linalg.norm(colour - position @ best, axis=1)
+        follow = inside[distance[inside] < COURSE_FIT]
+        if len(follow) < 3:
+            return None
+        best, *_ = np.linalg.lstsq(position[follow], colour[follow], rcond=None)
+    distance = np.linalg.norm(colour - position @ best, axis=1)
+    typical = float(np.median(distance[inside][distance[inside] < COURSE_FIT]))
+    return distance.reshape(h, w), max(COURSE_FLOOR, COURSE_SPREAD * typical)
+
+
+def _carry_on_its_colours(small: np.ndarray, inbox: np.ndarray, fg: np.ndarray) -> np.ndarray:
+    """The cut with the box's pixels that carry on its face's colour course (``_colour_course``) and join it,
+    and what they then enclose.
+
+    A badge shaded from pink into olive on an olive facade, from green into brown on a dark wall: GrabCut's
+    colour models give the darker band at its foot to the ground, and the cut stops along its letters (J
+    0.67-0.78 on the keyframe). That band carries on the face's gradient to within a few levels, where the
+    ground lies a hundred away. Only for a smooth object (``SMOOTH``), and only inside the user's box."""
+    cut = fg > 0
+    fitted = _colour_course(small, cut & inbox)
+    if fitted is None:
+        return fg
+    distance, tolerance = fitted
+    follows = distance < tolerance
+    if follows[cut].mean() < SMOOTH:
+        return fg
+    carried = (follows & inbox & ~cut).astype(np.uint8)
+    count, pieces = cv2.connectedComponents(carried, connectivity=4)
+    # A piece joins the cut along at least its own size, as a band along the face does: a blob of ground that
+    # happens to match the course where it is carried far (the dark wall in the corner of a tilted badge's box)
+    # touches the cut at a point.
+    area = np.bincount(pieces.ravel(), minlength=count)
+    contact = np.bincount(pieces[dilate(cut, 1)], minlength=count)
+    joined = np.flatnonzero((contact**2 >= area) & (contact > 0))
+    grown = cut | np.isin(pieces, joined[joined > 0])
+    # the antialiased rims of letters the band now closes in: inside the object
+    grown |= (fill_holes(grown.astype(np.uint8)) > 0) & ~(fill_holes(fg.astype(np.uint8)) > 0)
+    return grown.astype(fg.dtype)
 
 
 def _touches(found, box, shape, margin: int = 2) -> bool:
