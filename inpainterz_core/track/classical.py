@@ -366,7 +366,7 @@ class _Outline:
         """``mask`` held to the outline (when the object is rigid: cut to it, and completed to it where the object's
         look placed it; before that, cut to it where it matches the outline after the object moved and the object
         looks as it did), and the belief updated from this frame."""
-        self.matches = placed_by_look = False
+        self.matches = placed_by_look = seen_whole = False
         if not mask.any() or not self.whole:
             return mask
         # A mask the frame's edge cuts off is fitted all the same (ECC compares only the part in the picture:
@@ -388,6 +388,14 @@ class _Outline:
             moved_on[:, 2] += velocity
             if found is None or found[1] < _OUTLINE_MATCH - 0.1:  # the mask went astray: the outline goes on
                 warp = moved_on
+                # And where the object's look lies there as it did, the object is there, whole: the flow may carry on
+                # only a part of it, lagging behind (a badge swung across a player in a fast stroke: cut to where
+                # that part overlapped the outline, its mask kept a fifth of it, J 0.89 -> 0.18, and the badge, no
+                # longer held rigid, was never found whole again).
+                if gray is not None and self.look is not None:
+                    placed = self._look_placed(gray, moved_on)
+                    if placed[1] >= _LOOK_KEPT:
+                        warp, placed_by_look, seen_whole = placed[0], True, not cut_off
             elif gray is not None and self.look is not None:
                 # The mask may creep along the object a pixel or two a frame, within the reach (something in its
                 # colours coming out from under it), and the fit with it, frame after frame; the object's look does
@@ -400,7 +408,9 @@ class _Outline:
                 if 1 - best[1] < _LOOK_CLEARER * (1 - self._resemblance(gray, warp)):
                     warp, placed_by_look = best[0], True
             held = mask & self._laid(warp, mask.shape)
-            if held.sum() >= _OUTLINE_KEPT * mask.sum():
+            if seen_whole:  # the mask went astray: what it says of the object's shape is nothing
+                mask = held | self._laid(warp, mask.shape, reach=0)
+            elif held.sum() >= _OUTLINE_KEPT * mask.sum():
                 mask = held
                 if placed_by_look and not cut_off:
                     # Placed by its look, the outline is where the object is, all of it: a part of it the mask left
@@ -415,7 +425,7 @@ class _Outline:
                     mask = held | (opened > 0)
             else:  # the outline is lost, not the object (a jump the last move did not foresee): start again
                 self.rigid, warp = 0.0, None if found is None else found[0]
-        if not cut_off:
+        if not cut_off and not seen_whole:
             if found is None:
                 self.rigid *= 1 - _OUTLINE_RATE
             else:
