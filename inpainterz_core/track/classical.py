@@ -648,7 +648,7 @@ def _looks_like(palette: np.ndarray, image: np.ndarray, mask: np.ndarray) -> flo
     return float(np.sqrt(palette * _palette(image, mask)).sum()) if mask.any() else 0.0
 
 
-# Re-detection settles the masked match among this many of the likeliest places (see _best_place).
+# Re-detection settles the masked match among this many of the likeliest places (see _likely_places).
 _PLACES = 10
 _SETTLE = 2  # px at the search's scale: how far from a likely place the masked match settles
 # px: the most a found object measures where its place is settled (see FlowTracker._search)
@@ -663,13 +663,16 @@ _SIZES = (0.87, 0.93, 1.0, 1.07, 1.15)
 _RESIZED_MARGIN = 0.03
 
 
-def _best_place(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> tuple[float, tuple[int, int]]:
-    """Where ``template``'s masked pixels match ``image`` best (top-left corner), and that match's score.
+def _likely_places(
+    image: np.ndarray, template: np.ndarray, mask: np.ndarray
+) -> list[tuple[float, tuple[int, int]]]:
+    """The places where ``template``'s masked pixels match ``image`` best (top-left corners), with those matches'
+    scores, best first.
 
     A masked match over a whole frame costs about four plain ones (30 ms against 8 on a 1018x573 frame),
     and re-detection runs up to ten a frame. So a plain match of the template with its unmasked pixels
     set to its masked mean (they then weigh nothing in it) finds the ``_PLACES`` likeliest places, and the
-    masked match settles among them, each within two pixels.
+    masked match settles each, within two pixels.
     """
     flat = template.copy()
     flat[mask == 0] = template[mask > 0].mean()
@@ -677,7 +680,7 @@ def _best_place(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> tu
         cv2.matchTemplate(image, flat, cv2.TM_CCOEFF_NORMED), nan=-1.0, posinf=-1.0, neginf=-1.0
     )
     th, tw = template.shape
-    best = (-1.0, (0, 0))
+    places = []
     for _ in range(_PLACES):
         _, peak, _, (x, y) = cv2.minMaxLoc(likely)
         if peak <= -1.0:
@@ -686,12 +689,11 @@ def _best_place(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> tu
         _, score, _, (fx, fy) = cv2.minMaxLoc(
             _masked_match(image[y0 : y + th + _SETTLE, x0 : x + tw + _SETTLE], template, mask)
         )
-        if score > best[0]:
-            best = (score, (x0 + fx, y0 + fy))
+        places.append((score, (x0 + fx, y0 + fy)))
         # the next likeliest place is at least half the template away
         y0, x0 = max(0, y - th // 2), max(0, x - tw // 2)
         likely[y0 : y + th // 2 + 1, x0 : x + tw // 2 + 1] = -1.0
-    return best
+    return sorted(places, key=lambda place: place[0], reverse=True)
 
 
 def _masked_match(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -1206,7 +1208,8 @@ class FlowTracker(Tracker):
         placed = look_mask[: frame.shape[0] - y, :shown] > 0
         candidate[y : y + placed.shape[0], -shown:] = placed
         candidate = np.ascontiguousarray(np.rot90(candidate, -turns))
-        score = _find_score(obj, image, candidate, bounding_box(candidate), score)
+        x0, y0, x1, y1 = bounding_box(candidate)
+        score = _find_score(obj, image[y0:y1, x0:x1], candidate[y0:y1, x0:x1], score)
         return (candidate, score) if score >= _ENTER_BAR else None
 
     def _search(
@@ -1226,11 +1229,21 @@ class FlowTracker(Tracker):
         if templ.shape[0] >= small.shape[0] or templ.shape[1] >= small.shape[1] or not templ_mask.any():
             return None
         # Compare the object's own pixels only: the background in its box has changed since then.
-        score, (bx, by) = _best_place(small, templ, templ_mask)
-        if score < 0.6:
+        places = [place for place in _likely_places(small, templ, templ_mask) if place[0] >= 0.6]
+        if not places:
             return None
-        x0, y0 = round(bx / shrink), round(by / shrink)
         placed = cv2.resize(patch_mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
+
+        def find_score(place) -> float:  # the match there, times how far its colours are the object's
+            x0, y0 = round(place[1][0] / shrink), round(place[1][1] / shrink)
+            x1, y1 = min(w, x0 + pw), min(h, y0 + ph)
+            return _find_score(obj, image[y0:y1, x0:x1], placed[: y1 - y0, : x1 - x0] > 0, place[0])
+
+        # By its grey alone, a blurred building's edge matched a badge's look better than the badge itself, back in
+        # plain view after a whip pan (0.85 against 0.82 at 32 px), and the badge went unmasked for two frames: its
+        # colours tell them apart.
+        score, (bx, by) = max(places, key=find_score)
+        x0, y0 = round(bx / shrink), round(by / shrink)
         if shrink < 1:
             # The coarse search is off by up to a coarse pixel: settle it at a scale where the object is at most
             # _SETTLE_SIDE px: at full size, a player 600 px tall at 1080p cost 40 ms a settle, half the tracking's
@@ -1256,7 +1269,7 @@ class FlowTracker(Tracker):
         x1, y1 = min(w, x0 + pw), min(h, y0 + ph)
         candidate = np.zeros((h, w), bool)
         candidate[y0:y1, x0:x1] = placed[: y1 - y0, : x1 - x0] > 0
-        return candidate, _find_score(obj, image, candidate, (x0, y0, x1, y1), score)
+        return candidate, _find_score(obj, image[y0:y1, x0:x1], candidate[y0:y1, x0:x1], score)
 
 
 def _find_rank(found: tuple[np.ndarray, float] | None) -> float:
@@ -1278,11 +1291,10 @@ def _size_now(obj: _Object, patch_mask: np.ndarray, size: float = 1.0) -> tuple[
     return max(4, round(patch_mask.shape[1] * zoom)), max(4, round(patch_mask.shape[0] * zoom))
 
 
-def _find_score(obj: _Object, image: np.ndarray, candidate: np.ndarray, box, match: float) -> float:
-    """A find's score: its match, times how far its colours (on ``box``) are the object's (0 below 0.3, 1 from
-    0.8, as in the tracking's confidence)."""
-    x0, y0, x1, y1 = box
-    looks = _looks_like(obj.palette, image[y0:y1, x0:x1], candidate[y0:y1, x0:x1])
+def _find_score(obj: _Object, image: np.ndarray, candidate: np.ndarray, match: float) -> float:
+    """A find's score: its match, times how far the colours of the ``candidate`` pixels (of ``image``, both cut to
+    the find's box) are the object's (0 below 0.3, 1 from 0.8, as in the tracking's confidence)."""
+    looks = _looks_like(obj.palette, image, candidate)
     return float(match) * float(np.clip((looks - 0.3) / 0.5, 0, 1))
 
 
