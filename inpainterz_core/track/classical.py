@@ -1240,7 +1240,7 @@ class FlowTracker(Tracker):
             return _find_score(obj, image[y0:y1, x0:x1], placed[: y1 - y0, : x1 - x0] > 0, place[0])
 
         # By its grey alone, a blurred building's edge matched a badge's look better than the badge itself, back in
-        # plain view after a whip pan (0.85 against 0.82 at 32 px), and the badge went unmasked for two frames: its
+        # plain view after a whip pan (0.84 against 0.82 at 32 px), and the badge went unmasked for two frames: its
         # colours tell them apart.
         score, (bx, by) = max(places, key=find_score)
         x0, y0 = round(bx / shrink), round(by / shrink)
