@@ -198,22 +198,27 @@ def test_a_badge_no_more_distinct_than_its_letter_is_cut_whole(shared_clips, tmp
     assert jaccard(segmenter.predict(0, interior_prompt(truths[0], 0)), truths[0]) > 0.9
 
 
+def _first_cut_of_composite(clip, folder, seed: int, text: str):
+    """The cut from its prompt on the first frame of the composite `bench/insert_case.py` makes over ``clip`` in
+    ``folder`` (attached, twice as fast, two frames), and its true mask."""
+    from bench import insert_case
+    from inpainterz_core.video import open_video
+
+    case = insert_case.make_case(clip, folder, seed=seed, text=text, count=2, attach=True, speed=2)
+    truth = np.unpackbits(np.load(folder / "gt_masks.npz")["masks"], axis=-1, count=case["width"])[0] > 0
+    with open_video(folder / "input.mp4") as composite:
+        image = composite.read(0)
+    [(px, py, _)], box = case["prompt"]["points"], case["prompt"]["box"]
+    return _cut(image, (px, py), tuple(box)), truth
+
+
 @pytest.mark.parametrize("seed, clip", [(553, "MG4car.mp4"), (557, "eval/attach-desert/test-sample4.mp4")])
 def test_a_click_on_a_letter_that_runs_past_the_cuts_edge_cuts_the_badge(shared_clips, tmp_path, seed, clip):
     # Grey badges with letters of a colour of their own (`bench/insert_case.py`, attached, twice as fast): the
     # letters' enclosed region ran a pixel past GrabCut's notched lower edge (94 % of it inside the cut, 95 % make
     # a mark), so the letters were taken for what the user boxed (J 0.19 and 0.44), and tracked for the whole clip.
-    from bench import insert_case
-    from inpainterz_core.video import open_video
-
-    case = insert_case.make_case(
-        shared_clips / clip, tmp_path, seed=seed, text="OPAL", count=2, attach=True, speed=2
-    )
-    truth = np.unpackbits(np.load(tmp_path / "gt_masks.npz")["masks"], axis=-1, count=case["width"])[0] > 0
-    with open_video(tmp_path / "input.mp4") as composite:
-        image = composite.read(0)
-    [(px, py, _)], box = case["prompt"]["points"], case["prompt"]["box"]
-    assert jaccard(_cut(image, (px, py), tuple(box)), truth) > 0.9
+    mask, truth = _first_cut_of_composite(shared_clips / clip, tmp_path, seed, "OPAL")
+    assert jaccard(mask, truth) > 0.9
 
 
 @pytest.mark.parametrize(
@@ -231,14 +236,5 @@ def test_a_badges_foot_shaded_into_the_grounds_colours_is_cut_with_it(
     # purple over the desert (`bench/insert_case.py`, attached, twice as fast): GrabCut's colour models gave the
     # darker band at the foot to the ground, and the cut stopped along the letters' feet (J 0.76, 0.78, 0.67),
     # tracked so for the whole clip. The band carries on the face's gradient; the ground does not.
-    from bench import insert_case
-    from inpainterz_core.video import open_video
-
-    case = insert_case.make_case(
-        shared_clips / clip, tmp_path, seed=seed, text=text, count=2, attach=True, speed=2
-    )
-    truth = np.unpackbits(np.load(tmp_path / "gt_masks.npz")["masks"], axis=-1, count=case["width"])[0] > 0
-    with open_video(tmp_path / "input.mp4") as composite:
-        image = composite.read(0)
-    [(px, py, _)], box = case["prompt"]["points"], case["prompt"]["box"]
-    assert jaccard(_cut(image, (px, py), tuple(box)), truth) > 0.9
+    mask, truth = _first_cut_of_composite(shared_clips / clip, tmp_path, seed, text)
+    assert jaccard(mask, truth) > 0.9
