@@ -395,7 +395,7 @@ class _Outline:
                 if gray is not None and self.look is not None:
                     placed = self._look_placed(gray, moved_on)
                     if placed[1] >= _LOOK_KEPT:
-                        warp, placed_by_look, seen_whole = placed[0], True, not cut_off
+                        warp, seen_whole = placed[0], not cut_off
             elif gray is not None and self.look is not None:
                 # The mask may creep along the object a pixel or two a frame, within the reach (something in its
                 # colours coming out from under it), and the fit with it, frame after frame; the object's look does
@@ -1234,15 +1234,17 @@ class FlowTracker(Tracker):
             return None
         placed = cv2.resize(patch_mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
 
-        def find_score(place) -> float:  # the match there, times how far its colours are the object's
-            x0, y0 = round(place[1][0] / shrink), round(place[1][1] / shrink)
+        def scored_at(x0: int, y0: int, match: float) -> float:
+            """The find's score with the look's corner at (x0, y0) of the frame: ``match`` times its colours there."""
             x1, y1 = min(w, x0 + pw), min(h, y0 + ph)
-            return _find_score(obj, image[y0:y1, x0:x1], placed[: y1 - y0, : x1 - x0] > 0, place[0])
+            return _find_score(obj, image[y0:y1, x0:x1], placed[: y1 - y0, : x1 - x0] > 0, match)
 
         # By its grey alone, a blurred building's edge matched a badge's look better than the badge itself, back in
         # plain view after a whip pan (0.84 against 0.82 at 32 px), and the badge went unmasked for two frames: its
         # colours tell them apart.
-        score, (bx, by) = max(places, key=find_score)
+        score, (bx, by) = max(
+            places, key=lambda p: scored_at(round(p[1][0] / shrink), round(p[1][1] / shrink), p[0])
+        )
         x0, y0 = round(bx / shrink), round(by / shrink)
         if shrink < 1:
             # The coarse search is off by up to a coarse pixel: settle it at a scale where the object is at most
@@ -1269,7 +1271,7 @@ class FlowTracker(Tracker):
         x1, y1 = min(w, x0 + pw), min(h, y0 + ph)
         candidate = np.zeros((h, w), bool)
         candidate[y0:y1, x0:x1] = placed[: y1 - y0, : x1 - x0] > 0
-        return candidate, _find_score(obj, image[y0:y1, x0:x1], candidate[y0:y1, x0:x1], score)
+        return candidate, scored_at(x0, y0, score)
 
 
 def _find_rank(found: tuple[np.ndarray, float] | None) -> float:
