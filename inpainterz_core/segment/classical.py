@@ -114,7 +114,9 @@ class GrabCutSegmenter(Segmenter):
             clicks = [(round(p.x), round(p.y)) for p in prompt.points if p.label] or [
                 ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
             ]
-            moving = motion.what_moves(mask, frame.motion, box, clicks)
+            moving = motion.what_moves(
+                mask, frame.motion, box, clicks, _took_its_surroundings(image, mask, box)
+            )
             if moving is not None and not _lets_go_of_its_inside(image, mask, moving, box):
                 mask = moving
         return take_mixed_rim(image, close_outlined_concavities(image, mask, box))
@@ -366,6 +368,15 @@ def _carry_on_its_colours(small: np.ndarray, inbox: np.ndarray, fg: np.ndarray) 
     # the antialiased rims of letters the band now closes in: inside the object
     grown |= (fill_holes(grown.astype(np.uint8)) > 0) & ~(fill_holes(fg.astype(np.uint8)) > 0)
     return grown.astype(fg.dtype)
+
+
+def _took_its_surroundings(image: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Is the cut no more distinct from what surrounds it (``_distinctness``) than a cut that took the ground
+    around the object? The wall and court to a loose box's side, three times a player's area: what moves in
+    the cut is then the object, however small a part of the cut it is (motion.py)."""
+    h, w = mask.shape
+    x0, y0, x1, y1 = padded_box(box, pad=box_side(box) // 4, width=w, height=h)
+    return _distinctness(image[y0:y1, x0:x1], mask[y0:y1, x0:x1].astype(np.uint8)) < DISTINCT
 
 
 def _touches(found, box, shape, margin: int = 2) -> bool:

@@ -231,15 +231,21 @@ def moving_region(motion: np.ndarray, box: tuple[int, int, int, int], seed: np.n
 
 
 def what_moves(
-    cut: np.ndarray, motion: np.ndarray, box: tuple[int, int, int, int], clicks: Sequence[tuple[int, int]]
+    cut: np.ndarray,
+    motion: np.ndarray,
+    box: tuple[int, int, int, int],
+    clicks: Sequence[tuple[int, int]],
+    took_ground: bool = False,
 ) -> np.ndarray | None:
     """The object as what moves in ``box`` (``moving_region``, seeded by ``cut``), or None where the cue does
-    not count: when too little of the cut moves (``MIN_MOVING``), when a click (x, y) on the object is not on
-    what moves (then what moves is not the object: an object filling the frame, which the camera follows,
-    is what the scene's motion is fitted to, and the ground moves), and when most of the box moves (a tight
-    box around a moving badge: there is no still ground in it to tell apart, and the badge's flat inside,
-    which moves over itself, shows no motion)."""
-    if not moves(cut, motion, box):
+    not count: when too little of the cut moves (``MIN_MOVING``; any of it will do when the cut ``took_ground``,
+    as a cut swollen with the still wall and court beside a player, three times his size, moves on a tenth of
+    it, while a badge's cut that stands out from its ground took none), when a click (x, y) on the object is
+    not on what moves (then what moves is not the object: an object filling the frame, which the camera
+    follows, is what the scene's motion is fitted to, and the ground moves), and when most of the box moves (a
+    tight box around a moving badge: there is no still ground in it to tell apart, and the badge's flat
+    inside, which moves over itself, shows no motion)."""
+    if not moves(cut, motion, box, 0.0 if took_ground else MIN_MOVING):
         return None
     region = moving_region(motion, box, cut)
     if region is None:
@@ -251,8 +257,10 @@ def what_moves(
     return region
 
 
-def moves(mask: np.ndarray, motion: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-    """Does ``mask`` move against the scene: a good part of it (``MIN_MOVING``), in a ``box`` whose most part
+def moves(
+    mask: np.ndarray, motion: np.ndarray, box: tuple[int, int, int, int], share: float = MIN_MOVING
+) -> bool:
+    """Does ``mask`` move against the scene: a good part of it (``share``), in a ``box`` whose most part
     stays still (a box that mostly moves holds no still scene to tell the object from)?"""
     found = _in_box(motion, box)
     if found is None or not mask.any():
@@ -261,7 +269,7 @@ def moves(mask: np.ndarray, motion: np.ndarray, box: tuple[int, int, int, int]) 
     if typical >= MIN_STEP:
         return False
     moving = inside & (motion > _bar(typical))
-    return bool((moving & mask).sum() >= MIN_MOVING * mask.sum())
+    return bool((moving & mask).any() and (moving & mask).sum() >= share * mask.sum())
 
 
 def _in_box(motion: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, float] | None:
