@@ -77,6 +77,24 @@ def test_a_box_that_reaches_the_frames_edge_cuts_as_one_that_stops_short_of_it(s
     assert to_edge > short - 0.05
 
 
+def test_a_box_run_on_for_a_shadow_is_not_filled_to_its_side(shared_clips):
+    # The truth's interior point and box on frame 18 (the box runs on to the frame's edge for the player's
+    # shadow): the cut reaches the box's left, top and bottom and falls short of the right, as a tight box's
+    # badge with an end in the ground's colours does; grown to that side, it took the wall and court, six times
+    # the player's size (J 0.21 against 0.47).
+    from inpainterz_core.evaluate import interior_prompt, load_case
+    from inpainterz_core.pipeline import segment_keyframes
+    from inpainterz_core.prompts import Prompts
+    from inpainterz_core.video import open_video
+
+    case = load_case(shared_clips / "eval" / "real-tennis")
+    with open_video(case.input) as source:
+        keyframes = segment_keyframes(
+            source, Prompts((interior_prompt(case.truth[18], 18),)), GrabCutSegmenter()
+        )
+    assert jaccard(keyframes[18] > 0, case.truth[18]) > 0.4
+
+
 def _through_h264(image, folder, rate: float):
     """``image`` as it comes back from the H.264 (CRF 10) that `bench/insert_case.py` stores composites in:
     the failures below showed on the decoded frames, and not all of them on the frames before encoding."""

@@ -183,7 +183,11 @@ class GrabCutSegmenter(Segmenter):
         simply be loose, and the cut stands. Each row (or column) between the cut and that side gets its
         most object-like pixel (by the cut's and its surroundings' colour models) as a seed, and GrabCut
         cuts again from the cut; a few rounds, as the new seeds teach the object's model the left-out colours.
+        What they add is an end of the object, no bigger than the cut (``REACH_AT_MOST``): a player whose box
+        runs on to the frame's edge for his shadow reaches its other three sides, and the wall and court to that
+        edge, five times his size, are no end of his.
         """
+        most = REACH_AT_MOST * int((fg > 0).sum())
         for _ in range(3):
             short = _short_side(fg, inbox)
             if short is None:
@@ -204,7 +208,7 @@ class GrabCutSegmenter(Segmenter):
                 np.isin(seeds, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8), clicks
             )
             # The left-out part completes the object's shape; the ground beyond a loose side juts out of it
-            if not (grown & ~fg).any() or _solidity(grown) < _solidity(fg):
+            if not (grown & ~fg).any() or _solidity(grown) < _solidity(fg) or grown.sum() > most:
                 return fg
             fg = grown
         return fg
@@ -289,6 +293,9 @@ def take_mixed_rim(image, mask, steps=2, contrast=12.0):
     out[y0:y1, x0:x1] = m > 0
     return out
 
+
+#: The most a cut grown to its box's short side (``_reach_the_box``) may be, in the cut's own size.
+REACH_AT_MOST = 2
 
 #: A smooth object's colours follow one course (``_colour_course``) over at least this share of its cut: a
 #: badge's face, shaded from one colour to another, beside its letters; not a person in shirt, skin and shorts.
