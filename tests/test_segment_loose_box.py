@@ -216,13 +216,13 @@ def test_a_badge_no_more_distinct_than_its_letter_is_cut_whole(shared_clips, tmp
     assert jaccard(segmenter.predict(0, interior_prompt(truths[0], 0)), truths[0]) > 0.9
 
 
-def _first_cut_of_composite(clip, folder, seed: int, text: str):
+def _first_cut_of_composite(clip, folder, seed: int, text: str, attach: bool = True, speed: int = 2):
     """The cut from its prompt on the first frame of the composite `bench/insert_case.py` makes over ``clip`` in
-    ``folder`` (attached, twice as fast, two frames), and its true mask."""
+    ``folder`` (by default attached and twice as fast; two frames), and its true mask."""
     from bench import insert_case
     from inpainterz_core.video import open_video
 
-    case = insert_case.make_case(clip, folder, seed=seed, text=text, count=2, attach=True, speed=2)
+    case = insert_case.make_case(clip, folder, seed=seed, text=text, count=2, attach=attach, speed=speed)
     truth = np.unpackbits(np.load(folder / "gt_masks.npz")["masks"], axis=-1, count=case["width"])[0] > 0
     with open_video(folder / "input.mp4") as composite:
         image = composite.read(0)
@@ -255,4 +255,14 @@ def test_a_badges_foot_shaded_into_the_grounds_colours_is_cut_with_it(
     # darker band at the foot to the ground, and the cut stopped along the letters' feet (J 0.76, 0.78, 0.67),
     # tracked so for the whole clip. The band carries on the face's gradient; the ground does not.
     mask, truth = _first_cut_of_composite(shared_clips / clip, tmp_path, seed, text)
+    assert jaccard(mask, truth) > 0.9
+
+
+@pytest.mark.parametrize("seed, text", [(224, "PRIM"), (854, "BOLT"), (884, "RUNE")])
+def test_what_lies_in_a_tilted_badges_box_corner_is_not_cut_with_it(shared_clips, tmp_path, seed, text):
+    # Tilted badges inserted over the blocks clip (`bench/insert_case.py`): a yellow block, a cream one, the
+    # fingers in a corner of the box, which the badge leaves to the ground; GrabCut's colour model, taught by the
+    # whole box, took them with the badge (J 0.81, 0.86, 0.88). They reach well past the badge's smooth face.
+    clip = shared_clips / "eval" / "insert-blocks" / "03_blocks.mp4"
+    mask, truth = _first_cut_of_composite(clip, tmp_path, seed, text, attach=False, speed=1)
     assert jaccard(mask, truth) > 0.9

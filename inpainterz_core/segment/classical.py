@@ -25,7 +25,8 @@ rows or columns it leaves empty are seeded with their most object-like pixel and
 fence's colours), not when it juts out of it (the ground past a side drawn loosely). And where most of the cut
 follows one course of colour over position (a badge's face shaded from one colour into another), the box's
 pixels that carry that course on and join the cut are the object too (``_carry_on_its_colours``): the band at
-a badge's foot in the colours of the ground behind it.
+a badge's foot in the colours of the ground behind it; and what the cut took well past that face's convex hull
+is not (``_beyond_the_face``): a block or the fingers in a corner of a tilted badge's box.
 
 Where the frames around the image are offered (``set_neighbours``) and a good part of the cut moves
 against the scene, what moves is the object (motion.py): the still wall beside a moving player is let
@@ -170,7 +171,7 @@ class GrabCutSegmenter(Segmenter):
                     # _completing_pieces).
                     fg = fg | _completing_pieces(fg, enclosed)
         if prompt.box is not None and inbox.any():
-            fg = _carry_on_its_colours(small, inbox, self._reach_the_box(small, inbox, clicks, fg))
+            fg = _carry_on_its_colours(small, inbox, self._reach_the_box(small, inbox, clicks, fg), clicks)
         return crops.uncrop_mask(fg, (x0, y0, x1, y1), (h, w))
 
     def _reach_the_box(self, small, inbox, clicks, fg: np.ndarray) -> np.ndarray:
@@ -306,6 +307,10 @@ SMOOTH = 0.4
 COURSE_FIT, COURSE_SPREAD, COURSE_FLOOR = 10.0, 5.0, 4.0
 #: Guesses at the course, each from three pixels of the cut (seeded: the same cut in every process).
 COURSE_GUESSES = 200
+#: How far past the convex hull of a smooth object's face its rim may reach, in the face's short side; and the
+#: most of a cut that lies beyond it and is let go (more is a cut that took a face of ground: a wall and court
+#: behind a player, the player beyond their hull).
+RIM, BEYOND_AT_MOST = 0.06, 0.25
 
 
 def _colour_course(small: np.ndarray, cut: np.ndarray) -> tuple[np.ndarray, float] | None:
@@ -347,9 +352,9 @@ def _colour_course(small: np.ndarray, cut: np.ndarray) -> tuple[np.ndarray, floa
     return distance.reshape(h, w), max(COURSE_FLOOR, COURSE_SPREAD * typical)
 
 
-def _carry_on_its_colours(small: np.ndarray, inbox: np.ndarray, fg: np.ndarray) -> np.ndarray:
+def _carry_on_its_colours(small: np.ndarray, inbox: np.ndarray, fg: np.ndarray, clicks) -> np.ndarray:
     """The cut with the box's pixels that carry on its face's colour course (``_colour_course``) and join it,
-    and what they then enclose.
+    and what they then enclose; less what lies beyond the face (``_beyond_the_face``).
 
     A badge shaded from pink into olive on an olive facade, from green into brown on a dark wall: GrabCut's
     colour models give the darker band at its foot to the ground, and the cut stops along its letters (J
@@ -374,7 +379,31 @@ def _carry_on_its_colours(small: np.ndarray, inbox: np.ndarray, fg: np.ndarray) 
     grown = cut | np.isin(pieces, joined[joined > 0])
     # the antialiased rims of letters the band now closes in: inside the object
     grown |= (fill_holes(grown.astype(np.uint8)) > 0) & ~(fill_holes(fg.astype(np.uint8)) > 0)
+    beyond = _beyond_the_face(grown, follows)
+    if beyond.sum() <= BEYOND_AT_MOST * grown.sum():
+        grown = _keep_prompted_components((grown & ~beyond).astype(np.uint8), clicks) > 0
     return grown.astype(fg.dtype)
+
+
+def _beyond_the_face(cut: np.ndarray, follows: np.ndarray) -> np.ndarray:
+    """The cut's pixels beyond its face: farther than a rim's width (``RIM``) from the convex hull of the largest
+    piece of the cut that follows the face's colour course.
+
+    A tilted badge leaves its box's corners to the ground and to what lies there, and GrabCut's colour model,
+    taught by the whole box, took the yellow block or the fingers in a corner with the badge (J 0.74-0.93 on
+    seven first cuts of the blocks clip). The face is convex, and its letters and rim lie within it or along
+    it; a block or a hand reaches well past it."""
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(
+        (follows & cut).astype(np.uint8), connectivity=8
+    )
+    if count < 2:
+        return np.zeros_like(cut)
+    face = (pieces == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
+    points = cv2.findNonZero(face)
+    hull = np.zeros_like(face)
+    cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
+    _, _, w, h = cv2.boundingRect(points)
+    return cut & ~(dilate(hull, max(2, round(RIM * min(w, h)))) > 0)
 
 
 def _took_its_surroundings(image: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
