@@ -186,7 +186,7 @@ class GrabCutSegmenter(Segmenter):
         cuts again from the cut; a few rounds, as the new seeds teach the object's model the left-out colours.
         What they add is an end of the object, no bigger than the cut (``REACH_AT_MOST``): a player whose box
         runs on to the frame's edge for his shadow reaches its other three sides, and the wall and court to that
-        edge, five times his size, are no end of his.
+        edge, four to six times his size, are no end of his.
         """
         most = REACH_AT_MOST * int((fg > 0).sum())
         for _ in range(3):

@@ -268,8 +268,8 @@ def moves(
     inside, typical = found
     if typical >= MIN_STEP:
         return False
-    moving = inside & (motion > _bar(typical))
-    return bool((moving & mask).any() and (moving & mask).sum() >= share * mask.sum())
+    moving = int((inside & (motion > _bar(typical)) & mask).sum())
+    return bool(moving) and moving >= share * mask.sum()
 
 
 def _in_box(motion: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, float] | None:
