@@ -342,9 +342,8 @@ def test_a_rigid_badge_whose_mask_fell_behind_it_is_placed_whole_where_its_look_
     behind[105:135, x0 - 20 : x0 + 20] = True  # its trailing half, 20 px behind it
     held = outline.hold(behind, np.array([4.0, 0.0]), grey)
     assert held[mask].mean() > 0.97
-    reach = ellipse(
-        outline._reach(outline.warp)
-    )  # what the lagging part keeps past the badge: the outline's reach
+    # what the lagging part keeps past the badge: the outline's reach
+    reach = ellipse(outline._reach(outline.warp))
     assert not (held & ~cv2.dilate(mask.astype(np.uint8), reach).astype(bool)).any()
 
 
