@@ -782,3 +782,57 @@ def test_a_logo_back_in_by_the_edge_it_left_by_is_masked_whole_once_all_of_it_is
     assert not clip.mask(12).any() and clip.mask(24)[:, 1].any() and not clip.mask(24)[:, 0].any()
     j, _ = _run(clip, 36)
     assert j[24:].min() > 0.9, j[18:].round(2)
+
+
+def test_a_logo_that_left_while_the_camera_zoomed_out_is_found_again_at_its_new_size():
+    """The logo, part of the scene, slides out by the right edge while the camera starts to zoom out, and comes
+    back, 0.6 times as wide, once the zoom is over. It was looked for at the size it last surely had, before it
+    reached the edge, and was not found (J 0 on its frames back in, while half to all of it showed; on a composite
+    badge ridden out and back by a zooming camera on the ice, the last six frames). The size looked for now follows the
+    camera's zoom on every frame the object is gone, and, that size being an estimate, the object is looked for
+    at sizes around it."""
+
+    class ZoomWhileOut(PanClip):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.photo = cv2.resize(self.photo, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
+            self.logo_rgb = cv2.GaussianBlur(
+                self.logo_rgb, (0, 0), 1.5
+            )  # as a lens shows it, not pixel-sharp
+            self.spot = np.array([900.0, 400.0])  # where the logo sits in the scene
+
+        def _camera(self, i):
+            zoom = 1.4 if i <= 6 else max(0.85, 1.4 - 0.55 * (i - 6) / 16)
+            x = 300 + 25 * i if i <= 10 else 600 if i <= 22 else 600 - 20 * (i - 22)  # the logo's place
+            return zoom, np.array([x, 135.0]) - zoom * self.spot
+
+        def background(self, i):
+            zoom, (tx, ty) = self._camera(i)
+            a = np.float32([[zoom, 0, tx], [0, zoom, ty]])
+            return cv2.warpAffine(self.photo, a, (self.width, self.height), flags=cv2.INTER_LINEAR)
+
+        def _placed(self, i):
+            """The logo as the camera shows it (50 scene pixels wide), and its corner."""
+            zoom, shift = self._camera(i)
+            side = round(zoom * 50)
+            corner = np.round(zoom * self.spot + shift - side / 2).astype(int)
+            return cv2.resize(self.logo_rgb, (side, side), interpolation=cv2.INTER_AREA), corner
+
+        def mask(self, i):  # (PanClip's logo is opaque: its mask is its box, cut by the frame's edges)
+            logo, (x, y) = self._placed(i)
+            out = np.zeros((self.height, self.width), bool)
+            out[max(0, y) : max(0, y + logo.shape[0]), max(0, x) : max(0, x + logo.shape[1])] = True
+            return out
+
+        def frame(self, i):
+            image, (logo, (x, y)) = self.background(i), self._placed(i)
+            ys, xs = np.nonzero(self.mask(i))
+            image[ys, xs] = logo[ys - y, xs - x]
+            return image
+
+    clip = ZoomWhileOut(frames=36, width=480, height=270)
+    first, last = clip.mask(0).sum(), clip.mask(35).sum()
+    assert not clip.mask(16).any() and last < 0.4 * first
+    j, _ = _run(clip, 36)
+    back = [i for i in range(16, 36) if clip.mask(i).sum() >= 0.45 * last]
+    assert back and j[back].min() > 0.8, j[16:].round(2)

@@ -46,8 +46,10 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    is in (the flow alone cannot grow a mask by the pixels that come in past the edge), then found whole. So is
    a rigid object the edge cut off that comes back in without ever having left, while its look there shows
    more of it than the flow's mask; and the last sliver of one going out that the flow lost (``_leaving``: its
-   look's part along the side it was against, from a tenth of it on, where it was). A find replaces a lost or
-   gone object's empty mask only when it clears ``_FIND_BAR``.
+   look's part along the side it was against, from a tenth of it on, where it was). While a rigid object is
+   gone, the size it is looked for at follows the camera's zoom (``_zoomed``), and, that being an estimate, its
+   part coming in is matched at sizes around it. A find replaces a lost or gone object's empty mask only when it
+   clears ``_FIND_BAR``.
 5. Suspicion of ground in the mask. A mask that holds a slab of ground (a loose keyframe cut, or
    a mask grown over ground of the object's colour) keeps its colours and motion, so step 4
    cannot see it. Two signs can: the mask's edge running where neither colour nor motion changes
@@ -239,6 +241,7 @@ class _Object:
         self.template = _look(gray, mask)  # the keyframe's look, for re-detection
         self.recent = self.template  # the last look the tracker was sure of
         self.good_area = int(mask.sum())  # the area of the last frame it was fairly sure of
+        self.zoomed = False  # good_area carried by the camera's zoom since it was last measured (_zoomed)
         self.confidence = 1.0  # how sure the tracking is (decides re-detection)
         self.suspicion = 0.0  # how likely the mask holds a slab of ground (see _slab_evidence)
         self.evidence = 1.0  # the last frames' signs of it, fading (none yet: the first frame's count alone)
@@ -782,7 +785,11 @@ class FlowTracker(Tracker):
                 found = self._entering(obj, image, gray, obj.entering)
                 if found is None:  # all of it is in: found whole, tracked as before, held to its outline
                     side, obj.entering = obj.entering, None
-                    found = self._redetect(obj, image, gray, 0.0, (0,), (1.0,))
+                    # at sizes around good_area where that is the camera's zoom carried over frames: an estimate, a
+                    # few per cent off after a dozen (a sharp logo's look 1 px off its size of 42 matched its own
+                    # place at 0.49); not so while it is gone, where more sizes find more look-alikes
+                    sizes = _SIZES if obj.zoomed else (1.0,)
+                    found = self._redetect(obj, image, gray, 0.0, (0,), sizes)
                     if found is not None and _whole_in(found[0], mask, side):
                         mask, confidence = found
                     obj.outline.seat(mask)
@@ -884,7 +891,15 @@ class FlowTracker(Tracker):
             whole = mask.any() and not _at_edge(mask)
             sure = obj.outline.rigid < 0.5 or obj.outline.matches
             if confidence >= 0.5 and whole and sure and not _off_size(obj, mask):
-                obj.good_area = np.count_nonzero(mask)
+                obj.good_area, obj.zoomed = np.count_nonzero(mask), False
+            elif obj.outline.rigid >= 0.5 and not mask.any():
+                # Gone, a rigid object's size cannot be measured, but the camera's zoom can: a badge riding the ice
+                # went out and came back in while the camera zoomed out, and was not found at the size it left at
+                # (J 0 on its last six frames; found on the last three so). Not while the frame's edge cuts it: a
+                # logo laid over the picture keeps its size whatever the camera does (held half out through a slow
+                # push-in, it was placed larger each frame, J 0.85 after ten).
+                area = _zoomed(obj.good_area, self._gray, gray)
+                obj.good_area, obj.zoomed = area, obj.zoomed or area != obj.good_area
             if confidence >= 0.8 and whole:
                 obj.recent = _look(gray, mask)
             obj.mask, obj.confidence = mask, _WENT_OUT if went_out else confidence
@@ -1116,10 +1131,16 @@ class FlowTracker(Tracker):
         match is taken.
         Both looks are tried, as in re-detection: the keyframe's, and the last one the tracker was sure of (a
         logo turned 14 degrees since the keyframe, lost in a jump to half out of the picture, was not found by
-        the upright look, and never again).
+        the upright look, and never again); each at ``_ENTER_SIZES`` where the size to look for is the camera's zoom
+        carried over the frames it was gone.
         """
         least = _ENTER_SHARE if least is None else least
-        finds = [self._entering_as(obj, image, gray, side, look, least) for look in _looks(obj)]
+        sizes = _ENTER_SIZES if obj.zoomed else (1.0,)
+        finds = [
+            self._entering_as(obj, image, gray, side, look, least, size)
+            for look in _looks(obj)
+            for size in sizes
+        ]
         return max(filter(None, finds), key=lambda found: found[1], default=None)
 
     def _leaving(self, obj: _Object, image, gray) -> tuple[np.ndarray, float] | None:
@@ -1155,10 +1176,10 @@ class FlowTracker(Tracker):
         return found, sides[0]
 
     def _entering_as(
-        self, obj: _Object, image, gray, side: int, look, least: float
+        self, obj: _Object, image, gray, side: int, look, least: float, size: float = 1.0
     ) -> tuple[np.ndarray, float] | None:
         patch, patch_mask = look
-        size = _size_now(obj, patch_mask)
+        size = _size_now(obj, patch_mask, size)
         turns = {0: 2, 1: -1, 2: 0, 3: 1}[side]  # np.rot90 turns that bring the side to the right
         look_mask = np.rot90(
             cv2.resize(patch_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST), turns
@@ -1286,6 +1307,13 @@ def _looks(obj: _Object) -> list:
     return [look for look in looks if look is not None]
 
 
+def _zoomed(area: int, before: np.ndarray, gray: np.ndarray) -> int:
+    """``area`` on the frame ``before``, as large as the camera's zoom since then makes it on ``gray`` (unchanged
+    where the zoom cannot be read)."""
+    zoom = motion.camera_zoom(before, gray)
+    return area if zoom is None else max(1, round(area * zoom**2))
+
+
 def _size_now(obj: _Object, patch_mask: np.ndarray, size: float = 1.0) -> tuple[int, int]:
     """The size (w, h) a look of the object has now: scaled to the area of the last mask the tracker was sure of
     (times ``size``)."""
@@ -1314,6 +1342,9 @@ _ENTER_SHARE, _ENTER_BAR = 0.3, 0.8
 # An object just gone out by a side, the flow having lost it, is looked for along it from this share of it on.
 _LEAVE_SHARE = 0.1
 _ENTER_SIDE = 64  # px: the longest side of the look the search for it coming back in runs at
+# ... and the sizes it is looked for at there, relative to good_area, when that is the camera's zoom carried over
+# the frames it was gone (``_Object.zoomed``): a few per cent off its size, its part matched the ground better.
+_ENTER_SIZES = (0.93, 1.0, 1.07)
 # A rigid object cut off by the frame's edge is placed by its look there when that holds this share of the flow's mask.
 _COMING_IN = 0.9
 # Into the picture from its left, top, right and bottom sides (x, y).
