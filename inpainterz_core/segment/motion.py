@@ -167,8 +167,8 @@ def _camera_motion(
 
 #: The camera's zoom is read only from a clear fit: this share of the tracked corners on one similarity, and a
 #: change of scale a zoom makes in a frame (at most ZOOM_STEP). On a whip pan's blurred frames the fitted scale is
-#: noise: taken as it came (an affine fit's), it set the size badges were looked for at, and moved 44 of 323
-#: composites, most of them down (mean J&F 0.979 -> 0.970).
+#: noise: taken as it came (an affine fit's, followed also while the frame's edge cut the object), it set the size
+#: badges were looked for at, and moved 44 of 323 composites, most of them down (mean J&F 0.979 -> 0.970).
 ZOOM_INLIERS, ZOOM_STEP = 0.6, 0.05
 
 

@@ -1176,10 +1176,10 @@ class FlowTracker(Tracker):
         return found, sides[0]
 
     def _entering_as(
-        self, obj: _Object, image, gray, side: int, look, least: float, size: float = 1.0
+        self, obj: _Object, image, gray, side: int, look, least: float, scale: float = 1.0
     ) -> tuple[np.ndarray, float] | None:
         patch, patch_mask = look
-        size = _size_now(obj, patch_mask, size)
+        size = _size_now(obj, patch_mask, scale)
         turns = {0: 2, 1: -1, 2: 0, 3: 1}[side]  # np.rot90 turns that bring the side to the right
         look_mask = np.rot90(
             cv2.resize(patch_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST), turns
