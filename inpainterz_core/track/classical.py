@@ -73,6 +73,7 @@ by its last velocity), scaled to at most ``work_side`` pixels:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 import cv2
 import numpy as np
@@ -765,6 +766,7 @@ class FlowTracker(Tracker):
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         labels = np.zeros(gray.shape, np.uint8)
         confidences = {}
+        zoom = cache(lambda: motion.camera_zoom(self._gray, gray))  # read once a frame, if an object is gone
         for object_id, obj in self._objects.items():
             if obj.mask.any():
                 mask, confidence = self._propagate(obj, image, gray)
@@ -898,7 +900,7 @@ class FlowTracker(Tracker):
                 # (J 0 on its last six frames; found on the last three so). Not while the frame's edge cuts it: a
                 # logo laid over the picture keeps its size whatever the camera does (held half out through a slow
                 # push-in, it was placed larger each frame, J 0.85 after ten).
-                area = _zoomed(obj.good_area, self._gray, gray)
+                area = _zoomed(obj.good_area, zoom())
                 obj.good_area, obj.zoomed = area, obj.zoomed or area != obj.good_area
             if confidence >= 0.8 and whole:
                 obj.recent = _look(gray, mask)
@@ -1307,10 +1309,9 @@ def _looks(obj: _Object) -> list:
     return [look for look in looks if look is not None]
 
 
-def _zoomed(area: int, before: np.ndarray, gray: np.ndarray) -> int:
-    """``area`` on the frame ``before``, as large as the camera's zoom since then makes it on ``gray`` (unchanged
-    where the zoom cannot be read)."""
-    zoom = motion.camera_zoom(before, gray)
+def _zoomed(area: int, zoom: float | None) -> int:
+    """``area`` as large as the camera's ``zoom`` (``motion.camera_zoom``) makes it (unchanged where the zoom could
+    not be read)."""
     return area if zoom is None else max(1, round(area * zoom**2))
 
 
