@@ -392,3 +392,19 @@ def test_a_blob_on_a_badge_that_looks_as_it_did_is_cut_off_before_it_is_taken_fo
     assert outline.rigid < 0.5
     assert held[mask].mean() > 0.99
     assert not held[140:147, 40:52].any()
+
+
+def test_a_blob_on_a_still_badge_that_looks_as_it_did_is_cut_off():
+    """A badge riding a still cutting mat took the edges of red blocks pushed against it, 12-25 px past it, for most
+    of the shot. Before the object has moved, a match says nothing of rigidity (a still person matches too), but a
+    mask that matches the outline, on an object that looks as it did, is the outline and more: held to it."""
+    mask, grey = lettered_badge(0)
+    outline = _Outline(mask, grey)
+    for _ in range(3):
+        outline.hold(mask, np.zeros(2), grey)
+    blob = np.zeros_like(mask)
+    blob[135:147, 40:52] = True  # 12 px below the badge's lower edge
+    held = outline.hold(mask | blob, np.zeros(2), grey)
+    assert outline.rigid < 0.5
+    assert held[mask].mean() > 0.99
+    assert not held[140:147, 40:52].any()

@@ -368,8 +368,8 @@ class _Outline:
 
     def hold(self, mask: np.ndarray, velocity: np.ndarray, gray: np.ndarray | None = None) -> np.ndarray:
         """``mask`` held to the outline (when the object is rigid: cut to it, and completed to it where the object's
-        look placed it; before that, cut to it where it matches the outline after the object moved and the object
-        looks as it did), and the belief updated from this frame."""
+        look placed it; before that, cut to it where it matches the outline and the object looks as it did), and the
+        belief updated from this frame."""
         self.matches = placed_by_look = seen_whole = False
         if not mask.any() or not self.whole:
             return mask
@@ -381,10 +381,13 @@ class _Outline:
         warp = None if found is None else found[0]
         self.matches = found is not None and found[1] >= _OUTLINE_MATCH
         moved = found is not None and self.moved(found[0])
-        if self.rigid < 0.5 and self.matches and not cut_off and moved and self._keeps_look(gray, warp):
-            # Not yet taken for rigid (that takes a few matches), but it matches its outline after it moved and looks
-            # as it did: held to it already (a piece of a red car joined a badge's mask on its 4th and 5th frames,
-            # and was painted out 16-21 px past it).
+        if self.rigid < 0.5 and self.matches and not cut_off and self._keeps_look(gray, warp):
+            # Not yet taken for rigid (that takes a few matches, four times as many before the object has moved), but
+            # it matches its outline and looks as it did: held to it already (a piece of a red car joined a badge's
+            # mask on its 4th and 5th frames, and was painted out 16-21 px past it). So too before it has moved: a
+            # still match says nothing of rigidity, but this frame's mask is the outline and more, and the more is
+            # not the object (a badge riding a still mat took the edges of red blocks pushed against it, 12-25 px
+            # past it; one riding a car that had hardly moved yet grew onto its windscreen: both painted out ground).
             held = mask & self._laid(warp, mask.shape)
             mask = held if held.sum() >= _OUTLINE_KEPT * mask.sum() else mask
         if self.rigid >= 0.5:
