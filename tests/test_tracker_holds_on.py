@@ -492,6 +492,29 @@ def test_a_logo_that_leaves_the_picture_is_not_flagged():
     assert confidence.min() > 0.6
 
 
+class WhipOutClip(PanClip):
+    """The logo speeds up to the right (30, 50, 70, 90 and 110 px a frame), and its next move takes it out of the
+    picture from 16 px inside it: it never touches the frame's edge."""
+
+    LEFT = [40, 70, 120, 190, 280, 390]  # its left side on frames 0-5; 110 px a frame further on each after
+
+    def _logo_transform(self, i):
+        m = super()._logo_transform(0)
+        m[0, 2] = self.LEFT[i] if i < len(self.LEFT) else self.LEFT[-1] + 110 * (i + 1 - len(self.LEFT))
+        return m
+
+
+def test_a_logo_that_jumps_out_of_the_picture_is_not_flagged():
+    """A badge riding a whip pan, 30 px inside the picture and heading for its top at 51 px a frame, was gone on the
+    next frame without touching the edge: it was taken for lost, doubted on every frame after, and looked for
+    everywhere. Its box moved on by its last move lies mostly out of the picture: it went out."""
+    clip = WhipOutClip(frames=16, width=480, height=270)
+    assert not clip.mask(6).any() and bounding_box(clip.mask(5))[2] < 470
+    j, confidence = _run(clip, 16)
+    assert j[:6].min() > 0.95 and j[6:].min() == 1.0  # followed, then nothing masked once it is gone
+    assert confidence.min() > 0.6
+
+
 class GhostAfterLeavingClip(LeavingClip):
     """LeavingClip, and from frame 24 on (after the logo left) a ghost of it in the picture: the logo blurred by
     ``blur`` px, 40 px left of and 20 px below where it started (a look-alike: a blurred patch of its colours)."""

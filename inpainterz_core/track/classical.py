@@ -630,6 +630,18 @@ def _sides_touched(mask: np.ndarray, margin: int = 2) -> list[bool]:
     return [x0 <= margin, y0 <= margin, x1 >= w - margin, y1 >= h - margin]
 
 
+def _sides_passed(mask: np.ndarray, velocity: np.ndarray) -> list[bool]:
+    """The sides of the frame (left, top, right, bottom) that the mask's box, moved on by ``velocity``, passes,
+    where more than half of that box lies out of the picture (none otherwise)."""
+    x0, y0, x1, y1 = bounding_box(mask)
+    h, w = mask.shape
+    x0, x1, y0, y1 = x0 + velocity[0], x1 + velocity[0], y0 + velocity[1], y1 + velocity[1]
+    inside = max(0.0, min(x1, w) - max(x0, 0)) * max(0.0, min(y1, h) - max(y0, 0))
+    if inside > 0.5 * (x1 - x0) * (y1 - y0):
+        return [False] * 4
+    return [x0 < 0, y0 < 0, x1 > w, y1 > h]
+
+
 def _at_edge(mask: np.ndarray) -> bool:
     return any(_sides_touched(mask))
 
@@ -773,9 +785,9 @@ class FlowTracker(Tracker):
         for object_id, obj in self._objects.items():
             if obj.mask.any():
                 mask, confidence = self._propagate(obj, image, gray)
-                if not mask.any() and _at_edge(obj.mask):
+                if not mask.any() and (side := _exit_side(obj.mask, obj.velocity)) is not None:
                     confidence = _WENT_OUT  # it went out of the picture: nothing to mask is likely right
-                    obj.exit = _exit_side(obj.mask, obj.velocity)
+                    obj.exit = side
                 elif _sized(obj, mask):
                     # Area consistency: the mask of an object that keeps its shape, far from the size it last surely
                     # had with no frame's edge to cut it, is likely a part of it (a badge that jumped 84 px in a
@@ -874,8 +886,12 @@ class FlowTracker(Tracker):
                     # after flagged), and it is looked for coming back by that side. So too where the flow's last
                     # sliver of it lies off the edge (another badge's 52 px, carried inwards as it left by a corner:
                     # its 34 frames after were flagged, and it was searched for everywhere, at every size, on each).
-                    if obj.mask.any() and mask.any() and _at_edge(obj.mask):
-                        obj.exit, went_out = _exit_side(obj.mask, obj.velocity), True
+                    if (
+                        obj.mask.any()
+                        and mask.any()
+                        and (side := _exit_side(obj.mask, obj.velocity)) is not None
+                    ):
+                        obj.exit, went_out = side, True
                     mask = np.zeros_like(mask)
             obj.velocity = _centre(mask) - _centre(obj.mask) if mask.any() and obj.mask.any() else np.zeros(2)
             # Found again farther than its own size from where it was, it did not move there in a frame (lost, it
@@ -1376,10 +1392,17 @@ def _holds(found: np.ndarray, mask: np.ndarray) -> bool:
     return (found & mask).sum() >= _COMING_IN * mask.sum()
 
 
-def _exit_side(mask: np.ndarray, velocity: np.ndarray) -> int:
-    """The side of the frame (0 left, 1 top, 2 right, 3 bottom) a mask at its edge leaves by: of the sides it
-    touches, the one its last move heads for most."""
+def _exit_side(mask: np.ndarray, velocity: np.ndarray) -> int | None:
+    """The side of the frame (0 left, 1 top, 2 right, 3 bottom) a mask leaves by: of the sides it touches, the one
+    its last move heads for most; clear of the edges, of the sides its box, moved on by that move, lies mostly
+    past (a badge riding a whip pan, 30 px inside the picture and heading for its top at 51 px a frame, was gone on
+    the next frame: taken for lost, it was doubted on every frame after and looked for everywhere); None where
+    neither."""
     touches = _sides_touched(mask)
+    if not any(touches):
+        touches = _sides_passed(mask, velocity)
+        if not any(touches):
+            return None
     heading = -(_INWARDS @ velocity)
     return max((side for side in range(4) if touches[side]), key=lambda side: heading[side])
 
