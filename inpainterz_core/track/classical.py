@@ -880,12 +880,13 @@ class FlowTracker(Tracker):
                     # Nothing found, and the flow's mask is as good as not the object (its colours at the edge of
                     # hidden, its motion unexplained): painted out, it would take picture the object never covered
                     # (a badge gone over a letterbox bar in a whip pan left a mask below the bar at 0.004).
-                    # Against the frame's edge, where it was, it is most likely going out of the picture: this
-                    # frame stays doubtful (a part may still show), but the frames after it, where nothing shows,
-                    # are as sure as those of an object that left (a badge ridden off at a corner had its 34 frames
-                    # after flagged), and it is looked for coming back by that side. So too where the flow's last
-                    # sliver of it lies off the edge (another badge's 52 px, carried inwards as it left by a corner:
-                    # its 34 frames after were flagged, and it was searched for everywhere, at every size, on each).
+                    # Against the frame's edge where it was, or heading past it (``_exit_side``), it is most likely
+                    # going out of the picture: this frame stays doubtful (a part may still show), but the frames
+                    # after it, where nothing shows, are as sure as those of an object that left (a badge ridden off
+                    # at a corner had its 34 frames after flagged), and it is looked for coming back by that side. So
+                    # too where the flow's last sliver of it lies off the edge (another badge's 52 px, carried inwards
+                    # as it left by a corner: its 34 frames after were flagged, and it was searched for everywhere, at
+                    # every size, on each).
                     if (
                         obj.mask.any()
                         and mask.any()
