@@ -515,6 +515,41 @@ def test_a_logo_that_jumps_out_of_the_picture_is_not_flagged():
     assert confidence.min() > 0.6
 
 
+class LeapOutClip(PanClip):
+    """The logo creeps right 4 px a frame, leaps 154 px on frame 10 (a whip pan the flow misses) and 160 px on frame
+    11, out of the picture from 78 px inside it."""
+
+    LEFT = [
+        60,
+        64,
+        68,
+        72,
+        76,
+        80,
+        84,
+        88,
+        92,
+        96,
+        250,
+    ]  # its left side on frames 0-10; 160 px a frame further after
+
+    def _logo_transform(self, i):
+        m = super()._logo_transform(0)
+        m[0, 2] = self.LEFT[i] if i < len(self.LEFT) else self.LEFT[-1] + 160 * (i + 1 - len(self.LEFT))
+        return m
+
+
+def test_a_logo_that_vanishes_after_a_leap_went_on_out_of_the_picture():
+    """Found again 154 px on, the logo's next frame is looked for where it was found (a move as far on again had lost
+    a badge in plain view), so its last move is forgotten; but where it vanishes on that next frame, the leap is the
+    way it went: five badges riding whip pans off the picture had their 48-49 frames after flagged."""
+    clip = LeapOutClip(frames=16, width=400, height=270)
+    assert not clip.mask(11).any() and bounding_box(clip.mask(10))[2] < 390
+    j, confidence = _run(clip, 16)
+    assert j.min() > 0.95 and j[11:].min() == 1.0
+    assert confidence.min() > 0.6
+
+
 class GhostAfterLeavingClip(LeavingClip):
     """LeavingClip, and from frame 24 on (after the logo left) a ghost of it in the picture: the logo blurred by
     ``blur`` px, 40 px left of and 20 px below where it started (a look-alike: a blurred patch of its colours)."""

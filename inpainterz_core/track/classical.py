@@ -238,6 +238,9 @@ class _Object:
         self.colours = ColourModel(image, mask)
         self.mask = mask
         self.velocity = np.zeros(2)  # the box's last move, frame pixels per frame
+        # The last move when it was a jump to a find farther than the object's size, which the velocity forgets: the
+        # way out of the picture if the object vanishes on the next frame (a whip pan goes on)
+        self.leap = np.zeros(2)
         self.palette = _palette(image, mask)  # the keyframe's colours, for judging later masks
         self.template = _look(gray, mask)  # the keyframe's look, for re-detection
         self.recent = self.template  # the last look the tracker was sure of
@@ -783,9 +786,10 @@ class FlowTracker(Tracker):
         confidences = {}
         zoom = cache(lambda: motion.camera_zoom(self._gray, gray))  # read once a frame, if an object is gone
         for object_id, obj in self._objects.items():
+            last_move = obj.velocity if obj.velocity.any() else obj.leap
             if obj.mask.any():
                 mask, confidence = self._propagate(obj, image, gray)
-                if not mask.any() and (side := _exit_side(obj.mask, obj.velocity)) is not None:
+                if not mask.any() and (side := _exit_side(obj.mask, last_move)) is not None:
                     confidence = _WENT_OUT  # it went out of the picture: nothing to mask is likely right
                     obj.exit = side
                 elif _sized(obj, mask):
@@ -890,7 +894,7 @@ class FlowTracker(Tracker):
                     if (
                         obj.mask.any()
                         and mask.any()
-                        and (side := _exit_side(obj.mask, obj.velocity)) is not None
+                        and (side := _exit_side(obj.mask, last_move)) is not None
                     ):
                         obj.exit, went_out = side, True
                     mask = np.zeros_like(mask)
@@ -904,7 +908,9 @@ class FlowTracker(Tracker):
                 and obj.mask.any()
                 and np.abs(obj.velocity).max() > box_side(bounding_box(obj.mask))
             ):
-                obj.velocity = np.zeros(2)
+                obj.leap, obj.velocity = obj.velocity, np.zeros(2)
+            else:
+                obj.leap = np.zeros(2)
             # The size and look to search for: not of an empty mask, nor of one the frame's edge cuts off, nor the
             # size of a rigid object's mask that does not match its outline (found at that size, a badge whose mask
             # lost a fifth of it on a blurred frame was tracked short after; one that took a grey card beside it was
