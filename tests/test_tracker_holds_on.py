@@ -492,15 +492,18 @@ def test_a_logo_that_leaves_the_picture_is_not_flagged():
     assert confidence.min() > 0.6
 
 
-class WhipOutClip(PanClip):
-    """The logo speeds up to the right (30, 50, 70, 90 and 110 px a frame), and its next move takes it out of the
-    picture from 16 px inside it: it never touches the frame's edge."""
+class SlideOutClip(PanClip):
+    """The logo's left side at ``left[i]`` px on the first frames, then ``step`` px further right on each frame after:
+    a whip pan taking it out of the picture."""
 
-    LEFT = [40, 70, 120, 190, 280, 390]  # its left side on frames 0-5; 110 px a frame further on each after
+    def __init__(self, left: list[int], step: int, **kw):
+        super().__init__(**kw)
+        self.left, self.step = left, step
 
     def _logo_transform(self, i):
         m = super()._logo_transform(0)
-        m[0, 2] = self.LEFT[i] if i < len(self.LEFT) else self.LEFT[-1] + 110 * (i + 1 - len(self.LEFT))
+        last = len(self.left) - 1
+        m[0, 2] = self.left[i] if i <= last else self.left[-1] + self.step * (i - last)
         return m
 
 
@@ -508,42 +511,21 @@ def test_a_logo_that_jumps_out_of_the_picture_is_not_flagged():
     """A badge riding a whip pan, 30 px inside the picture and heading for its top at 51 px a frame, was gone on the
     next frame without touching the edge: it was taken for lost, doubted on every frame after, and looked for
     everywhere. Its box moved on by its last move lies mostly out of the picture: it went out."""
-    clip = WhipOutClip(frames=16, width=480, height=270)
+    # speeding up right (30, 50, 70, 90, 110 px a frame), then out of the picture from 16 px inside it
+    clip = SlideOutClip([40, 70, 120, 190, 280, 390], 110, frames=16, width=480, height=270)
     assert not clip.mask(6).any() and bounding_box(clip.mask(5))[2] < 470
     j, confidence = _run(clip, 16)
     assert j[:6].min() > 0.95 and j[6:].min() == 1.0  # followed, then nothing masked once it is gone
     assert confidence.min() > 0.6
 
 
-class LeapOutClip(PanClip):
-    """The logo creeps right 4 px a frame, leaps 154 px on frame 10 (a whip pan the flow misses) and 160 px on frame
-    11, out of the picture from 78 px inside it."""
-
-    LEFT = [
-        60,
-        64,
-        68,
-        72,
-        76,
-        80,
-        84,
-        88,
-        92,
-        96,
-        250,
-    ]  # its left side on frames 0-10; 160 px a frame further after
-
-    def _logo_transform(self, i):
-        m = super()._logo_transform(0)
-        m[0, 2] = self.LEFT[i] if i < len(self.LEFT) else self.LEFT[-1] + 160 * (i + 1 - len(self.LEFT))
-        return m
-
-
 def test_a_logo_that_vanishes_after_a_leap_went_on_out_of_the_picture():
     """Found again 154 px on, the logo's next frame is looked for where it was found (a move as far on again had lost
     a badge in plain view), so its last move is forgotten; but where it vanishes on that next frame, the leap is the
     way it went: five badges riding whip pans off the picture had their 48-49 frames after flagged."""
-    clip = LeapOutClip(frames=16, width=400, height=270)
+    # creeping right 4 px a frame, a leap of 154 px on frame 10 (a whip pan the flow misses), then 160 px on frame 11,
+    # out of the picture from 78 px inside it
+    clip = SlideOutClip([60 + 4 * i for i in range(10)] + [250], 160, frames=16, width=400, height=270)
     assert not clip.mask(11).any() and bounding_box(clip.mask(10))[2] < 390
     j, confidence = _run(clip, 16)
     assert j.min() > 0.95 and j[11:].min() == 1.0
