@@ -196,13 +196,14 @@ class VideoFile(FrameSource):
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         try:
-            timing = sorted(
-                (p.pts, p.duration or 0)
+            packets = [
+                (p.pts, p.dts, p.duration or 0)
                 for p in self._container.demux(self._stream)
                 if p.pts is not None and not getattr(p, "is_discard", False)
-            )
+            ]
         except av.error.FFmpegError as e:
             raise InputError(f"{path} is corrupt: {e.strerror or e}") from None
+        timing = sorted((pts, duration) for pts, _, duration in packets)
         self._pts = [pts for pts, _ in timing]
         self._durations = [duration for _, duration in timing]
         self.frame_count = len(self._pts)
@@ -221,6 +222,19 @@ class VideoFile(FrameSource):
         self._rate = self._stream.guessed_rate or self._stream.average_rate or Fraction(25)
         self.fps = float(self._rate)
         self.sample_aspect_ratio = self._stream.sample_aspect_ratio or None
+        # Some muxers stamp each packet with its decoding time as its presentation time too, on a stream
+        # whose frames the decoder reorders (B-frames): the frames then come out with their times out of
+        # order, and the order they come out in is the order to show them in, as players do.
+        self._in_decode_order = False
+        if all(dts in (None, pts) for pts, dts, _ in packets):
+            self._seek(0)
+            shown = []
+            while len(shown) < 16:
+                try:
+                    shown.append(self._decode_next()[1].pts)
+                except InputError:  # a short clip, or one whose damage a read will report
+                    break
+            self._in_decode_order = shown != sorted(shown)
         # The display matrix is stream side data that the decoder hands on to every frame.
         self._seek(0)
         _, first = self._decode_next()
@@ -298,7 +312,9 @@ class VideoFile(FrameSource):
             raise InputError(f"{self.path} ended early: fewer frames than its index says") from None
         except av.error.FFmpegError as e:
             raise InputError(f"{self.path} is corrupt near frame {self._next}: {e.strerror or e}") from None
-        if frame.pts is not None:
+        # A frame's time names it, except in a stream in decode order, where only a key frame's does (the
+        # frames after it in decoding are those after it on screen); the others are counted on from it.
+        if frame.pts is not None and (frame.key_frame or not self._in_decode_order):
             pos = bisect.bisect_left(self._pts, frame.pts)
             self._next = pos if pos < len(self._pts) and self._pts[pos] == frame.pts else self._next
         index = self._next

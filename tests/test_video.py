@@ -1,3 +1,6 @@
+from pathlib import Path
+
+import av
 import cv2
 import numpy as np
 import pytest
@@ -31,6 +34,47 @@ def test_video_random_access_equals_sequential_decode(pan_mp4, pan_clip):
 def test_real_clip_frame_count(shared_clips):
     with open_video(shared_clips / "logo.mp4") as v:  # its edit list drops 17 leading packets
         assert (v.width, v.height, v.frame_count) == (1920, 1080, 105)
+
+
+def _stamped_in_decode_order(source: Path, out: Path) -> None:
+    """``source``'s packets copied into ``out`` with each one's decoding time as its presentation time too, as
+    some muxers write them."""
+    with av.open(str(source)) as src, av.open(str(out), "w") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        first = None
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is None:
+                continue
+            first = packet.dts if first is None else first
+            packet.pts = packet.dts = packet.dts - first
+            packet.stream = stream
+            dst.mux(packet)
+
+
+def test_a_clip_stamped_in_decode_order_reads_in_the_order_it_is_shown(pan_clip, tmp_path):
+    """Its frames come out of the decoder with their times out of order: they are shown in the order they come
+    out, and reading one must neither reorder them by time nor start over for ever."""
+    with_b_frames = tmp_path / "b.mp4"
+    with av.open(str(with_b_frames), "w") as dst:
+        stream = dst.add_stream("libx264", rate=25, options={"crf": "18"})  # lossless would drop B-frames
+        stream.width, stream.height, stream.pix_fmt = pan_clip.width, pan_clip.height, "yuv420p"
+        stream.codec_context.max_b_frames = 3
+        for i in range(pan_clip.frames):
+            dst.mux(stream.encode(av.VideoFrame.from_ndarray(pan_clip.frame(i), format="rgb24")))
+        dst.mux(stream.encode())
+    stamped = tmp_path / "stamped.mp4"
+    _stamped_in_decode_order(with_b_frames, stamped)
+    with av.open(str(stamped)) as check:  # the file is as meant: times out of order as decoded
+        times = [frame.pts for frame in check.decode(video=0)]
+        assert times != sorted(times)
+    with open_video(with_b_frames) as good, open_video(stamped) as v:
+        assert v.frame_count == good.frame_count == pan_clip.frames
+        truth = [f for _, f in good.frames()]
+        for i, frame in v.frames():
+            np.testing.assert_array_equal(frame, truth[i])
+        for i in (7, 0, 19, 8, 9, 3):
+            np.testing.assert_array_equal(v.read(i), truth[i])
+        assert [v.timestamp(i)[0] for i in range(v.frame_count)] == sorted(times)
 
 
 def test_frame_out_of_range(pan_mp4):
