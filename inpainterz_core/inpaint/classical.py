@@ -49,7 +49,8 @@ For a window of frames (already cropped around the hole):
    frame (a hand that then moved away). Every few frames it is made up again from that frame's
    surroundings and a share of the new fill averaged in (``REMAKE_EVERY``): one made-up fill is one draw
    of what the hole may hide, and the running mean of draws made along the shot errs less than the first;
-6. the propagated fill is blended, per pixel, with a per-frame spatial fill (Telea), each weighted
+6. the propagated fill is blended, per pixel, with a per-frame spatial fill (Telea and the membrane
+   averaged: Telea overshoots deep in a hole on plain ground, spatial.py), each weighted
    by the inverse of its expected squared error. The propagated one's is measured, not assumed:
    each step along the flow misplaces a copy about as much as that step, in the same direction, misplaces
    the hole's margin in the frame it steps from (the warp error of step 4), and steps add up like a
@@ -89,7 +90,7 @@ import numpy as np
 from ..masks import ellipse
 from .base import Inpainter, rounded
 from .exemplar import exemplar_fill
-from .spatial import membrane, telea
+from .spatial import border_fill, membrane, telea
 
 
 def _inside(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -352,7 +353,7 @@ class FlowGuidedInpainter(Inpainter):
         return mean, np.where(inside, error / weight + scatter + 3 / 12, np.inf).astype(np.float32)
 
     def _lean_on_spatial(self, frame, hole, propagated, propagated_error):
-        """Blend the propagated colours of ``hole``'s pixels with a spatial fill (Telea), each weighted by
+        """Blend the propagated colours of ``hole``'s pixels with a spatial fill (``border_fill``), each weighted by
         the inverse of its expected squared error, so the fill does not end below a per-frame spatial fill
         where propagation is unreliable (fast blurred motion, flow that cannot be completed).
 
@@ -361,20 +362,21 @@ class FlowGuidedInpainter(Inpainter):
         with the distance from the hole's border, so it is scaled by the pixel's depth into the hole
         relative to the band's mean depth. Returns the blend and its expected squared error (step 7).
         """
-        # Telea reads only pixels within its radius of the hole: work on the grown hole's box plus that margin
+        # Telea reads only pixels within its radius of the hole, the membrane its border: work on the grown hole's
+        # box plus that margin
         ys, xs = np.nonzero(hole)
         margin = self.band + self.telea_radius + 2
         y0, x0 = max(0, ys.min() - margin), max(0, xs.min() - margin)
         y1, x1 = ys.max() + margin + 1, xs.max() + margin + 1
         frame, hole = frame[y0:y1, x0:x1], hole[y0:y1, x0:x1]
         hole8 = hole.astype(np.uint8)
-        spatial = cv2.inpaint(frame, hole8, self.telea_radius, cv2.INPAINT_TELEA)[hole].astype(np.float32)
-        grown = cv2.dilate(hole8, ellipse(self.band))
-        band = (grown > 0) & ~hole
+        spatial = border_fill(frame, hole, self.telea_radius)[hole]
+        grown = cv2.dilate(hole8, ellipse(self.band)) > 0
+        band = grown & ~hole
         if not band.any():  # the hole covers the whole frame: nothing to measure against
             return propagated, propagated_error
-        probe = cv2.inpaint(frame, grown, self.telea_radius, cv2.INPAINT_TELEA)
-        band_error = float(((probe[band].astype(np.float32) - frame[band]) ** 2).sum(1).mean())
+        probe = border_fill(frame, grown, self.telea_radius)
+        band_error = float(((probe[band] - frame[band]) ** 2).sum(1).mean())
         depth = cv2.distanceTransform(hole8, cv2.DIST_L2, 3)[hole]
         spatial_error = band_error * (1.0 + depth) / (1.0 + self.band / 2) + 1e-6
         w = (spatial_error / (spatial_error + propagated_error))[:, None]

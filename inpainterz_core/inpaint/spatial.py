@@ -48,6 +48,21 @@ def telea(image: np.ndarray, hole: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
+def border_fill(image: np.ndarray, hole: np.ndarray, radius: int) -> np.ndarray:
+    """``image`` (H, W, 3 uint8) with ``hole`` (H, W bool) painted from its border alone, as float32: Telea (of
+    ``radius``) and the membrane averaged, the per-frame fill the propagated one leans on.
+
+    Telea continues the border's gradients a little way in, but on plain ground its fronts overshoot where
+    they meet: a badge's hole on a plain white wall came out 3-5 levels too bright down its middle (35.9
+    dB against the membrane's 49.4), and no band around the hole shows it (it lies deep inside). The membrane
+    has no such streak but continues no structure. With the true masks of 42 composites on seven clips
+    none of this work was tried on, the average raised the attached ones' mean gain over per-frame Telea
+    from +1.10 to +1.83 dB (below it 3 -> 0), and on 46 older composites none fell by more than 0.3 dB.
+    """
+    telea_fill = cv2.inpaint(image, hole.astype(np.uint8), radius, cv2.INPAINT_TELEA)
+    return (telea_fill.astype(np.float32) + membrane(image, hole)) / 2
+
+
 def membrane(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """``image`` (H, W, C uint8) with ``hole`` (H, W bool) filled by the membrane over its border: each hole
     pixel the mean of its four neighbours (Laplace's equation, the border's pixels fixed; the frame's
