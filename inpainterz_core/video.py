@@ -226,19 +226,18 @@ class VideoFile(FrameSource):
         # whose frames the decoder reorders (B-frames): the frames then come out with their times out of
         # order, and the order they come out in is the order to show them in, as players do.
         self._in_decode_order = False
+        self._seek(0)
+        _, first = self._decode_next()
         if all(dts in (None, pts) for pts, dts, _ in packets):
-            self._seek(0)
-            shown = []
+            shown = [first.pts]
             while len(shown) < 16:
                 try:
                     shown.append(self._decode_next()[1].pts)
                 except InputError:  # a short clip, or one whose damage a read will report
                     break
             self._in_decode_order = shown != sorted(shown)
-        # The display matrix is stream side data that the decoder hands on to every frame.
-        self._seek(0)
-        _, first = self._decode_next()
         self._decoder = None
+        # The display matrix is stream side data that the decoder hands on to every frame.
         self.colour = Colour.of_frame(first)
         side = first.side_data.get("DISPLAYMATRIX")
         self.display_matrix = struct.unpack("<9i", bytes(side)) if side is not None else None
