@@ -59,8 +59,7 @@ def border_fill(image: np.ndarray, hole: np.ndarray, radius: int) -> np.ndarray:
     none of this work was tried on, the average raised the attached ones' mean gain over per-frame Telea
     from +1.10 to +1.83 dB (below it 3 -> 0), and on 46 older composites none fell by more than 0.3 dB.
     """
-    telea_fill = cv2.inpaint(image, hole.astype(np.uint8), radius, cv2.INPAINT_TELEA)
-    return (telea_fill.astype(np.float32) + membrane(image, hole)) / 2
+    return (telea(image, hole.astype(np.uint8), radius).astype(np.float32) + membrane(image, hole)) / 2
 
 
 def membrane(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
