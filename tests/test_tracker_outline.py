@@ -240,6 +240,38 @@ def test_a_rigid_badge_sliding_along_the_frame_edge_is_not_clipped():
     assert clipped == 0
 
 
+def test_a_rigid_badge_cut_off_by_the_frame_is_not_moved_to_where_its_look_seems_to_lie(monkeypatch):
+    """A lettered badge slides out of the picture by the right edge. Most of its look then lies past the edge, where
+    it is compared with the edge's pixels repeated, and can seem to lie a few pixels off the badge (a composite
+    badge's last third: placed 6 px below it). While the edge cuts its mask, the fit to the part in the picture
+    places it, and its mask is not cut to where the look seems to lie."""
+    outline = _Outline(*lettered_badge(0))
+    for frame in range(1, 12):
+        mask, grey = lettered_badge(frame)
+        outline.hold(mask, np.array([4.0, 0.0]), grey)
+    assert outline.rigid >= 0.5
+
+    def placed_below(self, gray, start):  # the look, clearly better 6 px below the badge than under the fit
+        placed = start.copy()
+        placed[:, 2] += (0.0, 6.0)
+        return placed, 1.0
+
+    cut_frames = 0
+    for step in range(1, 30):  # 12 px a frame to the right
+        mask, grey = (np.roll(image, 12 * step, axis=1) for image in lettered_badge(11))
+        mask[:, : 12 * step] = False
+        if mask.sum() < 300:
+            break
+        if mask[:, -1].any():
+            cut_frames += 1
+            monkeypatch.setattr(_Outline, "_look_placed", placed_below)
+            monkeypatch.setattr(_Outline, "_resemblance", lambda self, gray, warp: 0.8)  # under the fit
+        held = outline.hold(mask, np.array([12.0, 0.0]), grey)
+        monkeypatch.undo()
+        assert (held == mask).all(), step
+    assert cut_frames >= 4
+
+
 def test_a_rigid_badge_is_held_where_its_look_is_while_its_mask_creeps_along_it():
     """Something in the badge's colours comes out from under one end (a red car below a badge with red
     letters): its mask grows a few pixels a frame along the badge, each frame's growth within the reach the

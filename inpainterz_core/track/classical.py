@@ -406,12 +406,16 @@ class _Outline:
                     placed = self._look_placed(gray, moved_on)
                     if placed[1] >= _LOOK_KEPT:
                         warp, seen_whole = placed[0], not cut_off
-            elif gray is not None and self.look is not None:
+            elif gray is not None and self.look is not None and not cut_off:
                 # The mask may creep along the object a pixel or two a frame, within the reach (something in its
                 # colours coming out from under it), and the fit with it, frame after frame; the object's look does
                 # not. Where the look lies clearly better than under the fit (searched for around the outline moved
                 # on, as it was or turned as the fit turned), that is where the object is; its size stays the
                 # outline's (a plain look does not say it), to be taken from the fit again once the mask fits.
+                # Not while the frame's edge cuts the mask off: most of the look then lies past the edge, compared
+                # with the edge's pixels repeated, and a badge's last third, ridden out by the left edge, had its
+                # look placed 6 px below it and its good mask cut to that (J 0.97 -> 0.79-0.87 on five frames;
+                # the part left showed in the fill of every frame after).
                 ways = (moved_on, self._turned_as(moved_on, warp))
                 placed = (self._look_placed(gray, way) for way in ways if way is not None)
                 best = max(placed, key=lambda candidate: candidate[1])
