@@ -32,7 +32,8 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    to it (``_Outline``; the ground a blurred pan or a hand beneath it drags into the mask). The outline
    goes where the object's keyframe look lies when that is clearly better than the fit to the mask: a mask
    creeping along the object a pixel or two a frame (something in its colours coming out from under it)
-   pulls the fit along with it, frame after frame, and not the look.
+   pulls the fit along with it, frame after frame, and not the look (not while the frame's edge cuts the mask:
+   the look, mostly past the edge, is placed loosely there).
 4. Confidence and recovery. Each frame's mask is scored by how well its colours still match the keyframe's
    palette, how well the motion explains it, and how steady its area is, from the frame before and, for an
    object that keeps its shape, against the size it last surely had (not a piece of it, carried on after a
@@ -43,7 +44,8 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    stays gone, so it is found again when it comes back; and so is the part of its look that would show first
    by the side it left by, against that edge (``_entering``; a lost object, which a cut or a jump may have put
    half out of the picture, by every side): found there, it is placed by its look every frame until all of it
-   is in (the flow alone cannot grow a mask by the pixels that come in past the edge), then found whole. So is
+   is in (the flow alone cannot grow a mask by the pixels that come in past the edge; a frame where no part of it
+   matches while its mask still reaches that edge is not taken for all of it in), then found whole. So is
    a rigid object the edge cut off that comes back in without ever having left, while its look there shows
    more of it than the flow's mask; and the last sliver of one going out that the flow lost (``_leaving``: its
    look's part along the side it was against, from a tenth of it on, where it was). While a rigid object is
