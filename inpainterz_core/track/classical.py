@@ -416,8 +416,8 @@ class _Outline:
                 # outline's (a plain look does not say it), to be taken from the fit again once the mask fits.
                 # Not while the frame's edge cuts the mask off: most of the look then lies past the edge, compared
                 # with the edge's pixels repeated, and a badge's last third, ridden out by the left edge, had its
-                # look placed 6 px below it and its good mask cut to that (J 0.97 -> 0.79-0.87 on five frames;
-                # the part left showed in the fill of every frame after).
+                # look placed 6 px below it and its good mask cut to that (J 0.95-0.97 -> 0.79-0.87 on three
+                # frames; the part left showed in the fill of every frame after).
                 ways = (moved_on, self._turned_as(moved_on, warp))
                 placed = (self._look_placed(gray, way) for way in ways if way is not None)
                 best = max(placed, key=lambda candidate: candidate[1])
@@ -815,7 +815,7 @@ class FlowTracker(Tracker):
                     # match missed on this frame. The flow's mask stands, and it is looked for there again on the
                     # next. (Taken for all in, a badge riding a wall back in by the left, a little turned, was
                     # found whole nowhere, and its outline was seated on the part in the picture: held 15 % short
-                    # for its last 14 frames, J 0.80-0.93, its left end copied into the fill.)
+                    # for its last 14 frames, J 0.80-0.94, its left end copied into the fill.)
                     pass
                 elif found is None:  # all of it is in: found whole, tracked as before, held to its outline
                     side, obj.entering = obj.entering, None
