@@ -330,17 +330,19 @@ class GoneAWhile(Tracker):
         return np.zeros_like(self.labels) if 5 <= self.steps < 10 else self.labels
 
 
-@pytest.mark.parametrize("back", [0.9, 0.3])
+@pytest.mark.parametrize("back", [0.9, 0.4, 0.3])
 def test_the_frames_an_object_was_gone_get_its_mask_tracked_back_unless_the_tracker_doubts_it(
     tmp_path, pan_folder, back
 ):
+    """Kept while the tracker would not look elsewhere for it (0.4: flagged for the editor, but kept: a badge's
+    sliver coming back in by the frame's edge was held at 0.42 and was right); not where it would (0.3)."""
     square = np.zeros((108, 192), np.uint8)
     square[40:60, 80:100] = 1
     tracker = GoneAWhile(back)
     report = track(pan_folder, {0: square}, Settings(), tmp_path, frame_range=(0, 15), tracker=tracker)
     shown = [i for i in range(15) if read_mask(tmp_path / "masks" / f"{i:06d}.png").any()]
     assert tracker.resets == 2
-    if back > 0.5:
+    if back > 0.35:
         assert shown == list(range(15)) and report["confidence"][5:10] == [back] * 5
     else:
         assert shown == [0, 1, 2, 3, 4, *range(10, 15)]

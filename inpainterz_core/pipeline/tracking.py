@@ -236,6 +236,14 @@ def _switch(forward: list, backward: list, halfway: int) -> int:
 LOW_CONFIDENCE = 0.5
 
 
+#: A mask tracked back into the frames an object was gone from is kept down to this confidence: under it, the
+#: tracker itself would look elsewhere for the object (the flow tracker's ``redetect_below``). A frame flagged for
+#: the editor (``LOW_CONFIDENCE``) may still be right, and the frame left empty is surely wrong where the object
+#: shows: a badge's sliver coming back in by the frame's edge, tracked back from where it was found, was held at
+#: 0.42 (the flow explains a blurred edge poorly) and left unmasked.
+RETURN_DOUBT = 0.35
+
+
 def _doubtful(scores) -> list[int]:
     """``check_frames``: the frames of ``(frame, confidence)`` pairs scored below LOW_CONFIDENCE (None: no
     score, no doubt)."""
@@ -547,9 +555,9 @@ def _track_into(
     def track_returns() -> None:
         """Each object that came back after frames without it, tracked from where it was found again into those
         frames, the other way in time from the pass that lost it, stopping where it vanishes or the tracker
-        doubts it (a guess in the wrong place, where the pass that lost it judged it gone); added to the written
-        masks where they are background. A badge coming back into the picture was found once a third of it
-        showed, and the frame before, with less of it in, kept it unpainted: a composite's gain over Telea was
+        doubts it (``RETURN_DOUBT``: a guess in the wrong place, where the pass that lost it judged it gone); added
+        to the written masks where they are background. A badge coming back into the picture was found once a third
+        of it showed, and the frame before, with less of it in, kept it unpainted: a composite's gain over Telea was
         -6.5 dB with that one frame so, -1.0 with it masked."""
         present = shows[masks_dir]
         for object_id in sorted(set().union(*present.values()) - set(kept)):
@@ -565,7 +573,7 @@ def _track_into(
                 )
                 mask = read_mask(masks_dir / frame_name(found)) == object_id
                 added = _add_alone(
-                    source, tracker, found, mask, object_id, frames, masks_dir, cancel, feed, LOW_CONFIDENCE
+                    source, tracker, found, mask, object_id, frames, masks_dir, cancel, feed, RETURN_DOUBT
                 )
                 for index, sure in added:
                     if object_id in tracker.confidences:
