@@ -142,6 +142,9 @@ _MAP_EDGE, _DISAGREE = 0.03, 0.1
 _REACH, _HOLDS = 0.25, 0.6
 # A mask whose area is under this share of the last one's (or over its inverse) is not steady (confidence falls).
 _STEADY = 0.7
+# An object that keeps its shape changes its size by at most this share of it in a frame, or its mask's area is not
+# taken for its size (see _a_size_step): between this and _STEADY a mask is neither doubted for its area nor believed.
+_SIZE_STEP = 0.8
 # How fast the belief that an object is rigid follows each frame's match (4 matches in a row from none: rigid).
 _OUTLINE_RATE = 0.2
 # A rigid object's mask reaches at most this share of its size past its fitted outline (4 px on a 100 px badge):
@@ -592,6 +595,17 @@ def _sized(obj: _Object, mask: np.ndarray) -> bool:
     return bool(mask.any()) and not _at_edge(mask) and not obj.outline.changes_shape() and not let_go
 
 
+def _a_size_step(obj: _Object, mask: np.ndarray) -> bool:
+    """May ``mask``'s area be taken for its object's size now? Not a fifth and more off the size it last surely
+    had in one frame (``_SIZE_STEP``), for an object that keeps its shape and is not held to its outline: the size
+    followed a badge's mask on a whip pan as the flow lost a part of it a frame (2805 -> 2049 -> 1872 -> 1559 px,
+    each within the area check), and it was looked for, and found, ever smaller (J 0.97 -> 0.47). A person's area
+    swings as he moves; the camera's zoom, and a mask that matches the outline, change the size in earnest."""
+    if obj.zoomed or obj.outline.changes_shape() or obj.outline.matches:
+        return True
+    return _steadiness(np.count_nonzero(mask), obj.good_area) >= _SIZE_STEP
+
+
 def _off_size(obj: _Object, mask: np.ndarray) -> bool:
     """A mask far from the size its object last surely had (``_sized``): likely a part of it. (Asked up to three
     times a frame: np.count_nonzero counts a 1080p mask in a tenth of the time of its sum.)"""
@@ -932,7 +946,7 @@ class FlowTracker(Tracker):
             # set the size, and was tracked as the badge after)
             whole = mask.any() and not _at_edge(mask)
             sure = obj.outline.rigid < 0.5 or obj.outline.matches
-            if confidence >= 0.5 and whole and sure and not _off_size(obj, mask):
+            if confidence >= 0.5 and whole and sure and not _off_size(obj, mask) and _a_size_step(obj, mask):
                 obj.good_area, obj.zoomed = np.count_nonzero(mask), False
             elif obj.outline.rigid >= 0.5 and not mask.any():
                 # Gone, a rigid object's size cannot be measured, but the camera's zoom can: a badge riding the ice
