@@ -1702,8 +1702,8 @@ def _slab_in(mask, ring, flow) -> tuple[np.ndarray, np.ndarray] | None:
     ground (within ``_STILL`` px of its motion) are let go, unless that leaves under ``_SLAB_REST`` of the
     mask: then the object itself is what moves with the ground. A badge riding a wall through a fast, blurred
     pan moves with the wall, and the flow's noise over part of it (2 px and more off the wall's motion) made that
-    part look like an object moving on its own: the rest, 57 % of the badge, was let go of as a slab on the first
-    frame, the badge was tracked at that size from then on (J 0.43-0.67 on its next 15 frames).
+    part look like an object moving on its own: the 57 % of the badge that moved with the wall was let go of as a
+    slab on the first frame, and the badge was tracked at the size of the rest (J 0.43-0.67 on its next 15 frames).
     """
     ground = _ground_motion(flow, ring)
     if ground is None:
