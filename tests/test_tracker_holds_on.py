@@ -922,7 +922,6 @@ def test_a_quarter_of_the_object_lost_in_one_frame_is_not_taken_for_its_size(mon
     piece[:, x0 + round((x1 - x0) * 0.75) :] = False
     monkeypatch.setattr(FlowTracker, "_propagate", lambda self, obj, image, gray: (piece, 1.0))
     labels = tracker.step(clip.frame(1))
-    assert (
-        labels > 0
-    ).sum() < 0.8 * known  # the frame keeps the flow's mask (it is not doubted for its area)
+    # the frame keeps the flow's mask (it is not doubted for its area)
+    assert (labels > 0).sum() < 0.8 * known
     assert tracker._objects[1].good_area == known

@@ -825,14 +825,10 @@ class FlowTracker(Tracker):
                 # Coming back in: the part that shows grows every frame past what the flow carries (new
                 # pixels come in by the edge), so it is placed by its look, until the whole of it is in.
                 found = self._entering(obj, image, gray, obj.entering)
-                if found is None and _sides_touched(mask)[obj.entering]:
-                    # No part of its look matched along that side, yet its mask still reaches it: not all in, the
-                    # match missed on this frame. The flow's mask stands, and it is looked for there again on the
-                    # next. (Taken for all in, a badge riding a wall back in by the left, a little turned, was
-                    # found whole nowhere, and its outline was seated on the part in the picture: held 15 % short
-                    # for its last 14 frames, J 0.80-0.94, its left end copied into the fill.)
-                    pass
-                elif found is None:  # all of it is in: found whole, tracked as before, held to its outline
+                if found is not None:
+                    mask, confidence = found
+                elif not _sides_touched(mask)[obj.entering]:
+                    # all of it is in: found whole, tracked as before, held to its outline
                     side, obj.entering = obj.entering, None
                     # at sizes around good_area where that is the camera's zoom carried over frames: an estimate, a
                     # few per cent off after a dozen (a sharp logo's look 1 px off its size of 42 matched its own
@@ -842,8 +838,11 @@ class FlowTracker(Tracker):
                     if found is not None and _whole_in(found[0], mask, side):
                         mask, confidence = found
                     obj.outline.seat(mask)
-                else:
-                    mask, confidence = found
+                # else no part of its look matched along that side, yet its mask still reaches it: not all in, the
+                # match missed on this frame. The flow's mask stands, and it is looked for there again on the
+                # next. (Taken for all in, a badge riding a wall back in by the left, a little turned, was found
+                # whole nowhere, and its outline was seated on the part in the picture: held 15 % short for its
+                # last 14 frames, J 0.80-0.94, its left end copied into the fill.)
             elif mask.any() and obj.mask.any() and obj.outline.rigid >= 0.5:
                 # Cut off by the frame's edge, a rigid object may be coming back in: the pixels that come in past
                 # the edge are none the flow can carry, so its mask stayed as short as it was when it turned (a
