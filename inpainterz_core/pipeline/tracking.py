@@ -26,6 +26,7 @@ from ..errors import InputError
 from ..outputs import staged, write_png
 from ..prompts import ObjectPrompt, Prompts, TextPrompt
 from ..segment.motion import offer_neighbours, scene_motion
+from ..segment.shadow import ShadowSpan, find_shadow
 from ..settings import Settings
 from ..video import FrameSource, VideoFile, frame_name, open_video, read_ahead, read_mask
 from .common import Progress, check_cancel, frame_range_of, open_source, report_progress
@@ -37,16 +38,21 @@ MAX_OBJECT_ID = 255  # a label map is 8-bit
 
 
 class Keyframes(dict):
-    """The label map of every prompted frame (``{frame: uint8 HxW}``), and ``objects``: what each id is.
+    """The label map of every prompted frame (``{frame: uint8 HxW}``), ``objects``: what each id is, and
+    ``shadows``: the cast shadow each boxed prompt's box held beside its object.
 
     ``objects`` is a list of ``{"object_id", "phrase", "first_frame", "score", "box"}``, by id: the
     phrase, score and box a detector gave it, or null phrase and score for an object clicked (its box
-    is then its mask's bounding box on its first keyframe, null when the mask is empty).
+    is then its mask's bounding box on its first keyframe, null when the mask is empty). ``shadows`` maps
+    (frame, object id) to a ``ShadowSpan``, or to None where the box held no shadow; a prompt without a box
+    says nothing of one. The label maps hold the objects alone (what a tracker follows); ``track`` adds the
+    shadows to every frame's mask.
     """
 
-    def __init__(self, maps=(), objects=()):
+    def __init__(self, maps=(), objects=(), shadows=None):
         super().__init__(maps)
         self.objects = sorted(objects, key=lambda o: o["object_id"])
+        self.shadows = dict(shadows or {})
 
 
 def _object(object_id, first_frame, phrase=None, score=None, box=None) -> dict:
@@ -171,7 +177,10 @@ def segment_keyframes(source: FrameSource, prompts: Prompts, segmenter, *, detec
         offer_neighbours(segmenter, frame, source, frame)
         labels = np.zeros(image.shape[:2], np.uint8)
         for prompt in sorted((o for o in prompts.objects if o.frame == frame), key=lambda o: o.object_id):
-            labels[segmenter.predict(frame, prompt)] = prompt.object_id
+            mask = segmenter.predict(frame, prompt)
+            labels[mask] = prompt.object_id
+            if prompt.box is not None:
+                keyframes.shadows[frame, prompt.object_id] = ShadowSpan.of(image, mask, prompt.box)
         keyframes[frame] = labels
     found = {r["object_id"] for r in records}
     for prompt in sorted(prompts.objects, key=lambda o: (o.frame, o.object_id)):
@@ -299,6 +308,34 @@ def _strip(masks_dir: Path, ids: set[int], start: int, stop: int, cancel) -> Non
         if kept.any():
             labels[kept] = 0
             write_png(path, labels)
+
+
+def _add_shadows(source, masks_dir: Path, shadows: dict, start: int, stop: int, cancel) -> None:
+    """Each object whose keyframe box held its cast shadow gets it on every frame, where the mask is background:
+    looked for where it lay on the nearest keyframe that says whether it has one (``segment.shadow``)."""
+    said = {}  # object id -> its keyframes with a box
+    for frame, k in shadows:
+        said.setdefault(k, []).append(frame)
+    if not any(shadows.values()):
+        return
+    with closing(read_ahead(source.frames(start, stop))) as frames:
+        for index, image in frames:
+            check_cancel(cancel)
+            path = masks_dir / frame_name(index)
+            labels = read_mask(path)
+            changed = False
+            for k, keys in said.items():
+                span = shadows[min(keys, key=lambda f: (abs(f - index), f)), k]
+                mask = labels == k
+                region = span.region(mask) if span is not None else None
+                if region is None:
+                    continue
+                shadow = find_shadow(image, mask, region) & (labels == 0)
+                if shadow.any():
+                    labels[shadow] = k
+                    changed = True
+            if changed:
+                write_png(path, labels)
 
 
 def _ids(labels: np.ndarray) -> set[int]:
@@ -725,6 +762,7 @@ def track(
             )
             if kept:
                 _strip(scratch / "masks", kept, start, stop, cancel)
+            _add_shadows(src, scratch / "masks", getattr(keyframes, "shadows", {}), start, stop, cancel)
             scores = [confidence[i] for i in range(start, stop)]
             tells_objects_apart = any(by_object.values())
             for o in objects:  # which object to click again where: the same test, object by object
