@@ -8,6 +8,7 @@ click from that cached state and is meant to be fast enough for interactive use.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -67,25 +68,30 @@ class EmbeddingCache(Generic[T]):
     """The expensive per-image state of the ``size`` most recently used images, keyed by the caller's key.
 
     A user clicking back and forth between keyframes would otherwise pay the image encoder (seconds on a
-    CPU) at every switch. The least recently used entry goes first; an image of another size under a
-    known key is another image, so it is embedded again.
+    CPU) at every switch. The least recently used entry goes first. An entry holds for the image it was made
+    from, not for the key alone: another image under a known key (frame 0 of another clip given to the same
+    segmenter) is embedded again, where it was once cut on the first clip's frame 0 when the two were the
+    same size. Telling them apart costs a hash of the pixels (a few ms at 1080p), next to an embedding's
+    seconds.
     """
 
     def __init__(self, size: int = 8):
         if size < 1:
             raise InputError(f"cache_size must be at least 1, got {size}")
         self.size = size
-        self._entries: OrderedDict[Hashable, tuple[tuple[int, ...], T]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[tuple, T]] = OrderedDict()
 
-    def get_or_make(self, key: Hashable, image_shape: tuple[int, ...], make: Callable[[], T]) -> T:
-        """The entry under ``key`` if it was made from an image of ``image_shape``, else ``make()``'s, kept."""
+    def get_or_make(self, key: Hashable, image: np.ndarray, make: Callable[[], T]) -> T:
+        """The entry under ``key`` if it was made from this ``image``, else ``make()``'s, kept."""
+        image = np.ascontiguousarray(image)
+        identity = (image.shape, image.dtype.str, hashlib.blake2b(image.data, digest_size=16).digest())
         cached = self._entries.get(key)
-        if cached is not None and cached[0] == tuple(image_shape):
+        if cached is not None and cached[0] == identity:
             self._entries.move_to_end(key)
             return cached[1]
         self._entries.pop(key, None)
         value = make()
-        self._entries[key] = (tuple(image_shape), value)
+        self._entries[key] = (identity, value)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
         return value

@@ -80,7 +80,7 @@ class GrabCutSegmenter(Segmenter):
         image = rgb_image(image, "GrabCut")
         # Edge-preserving smoothing takes the compression noise out of the colour models.
         self._frames.get_or_make(
-            key, image.shape, lambda: _Frame(cv2.bilateralFilter(np.ascontiguousarray(image), 5, 30, 5))
+            key, image, lambda: _Frame(cv2.bilateralFilter(np.ascontiguousarray(image), 5, 30, 5))
         )
 
     def set_neighbours(self, key: Hashable, read: Callable[[], Sequence[np.ndarray]]) -> None:

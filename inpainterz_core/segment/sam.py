@@ -61,11 +61,11 @@ class SAMSegmenter(Segmenter):
     def set_image(self, key: Hashable, image: np.ndarray) -> None:
         """Embed ``image`` under ``key``, unless an image of the same size is already cached there.
 
-        The key names the image (a frame of one video): setting it again is free,
+        The key names the image (a frame of one video): setting the same image again is free,
         which is what lets a server call ``set_image`` before every click.
         """
         image = rgb_image(image, "SAM")
-        self._embeddings.get_or_make(key, image.shape, lambda: self._embed(image))
+        self._embeddings.get_or_make(key, image, lambda: self._embed(image))
 
     def _embed(self, image: np.ndarray) -> _Embedding:
         resized = self.transform.apply_image(image)

@@ -87,9 +87,9 @@ class Sam2Segmenter(Segmenter):
 
     @torch.inference_mode()
     def set_image(self, key: Hashable, image: np.ndarray) -> None:
-        """Embed ``image`` under ``key``, unless an image of the same size is already cached there."""
+        """Embed ``image`` under ``key``, unless that image is already cached there."""
         image = rgb_image(image, self.name)
-        self._embeddings.get_or_make(key, image.shape, lambda: self._embed(image))
+        self._embeddings.get_or_make(key, image, lambda: self._embed(image))
 
     def _embed(self, image: np.ndarray) -> _Embedding:
         pixels = self.processor(images=image, return_tensors="pt")["pixel_values"].to(self.device)
