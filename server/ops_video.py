@@ -17,6 +17,7 @@ from inpainterz_core.errors import InputError
 from inpainterz_core.masks import rle_encode
 from inpainterz_core.prompts import ObjectPrompt, Point
 from inpainterz_core.segment.motion import offer_neighbours
+from inpainterz_core.segment.shadow import with_shadow
 from inpainterz_core.video import frame_name
 
 from . import protocol
@@ -199,9 +200,10 @@ def segment(state: State, request: Request, body: dict) -> dict:
     state.check_frame(session, index)
     prompt = make_prompt(session, object_id, index, body["points"], body["box"], "segment")
     segmenter = state.segmenters.get(state.settings(session.settings), session.id)
-    segmenter.set_image(index, session.read(index))  # free when the embedding is cached
+    image = session.read(index)
+    segmenter.set_image(index, image)  # free when the embedding is cached
     offer_neighbours(segmenter, index, session.source, index)
-    mask = segmenter.predict(index, prompt)
+    mask = with_shadow(image, segmenter.predict(index, prompt), prompt.box)  # as track will paint it out
     with session.lock:
         if object_id in session.objects:  # not removed while we were segmenting
             session.prompts[(object_id, index)] = prompt

@@ -1,6 +1,7 @@
 """Cast shadows (segment/shadow.py): taken with the object when the prompt's box covers them, and on the frames
 a tracker fills in; never on grey ground, never without a box."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -8,7 +9,7 @@ from inpainterz_core.pipeline import segment_keyframes, track
 from inpainterz_core.pipeline.tracking import Keyframes
 from inpainterz_core.prompts import ObjectPrompt, Point, Prompts
 from inpainterz_core.segment.classical import GrabCutSegmenter
-from inpainterz_core.segment.shadow import ShadowSpan, find_shadow
+from inpainterz_core.segment.shadow import ShadowSpan, find_shadow, with_shadow
 from inpainterz_core.settings import Settings
 from inpainterz_core.video import Mp4Writer, open_video, read_mask
 
@@ -100,3 +101,37 @@ def test_a_cut_from_a_click_alone_says_nothing_of_a_shadow(walking):
             source, Prompts((ObjectPrompt(frame=0, points=(Point(40, 45, 1),)),)), GrabCutSegmenter()
         )
     assert keyframes.shadows == {}
+
+
+def test_with_shadow_adds_it_to_a_cut_only_when_the_box_holds_it():
+    image, figure, shadow = scene()
+    assert (with_shadow(image, figure, (38, 28, W - 1, 92)) & shadow).sum() >= 0.9 * shadow.sum()
+    assert np.array_equal(with_shadow(image, figure, (38, 28, 61, 91)), figure)
+    assert np.array_equal(with_shadow(image, figure, None), figure)
+
+
+def test_the_servers_click_answer_shows_the_shadow_track_will_paint_out(tmp_path, monkeypatch):
+    """The editor sees after a click what tracking will paint out on that frame: the box over the shadow takes it
+    (the segmenter here cuts the figure alone, as the classical cut did on real-tennis's frame 45)."""
+    from inpainterz_server import segmenters
+    from server_harness import client, in_process_server
+
+    image, figure, shadow = scene()
+
+    class FigureOnly(GrabCutSegmenter):
+        def predict(self, key, prompt):
+            return figure.copy()
+
+    monkeypatch.setattr(segmenters, "make_segmenter", lambda settings: FigureOnly())
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    cv2.imwrite(str(clip / "000000.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    with in_process_server(tmp_path) as server, client.Client(server.address, timeout=60) as c:
+        sid = c.open_video(str(clip), settings={"backend": "classical"})["session"]
+        object_id = c.add_object(sid)
+        for box, taken in (([38, 28, W - 1, 92], True), ([38, 28, 61, 91], False), (None, False)):
+            reply = c.segment(sid, object_id, 0, [[50, 45, 1]], box=box)
+            mask = np.frombuffer(client.rle_decode(reply["mask"]), np.uint8).reshape(H, W) > 0
+            share = (mask & shadow).sum() / shadow.sum()
+            assert share >= 0.9 if taken else share == 0, (box, share)
+        c.shutdown()

@@ -132,3 +132,11 @@ class ShadowSpan:
 def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
     ys, xs = np.nonzero(mask)
     return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+
+
+def with_shadow(image: np.ndarray, mask: np.ndarray, box) -> np.ndarray:
+    """The cut ``mask`` with the shadow its prompt's ``box`` holds beside it, if any: what the editor sees after a
+    click, as ``track`` will paint it out on that frame."""
+    mask = np.asarray(mask, bool)
+    span = ShadowSpan.of(image, mask, box)
+    return mask if span is None else mask | find_shadow(image, mask, span.region(mask))
