@@ -470,3 +470,22 @@ def test_a_fill_nothing_reveals_is_made_up_again_along_the_shot_and_averaged():
             )
             gains.append(hole_psnr(out, background, masks) - hole_psnr(telea, background, masks))
     assert np.mean(gains) > 1.2 and min(gains) > 0, gains
+
+
+def test_a_never_revealed_fill_is_made_where_nothing_is_carried_in_and_every_remake_frames():
+    """The schedule of made-up fills (``_remakes``): made on the first frame with lost pixels, carried from the
+    frame before after that and made again every REMAKE_EVERY frames; a frame without a hole breaks the carry (a
+    frame whose pixels copies all reached does not: its output carries on into the next), and the window before's
+    output carries into the first frame."""
+    from inpainterz_core.inpaint.classical import REMAKE_EVERY, FlowGuidedInpainter
+
+    lost = [True] * 20 + [False] + [True] * 3  # frame 20's pixels were all reached by a copy
+    sizes = [3] * 22 + [0] + [3]  # frame 22 has no hole
+    ends = np.concatenate([[0], np.cumsum(sizes)])
+    found = np.concatenate([np.full(n, not gone) for n, gone in zip(sizes, lost, strict=True)])
+    plan = FlowGuidedInpainter._remakes(ends, found, carried_in=False)
+    made = sorted(n for n, remade in plan.items() if remade)
+    assert made == [0, REMAKE_EVERY, 2 * REMAKE_EVERY, 23]
+    assert set(plan) == set(range(20)) | {21, 23}  # every frame with lost pixels, carried or made
+    carried_in = FlowGuidedInpainter._remakes(ends, found, carried_in=True)
+    assert not carried_in[0] and carried_in[REMAKE_EVERY - 1]  # counted from the frame before

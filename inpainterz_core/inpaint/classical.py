@@ -149,6 +149,18 @@ def _each(fn, items) -> list:
     return list(_pool.map(fn, items))
 
 
+_spatial: ThreadPoolExecutor | None = None
+
+
+def _spatial_pool() -> ThreadPoolExecutor:
+    """One thread for the per-frame spatial fills, apart from ``_each``'s: its tasks wait for none of theirs."""
+    global _spatial
+    with _pool_lock:
+        if _spatial is None:
+            _spatial = ThreadPoolExecutor(1, thread_name_prefix="inpaint-spatial")
+    return _spatial
+
+
 def _spread(values: np.ndarray, known: np.ndarray, step: int = 4) -> np.ndarray:
     """``values`` (H x W x channels, float32) as given where ``known``, spread smoothly over the rest: Telea
     at 1/``step`` of the size (what is spread is smooth, and at full size it cost more than the fill it mends)."""
@@ -211,69 +223,80 @@ class FlowGuidedInpainter(Inpainter):
         frame_of = pixels[0]
         ends = np.searchsorted(frame_of, np.arange(len(targets) + 1))  # frame n's rows: ends[n]:ends[n + 1]
         starts, _, _ = self._starts({k: masks[k] for k in targets})
-        total = np.zeros((len(frame_of), 3), np.float32)
-        weight = np.zeros(len(frame_of), np.float32)
-        squares = np.zeros(len(frame_of), np.float32)  # weighted sum of the estimates' squared colours
-        agreement = np.zeros(len(frame_of), np.float32)  # sum over estimates of 1 / expected squared error
-        exemplars = {}  # first frame of a never-revealed area -> (exemplar fill, area), shared by the estimates
-        carries = []  # per completed flow: its confidence and how it carries each hole pixel (step 7)
-        for estimate, disagreement, certainty, warp_error, moves in self._estimates(
-            frames,
-            masks,
-            grays,
-            hidden,
-            rings,
-            targets,
-            t_lo,
-            t_hi,
-            exemplars,
-            (pixels, ends, starts),
-            before,
-        ):
-            # expected squared error of the copies from the frames they stepped through (step 6 of the module
-            # docstring), never below the rounding of 8-bit colours (1/12), which an exact copy still carries;
-            # pixels no copy reached (filled as never revealed) get the prior tau
-            path_error = np.where(certainty > 0, 1.0 / np.maximum(certainty, 1e-12) + 1 / 12, self.tau**2)
-            inverse_variance = 1.0 / (
-                path_error + self._local_mean(disagreement, (pixels, ends, starts)) ** 2
-            )
-            agreement += inverse_variance
-            confidence = inverse_variance / (1.0 + warp_error[frame_of])
-            carries.append((confidence, *moves, warp_error))
-            total += estimate * confidence[:, None]
-            squares += (estimate**2).sum(-1) * confidence
-            weight += confidence
-        estimate = total / weight[:, None]
-        # how far the estimates scatter around their weighted mean (summed over the 3 channels); outside the
-        # holes every estimate is the frame itself, so nothing scatters there
-        spread = np.zeros(holes.shape, np.float32)
-        spread[pixels] = np.maximum(squares / weight - (estimate**2).sum(-1), 0.0)
-        del total, squares  # step 7 keeps a few more rows per hole pixel
-        out = frames[targets].copy()
-        # the expected squared error (summed over the 3 channels) of each hole pixel's blended fill
-        expected_error = np.zeros(len(frame_of), np.float32)
-
-        def finish(n: int) -> None:
-            k, hole, rows = targets[n], masks[targets[n]], slice(ends[n], ends[n + 1])
-            if rows.start < rows.stop:
-                # squared colour error (summed over the 3 channels) expected of the propagated estimate: each
-                # estimate's own (its copies' disagreement) plus the scatter between them, averaged locally and
-                # divided by 2, the number of independent estimates (the local completions share their errors)
-                local_spread = cv2.blur(spread[n], (self.window, self.window))
-                propagated_error = 3.0 / agreement[rows] + local_spread[hole] / 2
-                fill, expected_error[rows] = self._lean_on_spatial(
-                    frames[k], hole, estimate[rows], propagated_error
+        # the per-frame spatial fills that the blend leans on (step 6) depend on the frame and its hole alone: made
+        # on a thread of their own from now on, they use the core the steps below leave idle in their serial parts
+        spatial = [_spatial_pool().submit(self._spatial_fill, frames[k], masks[k]) for k in targets]
+        try:
+            total = np.zeros((len(frame_of), 3), np.float32)
+            weight = np.zeros(len(frame_of), np.float32)
+            squares = np.zeros(len(frame_of), np.float32)  # weighted sum of the estimates' squared colours
+            agreement = np.zeros(
+                len(frame_of), np.float32
+            )  # sum over estimates of 1 / expected squared error
+            exemplars = {}  # first frame of a never-revealed area -> (exemplar fill, area), shared by the estimates
+            carries = []  # per completed flow: its confidence and how it carries each hole pixel (step 7)
+            for estimate, disagreement, certainty, warp_error, moves in self._estimates(
+                frames,
+                masks,
+                grays,
+                hidden,
+                rings,
+                targets,
+                t_lo,
+                t_hi,
+                exemplars,
+                (pixels, ends, starts),
+                before,
+            ):
+                # expected squared error of the copies from the frames they stepped through (step 6 of the module
+                # docstring), never below the rounding of 8-bit colours (1/12), which an exact copy still carries;
+                # pixels no copy reached (filled as never revealed) get the prior tau
+                path_error = np.where(certainty > 0, 1.0 / np.maximum(certainty, 1e-12) + 1 / 12, self.tau**2)
+                inverse_variance = 1.0 / (
+                    path_error + self._local_mean(disagreement, (pixels, ends, starts)) ** 2
                 )
-                out[n][hole] = rounded(fill)
+                agreement += inverse_variance
+                confidence = inverse_variance / (1.0 + warp_error[frame_of])
+                carries.append((confidence, *moves, warp_error))
+                total += estimate * confidence[:, None]
+                squares += (estimate**2).sum(-1) * confidence
+                weight += confidence
+            estimate = total / weight[:, None]
+            # how far the estimates scatter around their weighted mean (summed over the 3 channels); outside the
+            # holes every estimate is the frame itself, so nothing scatters there
+            spread = np.zeros(holes.shape, np.float32)
+            spread[pixels] = np.maximum(squares / weight - (estimate**2).sum(-1), 0.0)
+            del total, squares  # step 7 keeps a few more rows per hole pixel
+            out = frames[targets].copy()
+            # the expected squared error (summed over the 3 channels) of each hole pixel's blended fill
+            expected_error = np.zeros(len(frame_of), np.float32)
 
-        _each(finish, range(len(targets)))
-        start = None
-        if before is not None and targets.start > 0 and len(expected_error):
-            # the window before painted the frame before the targets; its fill counts as uncertain as a typical one
-            uncertain = np.where(masks[targets.start - 1], np.median(expected_error), 0).astype(np.float32)
-            start = (before, uncertain)
-        self._steady(out, (pixels, ends), expected_error, carries, start)
-        return out
+            def finish(n: int) -> None:
+                hole, rows = masks[targets[n]], slice(ends[n], ends[n + 1])
+                if rows.start < rows.stop:
+                    # squared colour error (summed over the 3 channels) expected of the propagated estimate: each
+                    # estimate's own (its copies' disagreement) plus the scatter between them, averaged locally and
+                    # divided by 2, the number of independent estimates (the local completions share their errors)
+                    local_spread = cv2.blur(spread[n], (self.window, self.window))
+                    propagated_error = 3.0 / agreement[rows] + local_spread[hole] / 2
+                    fill, expected_error[rows] = self._lean_on_spatial(
+                        spatial[n].result(), estimate[rows], propagated_error
+                    )
+                    out[n][hole] = rounded(fill)
+
+            _each(finish, range(len(targets)))
+            start = None
+            if before is not None and targets.start > 0 and len(expected_error):
+                # the window before painted the frame before the targets; its fill counts as uncertain as a typical one
+                uncertain = np.where(masks[targets.start - 1], np.median(expected_error), 0).astype(
+                    np.float32
+                )
+                start = (before, uncertain)
+            self._steady(out, (pixels, ends), expected_error, carries, start)
+            return out
+        finally:  # a cancelled or failed window leaves no fill to make
+            for job in spatial:
+                job.cancel()
 
     def _steady(self, out, points, expected_error, carries, start) -> None:
         """Step 7 of the module docstring, in place on ``out``'s hole pixels: a Kalman filter along the flow
@@ -352,33 +375,43 @@ class FlowGuidedInpainter(Inpainter):
         # never below the rounding of 8-bit colours (1/12 per channel), which an exact carry still has
         return mean, np.where(inside, error / weight + scatter + 3 / 12, np.inf).astype(np.float32)
 
-    def _lean_on_spatial(self, frame, hole, propagated, propagated_error):
-        """Blend the propagated colours of ``hole``'s pixels with a spatial fill (``border_fill``), each weighted by
-        the inverse of its expected squared error, so the fill does not end below a per-frame spatial fill
-        where propagation is unreliable (fast blurred motion, flow that cannot be completed).
+    def _spatial_fill(self, frame, hole) -> tuple[np.ndarray, np.ndarray] | None:
+        """A spatial fill of ``hole``'s pixels (``border_fill``) and its expected squared error per pixel, for the
+        propagated fill to lean on (``_lean_on_spatial``); None where there is no hole, or it covers the whole frame.
 
-        The spatial fill's error is measured, not assumed: the known band of ``band`` pixels around the
-        hole is painted out too and compared with what it really shows; a spatial fill's error grows
-        with the distance from the hole's border, so it is scaled by the pixel's depth into the hole
-        relative to the band's mean depth. Returns the blend and its expected squared error (step 7).
+        The error is measured, not assumed: the known band of ``band`` pixels around the hole is painted out too and
+        compared with what it really shows; a spatial fill's error grows with the distance from the hole's border, so
+        it is scaled by the pixel's depth into the hole relative to the band's mean depth.
         """
         # Telea reads only pixels within its radius of the hole, the membrane its border: work on the grown hole's
         # box plus that margin
         ys, xs = np.nonzero(hole)
+        if not len(ys):
+            return None
         margin = self.band + self.telea_radius + 2
         y0, x0 = max(0, ys.min() - margin), max(0, xs.min() - margin)
         y1, x1 = ys.max() + margin + 1, xs.max() + margin + 1
         frame, hole = frame[y0:y1, x0:x1], hole[y0:y1, x0:x1]
         hole8 = hole.astype(np.uint8)
-        spatial = border_fill(frame, hole, self.telea_radius)[hole]
         grown = cv2.dilate(hole8, ellipse(self.band)) > 0
         band = grown & ~hole
         if not band.any():  # the hole covers the whole frame: nothing to measure against
-            return propagated, propagated_error
+            return None
+        spatial = border_fill(frame, hole, self.telea_radius)[hole]
         probe = border_fill(frame, grown, self.telea_radius)
         band_error = float(((probe[band] - frame[band]) ** 2).sum(1).mean())
         depth = cv2.distanceTransform(hole8, cv2.DIST_L2, 3)[hole]
-        spatial_error = band_error * (1.0 + depth) / (1.0 + self.band / 2) + 1e-6
+        return spatial, band_error * (1.0 + depth) / (1.0 + self.band / 2) + 1e-6
+
+    @staticmethod
+    def _lean_on_spatial(spatial, propagated, propagated_error):
+        """Blend the propagated colours of a hole's pixels with its ``spatial`` fill and that fill's expected error
+        (``_spatial_fill``), each weighted by the inverse of its expected squared error, so the fill does not end
+        below a per-frame spatial fill where propagation is unreliable (fast blurred motion, flow that cannot be
+        completed). Returns the blend and its expected squared error (step 7)."""
+        if spatial is None:
+            return propagated, propagated_error
+        spatial, spatial_error = spatial
         w = (spatial_error / (spatial_error + propagated_error))[:, None]
         # each weighed by the inverse of its expected error: the blend's expected error
         blend_error = spatial_error * propagated_error / (spatial_error + propagated_error)
@@ -542,43 +575,75 @@ class FlowGuidedInpainter(Inpainter):
         previous = (
             before if before is not None and targets.start > t_lo and masks[targets.start - 1].any() else None
         )
-        carried_for = 0  # frames the never-revealed fill has been carried since it was last made
-        for n, k in enumerate(targets):
-            rows = slice(ends[n], ends[n + 1])
-            if rows.start == rows.stop:
-                previous = None
-                continue
-            lost_here = not found[rows].all()
-            lost_next = n + 1 < len(targets) and not found[ends[n + 1] : ends[n + 2]].all()
-            if not (lost_here or lost_next):
-                previous = None  # the next frame has no lost pixel, so it never reads this one
-                continue
-            result = frames[k].copy()
-            here_ys, here_xs = ys[rows], xs[rows]
-            result[here_ys, here_xs] = estimate[rows]
-            if lost_here:
-                lost = found[rows] == 0
-                missing = np.zeros_like(masks[k])
-                missing[here_ys[lost], here_xs[lost]] = True
-                carried_for = 0 if previous is None else carried_for + 1
-                made_here = previous is None or carried_for == REMAKE_EVERY
-                if made_here and k not in exemplars:
-                    fill = exemplar_fill(result, missing)
-                    exemplars[k] = None if fill is None else (fill, missing)
-                if previous is None:
-                    result = self._made_up(result, missing, exemplars.get(k))
-                else:
-                    made = self._made_up(result, missing, exemplars.get(k)) if made_here else None
-                    result = self._carry_unseen(result, missing, previous, backward.get(k))
-                    if made_here:  # a fresh draw averaged into the carried ones (REMAKE_SHARE)
-                        mixed = (1 - REMAKE_SHARE) * result[missing] + REMAKE_SHARE * made[missing].astype(
-                            np.float32
-                        )
-                        result[missing] = rounded(mixed)
-                        carried_for = 0
-                estimate[rows] = result[here_ys, here_xs]
-            previous = result
+        self._never_revealed(frames, masks, targets, points, estimate, found, exemplars, backward, previous)
         return estimate.astype(np.float32), disagreement, certainty
+
+    def _never_revealed(self, frames, masks, targets, points, estimate, found, exemplars, backward, previous):
+        """Step 5 of the module docstring, in place on the rows of ``estimate`` no copy reached (``found`` False):
+        made up on the first frame that has them, then carried along the flow from the previous output frame
+        (``previous``: the one before the first target, or None), made again every REMAKE_EVERY frames and a
+        share of the new fill averaged in. A made-up fill depends only on its frame and the estimate there, so
+        those are made first, side by side (each a few exemplar fills and a membrane: a fifth of the inpainting's
+        time at 854x480, on one core when they were made in turn); the carrying runs in order."""
+        (_, ys, xs), ends, _ = points
+
+        def with_estimate(n: int) -> tuple[np.ndarray, np.ndarray]:
+            """Target ``n``'s frame with its estimate painted in, and its pixels no copy reached."""
+            k, rows = targets[n], slice(ends[n], ends[n + 1])
+            result = frames[k].copy()
+            result[ys[rows], xs[rows]] = estimate[rows]
+            lost = ~found[rows]
+            missing = np.zeros_like(masks[k])
+            missing[ys[rows][lost], xs[rows][lost]] = True
+            return result, missing
+
+        def made_up(n: int) -> tuple[int, np.ndarray]:
+            k = targets[n]
+            result, missing = with_estimate(n)
+            if k not in exemplars:  # frames differ, so no two threads make the same one
+                fill = exemplar_fill(result, missing)
+                exemplars[k] = None if fill is None else (fill, missing)
+            return n, self._made_up(result, missing, exemplars[k])
+
+        plan = self._remakes(ends, found, previous is not None)
+        made = dict(_each(made_up, [n for n, remade in plan.items() if remade]))
+        for n in range(len(targets)):
+            if ends[n] == ends[n + 1] or (n not in plan and n + 1 not in plan):
+                previous = None  # no hole, or no lost pixel here or next: the next frame never reads this one
+                continue
+            result, missing = with_estimate(n)
+            if n in plan:
+                if previous is None:
+                    result = made.pop(n)
+                else:
+                    result = self._carry_unseen(result, missing, previous, backward.get(targets[n]))
+                    if plan[n]:  # a fresh draw averaged into the carried ones (REMAKE_SHARE)
+                        fresh = made.pop(n)[missing].astype(np.float32)
+                        result[missing] = rounded((1 - REMAKE_SHARE) * result[missing] + REMAKE_SHARE * fresh)
+                rows = slice(ends[n], ends[n + 1])
+                estimate[rows] = result[ys[rows], xs[rows]]
+            previous = result
+
+    @staticmethod
+    def _remakes(ends, found, carried_in: bool) -> dict[int, bool]:
+        """For each target ``n`` with pixels no copy reached, whether their fill is made up there (True) or carried
+        from the frame before (False): made where nothing is carried in (a frame before without a hole or without
+        such pixels, unless ``carried_in`` for the first), and where it has been carried REMAKE_EVERY frames."""
+        plan, carried, since = {}, carried_in, 0
+        for n in range(len(ends) - 1):
+            rows = slice(ends[n], ends[n + 1])
+            lost_here = rows.start < rows.stop and not found[rows].all()
+            lost_next = n + 2 < len(ends) and not found[ends[n + 1] : ends[n + 2]].all()
+            if rows.start == rows.stop or not (lost_here or lost_next):
+                carried = False
+                continue
+            if lost_here:
+                since = since + 1 if carried else 0
+                plan[n] = not carried or since == REMAKE_EVERY
+                if plan[n]:
+                    since = 0
+            carried = True
+        return plan
 
     @staticmethod
     def _starts(areas: dict) -> tuple[dict, np.ndarray, np.ndarray]:
