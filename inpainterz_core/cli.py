@@ -59,7 +59,12 @@ def _add_prompt_arguments(p: argparse.ArgumentParser) -> None:
         help="a click in full-resolution pixels of the frame as it is displayed (rotation applied; origin "
         "top-left); LABEL 1 = object (default), 0 = not",
     )
-    p.add_argument("--box", type=box_arg, metavar="X0,Y0,X1,Y1", help="a box around the object")
+    p.add_argument(
+        "--box",
+        type=box_arg,
+        metavar="X0,Y0,X1,Y1",
+        help="a box around the object (over its cast shadow too, to remove that)",
+    )
     p.add_argument(
         "--frame", type=int, default=0, help="the frame the prompts (and --text) are on (default 0)"
     )

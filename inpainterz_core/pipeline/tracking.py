@@ -313,11 +313,11 @@ def _strip(masks_dir: Path, ids: set[int], start: int, stop: int, cancel) -> Non
 def _add_shadows(source, masks_dir: Path, shadows: dict, start: int, stop: int, cancel) -> None:
     """Each object whose keyframe box held its cast shadow gets it on every frame, where the mask is background:
     looked for where it lay on the nearest keyframe that says whether it has one (``segment.shadow``)."""
+    if not any(shadows.values()):
+        return
     said = {}  # object id -> its keyframes with a box
     for frame, k in shadows:
         said.setdefault(k, []).append(frame)
-    if not any(shadows.values()):
-        return
     with closing(read_ahead(source.frames(start, stop))) as frames:
         for index, image in frames:
             check_cancel(cancel)
