@@ -17,24 +17,34 @@ H, W = 120, 200
 CLAY, GREY = (190, 100, 60), (120, 120, 120)
 
 
-def scene(ground=CLAY, x=40, seed=0):
+def scene(ground=CLAY, x=40, seed=0, k=1):
     """A standing figure (white shirt, dark shorts) at column ``x`` on ``ground``, its shadow a strip of the ground
-    at 70 % lightness running from its feet to the frame's right edge: (image, figure, shadow)."""
+    at 70 % lightness running from its feet to the frame's right edge, all ``k`` times the size: (image, figure,
+    shadow)."""
     rng = np.random.default_rng(seed)
-    image = np.clip(np.array(ground, np.float32) + rng.normal(0, 3, (H, W, 3)), 0, 255)
-    figure = np.zeros((H, W), bool)
-    figure[30:90, x : x + 20] = True
-    shadow = np.zeros((H, W), bool)
-    shadow[82:90, x + 20 :] = True
+    image = np.clip(np.array(ground, np.float32) + rng.normal(0, 3, (k * H, k * W, 3)), 0, 255)
+    figure = np.zeros((k * H, k * W), bool)
+    figure[k * 30 : k * 90, k * x : k * (x + 20)] = True
+    shadow = np.zeros((k * H, k * W), bool)
+    shadow[k * 82 : k * 90, k * (x + 20) :] = True
     image[shadow] *= 0.7
-    image[30:60, x : x + 20] = (235, 235, 235)
-    image[60:90, x : x + 20] = (30, 30, 40)
+    image[k * 30 : k * 60, k * x : k * (x + 20)] = (235, 235, 235)
+    image[k * 60 : k * 90, k * x : k * (x + 20)] = (30, 30, 40)
     return image.astype(np.uint8), figure, shadow
 
 
 def test_the_shadow_beside_a_figure_on_coloured_ground_is_found_and_nothing_else():
     image, figure, shadow = scene()
     found = find_shadow(image, figure, (0, 0, W - 1, H - 1))
+    assert (found & shadow).sum() >= 0.9 * shadow.sum()
+    assert (found & ~shadow & ~figure).sum() <= 0.05 * shadow.sum()
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_a_larger_frame_finds_the_shadow_as_well(k):
+    """The same scene at 2x and 5x the size (past WORK_SIDE: searched smaller) gives the same share of the shadow."""
+    image, figure, shadow = scene(k=k)
+    found = find_shadow(image, figure, (0, 0, k * W - 1, k * H - 1))
     assert (found & shadow).sum() >= 0.9 * shadow.sum()
     assert (found & ~shadow & ~figure).sum() <= 0.05 * shadow.sum()
 

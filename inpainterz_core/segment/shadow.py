@@ -36,6 +36,9 @@ SAME_GROUND = 10.0
 COLOURED = 25.0
 #: A shadow smaller than this share of the object is not worth taking (or is a dark seam of the ground).
 MIN_SHARE = 0.1
+#: Frames are searched at most this many pixels on their long side: a shadow is large and soft, and the search's
+#: few-pixel steps (the closing that joins its pieces, the reach to the foot) then mean the same at any size.
+WORK_SIDE = 640
 
 
 def find_shadow(
@@ -46,6 +49,18 @@ def find_shadow(
     ground's own spread), of the ground's colours at the object's foot, joined to the object's foot. It may
     overlap the mask, which a cut or a tracker may have stretched over part of it. Empty where none is found."""
     mask = np.asarray(mask, bool)
+    h, w = mask.shape
+    scale = WORK_SIDE / max(h, w)
+    if scale < 1:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        small_image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        small_mask = cv2.resize(mask.view(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        small_region = tuple(int(round(v * scale)) for v in region)
+        found = find_shadow(small_image, small_mask, small_region, strict).view(np.uint8)
+        x0, y0, x1, y1 = region
+        inside = np.zeros((h, w), bool)
+        inside[max(0, y0) : y1 + 1, max(0, x0) : x1 + 1] = True
+        return (cv2.resize(found, (w, h), interpolation=cv2.INTER_NEAREST) > 0) & inside
     shadow = np.zeros(mask.shape, bool)
     ys, _ = np.nonzero(mask)
     if not len(ys):
@@ -56,7 +71,6 @@ def find_shadow(
     window = max(15, height // 2) | 1  # the ground's lightness around a pixel: its mean over this square
     # Nothing reads further than a window from the region and the foot's ring: work on that crop (the same result as
     # on the whole frame, at a fraction of the cost on a large one)
-    h, w = mask.shape
     fy, fx = np.nonzero(foot)
     x0, y0, x1, y1 = region
     x0, y0 = max(0, min(x0, fx.min() - reach)), max(0, min(y0, fy.min() - reach))
