@@ -206,6 +206,17 @@ class FlowGuidedInpainter(Inpainter):
     ) -> np.ndarray:
         frames = np.ascontiguousarray(frames)
         masks = np.asarray(masks, bool)
+        # the per-frame spatial fills that the blend leans on (step 6) depend on the frame and its hole alone: made
+        # on a thread of their own from the start, they use the core that the serial parts of the steps leave idle
+        spatial = [_spatial_pool().submit(self._spatial_fill, frames[k], masks[k]) for k in targets]
+        try:
+            return self._paint(frames, masks, targets, before, spatial)
+        finally:  # a cancelled or failed window leaves no fill to make
+            for job in spatial:
+                job.cancel()
+
+    def _paint(self, frames, masks, targets, before, spatial) -> np.ndarray:
+        """``inpaint``, given each target's spatial fill to come (``_spatial_fill``'s, as a future)."""
         t_lo, t_hi = max(0, targets.start - self.reach), min(len(frames), targets.stop + self.reach)
         window = range(t_lo, t_hi)
         grays = dict(
@@ -223,80 +234,69 @@ class FlowGuidedInpainter(Inpainter):
         frame_of = pixels[0]
         ends = np.searchsorted(frame_of, np.arange(len(targets) + 1))  # frame n's rows: ends[n]:ends[n + 1]
         starts, _, _ = self._starts({k: masks[k] for k in targets})
-        # the per-frame spatial fills that the blend leans on (step 6) depend on the frame and its hole alone: made
-        # on a thread of their own from now on, they use the core the steps below leave idle in their serial parts
-        spatial = [_spatial_pool().submit(self._spatial_fill, frames[k], masks[k]) for k in targets]
-        try:
-            total = np.zeros((len(frame_of), 3), np.float32)
-            weight = np.zeros(len(frame_of), np.float32)
-            squares = np.zeros(len(frame_of), np.float32)  # weighted sum of the estimates' squared colours
-            agreement = np.zeros(
-                len(frame_of), np.float32
-            )  # sum over estimates of 1 / expected squared error
-            exemplars = {}  # first frame of a never-revealed area -> (exemplar fill, area), shared by the estimates
-            carries = []  # per completed flow: its confidence and how it carries each hole pixel (step 7)
-            for estimate, disagreement, certainty, warp_error, moves in self._estimates(
-                frames,
-                masks,
-                grays,
-                hidden,
-                rings,
-                targets,
-                t_lo,
-                t_hi,
-                exemplars,
-                (pixels, ends, starts),
-                before,
-            ):
-                # expected squared error of the copies from the frames they stepped through (step 6 of the module
-                # docstring), never below the rounding of 8-bit colours (1/12), which an exact copy still carries;
-                # pixels no copy reached (filled as never revealed) get the prior tau
-                path_error = np.where(certainty > 0, 1.0 / np.maximum(certainty, 1e-12) + 1 / 12, self.tau**2)
-                inverse_variance = 1.0 / (
-                    path_error + self._local_mean(disagreement, (pixels, ends, starts)) ** 2
-                )
-                agreement += inverse_variance
-                confidence = inverse_variance / (1.0 + warp_error[frame_of])
-                carries.append((confidence, *moves, warp_error))
-                total += estimate * confidence[:, None]
-                squares += (estimate**2).sum(-1) * confidence
-                weight += confidence
-            estimate = total / weight[:, None]
-            # how far the estimates scatter around their weighted mean (summed over the 3 channels); outside the
-            # holes every estimate is the frame itself, so nothing scatters there
-            spread = np.zeros(holes.shape, np.float32)
-            spread[pixels] = np.maximum(squares / weight - (estimate**2).sum(-1), 0.0)
-            del total, squares  # step 7 keeps a few more rows per hole pixel
-            out = frames[targets].copy()
-            # the expected squared error (summed over the 3 channels) of each hole pixel's blended fill
-            expected_error = np.zeros(len(frame_of), np.float32)
+        total = np.zeros((len(frame_of), 3), np.float32)
+        weight = np.zeros(len(frame_of), np.float32)
+        squares = np.zeros(len(frame_of), np.float32)  # weighted sum of the estimates' squared colours
+        agreement = np.zeros(len(frame_of), np.float32)  # sum over estimates of 1 / expected squared error
+        exemplars = {}  # first frame of a never-revealed area -> (exemplar fill, area), shared by the estimates
+        carries = []  # per completed flow: its confidence and how it carries each hole pixel (step 7)
+        for estimate, disagreement, certainty, warp_error, moves in self._estimates(
+            frames,
+            masks,
+            grays,
+            hidden,
+            rings,
+            targets,
+            t_lo,
+            t_hi,
+            exemplars,
+            (pixels, ends, starts),
+            before,
+        ):
+            # expected squared error of the copies from the frames they stepped through (step 6 of the module
+            # docstring), never below the rounding of 8-bit colours (1/12), which an exact copy still carries;
+            # pixels no copy reached (filled as never revealed) get the prior tau
+            path_error = np.where(certainty > 0, 1.0 / np.maximum(certainty, 1e-12) + 1 / 12, self.tau**2)
+            inverse_variance = 1.0 / (
+                path_error + self._local_mean(disagreement, (pixels, ends, starts)) ** 2
+            )
+            agreement += inverse_variance
+            confidence = inverse_variance / (1.0 + warp_error[frame_of])
+            carries.append((confidence, *moves, warp_error))
+            total += estimate * confidence[:, None]
+            squares += (estimate**2).sum(-1) * confidence
+            weight += confidence
+        estimate = total / weight[:, None]
+        # how far the estimates scatter around their weighted mean (summed over the 3 channels); outside the
+        # holes every estimate is the frame itself, so nothing scatters there
+        spread = np.zeros(holes.shape, np.float32)
+        spread[pixels] = np.maximum(squares / weight - (estimate**2).sum(-1), 0.0)
+        del total, squares  # step 7 keeps a few more rows per hole pixel
+        out = frames[targets].copy()
+        # the expected squared error (summed over the 3 channels) of each hole pixel's blended fill
+        expected_error = np.zeros(len(frame_of), np.float32)
 
-            def finish(n: int) -> None:
-                hole, rows = masks[targets[n]], slice(ends[n], ends[n + 1])
-                if rows.start < rows.stop:
-                    # squared colour error (summed over the 3 channels) expected of the propagated estimate: each
-                    # estimate's own (its copies' disagreement) plus the scatter between them, averaged locally and
-                    # divided by 2, the number of independent estimates (the local completions share their errors)
-                    local_spread = cv2.blur(spread[n], (self.window, self.window))
-                    propagated_error = 3.0 / agreement[rows] + local_spread[hole] / 2
-                    fill, expected_error[rows] = self._lean_on_spatial(
-                        spatial[n].result(), estimate[rows], propagated_error
-                    )
-                    out[n][hole] = rounded(fill)
-
-            _each(finish, range(len(targets)))
-            start = None
-            if before is not None and targets.start > 0 and len(expected_error):
-                # the window before painted the frame before the targets; its fill counts as uncertain as a typical one
-                uncertain = np.where(masks[targets.start - 1], np.median(expected_error), 0).astype(
-                    np.float32
+        def finish(n: int) -> None:
+            hole, rows = masks[targets[n]], slice(ends[n], ends[n + 1])
+            if rows.start < rows.stop:
+                # squared colour error (summed over the 3 channels) expected of the propagated estimate: each
+                # estimate's own (its copies' disagreement) plus the scatter between them, averaged locally and
+                # divided by 2, the number of independent estimates (the local completions share their errors)
+                local_spread = cv2.blur(spread[n], (self.window, self.window))
+                propagated_error = 3.0 / agreement[rows] + local_spread[hole] / 2
+                fill, expected_error[rows] = self._lean_on_spatial(
+                    spatial[n].result(), estimate[rows], propagated_error
                 )
-                start = (before, uncertain)
-            self._steady(out, (pixels, ends), expected_error, carries, start)
-            return out
-        finally:  # a cancelled or failed window leaves no fill to make
-            for job in spatial:
-                job.cancel()
+                out[n][hole] = rounded(fill)
+
+        _each(finish, range(len(targets)))
+        start = None
+        if before is not None and targets.start > 0 and len(expected_error):
+            # the window before painted the frame before the targets; its fill counts as uncertain as a typical one
+            uncertain = np.where(masks[targets.start - 1], np.median(expected_error), 0).astype(np.float32)
+            start = (before, uncertain)
+        self._steady(out, (pixels, ends), expected_error, carries, start)
+        return out
 
     def _steady(self, out, points, expected_error, carries, start) -> None:
         """Step 7 of the module docstring, in place on ``out``'s hole pixels: a Kalman filter along the flow
