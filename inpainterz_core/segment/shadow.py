@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..masks import bounding_box
+
 #: The object meets the ground along its lowest fifth: a shadow touches it there.
 FOOT = 0.2
 #: A shadow's lightness is below this share of the ground's around it (LAB L, the ground's mean over a window
@@ -141,30 +143,24 @@ class ShadowSpan:
         sure = find_shadow(image, mask, box, strict=True)
         if sure.sum() < MIN_SHARE * (mask & ~sure).sum():
             return None
-        shadow = find_shadow(image, mask, box)
-        ox0, oy0, ox1, oy1 = _box(mask)
-        sx0, sy0, sx1, sy1 = _box(shadow)
+        ox0, _, ox1, oy1 = bounding_box(mask)  # exclusive ends, as the shadow's
+        sx0, sy0, sx1, sy1 = bounding_box(find_shadow(image, mask, box))
         h, w = mask.shape
-        edges = (sx0 == 0, sy0 == 0, sx1 == w - 1, sy1 == h - 1)
-        return cls(sx0 - ox0, sx1 - ox1, sy0 - oy1, sy1 - oy1, edges)
+        return cls(sx0 - ox0, sx1 - ox1, sy0 - oy1, sy1 - oy1, (sx0 == 0, sy0 == 0, sx1 == w, sy1 == h))
 
     def region(self, mask: np.ndarray) -> tuple[int, int, int, int] | None:
         """Where to look for the shadow of the object ``mask`` on another frame: the span placed on its box, grown
         by a tenth of the object's height, and out to the frame's edges the shadow ran off."""
-        if not mask.any():
+        box = bounding_box(mask)
+        if box is None:
             return None
-        ox0, oy0, ox1, oy1 = _box(mask)
+        ox0, oy0, ox1, oy1 = box  # exclusive ends, as in ``of``; the region's are inclusive
         h, w = mask.shape
-        grow = int(0.1 * (oy1 - oy0 + 1)) + 4
+        grow = int(0.1 * (oy1 - oy0)) + 4
         x0, y0 = ox0 + self.left - grow, oy1 + self.top - grow
-        x1, y1 = ox1 + self.right + grow, oy1 + self.bottom + grow
+        x1, y1 = ox1 + self.right + grow - 1, oy1 + self.bottom + grow - 1
         left, top, right, bottom = self.off_edges
         return (0 if left else x0, 0 if top else y0, w - 1 if right else x1, h - 1 if bottom else y1)
-
-
-def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    ys, xs = np.nonzero(mask)
-    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
 
 
 def with_shadow(image: np.ndarray, mask: np.ndarray, box) -> np.ndarray:
