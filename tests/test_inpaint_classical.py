@@ -71,7 +71,7 @@ def test_the_fill_is_the_same_whatever_the_threads(monkeypatch):
     outs = []
     for cores in (1, 4):
         monkeypatch.setattr(classical.os, "cpu_count", lambda cores=cores: cores)
-        monkeypatch.setattr(classical, "_pool", None)  # made afresh with that many workers
+        monkeypatch.setattr(classical, "_pools", {})  # made afresh with that many workers
         outs.append(FlowGuidedInpainter(reach=8).inpaint(frames, masks, range(4, 20)))
     assert np.array_equal(outs[0], outs[1])
 

@@ -131,34 +131,26 @@ SEAM_RING, SEAM_RATE = 2, 0.2
 # about as good (+2.64) at 8/5 the cost (each draw's exemplar fill costs about 0.25 s at 854x480).
 REMAKE_EVERY, REMAKE_SHARE = 8, 0.3
 
-_pool: ThreadPoolExecutor | None = None
+_pools: dict[str, ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
+
+
+def _pool(name: str, workers: int) -> ThreadPoolExecutor:
+    """The module's thread pool ``name`` (made on first use, kept for the process)."""
+    with _pool_lock:
+        if name not in _pools:
+            _pools[name] = ThreadPoolExecutor(workers, thread_name_prefix=name)
+        return _pools[name]
 
 
 def _each(fn, items) -> list:
     """``[fn(item) for item in items]`` on a few threads: the per-frame steps (Telea, DIS, homography
     fits) are OpenCV calls, which release the GIL, and each frame's is independent of the others'."""
-    global _pool
     items = list(items)
     workers = min(4, os.cpu_count() or 1)
     if workers < 2 or len(items) < 2:
         return [fn(item) for item in items]
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="inpaint")
-    return list(_pool.map(fn, items))
-
-
-_spatial: ThreadPoolExecutor | None = None
-
-
-def _spatial_pool() -> ThreadPoolExecutor:
-    """One thread for the per-frame spatial fills, apart from ``_each``'s: its tasks wait for none of theirs."""
-    global _spatial
-    with _pool_lock:
-        if _spatial is None:
-            _spatial = ThreadPoolExecutor(1, thread_name_prefix="inpaint-spatial")
-    return _spatial
+    return list(_pool("inpaint", workers).map(fn, items))
 
 
 def _spread(values: np.ndarray, known: np.ndarray, step: int = 4) -> np.ndarray:
@@ -207,8 +199,11 @@ class FlowGuidedInpainter(Inpainter):
         frames = np.ascontiguousarray(frames)
         masks = np.asarray(masks, bool)
         # the per-frame spatial fills that the blend leans on (step 6) depend on the frame and its hole alone: made
-        # on a thread of their own from the start, they use the core that the serial parts of the steps leave idle
-        spatial = [_spatial_pool().submit(self._spatial_fill, frames[k], masks[k]) for k in targets]
+        # from the start on a thread of their own (apart from ``_each``'s pool, so that neither waits for the other's
+        # tasks), they use the core that the serial parts of the steps leave idle
+        spatial = [
+            _pool("inpaint-spatial", 1).submit(self._spatial_fill, frames[k], masks[k]) for k in targets
+        ]
         try:
             return self._paint(frames, masks, targets, before, spatial)
         finally:  # a cancelled or failed window leaves no fill to make
