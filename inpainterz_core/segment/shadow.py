@@ -59,10 +59,7 @@ def find_shadow(
         small_mask = cv2.resize(mask.view(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
         small_region = tuple(int(round(v * scale)) for v in region)
         found = find_shadow(small_image, small_mask, small_region, strict).view(np.uint8)
-        x0, y0, x1, y1 = region
-        inside = np.zeros((h, w), bool)
-        inside[max(0, y0) : y1 + 1, max(0, x0) : x1 + 1] = True
-        return (cv2.resize(found, (w, h), interpolation=cv2.INTER_NEAREST) > 0) & inside
+        return (cv2.resize(found, (w, h), interpolation=cv2.INTER_NEAREST) > 0) & _within(region, (h, w))
     shadow = np.zeros(mask.shape, bool)
     ys, _ = np.nonzero(mask)
     if not len(ys):
@@ -97,10 +94,7 @@ def _shadow_in(image, mask, foot, region, origin, reach, window, strict) -> np.n
     a, b = np.median(lab[..., 1][ring]), np.median(lab[..., 2][ring])
     if np.hypot(a - 128, b - 128) < COLOURED:  # 8-bit LAB: grey is a = b = 128
         return None
-    x0, y0, x1, y1 = region
-    ox, oy = origin
-    inside = np.zeros(mask.shape, bool)
-    inside[max(0, y0 - oy) : max(0, y1 - oy + 1), max(0, x0 - ox) : max(0, x1 - ox + 1)] = True
+    inside = _within(region, mask.shape, origin)
     lightness, ground = lab[..., 0], (~mask).astype(np.float32)
     around = cv2.blur(lightness * ground, (window, window)) / np.maximum(
         cv2.blur(ground, (window, window)), 1e-3
@@ -118,6 +112,16 @@ def _shadow_in(image, mask, foot, region, origin, reach, window, strict) -> np.n
     _, parts = cv2.connectedComponents(shadow.view(np.uint8), connectivity=8)
     touching = np.unique(parts[cv2.dilate(foot.view(np.uint8), np.ones((5, 5), np.uint8)) > 0])
     return np.isin(parts, touching[touching > 0])
+
+
+def _within(region, shape, origin=(0, 0)) -> np.ndarray:
+    """The pixels of ``region`` (x0, y0, x1, y1, inclusive, in the frame) on an image of ``shape`` whose top-left
+    corner lies at ``origin`` in the frame."""
+    x0, y0, x1, y1 = region
+    ox, oy = origin
+    inside = np.zeros(shape, bool)
+    inside[max(0, y0 - oy) : max(0, y1 - oy + 1), max(0, x0 - ox) : max(0, x1 - ox + 1)] = True
+    return inside
 
 
 @dataclass(frozen=True)
