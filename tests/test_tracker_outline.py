@@ -440,3 +440,57 @@ def test_a_blob_on_a_still_badge_that_looks_as_it_did_is_cut_off():
     assert outline.rigid < 0.5
     assert held[mask].mean() > 0.99
     assert not held[140:147, 40:52].any()
+
+
+def still_badge_with_blob(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lettered badge still at its keyframe place, a plain blob ``size`` px square of its grey joined to its
+    right end (something in its colours coming up beside it), and the frame's grey: mask, blob, grey."""
+    mask, grey = lettered_badge(0)
+    blob = np.zeros_like(mask)
+    blob[120 - size // 2 : 120 + size // 2, 100 : 100 + size] = True
+    grey = grey.copy()
+    grey[blob] = 115
+    return mask, blob, grey
+
+
+def test_ground_of_its_colours_joining_a_still_badge_is_cut_off_before_it_is_taken_for_rigid():
+    """A badge riding a hillside where a grey rabbit came up beside it (bigbuckbunny, played 3x as fast): on its
+    fifth frame, before the still badge could be taken for rigid, its mask took the rabbit's grey flank, a sixth
+    more than the badge, and followed the rabbit from then on (J&F 0.31). The badge's look still lay where it was:
+    a mask that holds all of that outline and a ninth more is the outline and ground."""
+    mask, grey = lettered_badge(0)
+    outline = _Outline(mask, grey)
+    for _ in range(4):
+        outline.hold(mask, np.zeros(2), grey)
+    assert outline.rigid < 0.5
+    _, blob, grey = still_badge_with_blob(30)
+    held = outline.hold(mask | blob, np.zeros(2), grey)
+    assert held[mask].mean() > 0.99
+    assert not held[:, 106:].any()  # nothing of the blob past the outline's reach (4 % of 80 px, rounded up)
+
+
+def test_a_still_badge_whose_mask_lost_half_of_it_is_made_whole_where_its_look_lies():
+    """The same badge a few frames on: the flow carried only half of its mask along (the rest went with the
+    rabbit's flank as ground), while its look lay where it was. It is there, whole."""
+    mask, grey = lettered_badge(0)
+    outline = _Outline(mask, grey)
+    for _ in range(4):
+        outline.hold(mask, np.zeros(2), grey)
+    half = mask.copy()
+    half[:, 60:] = False
+    held = outline.hold(half, np.zeros(2), grey)
+    assert held[mask].mean() > 0.99
+    assert held.sum() < 1.2 * mask.sum()
+
+
+def test_a_still_object_changing_shape_without_growing_is_left_alone():
+    """A skater holding a spin looks as on her keyframe, but her mask's outline changes as a limb moves: a part
+    of the outline left, as much taken beside it. That is not ground in her colours: the mask stays as it is."""
+    mask, grey = lettered_badge(0)
+    outline = _Outline(mask, grey)
+    for _ in range(4):
+        outline.hold(mask, np.zeros(2), grey)
+    moved_limb = mask.copy()
+    moved_limb[105:113, 20:60] = False  # a strip of the outline left (320 px)
+    moved_limb[97:105, 20:60] = True  # and as much taken just above it
+    assert (outline.hold(moved_limb, np.zeros(2), grey) == moved_limb).all()

@@ -285,7 +285,8 @@ class _Outline:
     but a mask that creeps onto ground of its colours beside a badge that hardly moves must be held in the
     end), and on frames where the mask covers the outline and more while the object's look still lies on it
     (a mask creeping onto ground of its colours from the first frame on never matches); it falls where the mask
-    does not match (a person's limbs) or cannot be fitted.
+    does not match (a person's limbs) or cannot be fitted. Where the mask does not match before that, the object's
+    look may still say where it is, whole (``_kept_in_place``).
     """
 
     def __init__(self, mask: np.ndarray, gray: np.ndarray | None = None):
@@ -379,7 +380,7 @@ class _Outline:
         """``mask`` held to the outline (when the object is rigid: cut to it, and completed to it where the object's
         look placed it; before that, cut to it where it matches the outline and the object looks as it did), and the
         belief updated from this frame."""
-        self.matches = placed_by_look = seen_whole = False
+        self.matches = placed_by_look = seen_whole = held_in_place = False
         if not mask.any() or not self.whole:
             return mask
         # A mask the frame's edge cuts off is fitted all the same (ECC compares only the part in the picture:
@@ -399,6 +400,11 @@ class _Outline:
             # past it; one riding a car that had hardly moved yet grew onto its windscreen: both painted out ground).
             held = mask & self._laid(warp, mask.shape)
             mask = held if held.sum() >= _OUTLINE_KEPT * mask.sum() else mask
+        elif self.rigid < 0.5 and not self.matches and not cut_off and self.changed == 0:
+            # It does not match its outline, yet its look may say where it is (_kept_in_place)
+            kept = self._kept_in_place(mask, velocity, gray)
+            if kept is not None:
+                mask, warp, held_in_place = *kept, True
         if self.rigid >= 0.5:
             moved_on = self.warp.copy()
             moved_on[:, 2] += velocity
@@ -457,7 +463,9 @@ class _Outline:
                 if found[1] < _OUTLINE_CHANGED and moved:
                     self.changed += 1
                 covered = found[2] >= _OUTLINE_MATCH
-                if found[1] >= _OUTLINE_MATCH:
+                if held_in_place:  # it kept its look and outline where its mask did not: moved or not, rigid
+                    self.rigid += _OUTLINE_RATE * (1.0 - self.rigid)
+                elif found[1] >= _OUTLINE_MATCH:
                     self.rigid += (_OUTLINE_RATE if moved else _OUTLINE_RATE / 4) * (1.0 - self.rigid)
                 elif covered and moved and self._keeps_look(gray, found[0]):
                     # all of the outline and more, and the object looks as it did: the more is ground (_LOOK_KEPT)
@@ -467,6 +475,36 @@ class _Outline:
         if warp is not None:
             self.warp = warp
         return mask
+
+    def _kept_in_place(self, mask, velocity, gray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Before the object is taken for rigid, and while it has shown no change of shape: where its keyframe look
+        lies as it did (``_LOOK_KEPT``) near the outline moved on by its last move, the object is there, and the
+        mask (with the outline's new place) is
+        - cut to that outline where it holds all of it (``_OUTLINE_MATCH``) and a ninth more: whole, the object
+          would match such a mask at an IoU under ``_OUTLINE_MATCH``, so the more is ground in its colours (unless
+          the cut keeps under ``_OUTLINE_KEPT`` of the mask: then the outline is what went astray);
+        - completed to it where it holds under ``_OUTLINE_CHANGED`` of it and is that much smaller than it: the flow
+          carried only part of it on (a mask that keeps its area as it leaves the outline changed shape: a runner
+          swinging his limbs, whose blocky look stayed over 0.9, lost a tenth of him to a completion so).
+        A badge riding a hillside, still, took the grey flank of a rabbit coming up beside it on its fifth frame
+        (a sixth more than the badge), let go of the badge's own grey as ground, and followed the rabbit for the
+        rest of the shot (J&F 0.31; held so, 0.94). A mask that changes its outline without growing (a skater
+        holding a spin, whose look is kept as a limb moves) is neither: None, as where the look is not there."""
+        if gray is None or self.look is None:
+            return None
+        moved_on = self.warp.copy()
+        moved_on[:, 2] += velocity
+        placed, resemblance = self._look_placed(gray, moved_on)
+        if resemblance < _LOOK_KEPT:
+            return None
+        whole = self._laid(placed, mask.shape, reach=0)
+        area, held = np.count_nonzero(whole), np.count_nonzero(mask & whole)
+        if held < _OUTLINE_CHANGED * area and np.count_nonzero(mask) < _OUTLINE_CHANGED * area:
+            return (mask & self._laid(placed, mask.shape)) | whole, placed
+        if held < _OUTLINE_MATCH * area or _OUTLINE_MATCH * np.count_nonzero(mask) < area:
+            return None
+        cut = mask & self._laid(placed, mask.shape)
+        return (cut, placed) if np.count_nonzero(cut) >= _OUTLINE_KEPT * np.count_nonzero(mask) else None
 
     def _keeps_look(self, gray: np.ndarray | None, warp: np.ndarray) -> bool:
         """Does the keyframe's look lie on the frame near the outline laid by ``warp``, nearly as it was?"""
