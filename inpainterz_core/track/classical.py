@@ -480,9 +480,11 @@ class _Outline:
         """Before the object is taken for rigid, and while it has shown no change of shape: where its keyframe look
         lies as it did (``_LOOK_KEPT``) near the outline moved on by its last move, the object is there, and the
         mask (with the outline's new place) is
-        - cut to that outline where it holds all of it (``_OUTLINE_MATCH``) and a ninth more: whole, the object
-          would match such a mask at an IoU under ``_OUTLINE_MATCH``, so the more is ground in its colours (unless
-          the cut keeps under ``_OUTLINE_KEPT`` of the mask: then the outline is what went astray);
+        - cut to that outline where it holds all of it (``_OUTLINE_MATCH``) and a ninth more, some of it past the
+          outline's reach: whole, the object would match such a mask at an IoU under ``_OUTLINE_MATCH``, so the more
+          is ground in its colours (unless the cut keeps under ``_OUTLINE_KEPT`` of the mask: then the outline is
+          what went astray; nothing past the reach, and there is nothing to cut: the reach around a thin outline,
+          such as a logo's letters, is more than a ninth of it);
         - completed to it where it holds under ``_OUTLINE_CHANGED`` of it and is that much smaller than it: the flow
           carried only part of it on (a mask that keeps its area as it leaves the outline changed shape: a runner
           swinging his limbs, whose blocky look stayed over 0.9, lost a tenth of him to a completion so).
@@ -503,8 +505,8 @@ class _Outline:
             return (mask & self._laid(placed, mask.shape)) | whole, placed
         if held < _OUTLINE_MATCH * area or _OUTLINE_MATCH * np.count_nonzero(mask) < area:
             return None
-        cut = mask & self._laid(placed, mask.shape)
-        return (cut, placed) if np.count_nonzero(cut) >= _OUTLINE_KEPT * np.count_nonzero(mask) else None
+        cut, total = mask & self._laid(placed, mask.shape), np.count_nonzero(mask)
+        return (cut, placed) if _OUTLINE_KEPT * total <= np.count_nonzero(cut) < total else None
 
     def _keeps_look(self, gray: np.ndarray | None, warp: np.ndarray) -> bool:
         """Does the keyframe's look lie on the frame near the outline laid by ``warp``, nearly as it was?"""
