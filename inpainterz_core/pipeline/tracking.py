@@ -297,17 +297,27 @@ def _check_keep(keep: dict[int, np.ndarray], keyframes, width: int, height: int)
             )
 
 
-def _strip(masks_dir: Path, ids: set[int], start: int, stop: int, cancel) -> None:
-    """Kept objects are tracked so that re-detection sees them, but nothing is painted there: zero them."""
-    ids = np.array(sorted(ids), np.uint8)
-    for index in range(start, stop):
+def _edit_masks(masks_dir: Path, frames, cancel, edit) -> None:
+    """Each of ``frames`` (index, image) has its label map read, handed to ``edit(index, image, labels)`` to change
+    in place, and written back where ``edit`` says it changed it."""
+    for index, image in frames:
         check_cancel(cancel)
         path = masks_dir / frame_name(index)
         labels = read_mask(path)
-        kept = np.isin(labels, ids)
-        if kept.any():
-            labels[kept] = 0
+        if edit(index, image, labels):
             write_png(path, labels)
+
+
+def _strip(masks_dir: Path, ids: set[int], start: int, stop: int, cancel) -> None:
+    """Kept objects are tracked so that re-detection sees them, but nothing is painted there: zero them."""
+    ids = np.array(sorted(ids), np.uint8)
+
+    def zeroed(index, image, labels) -> bool:
+        kept = np.isin(labels, ids)
+        labels[kept] = 0
+        return bool(kept.any())
+
+    _edit_masks(masks_dir, ((index, None) for index in range(start, stop)), cancel, zeroed)
 
 
 def _add_shadows(source, masks_dir: Path, shadows: dict, start: int, stop: int, cancel) -> None:
@@ -318,24 +328,23 @@ def _add_shadows(source, masks_dir: Path, shadows: dict, start: int, stop: int, 
     said = {}  # object id -> its keyframes with a box
     for frame, k in shadows:
         said.setdefault(k, []).append(frame)
+
+    def shaded(index, image, labels) -> bool:
+        changed = False
+        for k, keys in said.items():
+            span = shadows[min(keys, key=lambda f: (abs(f - index), f)), k]
+            mask = labels == k
+            region = span.region(mask) if span is not None else None
+            if region is None:
+                continue
+            shadow = find_shadow(image, mask, region) & (labels == 0)
+            if shadow.any():
+                labels[shadow] = k
+                changed = True
+        return changed
+
     with closing(read_ahead(source.frames(start, stop))) as frames:
-        for index, image in frames:
-            check_cancel(cancel)
-            path = masks_dir / frame_name(index)
-            labels = read_mask(path)
-            changed = False
-            for k, keys in said.items():
-                span = shadows[min(keys, key=lambda f: (abs(f - index), f)), k]
-                mask = labels == k
-                region = span.region(mask) if span is not None else None
-                if region is None:
-                    continue
-                shadow = find_shadow(image, mask, region) & (labels == 0)
-                if shadow.any():
-                    labels[shadow] = k
-                    changed = True
-            if changed:
-                write_png(path, labels)
+        _edit_masks(masks_dir, frames, cancel, shaded)
 
 
 def _ids(labels: np.ndarray) -> set[int]:
