@@ -378,8 +378,9 @@ class _Outline:
 
     def hold(self, mask: np.ndarray, velocity: np.ndarray, gray: np.ndarray | None = None) -> np.ndarray:
         """``mask`` held to the outline (when the object is rigid: cut to it, and completed to it where the object's
-        look placed it; before that, cut to it where it matches the outline and the object looks as it did), and the
-        belief updated from this frame."""
+        look placed it; before that, cut to it where it matches the outline and the object looks as it did, and held
+        to it where it does not match but the object's look lies where it was, ``_kept_in_place``), and the belief
+        updated from this frame."""
         self.matches = placed_by_look = seen_whole = held_in_place = False
         if not mask.any() or not self.whole:
             return mask
@@ -406,8 +407,7 @@ class _Outline:
             if kept is not None:
                 mask, warp, held_in_place = *kept, True
         if self.rigid >= 0.5:
-            moved_on = self.warp.copy()
-            moved_on[:, 2] += velocity
+            moved_on = self._moved_on(velocity)
             if found is None or found[1] < _OUTLINE_MATCH - 0.1:  # the mask went astray: the outline goes on
                 warp = moved_on
                 # And where the object's look lies there as it did, the object is there, whole: the flow may carry on
@@ -494,19 +494,23 @@ class _Outline:
         holding a spin, whose look is kept as a limb moves) is neither: None, as where the look is not there."""
         if gray is None or self.look is None:
             return None
-        moved_on = self.warp.copy()
-        moved_on[:, 2] += velocity
-        placed, resemblance = self._look_placed(gray, moved_on)
+        placed, resemblance = self._look_placed(gray, self._moved_on(velocity))
         if resemblance < _LOOK_KEPT:
             return None
         whole = self._laid(placed, mask.shape, reach=0)
-        area, held = np.count_nonzero(whole), np.count_nonzero(mask & whole)
-        if held < _OUTLINE_CHANGED * area and np.count_nonzero(mask) < _OUTLINE_CHANGED * area:
+        area, held, total = np.count_nonzero(whole), np.count_nonzero(mask & whole), np.count_nonzero(mask)
+        if held < _OUTLINE_CHANGED * area and total < _OUTLINE_CHANGED * area:
             return (mask & self._laid(placed, mask.shape)) | whole, placed
-        if held < _OUTLINE_MATCH * area or _OUTLINE_MATCH * np.count_nonzero(mask) < area:
+        if held < _OUTLINE_MATCH * area or _OUTLINE_MATCH * total < area:
             return None
-        cut, total = mask & self._laid(placed, mask.shape), np.count_nonzero(mask)
+        cut = mask & self._laid(placed, mask.shape)
         return (cut, placed) if _OUTLINE_KEPT * total <= np.count_nonzero(cut) < total else None
+
+    def _moved_on(self, velocity: np.ndarray) -> np.ndarray:
+        """The last fit moved on by the object's last move: where its outline is expected on this frame."""
+        moved_on = self.warp.copy()
+        moved_on[:, 2] += velocity
+        return moved_on
 
     def _keeps_look(self, gray: np.ndarray | None, warp: np.ndarray) -> bool:
         """Does the keyframe's look lie on the frame near the outline laid by ``warp``, nearly as it was?"""
