@@ -592,13 +592,14 @@ class FlowGuidedInpainter(Inpainter):
             missing[ys[rows][lost], xs[rows][lost]] = True
             return result, missing
 
-        def made_up(n: int) -> tuple[int, np.ndarray]:
+        def made_up(n: int) -> tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+            """``with_estimate``'s pair for target ``n``, and its pixels no copy reached made up."""
             k = targets[n]
             result, missing = with_estimate(n)
             if k not in exemplars:  # frames differ, so no two threads make the same one
                 fill = exemplar_fill(result, missing)
                 exemplars[k] = None if fill is None else (fill, missing)
-            return n, self._made_up(result, missing, exemplars[k])
+            return n, (result, missing, self._made_up(result, missing, exemplars[k]))
 
         plan = self._remakes(ends, found, previous is not None)
         made = dict(_each(made_up, [n for n, remade in plan.items() if remade]))
@@ -606,15 +607,17 @@ class FlowGuidedInpainter(Inpainter):
             if ends[n] == ends[n + 1] or (n not in plan and n + 1 not in plan):
                 previous = None  # no hole, or no lost pixel here or next: the next frame never reads this one
                 continue
-            result, missing = with_estimate(n)
+            result, missing, fresh = made.pop(n) if n in made else (*with_estimate(n), None)
             if n in plan:
                 if previous is None:
-                    result = made.pop(n)
+                    result = fresh
                 else:
                     result = self._carry_unseen(result, missing, previous, backward.get(targets[n]))
-                    if plan[n]:  # a fresh draw averaged into the carried ones (REMAKE_SHARE)
-                        fresh = made.pop(n)[missing].astype(np.float32)
-                        result[missing] = rounded((1 - REMAKE_SHARE) * result[missing] + REMAKE_SHARE * fresh)
+                    if fresh is not None:  # a fresh draw averaged into the carried ones (REMAKE_SHARE)
+                        mixed = (1 - REMAKE_SHARE) * result[missing] + REMAKE_SHARE * fresh[missing].astype(
+                            np.float32
+                        )
+                        result[missing] = rounded(mixed)
                 rows = slice(ends[n], ends[n + 1])
                 estimate[rows] = result[ys[rows], xs[rows]]
             previous = result
