@@ -9,10 +9,59 @@ deformable convolution whose offsets are the optical flow plus a learnt residual
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import deform_conv2d
 
 from .spynet import flow_warp
+
+#: The columns one step of ``modulated_deform_conv3x3`` builds (input channels x 9 taps x output pixels, float32) are
+#: kept under this many bytes: the output is made in bands of rows.
+COLUMN_BYTES = 64 * 2**20
+
+
+def modulated_deform_conv3x3(
+    x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """torchvision's ``deform_conv2d`` for a 3x3 kernel, stride 1, padding 1, with ``mask`` (modulated, DCNv2):
+    the same sums, on the CPU several times faster.
+
+    torchvision's CPU kernel gathers the columns one sample at a time (about 390 ms for one of the alignment's
+    convolutions at 60x108 on two cores); here each tap's samples of each offset group are one bilinear
+    ``grid_sample`` (zeros off the image, as there) and the sum one matrix product (85 ms). ``offset`` holds, per
+    offset group and tap, (dy, dx); ``mask`` one weight per group and tap.
+    """
+    b, c, h, w = x.shape
+    taps = 9
+    groups = offset.shape[1] // (2 * taps)
+    tap_y, tap_x = torch.meshgrid(
+        torch.arange(-1, 2, dtype=x.dtype, device=x.device),
+        torch.arange(-1, 2, dtype=x.dtype, device=x.device),
+        indexing="ij",
+    )
+    offset = offset.view(b, groups, taps, 2, h, w)
+    mask = mask.view(b, groups, 1, taps, h, w)
+    image = x.reshape(b * groups, c // groups, h, w)
+    kernel = weight.reshape(
+        weight.shape[0], c * taps
+    )  # (out, in x tap): the order the columns are stacked in
+    rows = max(1, COLUMN_BYTES // (c * taps * w * x.element_size()))
+    out = []
+    for top in range(0, h, rows):
+        band = slice(top, min(h, top + rows))
+        n = band.stop - band.start
+        ys = torch.arange(band.start, band.stop, dtype=x.dtype, device=x.device).view(1, 1, 1, n, 1)
+        xs = torch.arange(w, dtype=x.dtype, device=x.device).view(1, 1, 1, 1, w)
+        ys = ys + tap_y.reshape(1, 1, taps, 1, 1) + offset[:, :, :, 0, band]
+        xs = xs + tap_x.reshape(1, 1, taps, 1, 1) + offset[:, :, :, 1, band]
+        # pixel (x, y) in grid_sample's coordinates (-1 and 1 the outer edges of the image's corner pixels)
+        grid = torch.stack(((2 * xs + 1) / w - 1, (2 * ys + 1) / h - 1), -1).view(b * groups, taps * n, w, 2)
+        sampled = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        columns = (sampled.view(b, groups, c // groups, taps, n, w) * mask[..., band, :]).view(
+            b, c * taps, n * w
+        )
+        out.append((kernel @ columns).view(b, -1, n, w))
+    return torch.cat(out, 2) + bias.view(1, -1, 1, 1)
 
 
 class SecondOrderDeformableAlignment(nn.Module):
@@ -53,9 +102,11 @@ class SecondOrderDeformableAlignment(nn.Module):
             [flow_n1.flip(1).repeat(1, taps_per_half, 1, 1), flow_n2.flip(1).repeat(1, taps_per_half, 1, 1)],
             dim=1,
         )
-        return deform_conv2d(
-            x, residual + base, self.weight, self.bias, padding=(1, 1), mask=torch.sigmoid(mask)
-        )
+        if x.is_cuda:  # torchvision's CUDA kernel; ours is timed and checked on the CPU only
+            return deform_conv2d(
+                x, residual + base, self.weight, self.bias, padding=(1, 1), mask=torch.sigmoid(mask)
+            )
+        return modulated_deform_conv3x3(x, residual + base, self.weight, self.bias, torch.sigmoid(mask))
 
 
 class BidirectionalPropagation(nn.Module):
