@@ -42,9 +42,8 @@ def modulated_deform_conv3x3(
     offset = offset.view(b, groups, taps, 2, h, w)
     mask = mask.view(b, groups, 1, taps, h, w)
     image = x.reshape(b * groups, c // groups, h, w)
-    kernel = weight.reshape(
-        weight.shape[0], c * taps
-    )  # (out, in x tap): the order the columns are stacked in
+    # (out, in x tap): the order the columns are stacked in
+    kernel = weight.reshape(weight.shape[0], c * taps)
     rows = max(1, COLUMN_BYTES // (c * taps * w * x.element_size()))
     out = []
     for top in range(0, h, rows):
