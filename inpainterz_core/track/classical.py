@@ -40,7 +40,7 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    jump the flow missed); a mask without the object's colours is dropped as hidden or gone. When that score is
    low, the object's look (the keyframe's, and the last one the tracker was sure of, upright and turned) is
    searched for over the whole frame and, when found clearly, that mask is put there (re-detection after an
-   occlusion or a jump). An object that slid out of the picture is searched for (upright) on every frame it
+   occlusion or a jump); so too for a sure mask a step short of that size, replaced only by a clearer find. An object that slid out of the picture is searched for (upright) on every frame it
    stays gone, so it is found again when it comes back; and so is the part of its look that would show first
    by the side it left by, against that edge (``_entering``; a lost object, which a cut or a jump may have put
    half out of the picture, by every side): found there, it is placed by its look every frame until all of it
@@ -143,7 +143,8 @@ _REACH, _HOLDS = 0.25, 0.6
 # A mask whose area is under this share of the last one's (or over its inverse) is not steady (confidence falls).
 _STEADY = 0.7
 # An object that keeps its shape changes its size by at most this share of it in a frame, or its mask's area is not
-# taken for its size (see _a_size_step): between this and _STEADY a mask is neither doubted for its area nor believed.
+# taken for its size (see _a_size_step): between this and _STEADY a mask is not doubted for its area, nor believed, but
+# looked for whole, a find taken where it is clearly better (see _short).
 _SIZE_STEP = 0.8
 # How fast the belief that an object is rigid follows each frame's match (4 matches in a row from none: rigid).
 _OUTLINE_RATE = 0.2
@@ -656,6 +657,12 @@ def _off_size(obj: _Object, mask: np.ndarray) -> bool:
     return _sized(obj, mask) and _steadiness(np.count_nonzero(mask), obj.good_area) < _STEADY
 
 
+def _short(obj: _Object, mask: np.ndarray) -> bool:
+    """A mask a step short of the size its object last surely had (``_SIZE_STEP``), where its area says how much
+    of the object it holds (``_sized``)."""
+    return _sized(obj, mask) and _steadiness(np.count_nonzero(mask), obj.good_area) < _SIZE_STEP
+
+
 def _steadiness(area: int, other: int) -> float:
     """The smaller of two areas over the larger: 1 when a mask keeps its area."""
     return min(area, other) / max(area, other, 1)
@@ -923,6 +930,17 @@ class FlowTracker(Tracker):
             # Off its size, it is looked for whole too, however sure of it the flow was: half a badge after a jump
             # (doubted only down to 0.54 for its area), or a sliver the outline was laid on, was tracked as the badge.
             doubted = gone or confidence < self.redetect_below or _off_size(obj, mask)
+            if not doubted and obj.template is not None and moving is None and _short(obj, mask):
+                # A fifth and more short of its size, though not short enough to doubt (a badge's mask on a whip pan
+                # kept 0.72 of it, the flow carrying on a part, and showed the rest's pixels in the fill): looked
+                # for whole, and a find taken where its look matches more clearly than the mask's confidence,
+                # scaled down by how short the mask is, says the mask is right
+                short_by = _steadiness(np.count_nonzero(mask), obj.good_area) / _SIZE_STEP
+                sizes = _SIZES if obj.outline.rigid >= 0.5 else (1.0,)
+                found = self._redetect(obj, image, gray, confidence * short_by, _TURNS, sizes)
+                if found is not None:
+                    mask, confidence = found
+                    obj.outline.seat(mask)
             if doubted and obj.template is not None and moving is None:
                 if gone:
                     bar = _ENTER_BAR if obj.exit is not None else 0.0  # out of the picture, or hidden in it
