@@ -1237,7 +1237,7 @@ class FlowTracker(Tracker):
         return same_size
 
     def _entering(
-        self, obj: _Object, image, gray, side: int, least: float | None = None
+        self, obj: _Object, image, gray, side: int, least: float | None = None, every_place: bool = False
     ) -> tuple[np.ndarray, float] | None:
         """The object coming back in, in part, by ``side``: its mask there and the find's score, when that clears
         ``_ENTER_BAR``.
@@ -1249,12 +1249,12 @@ class FlowTracker(Tracker):
         Both looks are tried, as in re-detection: the keyframe's, and the last one the tracker was sure of (a
         logo turned 14 degrees since the keyframe, lost in a jump to half out of the picture, was not found by
         the upright look, and never again); each at ``_ENTER_SIZES`` where the size to look for is the camera's zoom
-        carried over the frames it was gone.
+        carried over the frames it was gone. ``every_place``: see ``_entering_as``.
         """
         least = _ENTER_SHARE if least is None else least
         sizes = _ENTER_SIZES if obj.zoomed else (1.0,)
         finds = [
-            self._entering_as(obj, image, gray, side, look, least, size)
+            self._entering_as(obj, image, gray, side, look, least, size, every_place)
             for look in _looks(obj)
             for size in sizes
         ]
@@ -1267,10 +1267,14 @@ class FlowTracker(Tracker):
         is weak evidence of an object coming in anywhere along a side, but not of one seen there a frame ago (a
         badge ridden off by a whip pan showed its last 14 %, 16 px wide, for two frames, unmasked). Where the flow
         still has a mask to trust, it is kept: a look placed against one side misplaced a badge leaving by a
-        corner (J 0.70 against the flow's 0.9)."""
+        corner (J 0.70 against the flow's 0.9). Seen there a frame ago, it is looked for at every likely place along
+        the side (``every_place``): by its grey alone, a part of a building matched a badge's last sliver better than
+        the sliver did (0.92, 57 px below it, its colours none of the badge's), and the sliver was left unmasked."""
         if not obj.mask.any() or not _at_edge(obj.mask):
             return None
-        found = self._entering(obj, image, gray, _exit_side(obj.mask, obj.velocity), _LEAVE_SHARE)
+        found = self._entering(
+            obj, image, gray, _exit_side(obj.mask, obj.velocity), _LEAVE_SHARE, every_place=True
+        )
         if found is None:
             return None
         reach = 2 + int(np.ceil(np.abs(obj.velocity).max()))
@@ -1293,8 +1297,18 @@ class FlowTracker(Tracker):
         return found, sides[0]
 
     def _entering_as(
-        self, obj: _Object, image, gray, side: int, look, least: float, scale: float = 1.0
+        self,
+        obj: _Object,
+        image,
+        gray,
+        side: int,
+        look,
+        least: float,
+        scale: float = 1.0,
+        every_place: bool = False,
     ) -> tuple[np.ndarray, float] | None:
+        """``_entering`` for one look at one size. With ``every_place``, where the best match's colours are not the
+        object's, the likeliest places of every part matched are scored with their colours, and the best taken."""
         patch, patch_mask = look
         size = _size_now(obj, patch_mask, scale)
         turns = {0: 2, 1: -1, 2: 0, 3: 1}[side]  # np.rot90 turns that bring the side to the right
@@ -1318,13 +1332,27 @@ class FlowTracker(Tracker):
         if look.shape[0] >= edge.shape[0]:
             return None
 
-        def match(shown: int) -> tuple[float, int, int] | None:
+        def match(shown: int) -> tuple[float, int, int, np.ndarray] | None:
+            """The best grey match of the look's first ``shown`` columns along the edge: its score, its place (top,
+            at the search's scale), ``shown``, and the match at every place."""
             part_mask = np.ascontiguousarray(small_mask[:, :shown])
             if part_mask.sum() < least * small_mask.sum():
                 return None
             part, strip = np.ascontiguousarray(look[:, :shown]), np.ascontiguousarray(edge[:, -shown:])
-            _, score, _, (_, y) = cv2.minMaxLoc(_masked_match(strip, part, part_mask))
-            return score, y, shown
+            scores = _masked_match(strip, part, part_mask)[:, 0]
+            y = int(np.argmax(scores))
+            return float(scores[y]), y, shown, scores
+
+        def placed_at(shown: int, y: int, match: float) -> tuple[np.ndarray, float]:
+            """The look's first ``shown`` columns against the edge with their top at ``y``, and the find's score
+            there: ``match`` times its colours."""
+            y, width = round(y / shrink), min(pw, round(shown / shrink))
+            candidate = np.zeros(frame.shape, bool)
+            placed = look_mask[: frame.shape[0] - y, :width] > 0
+            candidate[y : y + placed.shape[0], -width:] = placed
+            candidate = np.ascontiguousarray(np.rot90(candidate, -turns))
+            x0, y0, x1, y1 = bounding_box(candidate)
+            return candidate, _find_score(obj, image[y0:y1, x0:x1], candidate[y0:y1, x0:x1], match)
 
         # every few shares, then each one around the best of those
         shares = range(max(2, round(least * sw)), min(sw, edge.shape[1]) + 1)
@@ -1332,23 +1360,34 @@ class FlowTracker(Tracker):
         coarse = [m for m in map(match, shares[::step]) if m is not None]
         if not coarse:
             return None
-        near = max(coarse)[2]
+        near = max(coarse, key=lambda m: m[0])[2]
         fine = [
             match(n) for n in range(max(shares[0], near - step + 1), min(shares[-1], near + step - 1) + 1)
         ]
-        score, y, shown = max([m for m in fine if m is not None] + coarse)
+        matches = [m for m in fine if m is not None] + coarse
+        score, y, shown, _ = max(matches, key=lambda m: m[0])
         # What shows best as the whole look is all of it: the whole look still matched against the edge (at 0.85)
         # a badge come in 10 px past it, and placed it there (J 0.64); found whole, it is placed where it is.
         if score < _ENTER_BAR or shown == sw:
             return None
-        y, shown = round(y / shrink), min(pw, round(shown / shrink))
-        candidate = np.zeros(frame.shape, bool)
-        placed = look_mask[: frame.shape[0] - y, :shown] > 0
-        candidate[y : y + placed.shape[0], -shown:] = placed
-        candidate = np.ascontiguousarray(np.rot90(candidate, -turns))
-        x0, y0, x1, y1 = bounding_box(candidate)
-        score = _find_score(obj, image[y0:y1, x0:x1], candidate[y0:y1, x0:x1], score)
-        return (candidate, score) if score >= _ENTER_BAR else None
+        found = placed_at(shown, y, score)
+        if found[1] >= _ENTER_BAR or not every_place:
+            return found if found[1] >= _ENTER_BAR else None
+        # Its colours are not the object's there: by its grey alone, a part of a building matched a badge's last
+        # sliver better than the sliver did (0.92, 57 px below it). The likeliest places of each part matched are
+        # then scored with their colours, as in re-detection, and the best taken.
+        finds = []
+        for _, _, shown, scores in matches:
+            scores = scores.copy()
+            for _ in range(_PLACES):
+                y = int(np.argmax(scores))
+                if scores[y] < _ENTER_BAR:  # (its colours only lower a find's score)
+                    break
+                finds.append(placed_at(shown, y, float(scores[y])))
+                half = small_mask.shape[0] // 2
+                scores[max(0, y - half) : y + half + 1] = -1.0
+        found = max(finds, key=lambda find: find[1], default=None)
+        return found if found is not None and found[1] >= _ENTER_BAR else None
 
     def _search(
         self, obj: _Object, image, gray, patch, patch_mask, size=1.0
