@@ -40,8 +40,9 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    jump the flow missed); a mask without the object's colours is dropped as hidden or gone. When that score is
    low, the object's look (the keyframe's, and the last one the tracker was sure of, upright and turned) is
    searched for over the whole frame and, when found clearly, that mask is put there (re-detection after an
-   occlusion or a jump); so too for a sure mask a step short of that size, replaced only by a clearer find. An object that slid out of the picture is searched for (upright) on every frame it
-   stays gone, so it is found again when it comes back; and so is the part of its look that would show first
+   occlusion or a jump); so too for a sure mask a step short of that size, replaced only by a clearer find. An
+   object that slid out of the picture is searched for (upright) on every frame it stays gone, so it is found
+   again when it comes back; and so is the part of its look that would show first
    by the side it left by, against that edge (``_entering``; a lost object, which a cut or a jump may have put
    half out of the picture, by every side): found there, it is placed by its look every frame until all of it
    is in (the flow alone cannot grow a mask by the pixels that come in past the edge; a frame where no part of it
@@ -1376,7 +1377,7 @@ class FlowTracker(Tracker):
         # Its colours are not the object's there: by its grey alone, a part of a building matched a badge's last
         # sliver better than the sliver did (0.92, 57 px below it). The likeliest places of each part matched are
         # then scored with their colours, as in re-detection, and the best taken.
-        finds = []
+        finds, half = [], small_mask.shape[0] // 2  # places closer than half the look's height are one
         for _, _, shown, scores in matches:
             scores = scores.copy()
             for _ in range(_PLACES):
@@ -1384,7 +1385,6 @@ class FlowTracker(Tracker):
                 if scores[y] < _ENTER_BAR:  # (its colours only lower a find's score)
                     break
                 finds.append(placed_at(shown, y, float(scores[y])))
-                half = small_mask.shape[0] // 2
                 scores[max(0, y - half) : y + half + 1] = -1.0
         found = max(finds, key=lambda find: find[1], default=None)
         return found if found is not None and found[1] >= _ENTER_BAR else None
