@@ -145,7 +145,7 @@ _REACH, _HOLDS = 0.25, 0.6
 _STEADY = 0.7
 # An object that keeps its shape changes its size by at most this share of it in a frame, or its mask's area is not
 # taken for its size (see _a_size_step): between this and _STEADY a mask is not doubted for its area, nor believed, but
-# looked for whole, a find taken where it is clearly better (see _short).
+# looked for whole, a find taken where it is clearly better (see where _off_size is asked at it).
 _SIZE_STEP = 0.8
 # How fast the belief that an object is rigid follows each frame's match (4 matches in a row from none: rigid).
 _OUTLINE_RATE = 0.2
@@ -652,16 +652,11 @@ def _a_size_step(obj: _Object, mask: np.ndarray) -> bool:
     return _steadiness(np.count_nonzero(mask), obj.good_area) >= _SIZE_STEP
 
 
-def _off_size(obj: _Object, mask: np.ndarray) -> bool:
-    """A mask far from the size its object last surely had (``_sized``): likely a part of it. (Asked up to three
-    times a frame: np.count_nonzero counts a 1080p mask in a tenth of the time of its sum.)"""
-    return _sized(obj, mask) and _steadiness(np.count_nonzero(mask), obj.good_area) < _STEADY
-
-
-def _short(obj: _Object, mask: np.ndarray) -> bool:
-    """A mask a step short of the size its object last surely had (``_SIZE_STEP``), where its area says how much
-    of the object it holds (``_sized``)."""
-    return _sized(obj, mask) and _steadiness(np.count_nonzero(mask), obj.good_area) < _SIZE_STEP
+def _off_size(obj: _Object, mask: np.ndarray, share: float = _STEADY) -> bool:
+    """A mask far from the size its object last surely had (``_sized``; its area under ``share`` of it, or over its
+    inverse): likely a part of it. (Asked up to four times a frame: np.count_nonzero counts a 1080p mask in a tenth
+    of the time of its sum.)"""
+    return _sized(obj, mask) and _steadiness(np.count_nonzero(mask), obj.good_area) < share
 
 
 def _steadiness(area: int, other: int) -> float:
@@ -931,8 +926,13 @@ class FlowTracker(Tracker):
             # Off its size, it is looked for whole too, however sure of it the flow was: half a badge after a jump
             # (doubted only down to 0.54 for its area), or a sliver the outline was laid on, was tracked as the badge.
             doubted = gone or confidence < self.redetect_below or _off_size(obj, mask)
-            if not doubted and obj.template is not None and moving is None and _short(obj, mask):
-                # A fifth and more short of its size, though not short enough to doubt (a badge's mask on a whip pan
+            if (
+                not doubted
+                and obj.template is not None
+                and moving is None
+                and _off_size(obj, mask, _SIZE_STEP)
+            ):
+                # A step off its size (_SIZE_STEP), though not far enough to doubt (a badge's mask on a whip pan
                 # kept 0.72 of it, the flow carrying on a part, and showed the rest's pixels in the fill): looked
                 # for whole, and a find taken where its look matches more clearly than the mask's confidence,
                 # scaled down by how short the mask is, says the mask is right
@@ -1372,8 +1372,10 @@ class FlowTracker(Tracker):
         if score < _ENTER_BAR or shown == sw:
             return None
         found = placed_at(shown, y, score)
-        if found[1] >= _ENTER_BAR or not every_place:
-            return found if found[1] >= _ENTER_BAR else None
+        if found[1] >= _ENTER_BAR:
+            return found
+        if not every_place:
+            return None
         # Its colours are not the object's there: by its grey alone, a part of a building matched a badge's last
         # sliver better than the sliver did (0.92, 57 px below it). The likeliest places of each part matched are
         # then scored with their colours, as in re-detection, and the best taken.
