@@ -372,9 +372,16 @@ def _carry_on_its_colours(small: np.ndarray, inbox: np.ndarray, fg: np.ndarray, 
     count, pieces = cv2.connectedComponents(carried, connectivity=4)
     # A piece joins the cut along at least its own size, as a band along the face does: a blob of ground that
     # happens to match the course where it is carried far (the dark wall in the corner of a tilted badge's box)
-    # touches the cut at a point.
+    # touches the cut at a point. In a bay of the cut (mostly inside its convex hull) the band may lie a pixel
+    # off it: the letters' antialiased feet, in neither the cut nor the course, part the two (a badge shaded into
+    # a dark mat, J 0.87); past the hull, the ground beside a tilted badge must touch the cut itself.
     area = np.bincount(pieces.ravel(), minlength=count)
-    contact = np.bincount(pieces[dilate(cut, 1)], minlength=count)
+    touching = np.bincount(pieces[dilate(cut, 1)], minlength=count)
+    near = np.bincount(pieces[dilate(cut, 2)], minlength=count)
+    hull = np.zeros(cut.shape, np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(cv2.findNonZero(cut.astype(np.uint8))), 1)
+    in_bay = 2 * np.bincount(pieces[hull > 0], minlength=count) >= area
+    contact = np.where(in_bay, near, touching)
     joined = np.flatnonzero((contact**2 >= area) & (contact > 0))
     grown = cut | np.isin(pieces, joined[joined > 0])
     # the antialiased rims of letters the band now closes in: inside the object
