@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 
 from inpainterz_core.errors import InputError
-from inpainterz_core.masks import bounding_box, dilate, feather, padded_box, rle_decode, rle_encode
+from inpainterz_core.masks import (
+    bounding_box,
+    dilate,
+    feather,
+    padded_box,
+    rle_decode,
+    rle_encode,
+    sides_reached,
+    to_the_frame_edge,
+)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (5, 7), (64, 33)])
@@ -32,6 +41,28 @@ def test_dilate_grows_by_radius():
     grown = dilate(mask, 3)
     assert grown[10, 13] and grown[13, 10] and not grown[10, 14]
     assert dilate(mask, 0).sum() == 1
+
+
+def test_a_hole_within_reach_of_a_side_the_object_runs_off_by_is_taken_to_it():
+    hole = np.zeros((40, 50), bool)
+    hole[10:20, 3:12] = True  # 3 columns from the left side
+    hole[30:33, 40:45] = True  # 5 columns from the right side, 7 rows from the bottom
+    out = to_the_frame_edge(hole, 4, [True, True, True, True])
+    assert out[10:20, :12].all() and out[:10, :].sum() == 0  # the strip on the left, no further
+    np.testing.assert_array_equal(out[20:], hole[20:])  # farther than the reach from every side: as it was
+    np.testing.assert_array_equal(
+        to_the_frame_edge(hole, 4, [False, True, True, True]), hole
+    )  # not off the left
+    corner = np.zeros((40, 50), bool)
+    corner[2, 47] = True
+    out = to_the_frame_edge(corner, 4, [True, True, True, True])
+    assert out[:3, 47].all() and out[2, 47:].all() and out.sum() == 5  # up and right, not the corner between
+
+
+def test_the_sides_a_mask_reaches():
+    mask = np.zeros((10, 12), bool)
+    mask[0, 5] = mask[4, 11] = True
+    assert sides_reached(mask) == [False, True, True, False]
 
 
 def test_feather_is_one_inside_and_zero_far_away():

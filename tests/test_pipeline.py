@@ -165,6 +165,26 @@ def test_inpaint_changes_nothing_outside_the_grown_mask(tmp_path, pan_folder, pa
                 assert (painted[hole] != source.read(i)[hole]).any()
 
 
+def test_an_object_running_off_the_picture_is_painted_to_the_frames_edge(tmp_path, pan_folder, pan_clip):
+    # An object going out of the picture by the left side, masked 6 px short of it on some rows: the hole grown
+    # by 4 px would leave its last 2 columns in, and a fill would read them as ground. An object 6 px short of
+    # the right side, which it does not reach, leaves the ground there.
+    painter, settings = Paint(), Settings(backend="classical", write_video=False)
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    for i in range(pan_clip.frames):
+        mask = np.zeros((pan_clip.height, pan_clip.width), np.uint8)
+        mask[40:60, 6:30] = 1
+        mask[45:50, 0:6] = 1  # where it runs off the picture
+        mask[70:90, 120:186] = 1  # 6 px from the right side
+        write_png(folder / f"{i:06d}.png", mask)
+    inpaint(pan_folder, folder, settings, tmp_path / "out", inpainter=painter)
+    with open_video(tmp_path / "out" / "inpainted") as result, open_video(pan_folder) as source:
+        painted, before = result.read(3), source.read(3)
+    assert (painted[40:60, :2] == painter.colour).all()
+    np.testing.assert_array_equal(painted[70:90, 191:], before[70:90, 191:])
+
+
 def test_a_cancelled_inpaint_leaves_the_earlier_outputs(tmp_path, pan_folder, masks):
     settings = Settings(backend="classical", chunk=4)
     inpaint(pan_folder, masks, settings, tmp_path, inpainter=Paint(colour=(0, 255, 0)))
