@@ -78,10 +78,14 @@ def to_the_frame_edge(hole: np.ndarray, reach: int, sides: list[bool]) -> np.nda
     return out
 
 
-def sides_reached(mask: np.ndarray) -> list[bool]:
-    """Whether ``mask`` reaches the frame's left, top, right and bottom sides."""
-    mask = np.asarray(mask, dtype=bool)
-    return [mask[:, 0].any(), mask[0].any(), mask[:, -1].any(), mask[-1].any()]
+def sides_touched(mask: np.ndarray, margin: int = 2) -> list[bool]:
+    """Whether ``mask`` reaches (within ``margin`` px) the frame's left, top, right and bottom sides."""
+    box = bounding_box(mask)
+    if box is None:
+        return [False] * 4
+    x0, y0, x1, y1 = box
+    h, w = mask.shape
+    return [x0 <= margin, y0 <= margin, x1 >= w - margin, y1 >= h - margin]
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:

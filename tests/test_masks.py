@@ -9,7 +9,7 @@ from inpainterz_core.masks import (
     padded_box,
     rle_decode,
     rle_encode,
-    sides_reached,
+    sides_touched,
     to_the_frame_edge,
 )
 
@@ -59,10 +59,12 @@ def test_a_hole_within_reach_of_a_side_the_object_runs_off_by_is_taken_to_it():
     assert out[:3, 47].all() and out[2, 47:].all() and out.sum() == 5  # up and right, not the corner between
 
 
-def test_the_sides_a_mask_reaches():
+def test_the_sides_a_mask_touches():
     mask = np.zeros((10, 12), bool)
-    mask[0, 5] = mask[4, 11] = True
-    assert sides_reached(mask) == [False, True, True, False]
+    mask[0, 5] = mask[4, 11] = mask[6, 2] = True
+    assert sides_touched(mask, margin=0) == [False, True, True, False]
+    assert sides_touched(mask) == [True, True, True, False]  # within 2 px
+    assert sides_touched(np.zeros((10, 12), bool)) == [False] * 4
 
 
 def test_feather_is_one_inside_and_zero_far_away():

@@ -22,7 +22,7 @@ from .. import backends, crops
 from ..errors import InputError
 from ..inpaint.base import rounded
 from ..inpaint.letterbox import paint_bars
-from ..masks import bounding_box, dilate, feather, padded_box, sides_reached, to_the_frame_edge
+from ..masks import bounding_box, dilate, feather, padded_box, sides_touched, to_the_frame_edge
 from ..outputs import staged
 from ..settings import Settings
 from ..video import ImageFolder, Mp4Writer, frame_name, open_video, read_mask
@@ -65,7 +65,7 @@ def _hole(labels: np.ndarray, radius: int) -> np.ndarray:
     """What is painted out: the masks grown by ``radius``; where they run off the picture, to the frame's edge
     wherever the grown masks come that close to it."""
     mask = labels > 0
-    return to_the_frame_edge(dilate(mask, radius), radius, sides_reached(mask))
+    return to_the_frame_edge(dilate(mask, radius), radius, sides_touched(mask, margin=0))
 
 
 def _plan(boxes: dict[int, tuple | None], start, stop, chunk, reach, width, height) -> list[_Chunk]:

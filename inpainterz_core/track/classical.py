@@ -82,7 +82,7 @@ import cv2
 import numpy as np
 
 from .. import crops
-from ..masks import bounding_box, box_side, dilate, ellipse, padded_box
+from ..masks import bounding_box, box_side, dilate, ellipse, padded_box, sides_touched
 from ..segment import motion
 from ..segment.classical import take_mixed_rim
 from .base import Tracker
@@ -694,13 +694,6 @@ def _look(gray: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
     return gray[box[1] : box[3], box[0] : box[2]].copy(), mask[box[1] : box[3], box[0] : box[2]].copy()
 
 
-def _sides_touched(mask: np.ndarray, margin: int = 2) -> list[bool]:
-    """Whether the mask reaches (within ``margin``) the frame's left, top, right and bottom sides."""
-    x0, y0, x1, y1 = bounding_box(mask)
-    h, w = mask.shape
-    return [x0 <= margin, y0 <= margin, x1 >= w - margin, y1 >= h - margin]
-
-
 def _sides_passed(mask: np.ndarray, velocity: np.ndarray) -> list[bool]:
     """The sides of the frame (left, top, right, bottom) that the mask's box, moved on by ``velocity``, passes,
     where more than half of that box lies out of the picture (none otherwise)."""
@@ -714,7 +707,7 @@ def _sides_passed(mask: np.ndarray, velocity: np.ndarray) -> list[bool]:
 
 
 def _at_edge(mask: np.ndarray) -> bool:
-    return any(_sides_touched(mask))
+    return any(sides_touched(mask))
 
 
 def _centre(mask: np.ndarray) -> np.ndarray:
@@ -874,7 +867,7 @@ class FlowTracker(Tracker):
                 found = self._entering(obj, image, gray, obj.entering)
                 if found is not None:
                     mask, confidence = found
-                elif not _sides_touched(mask)[obj.entering]:
+                elif not sides_touched(mask)[obj.entering]:
                     # all of it is in: found whole, tracked as before, held to its outline
                     side, obj.entering = obj.entering, None
                     # at sizes around good_area where that is the camera's zoom carried over frames: an estimate, a
@@ -963,7 +956,7 @@ class FlowTracker(Tracker):
                     # Found whole against the frame's edge, it may be partly out of the picture, and the whole
                     # look, placed inside, shifted off it (a badge over the top edge after a whip pan, its mask
                     # 5 px low): the part that shows is also matched along that edge, and the better find taken.
-                    touched = [side for side, touches in enumerate(_sides_touched(found[0])) if touches]
+                    touched = [side for side, touches in enumerate(sides_touched(found[0])) if touches]
                     finds = [found] + [f for side in touched if (f := self._entering(obj, image, gray, side))]
                     found = max(finds, key=lambda f: f[1])
                 if found is not None:
@@ -1289,7 +1282,7 @@ class FlowTracker(Tracker):
         of that mask (the same object, further in); None otherwise. (Not one leaving, which the flow follows out,
         nor one cut off at a corner, which a look placed against one side misplaces: a badge leaving by a corner
         was placed 6 px high and lost in three frames.)"""
-        sides = [side for side, touched in enumerate(_sides_touched(obj.mask)) if touched]
+        sides = [side for side, touched in enumerate(sides_touched(obj.mask)) if touched]
         if len(sides) != 1 or _INWARDS[sides[0]] @ obj.velocity <= 0:
             return None
         found = self._entering(obj, image, gray, sides[0])
@@ -1517,7 +1510,7 @@ def _whole_in(found: np.ndarray, mask: np.ndarray, side: int) -> bool:
     side (a badge back in by the left kept a mask 9 px short of its left end for its last ten frames, J 0.82-0.90,
     and that end showed in the fill). Not against another side: a badge sliding into a corner, cut off by a second
     side, had its whole look placed 9 px off it."""
-    touched = _sides_touched(found)
+    touched = sides_touched(found)
     if not any(touched):
         return True
     return touched == [s == side for s in range(4)] and _holds(found, mask)
@@ -1535,7 +1528,7 @@ def _exit_side(mask: np.ndarray, velocity: np.ndarray) -> int | None:
     past (a badge riding a whip pan, 30 px inside the picture and heading for its top at 51 px a frame, was gone on
     the next frame: taken for lost, it was doubted on every frame after and looked for everywhere); None where
     neither."""
-    touches = _sides_touched(mask)
+    touches = sides_touched(mask)
     if not any(touches):
         touches = _sides_passed(mask, velocity)
         if not any(touches):
