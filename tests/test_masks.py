@@ -50,9 +50,8 @@ def test_a_hole_within_reach_of_a_side_the_object_runs_off_by_is_taken_to_it():
     out = to_the_frame_edge(hole, 4, [True, True, True, True])
     assert out[10:20, :12].all() and out[:10, :].sum() == 0  # the strip on the left, no further
     np.testing.assert_array_equal(out[20:], hole[20:])  # farther than the reach from every side: as it was
-    np.testing.assert_array_equal(
-        to_the_frame_edge(hole, 4, [False, True, True, True]), hole
-    )  # not off the left
+    not_off_the_left = to_the_frame_edge(hole, 4, [False, True, True, True])
+    np.testing.assert_array_equal(not_off_the_left, hole)
     corner = np.zeros((40, 50), bool)
     corner[2, 47] = True
     out = to_the_frame_edge(corner, 4, [True, True, True, True])
