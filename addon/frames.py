@@ -4,8 +4,9 @@
   a scratch scene's sequencer, as PNG files to send to a server that cannot read the media.
   These are the pixels the source strip shows, so the server's clean frames agree with it.
 - `write_mattes` turns label maps into the clean strip's matte: exactly the hole the inpainter
-  painted (the mask grown by the `dilate` setting with the same elliptic element as the core),
-  so outside it the timeline shows the source strip itself.
+  painted (`hole_of`: the mask grown by the `dilate` setting with the same elliptic element as the
+  core, taken to the frame's edge as the core does), so outside it the timeline shows the source
+  strip itself.
 """
 
 import math
@@ -89,19 +90,40 @@ def _lone_copy(scene, source):
 def write_mattes(mask_files, dilate, folder):
     """Write one matte per label map into `folder` (replaced as a whole); returns the file paths.
 
-    A matte is white on the labels grown by `dilate` pixels, the hole the server painted, black
-    elsewhere."""
+    A matte is white on the hole the server painted (`hole_of` the labels), black elsewhere."""
     scratch = f"{folder}.partial-{uuid.uuid4().hex[:8]}"
     os.makedirs(scratch)
     try:
         for path in mask_files:
-            hole = grow(read_gray(path) > 0, dilate)
+            hole = hole_of(read_gray(path) > 0, dilate)
             write_gray_png(os.path.join(scratch, os.path.basename(path)), hole.astype(np.uint8) * 255)
         replace_folder(scratch, folder)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     return [os.path.join(folder, os.path.basename(path)) for path in mask_files]
+
+
+def hole_of(mask, radius):
+    """The hole the server paints for `mask`, pixel for pixel (the core's `pipeline.painting._hole`): the mask
+    grown by `radius`, and where the mask runs off the picture, taken on to the frame's edge wherever the grown
+    mask comes within `radius` of it (`masks.to_the_frame_edge`)."""
+    hole = grow(mask, radius)
+    h, w = mask.shape
+    r = min(radius, h - 1, w - 1)
+    if r <= 0 or not mask.any():
+        return hole
+    out = hole.copy()
+    # the r + 1 columns or rows along a side the mask reaches: each set where it, or any further in, is
+    if mask[:, 0].any():
+        out[:, : r + 1] |= np.logical_or.accumulate(hole[:, r::-1], axis=1)[:, ::-1]
+    if mask[:, -1].any():
+        out[:, -r - 1 :] |= np.logical_or.accumulate(hole[:, -r - 1 :], axis=1)
+    if mask[0].any():
+        out[: r + 1] |= np.logical_or.accumulate(hole[r::-1], axis=0)[::-1]
+    if mask[-1].any():
+        out[-r - 1 :] |= np.logical_or.accumulate(hole[-r - 1 :], axis=0)
+    return out
 
 
 def grow(mask, radius):

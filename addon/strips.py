@@ -6,7 +6,8 @@ the source's transform, crop and flips, so it lines up frame for frame and pixel
 - The mask strip plays the server's label maps (0 = background, k = object k); a Curves
   modifier turns every label into white, so it works as a matte for Mask modifiers. Muted.
 - The matte strip plays mattes the add-on writes (`frames.write_mattes`): white exactly on the
-  hole the server painted (the mask grown by its `dilate` setting), black elsewhere. Muted.
+  hole the server painted (the mask grown by its `dilate` setting, to the frame's edge where it
+  runs off the picture), black elsewhere. Muted.
 - The clean strip plays the inpainted frames through the matte (a Mask modifier): inside the
   hole the inpainted pixels, outside it the source strip itself, decoded by Blender, untouched
   (the server may decode the movie slightly differently: its pixels never show outside the hole).

@@ -224,7 +224,7 @@ def test_click_track_inpaint_render(addon, scene, server, truth, tmp_path):
     # Outside the hole the server painted: exactly the source strip, as Blender decodes it; inside
     # it exactly the clean frames.
     labels = np.stack([read_png(out_dir / "masks" / f"{i:06d}.png")[..., 0] for i in range(FRAMES)]) > 0
-    hole = np.stack([addon.frames.grow(m, addon.props.preferences().dilate) for m in labels])
+    hole = np.stack([addon.frames.hole_of(m, addon.props.preferences().dilate) for m in labels])
     assert (rendered[~hole] == alone[~hole]).all()
     assert (rendered[hole] == written[hole]).all()
     LOCAL_RENDER.update(picture=rendered, hole=hole, same_decode=(alone == background).all())
@@ -300,7 +300,7 @@ def test_remote_server_gets_frames_and_sends_results_back(addon, remote_server, 
         )
         > 0
     )
-    remote_hole = np.stack([addon.frames.grow(m, addon.props.preferences().dilate) for m in labels])
+    remote_hole = np.stack([addon.frames.hole_of(m, addon.props.preferences().dilate) for m in labels])
     outside = ~(hole | remote_hole)
     print(
         f"remote vs local: holes differ in {(hole != remote_hole).sum()} of {hole.sum()} pixels, "

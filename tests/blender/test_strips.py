@@ -94,6 +94,19 @@ def test_the_matte_grows_like_the_server_does(addon, tmp_path):
     assert addon.frames.grow(edge, 1).sum() == 3  # clipped at the border, nothing wraps around
 
 
+def test_the_matte_takes_an_object_running_off_the_picture_to_the_edge_as_the_server_does(addon):
+    """`inpainterz_core.masks.to_the_frame_edge`: along a side the mask reaches, the grown mask is taken on to
+    the frame's edge wherever it comes within the growth of it; along a side it does not reach, not."""
+    mask = np.zeros((30, 30), bool)
+    mask[2:18, 6:12] = True  # 6 px from the left side, which the mask reaches on rows 16-17 ...
+    mask[16:18, 0:6] = True
+    mask[24:27, 18:24] = True  # ... and 6 px from the right side, which it does not reach
+    hole, grown = addon.frames.hole_of(mask, 4), addon.frames.grow(mask, 4)
+    assert hole[2:10, :2].all() and not grown[2:10, :2].any()
+    assert (hole[20:, 14:] == grown[20:, 14:]).all() and not hole[24:27, 28:].any()
+    assert (addon.frames.hole_of(mask, 0) == mask).all()
+
+
 def test_rerun_replaces_results_and_keeps_mask_users(addon, scene, media, tmp_path):
     src, out, _ = media
     set_resolution(scene, W, H)
