@@ -659,6 +659,12 @@ def _off_size(obj: _Object, mask: np.ndarray, share: float = _STEADY) -> bool:
     return _sized(obj, mask) and _steadiness(np.count_nonzero(mask), obj.good_area) < share
 
 
+def _sizes_to_search(obj: _Object) -> tuple[float, ...]:
+    """The sizes a tracked object is looked for at, as shares of its last sure size: other sizes only for a rigid
+    object (a person's look is its shape only roughly, and more sizes of it found more of the court)."""
+    return _SIZES if obj.outline.rigid >= 0.5 else (1.0,)
+
+
 def _steadiness(area: int, other: int) -> float:
     """The smaller of two areas over the larger: 1 when a mask keeps its area."""
     return min(area, other) / max(area, other, 1)
@@ -930,8 +936,7 @@ class FlowTracker(Tracker):
                 # for whole, and a find taken where its look matches more clearly than the mask's confidence,
                 # scaled down by how short the mask is, says the mask is right
                 short_by = _steadiness(np.count_nonzero(mask), obj.good_area) / _SIZE_STEP
-                sizes = _SIZES if obj.outline.rigid >= 0.5 else (1.0,)
-                found = self._redetect(obj, image, gray, confidence * short_by, _TURNS, sizes)
+                found = self._redetect(obj, image, gray, confidence * short_by, _TURNS, _sizes_to_search(obj))
                 if found is not None:
                     mask, confidence = found
                     obj.outline.seat(mask)
@@ -940,10 +945,7 @@ class FlowTracker(Tracker):
                     bar = _ENTER_BAR if obj.exit is not None else 0.0  # out of the picture, or hidden in it
                     found = self._redetect(obj, image, gray, bar, (0,), (1.0,))
                 else:
-                    # at other sizes only a rigid object: a person's look is its shape only roughly, and more
-                    # sizes of it found more of the court
-                    sizes = _SIZES if obj.outline.rigid >= 0.5 else (1.0,)
-                    found = self._redetect(obj, image, gray, confidence, _TURNS, sizes)
+                    found = self._redetect(obj, image, gray, confidence, _TURNS, _sizes_to_search(obj))
                 if found is None:
                     # Part of it may show at the frame's edge: by the side it left by, or, lost (a cut, a jump
                     # the flow missed), by any side.
