@@ -185,6 +185,19 @@ def played_faster(frames: list[np.ndarray], speed: int, count: int) -> list[np.n
     return [there_and_back[i % len(there_and_back)] for i in range(count)]
 
 
+def prompt_of(mask: np.ndarray) -> dict:
+    """The prompt a case gives on frame 0: the mask's innermost pixel (farthest from its border, by the distance
+    transform) and its box, as the shared cases' README defines it."""
+    inner = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    py, px = np.unravel_index(int(inner.argmax()), inner.shape)
+    ys, xs = np.nonzero(mask)
+    return {
+        "frame": 0,
+        "points": [[int(px), int(py), 1]],
+        "box": [int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())],
+    }
+
+
 def make_case(
     clip: Path,
     out: Path,
@@ -207,9 +220,6 @@ def make_case(
     write_video(out / "background.mp4", frames, rate)
     stack = np.stack(masks)
     np.savez_compressed(out / "gt_masks.npz", masks=np.packbits(stack, axis=-1), shape=np.array(stack.shape))
-    inner = cv2.distanceTransform(masks[0].astype(np.uint8), cv2.DIST_L2, 5)
-    py, px = np.unravel_index(int(inner.argmax()), inner.shape)
-    ys, xs = np.nonzero(masks[0])
     case = {
         "source_clip": "background.mp4",
         "frames": len(frames),
@@ -217,11 +227,7 @@ def make_case(
         "height": h,
         "fps": rate,
         "mode": "attach" if attach else "insert",
-        "prompt": {
-            "frame": 0,
-            "points": [[int(px), int(py), 1]],
-            "box": [int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())],
-        },
+        "prompt": prompt_of(masks[0]),
         "origin": f"{clip.name}, first {len(frames)} frames"
         + (f" played {speed}x as fast, forward and back" if speed > 1 else "")
         + f"; bench/insert_case.py seed {seed}",
