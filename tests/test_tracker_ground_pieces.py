@@ -72,6 +72,21 @@ def test_a_piece_apart_that_stays_with_the_ground_is_let_go_and_one_moving_with_
     assert found[apart].all() and not found[letter].any() and not found[body].any()
 
 
+def test_a_second_object_apart_standing_still_is_kept():
+    """A mask of two objects (one cut of a group: a girl standing beside one walking off, a sign beside a moving
+    car): the still one is as big as a third of the other, far more than the specks and wedges a cut takes, and
+    stays in the mask though it moves with the ground. A speck of ground apart from the object still goes."""
+    image, body, _, _, flow = scene()
+    still = np.zeros((H, W), bool)
+    still[85:110, 120:156] = True  # 900 px against the body's 2800, 15 px below and right of it
+    image[still] = (200, 40, 40)
+    speck = np.zeros((H, W), bool)
+    speck[90:100, 20:30] = True  # 100 px, of the ground
+    found = pieces(image, body | still | speck, flow, edges=False)
+    assert found is not None
+    assert found[speck].all() and not found[still].any() and not found[body].any()
+
+
 def test_only_pieces_apart_are_judged_without_edges():
     """An object held to its outline (``edges`` False): the outline bounds its mask already."""
     image, body, wedge, _, flow = scene()

@@ -126,6 +126,9 @@ _PERSIST = 0.8
 # that move with the ground, unless that leaves under _SLAB_REST of it (see _slab_in): ground taken into the mask
 # is the smaller part of it; where most of the mask moves with the ground, the object does (a badge riding a wall).
 _SLAB_ACT, _SLAB_REST = 0.5, 0.5
+# A piece of the mask apart from its largest, at least this share of the largest's size, is a second object the cut
+# took on purpose (a group), not a speck or a wedge of ground: kept though it stands still (see _ground_pieces).
+_APART = 0.25
 # The keyframe outline (see _Outline) is fitted at most this many px across: its position and turn, not its detail.
 _OUTLINE_SIDE = 96
 # A mask matches the keyframe's outline at this IoU with it fitted; an object has moved enough for a match to say
@@ -1819,7 +1822,10 @@ def _ground_pieces(image, mask, ring, flow, edges: bool) -> np.ndarray | None:
     A keyframe cut that took a wedge of ground beside the object (mat cells beside a badge's dark end), or a patch
     of the object's colours on the ground, is carried on by the flow until it tears off, for several frames, and
     painted out there: too small a share of the mask for the signs of a slab (``_slab_evidence``) to count. Let go:
-    - a piece apart from the largest, most of whose pixels move with the ground (a logo's letters move together);
+    - a piece apart from the largest, most of whose pixels move with the ground (a logo's letters move together),
+      and smaller than ``_APART`` of the largest: a piece that size is a second object of a group the user cut as
+      one (two people, one standing while the other walks off; a disc and a square of their own colours lost the
+      still square on frame 3 of 20, J 0.96 -> 0.60);
     - with ``edges``, a part of the mask that moves with the ground, deeper than the flow bleeds across an edge
       (``_FLOW_BLEED``), and made of the ground's colours (most of its pixels of colours more common in the
       ``ring`` than in the rest of the mask; a planted foot keeps its shoe's). Not for an object held to its
@@ -1839,7 +1845,9 @@ def _ground_pieces(image, mask, ring, flow, edges: bool) -> np.ndarray | None:
     count, parts, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if count > 2:
         apart = _shares(parts[ys, xs], still[ys, xs], count) >= 0.5
-        apart[[0, 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))]] = False
+        largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        apart &= stats[:, cv2.CC_STAT_AREA] < _APART * stats[largest, cv2.CC_STAT_AREA]
+        apart[[0, largest]] = False
         out |= apart[parts]
     if edges:
         count, pieces = cv2.connectedComponents(
