@@ -30,9 +30,8 @@ from bench.insert_case import prompt_of, read_frames, write_video
 def read_masks(folder: Path, count: int, size: tuple[int, int]) -> np.ndarray:
     """The first ``count`` mask images in ``folder`` (sorted by name) as booleans (T, H, W), scaled to ``size``
     (w, h): a pixel is the object where any channel is non-zero."""
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".bmp", ".tif", ".tiff"})[
-        :count
-    ]
+    lossless = {".png", ".bmp", ".tif", ".tiff"}  # a JPEG mask's edges are noise, not the object
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in lossless)[:count]
     masks = []
     for path in paths:
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
