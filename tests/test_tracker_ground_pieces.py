@@ -78,7 +78,7 @@ def test_a_second_object_apart_standing_still_is_kept():
     stays in the mask though it moves with the ground. A speck of ground apart from the object still goes."""
     image, body, _, _, flow = scene()
     still = np.zeros((H, W), bool)
-    still[85:110, 120:156] = True  # 900 px against the body's 2800, 15 px below and right of it
+    still[85:110, 120:156] = True  # 900 px against the body's 2800, 15 px below it and 10 px to its right
     image[still] = (200, 40, 40)
     speck = np.zeros((H, W), bool)
     speck[90:100, 20:30] = True  # 100 px, of the ground
