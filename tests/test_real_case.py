@@ -5,6 +5,7 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 
 from bench.real_case import make_case
 from inpainterz_core import evaluate
@@ -69,3 +70,14 @@ def test_eval_scores_a_made_case_with_and_without_corrected_keyframes(tmp_path):
     # a disc of its own colour: cut and followed, from the prompt alone and with a keyframe at 15
     assert min(real["J_frames"]) > 0.8 and min(real["J_frames_corrected"]) > 0.8
     assert real["JF"] > 0.8 and real["JF_corrected"] > 0.8
+
+
+def test_a_folder_without_masks_or_an_empty_first_mask_stops_with_one_line(tmp_path):
+    _sequence(tmp_path, frames=3, masks=0)
+    with pytest.raises(SystemExit, match="no mask images"):
+        make_case(tmp_path / "frames", tmp_path / "masks", tmp_path / "case")
+    cv2.imwrite(str(tmp_path / "masks" / "00000.png"), np.zeros((HEIGHT, WIDTH), np.uint8))
+    cv2.imwrite(str(tmp_path / "masks" / "00001.png"), np.full((HEIGHT, WIDTH), 255, np.uint8))
+    with pytest.raises(SystemExit, match="the first mask is empty"):
+        make_case(tmp_path / "frames", tmp_path / "masks", tmp_path / "case")
+    assert not (tmp_path / "case").exists()  # nothing written
