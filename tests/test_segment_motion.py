@@ -91,6 +91,38 @@ def test_a_still_look_alike_beside_a_moving_object_is_let_go():
     assert (helped & runners[k]).sum() > 0.9 * runners[k].sum()
 
 
+def rider_in_a_tight_box():
+    """A motion map of a rider in the box drawn tightly round him: his flat white shirt (the colour cut) shows
+    motion only along its rim, his legs and wheels (in the ground's colours) move all over; the ground is still."""
+    motion_map = np.full((H, W), 2.0, np.float32)
+    shirt = np.zeros((H, W), bool)
+    shirt[30:75, 100:140] = True
+    rim = shirt & ~cv2.erode(shirt.view(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    motion_map[rim] = 60.0
+    rest = np.zeros((H, W), np.uint8)
+    cv2.rectangle(rest, (110, 75), (130, 100), 1, -1)
+    cv2.circle(rest, (104, 112), 13, 1, 5)
+    cv2.circle(rest, (136, 112), 13, 1, 5)
+    motion_map[rest > 0] = 60.0
+    return motion_map, shirt, (90, 30, 151, 130), [(120, 50)]
+
+
+def test_what_moves_is_taken_where_it_spans_the_users_box_and_the_colour_cut_does_not():
+    """A flat shirt moves over itself: too little of the cut moves for the cue to count by itself
+    (``MIN_MOVING``). But a box drawn round the rider is crossed by him in every row and column, and the cut
+    spans a third of it while what moves spans it all: the rider, not his shirt, is what was boxed."""
+    motion_map, shirt, box, clicks = rider_in_a_tight_box()
+    assert not motion.moves(shirt, motion_map, box)  # little of the shirt moves
+    region = motion.what_moves(shirt, motion_map, box, clicks, boxed=True)
+    assert region is not None and shirt.sum() < 0.5 * region.sum()
+    assert motion.box_coverage(region, box) > 0.9 and motion.box_coverage(shirt, box) < 0.6
+    # no user's box (a box grown round a click), no box prior: the colour cut stands
+    assert motion.what_moves(shirt, motion_map, box, clicks) is None
+    # what moves spanning the box no better than the cut (the shirt's rim alone) is no more the object
+    rim_only = np.where(shirt | (motion_map < 30), motion_map, 2.0).astype(np.float32)
+    assert motion.what_moves(shirt, rim_only, box, clicks, boxed=True) is None
+
+
 def test_a_badge_sliding_slowly_keeps_its_colour_cut():
     """A flat badge moving 1 px a frame over still ground moves only along its edges and letters: too little
     of its cut moves for the cue to count, and the cut is the colour cut, whole."""

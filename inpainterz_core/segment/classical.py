@@ -116,7 +116,12 @@ class GrabCutSegmenter(Segmenter):
                 ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
             ]
             moving = motion.what_moves(
-                mask, frame.motion, box, clicks, _took_its_surroundings(image, mask, box)
+                mask,
+                frame.motion,
+                box,
+                clicks,
+                took_ground=_took_its_surroundings(image, mask, box),
+                boxed=prompt.box is not None,
             )
             if moving is not None and not _lets_go_of_its_inside(image, mask, moving, box):
                 mask = moving
