@@ -110,7 +110,7 @@ def rider_in_a_tight_box():
 def test_what_moves_is_taken_where_it_spans_the_users_box_and_the_colour_cut_does_not():
     """A flat shirt moves over itself: too little of the cut moves for the cue to count by itself
     (``MIN_MOVING``). But a box drawn round the rider is crossed by him in every row and column, and the cut
-    spans a third of it while what moves spans it all: the rider, not his shirt, is what was boxed."""
+    spans about half of it while what moves spans it all: the rider, not his shirt, is what was boxed."""
     motion_map, shirt, box, clicks = rider_in_a_tight_box()
     assert not motion.moves(shirt, motion_map, box)  # little of the shirt moves
     region = motion.what_moves(shirt, motion_map, box, clicks, boxed=True)
