@@ -281,9 +281,10 @@ def what_moves(
     camera follows, is what the scene's motion is fitted to, and the ground moves), and when most of the box
     moves (a tight box around a moving badge: there is no still ground in it to tell apart, and the badge's flat
     inside, which moves over itself, shows no motion)."""
-    if not moves(cut, motion, box, 0.0):  # none of it moves, or most of the box does
+    moving = _moving_pixels(cut, motion, box)
+    if not moving:  # none of it moves, or most of the box does
         return None
-    enough = took_ground or moves(cut, motion, box, MIN_MOVING)
+    enough = took_ground or moving >= MIN_MOVING * cut.sum()
     if not (enough or boxed):
         return None
     region = moving_region(motion, box, cut)
@@ -317,14 +318,20 @@ def moves(
 ) -> bool:
     """Does ``mask`` move against the scene: a good part of it (``share``), in a ``box`` whose most part
     stays still (a box that mostly moves holds no still scene to tell the object from)?"""
+    moving = _moving_pixels(mask, motion, box)
+    return bool(moving) and moving >= share * mask.sum()
+
+
+def _moving_pixels(mask: np.ndarray, motion: np.ndarray, box: tuple[int, int, int, int]) -> int | None:
+    """How many of ``mask``'s pixels in ``box`` move against the scene; None for an empty mask or box, and for a
+    box that mostly moves."""
     found = _in_box(motion, box)
     if found is None or not mask.any():
-        return False
+        return None
     inside, typical = found
     if typical >= MIN_STEP:
-        return False
-    moving = int((inside & (motion > _bar(typical)) & mask).sum())
-    return bool(moving) and moving >= share * mask.sum()
+        return None
+    return int((inside & (motion > _bar(typical)) & mask).sum())
 
 
 def _in_box(motion: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, float] | None:
