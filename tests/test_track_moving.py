@@ -320,9 +320,9 @@ def test_what_moves_does_not_grow_by_a_third_in_a_frame_after_it_was_the_mask(mo
     grass[50:150, 140:164] = True  # within reach of the rider's box, 0.6 of him
     image = np.full((H, W, 3), 128, np.uint8)
     monkeypatch.setattr(classical.motion, "moving_region", lambda scene, box, seed: rider | grass)
-    for moving_area, taken in ((0, True), (int(rider.sum()), False)):
+    for was_moving, taken in ((False, True), (True, False)):
         tracker = FlowTracker()
         tracker.set_motion(lambda: np.zeros((H, W), np.uint8))
         obj = classical._Object(image, image[..., 0], rider)
-        obj.mover, obj.follows_motion, obj.moving_area = True, True, moving_area
-        assert (tracker._moving(obj, rider) is not None) == taken, moving_area
+        obj.mover, obj.follows_motion, obj.was_moving = True, True, was_moving
+        assert (tracker._moving(obj, rider) is not None) == taken, was_moving

@@ -144,9 +144,10 @@ _MAP_EDGE, _DISAGREE = 0.03, 0.1
 # How far past the box of where it was and where the flow carried it what moves may reach, as a share of its size;
 # and the share of the flow's mask it must hold.
 _REACH, _HOLDS = 0.25, 0.6
-# What moves, after a frame where it was the object's mask, grows by at most this share of that mask's area
-# (the eval's real objects, player, dogs and girls: at most 1.27 from one such frame to the next).
-_REGION_GROWTH = 1.35
+# What moves is the object's when its area is between these shares of the last mask's; after a frame where the mask
+# was itself what moves, at most ``_REGION_GROWTH`` of it (the eval's real objects, player, dogs and girls: at most
+# 1.27 from one such frame to the next).
+_REGION_SIZE, _REGION_GROWTH = (0.5, 2.0), 1.35
 # A mask whose area is under this share of the last one's (or over its inverse) is not steady (confidence falls).
 _STEADY = 0.7
 # An object that keeps its shape changes its size by at most this share of it in a frame, or its mask's area is not
@@ -271,8 +272,8 @@ class _Object:
         self.mover: bool | None = None  # does it move against the scene? (decided in FlowTracker._moving)
         # The flow lost it where the motion map did not: from then on it is what moves (FlowTracker._moving).
         self.follows_motion = False
-        # The area of the last frame's mask where that was what moves (0 where it was the flow's): see _moving.
-        self.moving_area = 0
+        # The last frame's mask was what moves, not the flow's (see _moving).
+        self.was_moving = False
         # This frame's mask let go of ground it held (a slab, pieces of it): not of the object.
         self.shed_ground = False
 
@@ -1024,7 +1025,7 @@ class FlowTracker(Tracker):
             if confidence >= 0.8 and whole:
                 obj.recent = _look(gray, mask)
             obj.mask, obj.confidence = mask, _WENT_OUT if went_out else confidence
-            obj.moving_area = int(np.count_nonzero(mask)) if moving is not None else 0
+            obj.was_moving = moving is not None
             labels[mask] = object_id
             # Suspicion of a slab of ground in the mask lowers what the editor is told, not how it is tracked.
             confidences[object_id] = float(confidence * (1.0 - obj.suspicion))
@@ -1186,12 +1187,11 @@ class FlowTracker(Tracker):
         # the edge where the object was), and the fill painted strips of the frame's edge out.
         scale, _ = crops.fit(around[2] - around[0], around[3] - around[1], self.work_side)
         region = _without_specks(region, gap=_SPECK_GAP / scale)
-        if not 0.5 <= region.sum() / max(1, obj.mask.sum()) <= 2.0:
-            return None
         # After a frame where it already was what moves, a body whose whole the map held then does not grow by a third
         # in a frame: what it grew by is the scene moving beside it (grass and branches before a rider, seen
         # moving as the camera pans, took the graffiti behind them with him: J 0.65 -> 0.31 in four frames).
-        if obj.moving_area and region.sum() > _REGION_GROWTH * obj.moving_area:
+        least, most = _REGION_SIZE[0], _REGION_GROWTH if obj.was_moving else _REGION_SIZE[1]
+        if not least <= region.sum() / max(1, obj.mask.sum()) <= most:
             return None
         # What moves beyond where the object was and went (the flow's box, grown by a quarter of its size)
         # is the scene: boards whose letters a rolling pan shows as moving, joined to a skater before them.
