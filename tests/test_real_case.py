@@ -81,3 +81,20 @@ def test_a_folder_without_masks_or_an_empty_first_mask_stops_with_one_line(tmp_p
     with pytest.raises(SystemExit, match="the first mask is empty"):
         make_case(tmp_path / "frames", tmp_path / "masks", tmp_path / "case")
     assert not (tmp_path / "case").exists()  # nothing written
+
+
+def test_the_keyframe_bound_tracks_from_the_true_masks_on_the_corrected_keyframes(tmp_path):
+    from bench.keyframe_bound import bound, true_keyframes
+
+    _sequence(tmp_path, frames=20, masks=20, square=False)
+    make_case(tmp_path / "frames", tmp_path / "masks", tmp_path / "case", count=20)
+    case = evaluate.load_case(tmp_path / "case")
+    keyframes = true_keyframes(case)
+    assert sorted(keyframes) == [0, 15]  # where corrected_prompts puts its keyframes
+    for frame, labels in keyframes.items():
+        assert labels.dtype == np.uint8 and np.array_equal(labels == 1, case.truth[frame])
+    scores = bound(case, tmp_path / "bound")
+    for run in ("truth", "cut"):
+        assert (tmp_path / "bound" / run / "masks").is_dir()
+    # a disc of its own colour: the true keyframes score 1 themselves, and the frames after them hold it
+    assert scores["truth"] > 0.9 and scores["after"] > 0.9 and scores["cut"] > 0.8
