@@ -1,7 +1,7 @@
 """How much of a real object's corrected score the tracker loses, and how much the keyframes' cuts do.
 
 ``inpainterz eval`` scores a real case's masks from its prompt and with a corrected keyframe every
-``CORRECTION_EVERY`` frames (the truth's interior point and box, cut by the segmenter). This tracks the same
+15 frames (the truth's interior point and box, cut by the segmenter). This tracks the same
 case from the same keyframes once more with the true masks themselves as the keyframes' cuts: what the tracker
 makes of perfect cuts. Where that is little better than the corrected score, better cuts cannot lift it, and
 the tracker is what to work on::
@@ -22,24 +22,22 @@ from pathlib import Path
 import numpy as np
 
 from inpainterz_core import backends, pipeline
-from inpainterz_core.evaluate import CORRECTION_EVERY, corrected_prompts, load_case, score_run
+from inpainterz_core.evaluate import corrected_prompts, load_case, score_run
 from inpainterz_core.pipeline.tracking import Keyframes
 from inpainterz_core.settings import Settings
 from inpainterz_core.video import open_video
 
 
 def true_keyframes(case) -> Keyframes:
-    """The truth's label map (object id 1) on the prompt's frame and every ``CORRECTION_EVERY`` frames after, as
-    ``corrected_prompts`` places its keyframes."""
-    frames = [case.prompt.frame] + [
-        f
-        for f in range(case.prompt.frame + CORRECTION_EVERY, case.truth.frames, CORRECTION_EVERY)
-        if case.truth[f].any()
-    ]
+    """The truth's label map (object id 1) on each frame ``corrected_prompts`` prompts."""
+    frames = sorted({prompt.frame for prompt in corrected_prompts(case).objects})
     return Keyframes({f: case.truth[f].astype(np.uint8) for f in frames})
 
 
 def bound(case, out: Path) -> dict:
+    """The case tracked into ``out/cut`` from its corrected keyframes as the segmenter cuts them and into
+    ``out/truth`` from the true masks on the same frames; their J&F, and the mean J of the frames right after a
+    true keyframe."""
     settings = Settings(backend="classical")
     keyframes = true_keyframes(case)
     with open_video(case.input) as source:

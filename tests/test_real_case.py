@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.keyframe_bound import bound, true_keyframes
 from bench.real_case import make_case
 from inpainterz_core import evaluate
 from inpainterz_core.cli import main
@@ -84,8 +85,6 @@ def test_a_folder_without_masks_or_an_empty_first_mask_stops_with_one_line(tmp_p
 
 
 def test_the_keyframe_bound_tracks_from_the_true_masks_on_the_corrected_keyframes(tmp_path):
-    from bench.keyframe_bound import bound, true_keyframes
-
     _sequence(tmp_path, frames=20, masks=20, square=False)
     make_case(tmp_path / "frames", tmp_path / "masks", tmp_path / "case", count=20)
     case = evaluate.load_case(tmp_path / "case")
