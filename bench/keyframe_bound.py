@@ -23,15 +23,14 @@ import numpy as np
 
 from inpainterz_core import backends, pipeline
 from inpainterz_core.evaluate import corrected_prompts, load_case, score_run
-from inpainterz_core.pipeline.tracking import Keyframes
 from inpainterz_core.settings import Settings
 from inpainterz_core.video import open_video
 
 
-def true_keyframes(case) -> Keyframes:
+def true_keyframes(case) -> pipeline.Keyframes:
     """The truth's label map (object id 1) on each frame ``corrected_prompts`` prompts."""
     frames = sorted({prompt.frame for prompt in corrected_prompts(case).objects})
-    return Keyframes({f: case.truth[f].astype(np.uint8) for f in frames})
+    return pipeline.Keyframes({f: case.truth[f].astype(np.uint8) for f in frames})
 
 
 def bound(case, out: Path) -> dict:
