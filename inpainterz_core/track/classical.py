@@ -60,9 +60,10 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    on its own, with the mask's colours going on past its edge (``_slab_evidence``). The suspicion
    carries on, fading, to the next frames, and lowers the reported ``confidence`` (1.0 on a
    keyframe), the score that points an editor at the frames to check. Where a frame's two motion
-   and colour signs are clear, the tracking acts on them as well: the mask's pixels that move with
-   the ground are let go (``_slab_in``; the wall a player's first cut took is dropped on the first
-   frames, and the ground a fast pan drags into a badge's mask). A smaller piece of ground, too small a
+   and colour signs are clear, the tracking acts on them as well: the mask's pieces that move with
+   the ground and are made of its colours are let go (``_slab_in``; the wall a player's first cut took is
+   dropped on the first frames, and the ground a fast pan drags into a badge's mask; a girl of a group
+   who stands still while the others walk on stays). A smaller piece of ground, too small a
    share for those signs (a wedge of mat a badge's first cut took beside its dark end), is let go where it
    moves with the ground while the object moves on its own and is made of the ground's colours, or lies
    apart from the rest (``_ground_pieces``); the frame's signs then count as a slab's.
@@ -1113,7 +1114,7 @@ class FlowTracker(Tracker):
         mask_small = refined > 0
         ring = ColourModel._ring(mask_small)
         slab_signs = _slab_evidence(small_image, flow, mask_small, ring)  # this frame's (step 5)
-        slab = _slab_in(mask_small, ring, flow) if slab_signs >= _SLAB_ACT else None
+        slab = _slab_in(small_image, mask_small, ring, flow) if slab_signs >= _SLAB_ACT else None
         let_go = 0.0  # the signs of a slab let go of: some of it may be left, so they still count
         ground = None
         if slab is not None:  # the prior lets go of the slab too, or the area check below would put it back
@@ -1804,26 +1805,34 @@ def _off_ground(ground: np.ndarray, flow, ys, xs) -> np.ndarray:
     return np.hypot(off_x, off_y)
 
 
-def _slab_in(mask, ring, flow) -> tuple[np.ndarray, np.ndarray] | None:
-    """The mask without the slab of ground it holds, and that slab; None when that would leave too little.
+def _slab_in(image, mask, ring, flow) -> tuple[np.ndarray, np.ndarray] | None:
+    """The mask without the slab of ground it holds, and that slab; None when there is none, or letting it go
+    would leave too little.
 
     Called when both signs of a slab are clear (``_slab_evidence`` at least ``_SLAB_ACT``, on the mask and
     its ``ring``): a loose keyframe cut that took the wall beside a player, or a mask grown onto ground of
-    the object's colours, moves with the ground and is made of it. The mask's pixels that move with the
-    ground (within ``_STILL`` px of its motion) are let go, unless that leaves under ``_SLAB_REST`` of the
-    mask: then the object itself is what moves with the ground. A badge riding a wall through a fast, blurred
-    pan moves with the wall, and the flow's noise over part of it (2 px and more off the wall's motion) made that
-    part look like an object moving on its own: the 57 % of the badge that moved with the wall was let go of as a
-    slab on the first frame, and the badge was tracked at the size of the rest (J 0.43-0.67 on its next 15 frames).
+    the object's colours, moves with the ground and is made of it. The pieces of the mask that move with the
+    ground (within ``_STILL`` px of its motion) and are made of the ground's colours (``_of_ground``) are let
+    go. A piece in the colours of the rest is part of the object standing still: one girl of a group cut as
+    one, waiting while the others walked on, was let go of as a slab (J 0.60 -> 0.30, and the group was never
+    whole again). Nothing is let go where that leaves under ``_SLAB_REST`` of the mask: then the object itself
+    is what moves with the ground. A badge riding a wall through a fast, blurred pan moves with the wall, and
+    the flow's noise over part of it (2 px and more off the wall's motion) made that part look like an object
+    moving on its own: the 57 % of the badge that moved with the wall was let go of as a slab on the first
+    frame, and the badge was tracked at the size of the rest (J 0.43-0.67 on its next 15 frames).
     """
     ground = _ground_motion(flow, ring)
     if ground is None:
         return None
     ys, xs = np.nonzero(mask)
-    still = np.zeros_like(mask)
+    still = np.zeros(mask.shape, np.uint8)
     still[ys, xs] = _off_ground(ground, flow, ys, xs) < _STILL
-    rest = cv2.morphologyEx((mask & ~still).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    return (rest, still) if rest.sum() > _SLAB_REST * mask.sum() else None
+    count, pieces = cv2.connectedComponents(still, connectivity=8)
+    slab = _of_ground(image, mask, ring, mask & (pieces == 0), pieces, count)
+    if not slab.any():
+        return None
+    rest = cv2.morphologyEx((mask & ~slab).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    return (rest, slab) if rest.sum() > _SLAB_REST * mask.sum() else None
 
 
 def _ground_pieces(image, mask, ring, flow, edges: bool) -> np.ndarray | None:
@@ -1866,14 +1875,22 @@ def _ground_pieces(image, mask, ring, flow, edges: bool) -> np.ndarray | None:
         )
         rest = mask & (pieces == 0) & ~out
         if count > 1 and rest.any():
-            index = _colour_index(image)
-            of_ground = (_colour_shares(index, ring) > _colour_shares(index, rest))[index[mask]]
-            made_of_ground = _shares(pieces[mask], of_ground, count) > 0.5
-            made_of_ground[0] = False
-            out |= made_of_ground[pieces]
+            out |= _of_ground(image, mask, ring, rest, pieces, count)
     if not out.any() or (mask & ~out).sum() < _SLAB_REST * mask.sum():
         return None
     return out
+
+
+def _of_ground(image, mask, ring, rest, pieces, count) -> np.ndarray:
+    """The ``pieces`` (labels 1 to ``count`` - 1 over the mask; 0 is none) made of the ground's colours: most of
+    their pixels of colours more common in the ``ring`` around the mask than in the ``rest`` of it."""
+    if count < 2 or not rest.any():
+        return np.zeros(mask.shape, bool)
+    index = _colour_index(image)
+    of_ground = (_colour_shares(index, ring) > _colour_shares(index, rest))[index[mask]]
+    made_of_ground = _shares(pieces[mask], of_ground, count) > 0.5
+    made_of_ground[0] = False
+    return made_of_ground[pieces] & mask
 
 
 def _sample(region: np.ndarray, about: int) -> tuple[np.ndarray, np.ndarray]:
