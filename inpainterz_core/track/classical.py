@@ -1873,9 +1873,7 @@ def _ground_pieces(image, mask, ring, flow, edges: bool) -> np.ndarray | None:
         count, pieces = cv2.connectedComponents(
             cv2.morphologyEx(still, cv2.MORPH_OPEN, ellipse(_FLOW_BLEED)), connectivity=8
         )
-        rest = mask & (pieces == 0) & ~out
-        if count > 1 and rest.any():
-            out |= _of_ground(image, mask, ring, rest, pieces, count)
+        out |= _of_ground(image, mask, ring, mask & (pieces == 0) & ~out, pieces, count)
     if not out.any() or (mask & ~out).sum() < _SLAB_REST * mask.sum():
         return None
     return out
@@ -1890,7 +1888,7 @@ def _of_ground(image, mask, ring, rest, pieces, count) -> np.ndarray:
     of_ground = (_colour_shares(index, ring) > _colour_shares(index, rest))[index[mask]]
     made_of_ground = _shares(pieces[mask], of_ground, count) > 0.5
     made_of_ground[0] = False
-    return made_of_ground[pieces] & mask
+    return made_of_ground[pieces]  # (the pieces lie in the mask: label 0 is all else)
 
 
 def _sample(region: np.ndarray, about: int) -> tuple[np.ndarray, np.ndarray]:
