@@ -328,6 +328,49 @@ def test_an_object_that_comes_back_is_masked_from_the_first_frame_it_shows_on(tm
     assert report["check_frames"] == []
 
 
+class OutByTheLeftAndASliverBack(PanClip):
+    """The logo slides out of the picture by the left edge, 14 px a frame; on frames 12-19 its end, 7 px of its 48,
+    shows again where it left (a camera panning back a little), and goes out again. With ``other``, what shows
+    there instead is a grey card of none of its colours."""
+
+    def __init__(self, other: bool = False, **kw):
+        super().__init__(**kw)
+        self.other = other
+
+    def _logo_transform(self, i):
+        m = super()._logo_transform(0)
+        m[0, 2] = 60 - 14 * i if i < 8 else -41 if 12 <= i < 20 else -60
+        return m
+
+    def mask(self, i):
+        return np.zeros((self.height, self.width), bool) if self.other and 12 <= i < 20 else super().mask(i)
+
+    def frame(self, i):
+        frame = super().frame(i)
+        if self.other and 12 <= i < 20:
+            frame[super().mask(i)] = 128
+        return frame
+
+
+@pytest.mark.parametrize("other", [False, True])
+def test_a_sliver_back_where_the_object_left_is_masked_when_it_has_its_colours(tmp_path, other):
+    """Too thin for its look to place it, an object's first sliver back in by the side it left by is told by its
+    colours: masked on each frame it shows (a badge's end, back for 17 frames, was left in the picture); a card of
+    other colours there is not the object."""
+    clip = OutByTheLeftAndASliverBack(other=other, frames=24, width=320, height=180)
+    write_clip(clip, tmp_path / "clip")
+    track(
+        tmp_path / "clip", {0: clip.mask(0).astype(np.uint8)}, Settings(backend="classical"), tmp_path / "out"
+    )
+    masks = [read_mask(tmp_path / "out" / "masks" / f"{i:06d}.png") > 0 for i in range(24)]
+    assert not any(masks[i].any() for i in (9, 10, 11, 20, 21, 22, 23))
+    if other:
+        assert not any(masks[i].any() for i in range(12, 20))
+    else:
+        assert 0 < clip.mask(12).sum() < 0.2 * clip.mask(0).sum()
+        assert all(jaccard(masks[i], clip.mask(i)) > 0.8 for i in range(12, 20))
+
+
 class GoneAWhile(Tracker):
     """Loses the object on frames 5-9 of its first pass and finds it again on 10; started again (tracking it back
     from where it came back), it keeps that mask, as sure of it as ``back``."""

@@ -270,6 +270,7 @@ class _Object:
         # back in by while only part of it shows.
         self.exit: int | None = None
         self.entering: int | None = None
+        self.left_at = mask  # its last mask in the picture before it went out by ``exit``
         self.mover: bool | None = None  # does it move against the scene? (decided in FlowTracker._moving)
         # The flow lost it where the motion map did not: from then on it is what moves (FlowTracker._moving).
         self.follows_motion = False
@@ -868,7 +869,7 @@ class FlowTracker(Tracker):
                 mask, confidence = self._propagate(obj, image, gray)
                 if not mask.any() and (side := _exit_side(obj.mask, last_move)) is not None:
                     confidence = _WENT_OUT  # it went out of the picture: nothing to mask is likely right
-                    obj.exit = side
+                    obj.exit, obj.left_at = side, obj.mask
                 elif _sized(obj, mask):
                     # Area consistency: the mask of an object that keeps its shape, far from the size it last surely
                     # had with no frame's edge to cut it, is likely a part of it (a badge that jumped 84 px in a
@@ -964,6 +965,10 @@ class FlowTracker(Tracker):
                     found, obj.entering = max(finds, key=lambda f: f[0][1]) if finds else (None, None)
                     if found is None and (gone or confidence < _NO_TRUST):  # its last sliver, going out?
                         found = self._leaving(obj, image, gray)
+                    # A sliver where it went out, too thin for its look to place: its last going out, its first back
+                    if found is None and gone and obj.exit is not None:
+                        found = self._returning(obj, image)
+                        obj.entering = obj.exit if found is not None else None
                 elif _at_edge(found[0]):
                     # Found whole against the frame's edge, it may be partly out of the picture, and the whole
                     # look, placed inside, shifted off it (a badge over the top edge after a whip pan, its mask
@@ -991,7 +996,7 @@ class FlowTracker(Tracker):
                         and mask.any()
                         and (side := _exit_side(obj.mask, last_move)) is not None
                     ):
-                        obj.exit, went_out = side, True
+                        obj.exit, obj.left_at, went_out = side, obj.mask, True
                     mask = np.zeros_like(mask)
             obj.velocity = _centre(mask) - _centre(obj.mask) if mask.any() and obj.mask.any() else np.zeros(2)
             # Found again farther than its own size from where it was, it did not move there in a frame (lost, it
@@ -1291,6 +1296,42 @@ class FlowTracker(Tracker):
         reach = 2 + int(np.ceil(np.abs(obj.velocity).max()))
         return found if (found[0] & dilate(obj.mask, reach)).sum() >= 0.5 * found[0].sum() else None
 
+    def _returning(self, obj: _Object, image) -> tuple[np.ndarray, float] | None:
+        """A sliver of an object gone out by a side, where it went out: its last part, still in the picture after
+        the flow let go of it, or its first back in. The pixels of its colours (``ColourModel``) joined to that edge,
+        less deep than the share of it its look is searched for from (``_ENTER_SHARE``), along the stretch of the edge
+        it went out by (and half as far again each way), with its colours' score as the find's; None where there are none, they are too few
+        (``_SLIVER``) or not of its colours (under ``_ENTER_BAR``). Too thin for its look to say where it is (a badge
+        riding the sky went out by the left edge as the camera panned, and its end, up to 10 px of its 90, showed
+        again for 17 frames as the camera turned back: its grey matched best 2 px too deep, its colours there too
+        few for a find), a sliver is told by its colours."""
+        side, left = obj.exit, obj.left_at
+        if not left.any():
+            return None
+        turns = {0: 2, 1: -1, 2: 0, 3: 1}[side]  # np.rot90 turns that bring the side to the right
+        frame, left = np.rot90(image, turns), np.rot90(left, turns)
+        patch_mask = obj.template[1] if obj.template is not None else obj.mask
+        across = _size_now(obj, np.rot90(patch_mask, turns))[0]  # its width across that side, now
+        depth = max(2, int(np.ceil(_ENTER_SHARE * across)))
+        rows = np.flatnonzero(left.any(axis=1))
+        reach = (rows[-1] - rows[0] + 1) // 2
+        top, bottom = max(0, rows[0] - reach), min(frame.shape[0], rows[-1] + reach + 1)
+        strip = np.ascontiguousarray(frame[top:bottom, -depth:])
+        likely = (obj.colours.log_ratio(strip) > 0).astype(np.uint8)
+        count, pieces, stats, _ = cv2.connectedComponentsWithStats(likely, connectivity=8)
+        on_edge = np.bincount(pieces[:, -1], minlength=count)
+        on_edge[0] = 0
+        best = int(np.argmax(on_edge))
+        if on_edge[best] == 0 or stats[best, cv2.CC_STAT_AREA] < _SLIVER * obj.good_area:
+            return None
+        sliver = pieces == best
+        score = float(np.clip((_looks_like(obj.palette, strip, sliver) - 0.3) / 0.5, 0, 1))
+        if score < _ENTER_BAR:
+            return None
+        found = np.zeros(frame.shape[:2], bool)
+        found[top:bottom, -depth:] = sliver
+        return np.ascontiguousarray(np.rot90(found, -turns)), score
+
     def _coming_in(
         self, obj: _Object, image, gray, mask: np.ndarray
     ) -> tuple[tuple[np.ndarray, float], int] | None:
@@ -1508,6 +1549,8 @@ _FIND_BAR = 0.5
 _ENTER_SHARE, _ENTER_BAR = 0.3, 0.8
 # An object just gone out by a side, the flow having lost it, is looked for along it from this share of it on.
 _LEAVE_SHARE = 0.1
+# The least share of an object gone out by a side that a sliver of it where it went out is taken from (_returning).
+_SLIVER = 0.02
 _ENTER_SIDE = 64  # px: the longest side of the look the search for it coming back in runs at
 # ... and the sizes it is looked for at there, relative to good_area, when that is the camera's zoom carried over
 # the frames it was gone (``_Object.zoomed``): a few per cent off its size, its part matched the ground better.
