@@ -1308,7 +1308,7 @@ class FlowTracker(Tracker):
         side, left = obj.exit, obj.left_at
         if not left.any():
             return None
-        turns = {0: 2, 1: -1, 2: 0, 3: 1}[side]  # np.rot90 turns that bring the side to the right
+        turns = _TO_THE_RIGHT[side]
         frame, left = np.rot90(image, turns), np.rot90(left, turns)
         patch_mask = obj.template[1] if obj.template is not None else obj.mask
         across = _size_now(obj, np.rot90(patch_mask, turns))[0]  # its width across that side, now
@@ -1363,7 +1363,7 @@ class FlowTracker(Tracker):
         object's, the likeliest places of every part matched are scored with their colours, and the best taken."""
         patch, patch_mask = look
         size = _size_now(obj, patch_mask, scale)
-        turns = {0: 2, 1: -1, 2: 0, 3: 1}[side]  # np.rot90 turns that bring the side to the right
+        turns = _TO_THE_RIGHT[side]
         look_mask = np.rot90(
             cv2.resize(patch_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST), turns
         )
@@ -1557,6 +1557,8 @@ _ENTER_SIDE = 64  # px: the longest side of the look the search for it coming ba
 _ENTER_SIZES = (0.93, 1.0, 1.07)
 # A rigid object cut off by the frame's edge is placed by its look there when that holds this share of the flow's mask.
 _COMING_IN = 0.9
+# The np.rot90 turns that bring the frame's left, top, right and bottom sides to the right.
+_TO_THE_RIGHT = {0: 2, 1: -1, 2: 0, 3: 1}
 # Into the picture from its left, top, right and bottom sides (x, y).
 _INWARDS = np.array([(1, 0), (0, 1), (-1, 0), (0, -1)])
 
