@@ -436,8 +436,8 @@ class _Outline:
                     ):
                         # Or the fit was right, and the mask only loose about the outline: the look lies clearly
                         # better under the fit than where the last move leads. A logo printed on a flexing jersey
-                        # matched its outline at IoU 0.74-0.81 while its look lay under the fit at 0.82-0.90; moved
-                        # on instead, the outline drifted 3-22 px off it in six frames (its look there -0.4-0.6),
+                        # matched its outline at IoU 0.71-0.80 while its look lay under the fit at 0.68-0.90; moved
+                        # on instead, the outline drifted 3.5-22 px off it in ten frames (its look there -0.45-0.61),
                         # the mask was cut to it, and half the logo was left in the picture for 30 frames.
                         warp = found[0]
             elif gray is not None and self.look is not None and not cut_off:
