@@ -1315,18 +1315,17 @@ class FlowTracker(Tracker):
         """A sliver of an object gone out by a side, where it went out: its last part, still in the picture after
         the flow let go of it, or its first back in. The pixels of its colours (``ColourModel``) joined to that edge,
         less deep than the share of it its look is searched for from (``_ENTER_SHARE``), along the stretch of the edge
-        it went out by (and half as far again each way), with its colours' score as the find's; None where there are none, they are too few
-        (``_SLIVER``) or not of its colours (under ``_ENTER_BAR``). Too thin for its look to say where it is (a badge
-        riding the sky went out by the left edge as the camera panned, and its end, up to 10 px of its 90, showed
-        again for 17 frames as the camera turned back: its grey matched best 2 px too deep, its colours there too
-        few for a find), a sliver is told by its colours."""
+        it went out by (and half that stretch again at each end), with its colours' score as the find's; None where
+        there are none, they are too few (``_SLIVER``) or not of its colours (under ``_ENTER_BAR``). Too thin for its
+        look to say where it is (a badge riding the sky went out by the left edge as the camera panned, and its end,
+        up to 10 px of its 90, showed again for 17 frames as the camera turned back: its grey matched best 2 px too
+        deep, its colours there too few for a find), a sliver is told by its colours."""
         side, left = obj.exit, obj.left_at
         if not left.any():
             return None
         turns = _TO_THE_RIGHT[side]
         frame, left = np.rot90(image, turns), np.rot90(left, turns)
-        patch_mask = obj.template[1] if obj.template is not None else obj.mask
-        across = _size_now(obj, np.rot90(patch_mask, turns))[0]  # its width across that side, now
+        across = _size_now(obj, np.rot90(obj.template[1], turns))[0]  # its width across that side, now
         depth = max(2, int(np.ceil(_ENTER_SHARE * across)))
         rows = np.flatnonzero(left.any(axis=1))
         reach = (rows[-1] - rows[0] + 1) // 2
