@@ -36,6 +36,17 @@ def lettered_badge(frame: int) -> tuple[np.ndarray, np.ndarray]:
     return mask, ground.astype(np.uint8)
 
 
+def rigid_outline(frame) -> _Outline:
+    """The outline of the badge ``frame(i)`` shows (its mask and the frame's grey), held over frames 1-11 as it slides
+    on 4 px a frame: by then it is taken for rigid."""
+    outline = _Outline(*frame(0))
+    for i in range(1, 12):
+        mask, grey = frame(i)
+        outline.hold(mask, np.array([4.0, 0.0]), grey)
+    assert outline.rigid >= 0.5
+    return outline
+
+
 def blob_beside(mask: np.ndarray) -> np.ndarray:
     """A 25x25 px blob stuck to the top of the mask."""
     ys, xs = np.nonzero(mask)
@@ -245,11 +256,7 @@ def test_a_rigid_badge_cut_off_by_the_frame_is_not_moved_to_where_its_look_seems
     it is compared with the edge's pixels repeated, and can seem to lie a few pixels off the badge (a composite
     badge's last third: placed 6 px below it). While the edge cuts its mask, the fit to the part in the picture
     places it, and its mask is not cut to where the look seems to lie."""
-    outline = _Outline(*lettered_badge(0))
-    for frame in range(1, 12):
-        mask, grey = lettered_badge(frame)
-        outline.hold(mask, np.array([4.0, 0.0]), grey)
-    assert outline.rigid >= 0.5
+    outline = rigid_outline(lettered_badge)
 
     def placed_below(self, gray, start):  # the look, clearly better 6 px below the badge than under the fit
         placed = start.copy()
@@ -333,11 +340,7 @@ def test_a_rigid_badge_whose_mask_is_loose_about_it_is_held_where_its_look_is_no
         grey[mask] = cv2.warpAffine(letters, place, (W, H), flags=cv2.INTER_LINEAR)[mask]
         return mask, grey.astype(np.uint8)
 
-    outline = _Outline(*frame(0))
-    for i in range(1, 12):
-        mask, grey = frame(i)
-        outline.hold(mask, np.array([4.0, 0.0]), grey)
-    assert outline.rigid >= 0.5
+    outline = rigid_outline(frame)
     for i in range(12, 20):
         mask, grey = frame(i, turned=4.0 * (i - 11))
         fitted = outline.fit(mask)[0]
@@ -379,11 +382,7 @@ def test_a_rigid_badge_placed_by_its_look_keeps_the_end_its_mask_lost():
     12 px short there, frame after frame. Fitted to that mask, the outline shrank along with it and the mask was
     cut to it (a composite on the tennis clip mirrored: J 0.95 -> 0.77-0.85 for 16 frames). The badge's look,
     which shows all along it, places the outline on the whole badge; the end the mask left out is the badge's."""
-    outline = _Outline(*lettered_badge(0))
-    for frame in range(1, 12):
-        mask, grey = lettered_badge(frame)
-        outline.hold(mask, np.array([4.0, 0.0]), grey)
-    assert outline.rigid >= 0.5
+    outline = rigid_outline(lettered_badge)
     for frame in range(12, 40):
         mask, grey = lettered_badge(frame)
         cut = mask.copy()
@@ -399,11 +398,7 @@ def test_a_rigid_badge_whose_mask_fell_behind_it_is_placed_whole_where_its_look_
     move, lies on it, as its look shows; cut to where the lagging part overlapped that, the mask kept a fifth of
     the badge (an attach composite on the tennis clip: J 0.89 -> 0.18, and the badge no longer held rigid, never
     found whole again). Where the look lies as it did, the badge is there, whole."""
-    outline = _Outline(*lettered_badge(0))
-    for frame in range(1, 12):
-        mask, grey = lettered_badge(frame)
-        outline.hold(mask, np.array([4.0, 0.0]), grey)
-    assert outline.rigid >= 0.5
+    outline = rigid_outline(lettered_badge)
     mask, grey = lettered_badge(12)
     x0 = 20 + 4 * 12
     behind = np.zeros_like(mask)
