@@ -15,13 +15,27 @@ from inpainterz_core.track.classical import _Outline
 H, W = 240, 320
 
 
-def badge(frame: int) -> np.ndarray:
-    """A rounded badge 80x30 px sliding right 4 px a frame, turning 1 degree a frame."""
+def badge(frame: int, turned: float = 0.0) -> np.ndarray:
+    """A rounded badge 80x30 px sliding right 4 px a frame, turning 1 degree a frame (and ``turned`` more)."""
     mask = np.zeros((H, W), np.uint8)
     centre = (60 + 4 * frame, 120)
-    box = cv2.boxPoints((centre, (80, 30), frame))
+    box = cv2.boxPoints((centre, (80, 30), frame + turned))
     cv2.fillPoly(mask, [np.round(box).astype(np.int32)], 1)
     return mask.astype(bool)
+
+
+def turning_badge_grey(frame: int, turned: float = 0.0) -> np.ndarray:
+    """The frame's grey under ``badge(frame, turned)``: textured ground, and the badge with its letters (dark and light
+    strokes) moving and turning with it."""
+    rng = np.random.default_rng(7)
+    ground = cv2.GaussianBlur(rng.uniform(60, 200, (H, W)).astype(np.float32), (0, 0), 2)
+    letters = cv2.resize(rng.choice([40.0, 190.0], (6, 16)), (80, 30), interpolation=cv2.INTER_NEAREST)
+    letters = cv2.GaussianBlur(letters.astype(np.float32), (0, 0), 1)
+    place = cv2.getRotationMatrix2D((40, 15), -frame - turned, 1.0) + [[0, 0, 20 + 4 * frame], [0, 0, 105]]
+    on_badge = cv2.warpAffine(letters, place, (W, H), flags=cv2.INTER_LINEAR)
+    mask = badge(frame, turned)
+    ground[mask] = on_badge[mask]
+    return ground.astype(np.uint8)
 
 
 def lettered_badge(frame: int) -> tuple[np.ndarray, np.ndarray]:
@@ -285,24 +299,9 @@ def test_a_rigid_badge_is_held_where_its_look_is_while_its_mask_creeps_along_it(
     outline allows. Fitted to the mask alone, the outline stretched along with it, frame after frame, until the
     mask held the car (a composite on the desert clip played at twice its speed: J 0.97 -> 0.56 by frame 35). The
     badge's look says where it is: the outline stays on it, and the creep is cut off."""
-    rng = np.random.default_rng(7)
-    ground = cv2.GaussianBlur(rng.uniform(60, 200, (H, W)).astype(np.float32), (0, 0), 2)
-    # its letters: dark and light strokes, laid on it as it moves and turns
-    letters = cv2.resize(rng.choice([40.0, 190.0], (6, 16)), (80, 30), interpolation=cv2.INTER_NEAREST)
-    letters = cv2.GaussianBlur(letters.astype(np.float32), (0, 0), 1)
-
-    def frame_grey(frame: int) -> np.ndarray:
-        """The ground, and the badge with its letters moving and turning with it."""
-        place = cv2.getRotationMatrix2D((40, 15), -frame, 1.0) + [[0, 0, 20 + 4 * frame], [0, 0, 105]]
-        on_badge = cv2.warpAffine(letters, place, (W, H), flags=cv2.INTER_LINEAR)
-        mask = badge(frame)
-        grey = ground.copy()
-        grey[mask] = on_badge[mask]
-        return grey.astype(np.uint8)
-
-    outline = _Outline(badge(0), frame_grey(0))
+    outline = _Outline(badge(0), turning_badge_grey(0))
     for frame in range(1, 12):
-        outline.hold(badge(frame), np.array([4.0, 0.0]), frame_grey(frame))
+        outline.hold(badge(frame), np.array([4.0, 0.0]), turning_badge_grey(frame))
     assert outline.rigid >= 0.5
     held = badge(11)
     for frame in range(12, 40):
@@ -313,7 +312,7 @@ def test_a_rigid_badge_is_held_where_its_look_is_while_its_mask_creeps_along_it(
         # the tracker's cut: last frame's mask carried on, grown by a couple of pixels where the colours allow
         carried = np.roll(held, 4, axis=1)
         cut = mask | (below & cv2.dilate(carried.astype(np.uint8), ellipse(2)).astype(bool))
-        held = outline.hold(cut, np.array([4.0, 0.0]), frame_grey(frame))
+        held = outline.hold(cut, np.array([4.0, 0.0]), turning_badge_grey(frame))
         away = below & ~cv2.dilate(mask.astype(np.uint8), np.ones((11, 11), np.uint8)).astype(bool)
         assert not held[away].any(), frame
         assert held[mask].mean() > 0.97, frame
@@ -327,22 +326,10 @@ def test_a_rigid_badge_whose_mask_is_loose_about_it_is_held_where_its_look_is_no
     logo was left in the picture for 30 frames. Where the look lies clearly better under the fit than where the
     last move leads, the outline follows the fit. Here the badge turns 4 degrees a frame more than before, each fit
     is given as the flexing jersey's were (IoU 0.78, 98 % of the outline covered), and its move is read 3 px low."""
-    rng = np.random.default_rng(5)
-    ground = cv2.GaussianBlur(rng.uniform(60, 200, (H, W)).astype(np.float32), (0, 0), 2)
-    letters = cv2.resize(rng.choice([40.0, 190.0], (6, 16)), (80, 30), interpolation=cv2.INTER_NEAREST)
-    letters = cv2.GaussianBlur(letters.astype(np.float32), (0, 0), 1)
-
-    def frame(i: int, turned: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """The badge's mask and the frame's grey: it slides right 4 px a frame, turning 1 degree (+ ``turned``)."""
-        place = cv2.getRotationMatrix2D((40, 15), -i - turned, 1.0) + [[0, 0, 20 + 4 * i], [0, 0, 105]]
-        mask = cv2.warpAffine(np.ones((30, 80), np.float32), place, (W, H)) > 0.5
-        grey = ground.copy()
-        grey[mask] = cv2.warpAffine(letters, place, (W, H), flags=cv2.INTER_LINEAR)[mask]
-        return mask, grey.astype(np.uint8)
-
-    outline = rigid_outline(frame)
+    outline = rigid_outline(lambda i: (badge(i), turning_badge_grey(i)))
     for i in range(12, 20):
-        mask, grey = frame(i, turned=4.0 * (i - 11))
+        turned = 4.0 * (i - 11)
+        mask, grey = badge(i, turned), turning_badge_grey(i, turned)
         fitted = outline.fit(mask)[0]
         monkeypatch.setattr(outline, "fit", lambda _, fitted=fitted: (fitted, 0.78, 0.98))
         held = outline.hold(mask, np.array([4.0, 3.0]), grey)
