@@ -405,14 +405,20 @@ class _Outline:
         warp = None if found is None else found[0]
         self.matches = found is not None and found[1] >= _OUTLINE_MATCH
         moved = found is not None and self.moved(found[0])
-        if self.rigid < 0.5 and self.matches and not cut_off and self._keeps_look(gray, warp):
+        covers = found is not None and found[2] >= _OUTLINE_MATCH  # all of the outline (it may hold more)
+        if self.rigid < 0.5 and covers and not cut_off and self._keeps_look(gray, warp):
             # Not yet taken for rigid (that takes a few matches, four times as many before the object has moved), but
-            # it matches its outline and looks as it did: held to it already (a piece of a red car joined a badge's
-            # mask on its 4th and 5th frames, and was painted out 16-21 px past it). So too before it has moved: a
-            # still match says nothing of rigidity, but this frame's mask is the outline and more, and the more is
-            # not the object (a badge riding a still mat took the edges of red blocks pushed against it, 12-25 px
-            # past it; one riding a car that had hardly moved yet grew onto its windscreen: both painted out ground).
-            held = mask & self._laid(warp, mask.shape)
+            # its mask covers its outline and it looks as it did: held to it already (a piece of a red car joined a
+            # badge's mask on its 4th and 5th frames, and was painted out 16-21 px past it). So too before it has
+            # moved: a still match says nothing of rigidity, but this frame's mask is the outline and more, and the
+            # more is not the object (a badge riding a still mat took the edges of red blocks pushed against it, 12-25
+            # px past it; one riding a car that had hardly moved yet grew onto its windscreen: both painted out
+            # ground). Where the mask holds more than a match allows, what joins the outline may be the object
+            # changing shape (a runner's limbs swung out), but a piece apart from it is not: a badge passing a
+            # graffiti wall took a blob of the wall 10-15 px off it (IoU 0.88 with its outline), painted out past
+            # the 15 px around the badge that the eval allows.
+            laid = self._laid(warp, mask.shape)
+            held = mask & laid if self.matches else _supported(mask.view(np.uint8), laid).astype(bool)
             mask = held if held.sum() >= _OUTLINE_KEPT * mask.sum() else mask
         elif self.rigid < 0.5 and not self.matches and not cut_off and self.changed == 0:
             # It does not match its outline, yet its look may say where it is (_kept_in_place)
@@ -484,16 +490,15 @@ class _Outline:
                 # still person matches whatever they are): it raises the belief a quarter as fast.
                 if found[1] < _OUTLINE_CHANGED and moved:
                     self.changed += 1
-                covered = found[2] >= _OUTLINE_MATCH
                 if held_in_place:  # it kept its look and outline where its mask did not: moved or not, rigid
                     self.rigid += _OUTLINE_RATE * (1.0 - self.rigid)
                 elif found[1] >= _OUTLINE_MATCH:
                     self.rigid += (_OUTLINE_RATE if moved else _OUTLINE_RATE / 4) * (1.0 - self.rigid)
-                elif covered and moved and self._keeps_look(gray, found[0]):
+                elif covers and moved and self._keeps_look(gray, found[0]):
                     # all of the outline and more, and the object looks as it did: the more is ground (_LOOK_KEPT)
                     self.rigid += _OUTLINE_RATE * (1.0 - self.rigid)
                 else:
-                    self.rigid -= (_OUTLINE_RATE / 4 if covered else _OUTLINE_RATE) * self.rigid
+                    self.rigid -= (_OUTLINE_RATE / 4 if covers else _OUTLINE_RATE) * self.rigid
         if warp is not None:
             self.warp = warp
         return mask
