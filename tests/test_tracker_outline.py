@@ -84,6 +84,29 @@ def test_a_blob_on_a_rigid_badge_is_cut_off():
     assert held[badge(frame)].mean() > 0.99  # and the badge is all there
 
 
+def test_a_big_rigid_badges_mask_reaches_only_a_few_pixels_past_its_outline():
+    """A rigid badge's mask may reach a little past its outline (the keyframe cut's edge error, blur), 4 % of its
+    size, but no more than a small badge's: a 200 px badge's mask reached 8 px past its outline onto the dark ground
+    at a corner, and that was painted out past the 15 px around the badge that the eval allows."""
+
+    def big(frame: int) -> np.ndarray:  # 200x60 px, sliding right 4 px a frame
+        mask = np.zeros((H, W), bool)
+        mask[90:150, 20 + 4 * frame : 220 + 4 * frame] = True
+        return mask
+
+    outline = _Outline(big(0))
+    for frame in range(1, 12):
+        outline.hold(big(frame), np.array([4.0, 0.0]))
+    assert outline.rigid >= 0.5
+    mask = big(12)
+    spur = np.zeros_like(mask)
+    spur[150:158, 70:90] = True  # 8 px below its lower edge, at 4 % of 200 px within the reach
+    held = outline.hold(mask | spur, np.array([4.0, 0.0]))
+    assert held[mask].mean() > 0.99
+    assert held[150:156, 70:90].all()  # 6 px past it: the cut's edge error and blur
+    assert not held[157:, :].any()
+
+
 def test_ground_taken_on_several_blurred_frames_in_a_row_is_cut_off_on_each():
     """A fast pan blurs a few frames in a row and the mask takes ground on each. The belief fell on every frame
     whose mask did not match the outline, so from the fourth such frame on the blob was kept (and painted

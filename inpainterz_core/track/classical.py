@@ -157,9 +157,11 @@ _STEADY = 0.7
 _SIZE_STEP = 0.8
 # How fast the belief that an object is rigid follows each frame's match (4 matches in a row from none: rigid).
 _OUTLINE_RATE = 0.2
-# A rigid object's mask reaches at most this share of its size past its fitted outline (4 px on a 100 px badge):
-# the keyframe cut's edge error and blur, not a blob.
-_OUTLINE_REACH = 0.04
+# A rigid object's mask reaches at most this share of its size past its fitted outline (4 px on a 100 px badge), and
+# at most _OUTLINE_REACH_PX: the keyframe cut's edge error and blur, not a blob. Neither grows with the object: a 200
+# px badge's mask reached 8 px past its outline onto the dark ground at a corner, painted out past the 15 px around
+# the badge that the eval allows.
+_OUTLINE_REACH, _OUTLINE_REACH_PX = 0.04, 6
 # Holding a mask to its outline keeps at least this share of it; less, and the outline is what went astray.
 _OUTLINE_KEPT = 0.25
 # px (at the outline's size, at most _OUTLINE_SIDE across) the object's look is searched for around where its
@@ -638,8 +640,9 @@ class _Outline:
         return x0, y0, x1, y1
 
     def _reach(self, warp: np.ndarray) -> int:
-        """How far (px) a rigid object's mask may reach past its outline laid by ``warp`` (``_OUTLINE_REACH``)."""
-        return max(2, round(_OUTLINE_REACH * self._laid_size(warp)))
+        """How far (px) a rigid object's mask may reach past its outline laid by ``warp`` (``_OUTLINE_REACH``, at most
+        ``_OUTLINE_REACH_PX``)."""
+        return max(2, min(_OUTLINE_REACH_PX, round(_OUTLINE_REACH * self._laid_size(warp))))
 
     def _laid(self, warp: np.ndarray, shape: tuple[int, int], reach: int | None = None) -> np.ndarray:
         """The outline laid on the frame by ``warp`` and grown by ``reach`` px (by default, the reach)."""
