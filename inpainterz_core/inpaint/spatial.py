@@ -25,9 +25,11 @@ from scipy.sparse.linalg import splu
 
 from .base import rounded
 
-#: Unknowns the membrane is solved for at full size; a bigger hole is solved smaller and scaled up (the
-#: surface is smooth). A direct sparse solve of 40,000 takes about 0.15 s on one core.
-MEMBRANE_UNKNOWNS = 40_000
+#: Unknowns the membrane is solved for in one direct sparse solve (about 10 ms on one core): a bigger hole is
+#: solved smaller for its inside, and at full size along its border (``membrane``).
+MEMBRANE_UNKNOWNS = 4_000
+#: How deep (in the smaller solve's pixels) the full-size solve along a big hole's border reaches.
+MEMBRANE_BORDER = 3
 
 
 def telea(image: np.ndarray, hole: np.ndarray, radius: int) -> np.ndarray:
@@ -65,7 +67,18 @@ def border_fill(image: np.ndarray, hole: np.ndarray, radius: int) -> np.ndarray:
 def membrane(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """``image`` (H, W, C uint8) with ``hole`` (H, W bool) filled by the membrane over its border: each hole
     pixel the mean of its four neighbours (Laplace's equation, the border's pixels fixed; the frame's
-    edge holds nothing), solved directly as one sparse system for all channels."""
+    edge holds nothing), solved directly as one sparse system for all channels.
+
+    A direct solve's cost grows faster than the hole (11,000 unknowns: 33 ms; 40,000: 0.15 s), but the surface is
+    smooth away from the border: a hole of more than ``MEMBRANE_UNKNOWNS`` pixels is solved smaller for its inside,
+    then at full size along its border, ``MEMBRANE_BORDER`` of the smaller solve's pixels deep, against the known
+    pixels outside and the smaller solve's inside. On blurred noise (sigma 3-8 px) under discs, bars and a corner of
+    5,000-60,000 pixels that is 3-4 times faster, and within 0.1-0.9 levels of the one full-size solve on average, 6
+    at most. On ``make bench``'s 480p clip it took the membranes from 15.7 to 7.0 of the inpainter's 65 CPU seconds
+    (200 frames); with the true masks of 18 attached composites (where the membrane makes up half of what nothing
+    reveals) the fills' gain over per-frame Telea went from +1.723 to +1.711 dB (none by more than 0.1 dB), and on
+    ``make eval``'s five fills from +4.23 to +4.20.
+    """
     ys, xs = np.nonzero(hole)
     if not len(ys) or hole.all():  # nothing to fill, or no border to meet
         return image.copy()
@@ -77,13 +90,18 @@ def membrane(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     y0, x0 = max(0, ys.min() - m), max(0, xs.min() - m)
     box = slice(y0, ys.max() + m + 1), slice(x0, xs.max() + m + 1)
     crop, area = image[box], hole[box]
-    if shrink < 1.0:  # solved smaller, scaled up inside the hole; the border pixels stay as they are
-        size = (max(1, round(area.shape[1] * shrink)), max(1, round(area.shape[0] * shrink)))
-        small_area = cv2.resize(area.view(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
-        small = _membrane(cv2.resize(crop, size, interpolation=cv2.INTER_AREA), small_area)
-        filled = cv2.resize(small, area.shape[::-1], interpolation=cv2.INTER_LINEAR)
-    else:
+    depth = cv2.distanceTransform(area.view(np.uint8), cv2.DIST_L2, 3) if shrink < 1.0 else None
+    border = None if depth is None else area & (depth <= MEMBRANE_BORDER / shrink)
+    if border is None or border.sum() > area.sum() / 2:  # small, or so thin that it is all border
         filled = _membrane(crop, area)
+    else:
+        size = (max(1, round(area.shape[1] * shrink)), max(1, round(area.shape[0] * shrink)))
+        # unknown where the hole covers any of a small pixel (resized as 0/1 bytes, a sliver rounds to known)
+        small_area = cv2.resize(area.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        small = _membrane(cv2.resize(crop, size, interpolation=cv2.INTER_AREA), small_area)
+        inside = crop.copy()
+        inside[area] = cv2.resize(small, area.shape[::-1], interpolation=cv2.INTER_LINEAR)[area]
+        filled = _membrane(inside, border)  # (the inside stays the smaller solve's)
     out[box][area] = filled[area]
     return out
 
