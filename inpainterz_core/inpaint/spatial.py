@@ -73,8 +73,8 @@ def membrane(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     smooth away from the border: a hole of more than ``MEMBRANE_UNKNOWNS`` pixels is solved smaller for its inside,
     then at full size along its border, ``MEMBRANE_BORDER`` of the smaller solve's pixels deep, against the known
     pixels outside and the smaller solve's inside. On blurred noise (sigma 3-8 px) under discs, bars and a corner of
-    5,000-60,000 pixels that is 3-4 times faster, and within 0.1-0.9 levels of the one full-size solve on average, 6
-    at most. On ``make bench``'s 480p clip it took the membranes from 15.7 to 7.0 of the inpainter's 65 CPU seconds
+    5,000-60,000 pixels that is 1.4 times faster at 5,000, 3-4 times at 11,000-25,000 and 9 at 60,000, and within
+    0.1-0.9 levels of the one full-size solve on average, 6 at most. On ``make bench``'s 480p clip it took the membranes from 15.7 to 7.0 of the inpainter's 65 CPU seconds
     (200 frames); with the true masks of 18 attached composites (where the membrane makes up half of what nothing
     reveals) the fills' gain over per-frame Telea went from +1.723 to +1.711 dB (none by more than 0.1 dB), and on
     ``make eval``'s five fills from +4.23 to +4.20.
