@@ -92,12 +92,14 @@ def membrane(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     crop, area = image[box], hole[box]
     depth = cv2.distanceTransform(area.view(np.uint8), cv2.DIST_L2, 3) if shrink < 1.0 else None
     border = None if depth is None else area & (depth <= MEMBRANE_BORDER / shrink)
-    if border is None or border.sum() > area.sum() / 2:  # small, or so thin that it is all border
+    size = (max(1, round(area.shape[1] * shrink)), max(1, round(area.shape[0] * shrink)))
+    # unknown where the hole covers any of a small pixel (resized as 0/1 bytes, a sliver rounds to known)
+    small_area = cv2.resize(area.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    # one solve where the hole is small, so thin that it is all border, or all of the picture but a sliver that no
+    # small pixel holds alone (the smaller solve would have no border to meet)
+    if border is None or border.sum() > area.sum() / 2 or small_area.all():
         filled = _membrane(crop, area)
     else:
-        size = (max(1, round(area.shape[1] * shrink)), max(1, round(area.shape[0] * shrink)))
-        # unknown where the hole covers any of a small pixel (resized as 0/1 bytes, a sliver rounds to known)
-        small_area = cv2.resize(area.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
         small = _membrane(cv2.resize(crop, size, interpolation=cv2.INTER_AREA), small_area)
         inside = crop.copy()
         inside[area] = cv2.resize(small, area.shape[::-1], interpolation=cv2.INTER_LINEAR)[area]
