@@ -90,14 +90,17 @@ def membrane(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     y0, x0 = max(0, ys.min() - m), max(0, xs.min() - m)
     box = slice(y0, ys.max() + m + 1), slice(x0, xs.max() + m + 1)
     crop, area = image[box], hole[box]
-    depth = cv2.distanceTransform(area.view(np.uint8), cv2.DIST_L2, 3) if shrink < 1.0 else None
-    border = None if depth is None else area & (depth <= MEMBRANE_BORDER / shrink)
-    size = (max(1, round(area.shape[1] * shrink)), max(1, round(area.shape[0] * shrink)))
-    # unknown where the hole covers any of a small pixel (resized as 0/1 bytes, a sliver rounds to known)
-    small_area = cv2.resize(area.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
-    # one solve where the hole is small, so thin that it is all border, or all of the picture but a sliver that no
-    # small pixel holds alone (the smaller solve would have no border to meet)
-    if border is None or border.sum() > area.sum() / 2 or small_area.all():
+    small_area = None  # the hole in the smaller image, where it is solved in two parts
+    if shrink < 1.0:
+        depth = cv2.distanceTransform(area.view(np.uint8), cv2.DIST_L2, 3)
+        border = area & (depth <= MEMBRANE_BORDER / shrink)
+        if border.sum() <= area.sum() / 2:  # (else so thin that it is all border: one solve)
+            size = (max(1, round(area.shape[1] * shrink)), max(1, round(area.shape[0] * shrink)))
+            # unknown where the hole covers any of a small pixel (resized as 0/1 bytes, a sliver rounds to known)
+            small_area = cv2.resize(area.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    # one solve where the hole is small, all border, or all of the picture but a sliver that no small pixel holds
+    # alone (the smaller solve would have no border to meet)
+    if small_area is None or small_area.all():
         filled = _membrane(crop, area)
     else:
         small = _membrane(cv2.resize(crop, size, interpolation=cv2.INTER_AREA), small_area)
