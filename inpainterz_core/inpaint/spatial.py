@@ -74,10 +74,10 @@ def membrane(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     then at full size along its border, ``MEMBRANE_BORDER`` of the smaller solve's pixels deep, against the known
     pixels outside and the smaller solve's inside. On blurred noise (sigma 3-8 px) under discs, bars and a corner of
     5,000-60,000 pixels that is 1.4 times faster at 5,000, 3-4 times at 11,000-25,000 and 9 at 60,000, and within
-    0.1-0.9 levels of the one full-size solve on average, 6 at most. On ``make bench``'s 480p clip it took the membranes from 15.7 to 7.0 of the inpainter's 65 CPU seconds
-    (200 frames); with the true masks of 18 attached composites (where the membrane makes up half of what nothing
-    reveals) the fills' gain over per-frame Telea went from +1.723 to +1.711 dB (none by more than 0.1 dB), and on
-    ``make eval``'s five fills from +4.23 to +4.20.
+    0.1-0.9 levels of the one full-size solve on average, 6 at most. On ``make bench``'s 480p clip it took the
+    membranes from 15.7 to 7.0 of the inpainter's 65 CPU seconds (200 frames); with the true masks of 18 attached
+    composites (where the membrane makes up half of what nothing reveals) the fills' gain over per-frame Telea went
+    from +1.723 to +1.711 dB (none by more than 0.1 dB), and on ``make eval``'s five fills from +4.23 to +4.20.
     """
     ys, xs = np.nonzero(hole)
     if not len(ys) or hole.all():  # nothing to fill, or no border to meet
@@ -90,25 +90,30 @@ def membrane(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     y0, x0 = max(0, ys.min() - m), max(0, xs.min() - m)
     box = slice(y0, ys.max() + m + 1), slice(x0, xs.max() + m + 1)
     crop, area = image[box], hole[box]
-    small_area = None  # the hole in the smaller image, where it is solved in two parts
-    if shrink < 1.0:
-        depth = cv2.distanceTransform(area.view(np.uint8), cv2.DIST_L2, 3)
-        border = area & (depth <= MEMBRANE_BORDER / shrink)
-        if border.sum() <= area.sum() / 2:  # (else so thin that it is all border: one solve)
-            size = (max(1, round(area.shape[1] * shrink)), max(1, round(area.shape[0] * shrink)))
-            # unknown where the hole covers any of a small pixel (resized as 0/1 bytes, a sliver rounds to known)
-            small_area = cv2.resize(area.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
-    # one solve where the hole is small, all border, or all of the picture but a sliver that no small pixel holds
-    # alone (the smaller solve would have no border to meet)
-    if small_area is None or small_area.all():
+    filled = _in_two_parts(crop, area, shrink) if shrink < 1.0 else None
+    if filled is None:
         filled = _membrane(crop, area)
-    else:
-        small = _membrane(cv2.resize(crop, size, interpolation=cv2.INTER_AREA), small_area)
-        inside = crop.copy()
-        inside[area] = cv2.resize(small, area.shape[::-1], interpolation=cv2.INTER_LINEAR)[area]
-        filled = _membrane(inside, border)  # (the inside stays the smaller solve's)
     out[box][area] = filled[area]
     return out
+
+
+def _in_two_parts(crop: np.ndarray, area: np.ndarray, shrink: float) -> np.ndarray | None:
+    """``crop`` with the hole ``area`` filled by the membrane solved ``shrink`` times as large for its inside, then at
+    full size along its border (``membrane``); None where one solve is wanted: a hole so thin that it is all border,
+    or all of the picture but a sliver that no small pixel holds alone (the smaller solve would have no border)."""
+    depth = cv2.distanceTransform(area.view(np.uint8), cv2.DIST_L2, 3)
+    border = area & (depth <= MEMBRANE_BORDER / shrink)
+    if border.sum() > area.sum() / 2:
+        return None
+    size = (max(1, round(area.shape[1] * shrink)), max(1, round(area.shape[0] * shrink)))
+    # unknown where the hole covers any of a small pixel (resized as 0/1 bytes, a sliver rounds to known)
+    small_area = cv2.resize(area.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+    if small_area.all():
+        return None
+    small = _membrane(cv2.resize(crop, size, interpolation=cv2.INTER_AREA), small_area)
+    inside = crop.copy()
+    inside[area] = cv2.resize(small, area.shape[::-1], interpolation=cv2.INTER_LINEAR)[area]
+    return _membrane(inside, border)  # (the inside stays the smaller solve's)
 
 
 def _membrane(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
