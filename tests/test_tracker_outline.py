@@ -94,10 +94,7 @@ def test_a_big_rigid_badges_mask_reaches_only_a_few_pixels_past_its_outline():
         mask[90:150, 20 + 4 * frame : 220 + 4 * frame] = True
         return mask
 
-    outline = _Outline(big(0))
-    for frame in range(1, 12):
-        outline.hold(big(frame), np.array([4.0, 0.0]))
-    assert outline.rigid >= 0.5
+    outline = rigid_outline(lambda i: (big(i), None))
     mask = big(12)
     spur = np.zeros_like(mask)
     spur[150:158, 70:90] = True  # 8 px below its lower edge, at 4 % of 200 px within the reach
