@@ -233,16 +233,18 @@ def _second_difference(here: np.ndarray, laid: list[np.ndarray]) -> np.ndarray |
     return second.astype(np.float32)
 
 
-def moving_region(motion: np.ndarray, box: tuple[int, int, int, int], seed: np.ndarray) -> np.ndarray | None:
-    """What moves in ``box`` and belongs to ``seed`` (the object's cut or last mask), holes filled; None when
-    nothing moving there overlaps it (``OVERLAP``).
+def moving_pieces(motion: np.ndarray, box: tuple[int, int, int, int], seed: np.ndarray | None = None):
+    """What moves in ``box``, in pieces, holes filled: ``(count, pieces, stats)`` as from
+    ``cv2.connectedComponentsWithStats``; None for an empty box.
 
     A pixel moves past ``MIN_STEP`` and three times the box's median (``OVER_MEDIAN``); the pixels joined to
     one that moves by pixels past half that are grown on (hysteresis): a limb's blurred edge, a shadow's
-    faint end.
+    faint end. Where ``seed`` (an object's mask) goes on past the frame's edge (a hand coming in from the
+    top), its outline closes along that edge: what moves there (its rim, when its flat inside matches itself)
+    encloses the inside.
     """
     found = _in_box(motion, box)
-    if found is None or not seed.any():
+    if found is None:
         return None
     inside, typical = found
     bar = _bar(typical)
@@ -250,13 +252,21 @@ def moving_region(motion: np.ndarray, box: tuple[int, int, int, int], seed: np.n
     _, pieces = cv2.connectedComponents((inside & (motion > bar / 2)).astype(np.uint8), connectivity=8)
     grown = np.isin(pieces, np.unique(pieces[clear]))
     grown &= pieces > 0
-    # Where the object goes on past the frame's edge (a hand coming in from the top), its outline closes
-    # along that edge: what moves there (its rim, when its flat inside matches itself) encloses the inside.
-    edge = np.zeros(seed.shape, bool)
-    edge[[0, -1], :] = edge[:, [0, -1]] = True
-    grown |= seed & edge
+    if seed is not None:
+        edge = np.zeros(seed.shape, bool)
+        edge[[0, -1], :] = edge[:, [0, -1]] = True
+        grown |= seed & edge
     grown = fill_holes(cv2.morphologyEx(grown.astype(np.uint8), cv2.MORPH_CLOSE, ellipse(2)))
-    count, pieces, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    return cv2.connectedComponentsWithStats(grown, connectivity=8)[:3]
+
+
+def moving_region(motion: np.ndarray, box: tuple[int, int, int, int], seed: np.ndarray) -> np.ndarray | None:
+    """What moves in ``box`` (``moving_pieces``) and belongs to ``seed`` (the object's cut or last mask); None
+    when nothing moving there overlaps it (``OVERLAP``)."""
+    found = moving_pieces(motion, box, seed) if seed.any() else None
+    if found is None:
+        return None
+    count, pieces, stats = found
     on_seed = np.bincount(pieces[seed], minlength=count)
     area = stats[:, cv2.CC_STAT_AREA]
     belongs = (on_seed >= OVERLAP * area) | (on_seed >= OVERLAP * seed.sum())

@@ -71,7 +71,9 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    a leg swings by a third of the body in a frame, dark shorts meet a dark wall. Once its mask has left the
    keyframe's outline, the tracker asks the pipeline for the frame's map of what moves against the scene
    (``segment.motion``; a badge never asks, and costs nothing) and, where the flow's mask and what moves
-   there clearly differ, takes what moves (``_moving``).
+   there clearly differ, takes what moves (``_moving``). Where the flow lost it (a rider passing behind a tree),
+   it is the piece of what moves nearby that is clearly in its keyframe's colours (``_regained``), and a find of
+   its look where nothing moves is the still scene in its colours, not it (``_still_mover``).
 """
 
 from __future__ import annotations
@@ -149,6 +151,11 @@ _REACH, _HOLDS = 0.25, 0.6
 # was itself what moves, at most ``_REGION_GROWTH`` of it (the eval's real objects, player, dogs and girls: at most
 # 1.27 from one such frame to the next).
 _REGION_SIZE, _REGION_GROWTH = (0.5, 2.0), 1.35
+# A mover the flow lost is found again (``FlowTracker._regained``) in what moves within this many of its keyframe
+# sizes of where it was, as a piece between these shares of its keyframe area (a person seen nearer or farther, not a
+# sliver of him, nor the scene he merged with), its colours clearer than the flow's mask's and any other piece's by
+# ``_REGAIN_CLEARER`` (Bhattacharyya coefficients to its keyframe palette).
+_REGAIN_REACH, _REGAIN_SIZE, _REGAIN_CLEARER = 1.0, (0.25, 2.0), 0.05
 # A mask whose area is under this share of the last one's (or over its inverse) is not steady (confidence falls).
 _STEADY = 0.7
 # An object that keeps its shape changes its size by at most this share of it in a frame, or its mask's area is not
@@ -263,6 +270,7 @@ class _Object:
         self.template = _look(gray, mask)  # the keyframe's look, for re-detection
         self.recent = self.template  # the last look the tracker was sure of
         self.good_area = int(mask.sum())  # the area of the last frame it was fairly sure of
+        self.key_area, self.key_side = int(mask.sum()), box_side(bounding_box(mask)) if mask.any() else 0
         self.zoomed = False  # good_area carried by the camera's zoom since it was last measured (_zoomed)
         self.confidence = 1.0  # how sure the tracking is (decides re-detection)
         self.suspicion = 0.0  # how likely the mask holds a slab of ground (see _slab_evidence)
@@ -943,9 +951,20 @@ class FlowTracker(Tracker):
             ):
                 moving = self._moving(obj, mask)
                 # As sure as its area is steady: the flow's doubts (and signs of a slab) were about its own mask.
-                if moving is not None:
-                    steady = _steadiness(int(moving.sum()), int(obj.mask.sum()))
-                    mask, confidence, obj.suspicion = moving, float(min(1.0, steady / _STEADY)), 0.0
+            # A mover the flow lost (to the tree it passed behind, to the wall it dragged onto) is where what moves
+            # shows its colours.
+            regained = False
+            if (
+                moving is None
+                and obj.mover
+                and obj.outline.changes_shape()
+                and confidence < self.redetect_below
+            ):
+                moving = self._regained(obj, image, mask)
+                regained = moving is not None
+            if moving is not None:
+                steady = _steadiness(int(moving.sum()), int(obj.mask.sum()))
+                mask, confidence, obj.suspicion = moving, float(min(1.0, steady / _STEADY)), 0.0
             # Lost or hidden: look for it over the whole frame. Gone out of the picture, it may come back (a
             # logo panned out of view and back, a jump across the frame): looked for upright only (a third of
             # the cost, paid on every frame it stays gone), and any clear find is taken, as for a hidden one
@@ -999,6 +1018,8 @@ class FlowTracker(Tracker):
                     touched = [side for side, touches in enumerate(sides_touched(found[0])) if touches]
                     finds = [found] + [f for side in touched if (f := self._entering(obj, image, gray, side))]
                     found = max(finds, key=lambda f: f[1])
+                if found is not None and self._still_mover(obj, found[0]):
+                    found = None  # a mover's look found on the still scene (a white shirt in the graffiti's whites)
                 if found is not None:
                     mask, confidence = found
                     obj.outline.seat(mask)
@@ -1027,7 +1048,7 @@ class FlowTracker(Tracker):
             # past the frame's edge, where the flow then lost a badge in plain view). A nearer find is its move
             # (a whip pan the flow missed goes on).
             if (
-                found is not None
+                (found is not None or regained)
                 and obj.mask.any()
                 and np.abs(obj.velocity).max() > box_side(bounding_box(obj.mask))
             ):
@@ -1241,6 +1262,40 @@ class FlowTracker(Tracker):
         lost, taken = region & ~dilate(mask, edge), mask & ~dilate(region, edge)
         obj.follows_motion = obj.follows_motion or lost.sum() + taken.sum() > _DISAGREE * region.sum()
         return region if obj.follows_motion else None
+
+    def _regained(self, obj: _Object, image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+        """A mover the flow lost, found again: the piece of what moves near where it was (``_REGAIN_REACH``), of
+        about its size (``_REGAIN_SIZE``), whose colours are clearly the keyframe's (``_REGAIN_CLEARER``: clearer
+        than the flow's mask's and any other piece's); None when no piece is. A rider passing behind a tree left
+        the flow's mask on the graffiti beside it, and the look, a white shirt, was found in the graffiti's
+        whites; what moves held him, the one piece in his colours, all along (J 0 for 30 frames)."""
+        where = obj.mask | mask
+        scene = self._scene() if where.any() else None
+        if scene is None:
+            return None
+        h, w = mask.shape
+        box = padded_box(bounding_box(where), pad=round(_REGAIN_REACH * obj.key_side), width=w, height=h)
+        found = motion.moving_pieces(scene, box)
+        if found is None:
+            return None
+        count, pieces, stats = found
+        least, most = (share * obj.key_area for share in _REGAIN_SIZE)
+        sized = [k for k in range(1, count) if least <= stats[k, cv2.CC_STAT_AREA] <= most]
+        likeness = sorted(((_looks_like(obj.palette, image, pieces == k), k) for k in sized), reverse=True)
+        if not likeness:
+            return None
+        rivals = [_looks_like(obj.palette, image, mask)] + [like for like, _ in likeness[1:2]]
+        best, piece = likeness[0]
+        return pieces == piece if best >= max(rivals) + _REGAIN_CLEARER else None
+
+    def _still_mover(self, obj: _Object, found: np.ndarray) -> bool:
+        """Is ``found`` still where its object moves against the scene (a mover, ``_moving``)? Then it is not the
+        object, however like its look: the look of a person is his shape only roughly, and the scene is full of
+        his colours."""
+        if not (obj.mover and obj.outline.changes_shape() and found.any()):
+            return False
+        scene = self._scene() if self._scene is not None else None
+        return scene is not None and not motion.moves(found, scene, _around(found))
 
     def _redetect(
         self, obj: _Object, image, gray, bar: float, turns=_TURNS, sizes=_SIZES

@@ -1,0 +1,94 @@
+"""A mover the flow lost is found again in what moves, by its colours; a look found on the still scene is not it.
+
+On the bmx-trees clip the rider passed behind a tree; the flow's mask stayed on the graffiti beside it, and the
+re-detection of his look, a white shirt, found the graffiti's whites, frame after frame (J 0 for 30 frames). The
+motion map showed him all along: the one piece of what moves in his colours.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inpainterz_core.track import classical
+from inpainterz_core.track.classical import FlowTracker
+
+W, H = 320, 200
+SHIRT, SHORTS, GRAFFITI, WALL = (236, 236, 232), (40, 40, 46), (200, 90, 40), (120, 130, 90)
+
+
+def rider(x: int, y: int) -> np.ndarray:
+    """A rider's mask: a 30x40 shirt over 30x30 shorts, top left at (x, y)."""
+    mask = np.zeros((H, W), bool)
+    mask[y : y + 70, x : x + 30] = True
+    return mask
+
+
+def scene_with(rider_at: tuple[int, int], other: np.ndarray) -> np.ndarray:
+    """A wall in graffiti colours with the rider at ``rider_at`` and ``other`` (a piece in the graffiti's colours)."""
+    image = np.full((H, W, 3), WALL, np.uint8)
+    image[20:180:20, :] = GRAFFITI
+    x, y = rider_at
+    image[y : y + 40, x : x + 30] = SHIRT
+    image[y + 40 : y + 70, x : x + 30] = SHORTS
+    image[other] = GRAFFITI
+    return image
+
+
+def a_mover(keyframe: np.ndarray, image: np.ndarray) -> classical._Object:
+    obj = classical._Object(image, image[..., 0], keyframe)
+    obj.mover, obj.follows_motion = True, True
+    obj.outline.changed = classical._CHANGED_FRAMES  # he changes shape
+    return obj
+
+
+def tracker_seeing(moving: np.ndarray) -> FlowTracker:
+    """A tracker whose motion map shows ``moving`` moving against a still scene."""
+    tracker = FlowTracker()
+    scene = np.where(moving, 120, 4).astype(np.uint8)
+    tracker.set_motion(lambda: scene)
+    return tracker
+
+
+def test_the_piece_of_what_moves_in_the_objects_colours_is_where_it_is_again():
+    key = rider(60, 60)
+    keyframe_image = scene_with((60, 60), np.zeros((H, W), bool))
+    obj = a_mover(key, keyframe_image)
+    assert obj.outline.changes_shape()
+    now = rider(130, 64)  # he came out from behind a tree, 70 px on
+    branch = np.zeros((H, W), bool)
+    branch[40:110, 180:215] = True  # what moves beside him, a branch in the graffiti's colours, as big as him
+    image = scene_with((130, 64), branch)
+    lost = np.zeros((H, W), bool)
+    lost[70:110, 60:90] = True  # the flow's mask, left on the wall where he was
+    obj.mask = lost
+    found = tracker_seeing(now | branch)._regained(obj, image, lost)
+    assert found is not None and (found == now).all()
+    # Nothing moves in his colours: not found (the flow's mask stands, or his look is searched for)
+    assert tracker_seeing(branch)._regained(obj, image, lost) is None
+    # He is a sliver of what he was, or the scene he merged with: not him
+    sliver = rider(130, 64) & (np.arange(H)[:, None] < 72)
+    assert tracker_seeing(sliver | branch)._regained(obj, image, lost) is None
+
+
+def test_a_flow_mask_as_like_the_object_as_what_moves_is_kept():
+    """Found again only where what moves is clearly more like him than the flow's mask (a mask on his shirt that
+    the flow doubted is not swapped for a look-alike piece beside him)."""
+    key = rider(60, 60)
+    image = scene_with((60, 60), np.zeros((H, W), bool))
+    obj = a_mover(key, image)
+    twin = np.zeros((H, W), bool)
+    twin[60:130, 150:180] = True
+    image[60:100, 150:180], image[100:130, 150:180] = SHIRT, SHORTS  # another rider, dressed as he is
+    assert tracker_seeing(twin)._regained(obj, image, key) is None
+
+
+def test_a_movers_look_found_on_the_still_scene_is_not_it():
+    key = rider(60, 60)
+    image = scene_with((60, 60), np.zeros((H, W), bool))
+    obj = a_mover(key, image)
+    tracker = tracker_seeing(rider(150, 64))
+    assert tracker._still_mover(obj, rider(40, 100))  # a patch of wall, white like his shirt
+    assert not tracker._still_mover(obj, rider(150, 64))  # where what moves is
+    # A badge (it keeps its shape) is found by its look wherever it lies, moving or not
+    badge = classical._Object(image, image[..., 0], key)
+    assert not tracker._still_mover(badge, rider(40, 100))
