@@ -950,7 +950,6 @@ class FlowTracker(Tracker):
                 and obj.outline.changes_shape()
             ):
                 moving = self._moving(obj, mask)
-                # As sure as its area is steady: the flow's doubts (and signs of a slab) were about its own mask.
             # A mover the flow lost (to the tree it passed behind, to the wall it dragged onto) is where what moves
             # shows its colours.
             regained = False
@@ -963,6 +962,7 @@ class FlowTracker(Tracker):
                 moving = self._regained(obj, image, mask)
                 regained = moving is not None
             if moving is not None:
+                # As sure as its area is steady: the flow's doubts (and signs of a slab) were about its own mask.
                 steady = _steadiness(int(moving.sum()), int(obj.mask.sum()))
                 mask, confidence, obj.suspicion = moving, float(min(1.0, steady / _STEADY)), 0.0
             # Lost or hidden: look for it over the whole frame. Gone out of the picture, it may come back (a
