@@ -263,8 +263,10 @@ def test_what_moves_beyond_the_runners_reach_is_not_taken(tmp_path, monkeypatch)
     band[84:92] = True
     masks = tracked(source, tmp_path / "held", FlowTracker())
     assert max((masks[i] & band & ~source.truth(i)).sum() for i in range(T)) < 0.05 * source.truth(0).sum()
-    # Without the reach the band is taken with him.
+    # Without the reach the band is taken with him (where its colours do not let it go: see
+    # test_what_moves_in_the_grounds_colours_is_let_go).
     monkeypatch.setattr(classical, "_REACH", 10.0)
+    monkeypatch.setattr(classical, "_GROUND_ODDS", -np.inf)
     masks = tracked(source, tmp_path / "unheld", FlowTracker())
     assert max((masks[i] & band & ~source.truth(i)).sum() for i in range(T)) > 0.2 * source.truth(0).sum()
 
@@ -304,7 +306,7 @@ def test_what_moves_is_taken_from_a_flow_mask_that_holds_a_slab_of_ground(monkey
         tracker.set_motion(lambda: np.zeros((H, W), np.uint8))
         obj = classical._Object(image, image[..., 0], flow_mask)
         obj.mover, obj.suspicion = True, suspicion
-        moving = tracker._moving(obj, flow_mask)
+        moving = tracker._moving(obj, flow_mask, image)
         assert (moving is not None) == taken, suspicion
         if taken:
             assert (moving == player).all()
@@ -325,4 +327,4 @@ def test_what_moves_does_not_grow_by_a_third_in_a_frame_after_it_was_the_mask(mo
         tracker.set_motion(lambda: np.zeros((H, W), np.uint8))
         obj = classical._Object(image, image[..., 0], rider)
         obj.mover, obj.follows_motion, obj.was_moving = True, True, was_moving
-        assert (tracker._moving(obj, rider) is not None) == taken, was_moving
+        assert (tracker._moving(obj, rider, image) is not None) == taken, was_moving

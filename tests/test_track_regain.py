@@ -1,4 +1,5 @@
-"""A mover the flow lost is found again in what moves, by its colours; a look found on the still scene is not it.
+"""A mover the flow lost is found again in what moves, by its colours; a look found on the still scene is not it;
+what moves in the ground's colours is not it either.
 
 On the bmx-trees clip the rider passed behind a tree; the flow's mask stayed on the graffiti beside it, and the
 re-detection of his look, a white shirt, found the graffiti's whites, frame after frame (J 0 for 30 frames). The
@@ -92,3 +93,22 @@ def test_a_movers_look_found_on_the_still_scene_is_not_it():
     # A badge (it keeps its shape) is found by its look wherever it lies, moving or not
     badge = classical._Object(image, image[..., 0], key)
     assert not tracker._still_mover(badge, rider(40, 100))
+
+
+def test_what_moves_in_the_grounds_colours_is_let_go():
+    """The motion map is blurred, and a pan shows the grass before a rider moving with him: what moves took blobs
+    of it twice his size. Its pixels clearly in the ground's colours go; the rider's stay. Where the colours cannot
+    tell the two apart, what moves stands whole."""
+    key = rider(60, 60)
+    image = scene_with((60, 60), np.zeros((H, W), bool))
+    obj = a_mover(key, image)
+    grass = np.zeros((H, W), bool)
+    grass[100:140, 90:120] = True  # beside his shorts, in the wall's colours, half his size
+    region = key | grass
+    kept = FlowTracker()._in_its_colours(obj, image, region)
+    assert (kept & key).sum() >= 0.95 * key.sum()
+    assert (kept & grass).sum() <= 0.1 * grass.sum()
+    # a rider dressed in the colours of a plain wall: nothing to tell him by
+    image[:] = WALL
+    plain = a_mover(key, image)
+    assert (FlowTracker()._in_its_colours(plain, image, region) == region).all()
