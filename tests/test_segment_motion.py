@@ -263,3 +263,38 @@ def test_the_shared_segmenter_reads_the_neighbours_outside_its_lock():
     worker.join(10)
     assert not first.wants_neighbours(k) and second.wants_neighbours(k)
     assert (first.predict(k, prompt) == cut(frames, k, prompt, with_neighbours=True)).all()
+
+
+def walkers(xs: tuple[int, ...], h: int = 200, w: int = 320) -> list[np.ndarray]:
+    """Masks of walkers 20 px wide and 90 tall, standing at ``xs``."""
+    masks = []
+    for x in xs:
+        mask = np.zeros((h, w), bool)
+        mask[60:150, x : x + 20] = True
+        masks.append(mask)
+    return masks
+
+
+def test_a_box_round_a_group_with_one_clicked_takes_the_group():
+    """A corrected keyframe of four schoolgirls, one clicked, took her alone (J 0.27); what moves in the box drawn
+    round them all is the group. Not what moves outside the box, nor a piece at the frame's edge (the map is unsure
+    there), nor anything without the box."""
+    group = walkers((20, 64, 108, 152))
+    outside = np.zeros_like(group[0])
+    outside[160:190, 200:300] = True
+    scene = np.where(np.any(group, axis=0) | outside, 120, 4).astype(np.float32)
+    box = (16, 56, 176, 154)  # round the four walkers
+    click = [(74, 100)]  # on the second
+    taken = motion.what_moves(group[1], scene, box, click, boxed=True)
+    assert taken is not None
+    assert all((taken & walker).sum() >= 0.95 * walker.sum() for walker in group)
+    assert not (taken & outside).any()
+    alone = motion.what_moves(group[1], scene, box, click, took_ground=True)
+    assert alone is not None and not (alone & (group[0] | group[2] | group[3])).any()
+    # the last one stands against the frame's edge: the others are taken without it
+    near_edge = walkers((204, 232, 260, 300))
+    scene = np.where(np.any(near_edge, axis=0), 120, 4).astype(np.float32)
+    taken = motion.what_moves(near_edge[1], scene, (200, 20, 320, 190), [(242, 100)], boxed=True)
+    assert taken is not None
+    assert all((taken & walker).sum() >= 0.95 * walker.sum() for walker in near_edge[:3])
+    assert not (taken & near_edge[3]).any()
