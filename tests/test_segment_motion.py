@@ -291,6 +291,11 @@ def test_a_box_round_a_group_with_one_clicked_takes_the_group():
     assert not (taken & outside).any()
     alone = motion.what_moves(group[1], scene, box, click, took_ground=True)
     assert alone is not None and not (alone & (group[0] | group[2] | group[3])).any()
+    # two walkers far apart, a gap between them: the box reaches from one to the other
+    pair = walkers((20, 150))
+    scene = np.where(pair[0] | pair[1], 120, 4).astype(np.float32)
+    taken = motion.what_moves(pair[0], scene, (16, 56, 174, 154), [(30, 100)], boxed=True)
+    assert taken is not None and (taken & pair[1]).sum() >= 0.95 * pair[1].sum()
     # the last one stands against the frame's edge: the others are taken without it
     near_edge = walkers((204, 232, 260, 300))
     scene = np.where(np.any(near_edge, axis=0), 120, 4).astype(np.float32)
