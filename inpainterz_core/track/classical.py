@@ -71,10 +71,11 @@ by its last velocity), scaled to at most ``work_side`` pixels:
    a leg swings by a third of the body in a frame, dark shorts meet a dark wall. Once its mask has left the
    keyframe's outline, the tracker asks the pipeline for the frame's map of what moves against the scene
    (``segment.motion``; a badge never asks, and costs nothing) and, where the flow's mask and what moves
-   there clearly differ, takes what moves (``_moving``), less what is clearly in the ground's colours (the map is
-   blurred, and a pan shows the grass before a rider moving with him: ``_in_its_colours``). Where the flow lost it (a rider passing behind a tree),
-   it is the piece of what moves nearby that is clearly in its keyframe's colours (``_regained``), and a find of
-   its look where nothing moves is the still scene in its colours, not it (``_still_mover``).
+   there clearly differ, takes what moves (``_moving``), less what is clearly in the ground's colours (the map
+   is blurred, and a pan shows the grass before a rider moving with him: ``_in_its_colours``). Where the flow
+   lost it (a rider passing behind a tree), it is the piece of what moves nearby that is clearly in its
+   keyframe's colours (``_regained``), and a find of its look where nothing moves is the still scene in its
+   colours, not it (``_still_mover``).
 """
 
 from __future__ import annotations
@@ -1277,7 +1278,8 @@ class FlowTracker(Tracker):
         """``region`` (what moves) less its pixels in the ground's colours (``_GROUND_ODDS``). The motion map is
         blurred and made small, and where the camera pans past nearer things (grass, branches before a rider,
         graffiti behind him) its region takes blobs of them, twice the rider's size; his white shirt, dark shorts
-        and bike stay (the rider's J&F 0.50 -> 0.61 from his prompt, 0.57 -> 0.65 corrected)."""
+        and bike stay (with a mask that stands still taken for lost, ``_still_mover``: the rider's J&F 0.50 -> 0.61
+        from his prompt, 0.57 -> 0.65 corrected)."""
         x0, y0, x1, y1 = bounding_box(region)
         scale, work = crops.fit(x1 - x0, y1 - y0, self.work_side)
         odds = obj.colours.log_ratio(crops.resize(image[y0:y1, x0:x1], work)).astype(np.float32)
