@@ -9,7 +9,9 @@ motion map showed him all along: the one piece of what moves in his colours.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from inpainterz_core.pipeline import tracking
 from inpainterz_core.track import classical
 from inpainterz_core.track.classical import FlowTracker
 
@@ -112,3 +114,34 @@ def test_what_moves_in_the_grounds_colours_is_let_go():
     image[:] = WALL
     plain = a_mover(key, image)
     assert (FlowTracker()._in_its_colours(plain, image, region) == region).all()
+
+
+def test_a_mover_found_by_its_look_alone_is_flagged_for_the_editor(monkeypatch):
+    """A person found again by his look (a grey patch, his shape only roughly: J 0.21-0.57 on the eval's tennis
+    player and rider) is reported half as sure as the find's score, so the frame is pointed out; a badge found by
+    its look keeps the score."""
+    key = rider(60, 60)
+    image = scene_with((60, 60), np.zeros((H, W), bool))
+    found = rider(150, 64)
+
+    def step_with_a_find(mover: bool) -> float:
+        tracker = FlowTracker()
+        tracker.reset(image, key.astype(np.uint8))
+        obj = tracker._objects[1]
+        if mover:
+            obj.mover, obj.follows_motion = True, True
+            obj.outline.changed = classical._CHANGED_FRAMES
+        monkeypatch.setattr(FlowTracker, "_propagate", lambda self, o, im, g: (key.copy(), 0.1))  # doubted
+        monkeypatch.setattr(FlowTracker, "_moving", lambda self, o, m, im: None)
+        monkeypatch.setattr(FlowTracker, "_regained", lambda self, o, im, m: None)
+        monkeypatch.setattr(FlowTracker, "_still_mover", lambda self, o, f: False)
+        monkeypatch.setattr(
+            FlowTracker, "_redetect", lambda self, o, im, g, bar, *a, **k: (found.copy(), 0.9)
+        )
+        tracker.set_motion(lambda: np.zeros((H, W), np.uint8))
+        labels = tracker.step(image)
+        assert ((labels == 1) == found).all()
+        return tracker.confidences[1]
+
+    assert step_with_a_find(mover=True) < tracking.LOW_CONFIDENCE  # in check_frames
+    assert step_with_a_find(mover=False) == pytest.approx(0.9)

@@ -163,6 +163,8 @@ _REGAIN_REACH, _REGAIN_SIZE, _REGAIN_CLEARER = 1.0, (0.25, 2.0), 0.05
 # ``_ODDS_BLUR`` px at the working scale (one pixel's 4096-bin colour says little); unless that leaves under
 # ``_ODDS_KEPT`` of it (the colours cannot tell the two apart there).
 _GROUND_ODDS, _ODDS_BLUR, _ODDS_KEPT = -1.0, 1.5, 0.5
+# A mover found by its look alone is reported this much as sure as the find's score (see FlowTracker.step).
+_LOOK_ONLY = 0.5
 # A mask whose area is under this share of the last one's (or over its inverse) is not steady (confidence falls).
 _STEADY = 0.7
 # An object that keeps its shape changes its size by at most this share of it in a frame, or its mask's area is not
@@ -1088,6 +1090,10 @@ class FlowTracker(Tracker):
             labels[mask] = object_id
             # Suspicion of a slab of ground in the mask lowers what the editor is told, not how it is tracked.
             confidences[object_id] = float(confidence * (1.0 - obj.suspicion))
+            if found is not None and obj.mover and obj.outline.changes_shape():
+                # A person found by his look alone: the look is his shape only roughly (on the eval's tennis player
+                # and rider such finds had J 0.21-0.57), so the editor is pointed at the frame.
+                confidences[object_id] *= _LOOK_ONLY
         self._gray, self._image, self._scene = gray, image, None
         self.confidences = confidences
         self.confidence = min([1.0, *confidences.values()])
