@@ -117,9 +117,9 @@ def test_what_moves_in_the_grounds_colours_is_let_go():
 
 
 def test_a_mover_found_by_its_look_alone_is_flagged_for_the_editor(monkeypatch):
-    """A person found again by his look (a grey patch, his shape only roughly: J 0.21-0.57 on the eval's tennis
-    player and rider) is reported half as sure as the find's score, so the frame is pointed out; a badge found by
-    its look keeps the score."""
+    """A person found again by his look (a grey patch, his shape only roughly: J 0.21-0.57 on a tennis player
+    and a BMX rider) is reported half as sure as the find's score, so the frame is pointed out; a badge found by its
+    look keeps the score."""
     key = rider(60, 60)
     image = scene_with((60, 60), np.zeros((H, W), bool))
     found = rider(150, 64)

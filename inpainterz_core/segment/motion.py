@@ -290,8 +290,8 @@ def what_moves(
     as a cut swollen with the still wall and court beside a player, three times his size, moves on a tenth of
     it, while a badge's cut that stands out from its ground took none; and where the user drew the box
     (``boxed``), when what moves spans it by ``SPANS_MORE`` more than the cut does; there the other pieces that
-    move in the box join it where they reach further across it, a group: ``_with_the_group``), when a click (x, y) on the
-    object is not on what moves (then what moves is not the object: an object filling the frame, which the
+    move in the box join it where they reach further across it, a group: ``_with_the_group``), when a click
+    (x, y) on the object is not on what moves (then what moves is not the object: an object filling the frame, which the
     camera follows, is what the scene's motion is fitted to, and the ground moves), and when most of the box
     moves (a tight box around a moving badge: there is no still ground in it to tell apart, and the badge's flat
     inside, which moves over itself, shows no motion)."""

@@ -1091,8 +1091,8 @@ class FlowTracker(Tracker):
             # Suspicion of a slab of ground in the mask lowers what the editor is told, not how it is tracked.
             confidences[object_id] = float(confidence * (1.0 - obj.suspicion))
             if found is not None and obj.mover and obj.outline.changes_shape():
-                # A person found by his look alone: the look is his shape only roughly (on the eval's tennis player
-                # and rider such finds had J 0.21-0.57), so the editor is pointed at the frame.
+                # A person found by his look alone: the look is his shape only roughly (on a tennis player and a BMX
+                # rider such finds had J 0.21-0.57), so the editor is pointed at the frame.
                 confidences[object_id] *= _LOOK_ONLY
         self._gray, self._image, self._scene = gray, image, None
         self.confidences = confidences
