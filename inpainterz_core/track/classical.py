@@ -875,7 +875,9 @@ class FlowTracker(Tracker):
         self._scene: Callable[[], np.ndarray | None] | None = None  # the next frame's motion map (_moving)
 
     def set_motion(self, motion: Callable[[], np.ndarray | None]) -> None:
-        self._scene = motion
+        """``motion``: the next frame's motion map, made (or read back) when first asked for; asked again this step
+        (what moves, a mover found again, a look refused), it is not read again."""
+        self._scene = cache(motion)
 
     def reset(self, image: np.ndarray, labels: np.ndarray) -> None:
         self._gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
