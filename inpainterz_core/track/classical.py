@@ -972,8 +972,6 @@ class FlowTracker(Tracker):
             ):
                 moving = self._regained(obj, image, mask)
                 regained = moving is not None
-                if regained:
-                    moving = self._in_its_colours(obj, image, moving)
             if moving is not None:
                 # As sure as its area is steady: the flow's doubts (and signs of a slab) were about its own mask.
                 steady = _steadiness(int(moving.sum()), int(obj.mask.sum()))
@@ -1300,7 +1298,8 @@ class FlowTracker(Tracker):
     def _regained(self, obj: _Object, image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
         """A mover the flow lost, found again: the piece of what moves near where it was (``_REGAIN_REACH``), of
         about its size (``_REGAIN_SIZE``), whose colours are clearly the keyframe's (``_REGAIN_CLEARER``: clearer
-        than the flow's mask's and any other piece's); None when no piece is. A rider passing behind a tree left
+        than the flow's mask's and any other piece's), less its pixels in the ground's colours (``_in_its_colours``,
+        as ``_moving``'s); None when no piece is. A rider passing behind a tree left
         the flow's mask on the graffiti beside it, and the look, a white shirt, was found in the graffiti's
         whites; what moves held him, the one piece in his colours, all along (J 0 for 30 frames)."""
         where = obj.mask | mask
@@ -1320,7 +1319,9 @@ class FlowTracker(Tracker):
             return None
         rivals = [_looks_like(obj.palette, image, mask)] + [like for like, _ in likeness[1:2]]
         best, piece = likeness[0]
-        return pieces == piece if best >= max(rivals) + _REGAIN_CLEARER else None
+        if best < max(rivals) + _REGAIN_CLEARER:
+            return None
+        return self._in_its_colours(obj, image, pieces == piece)
 
     def _still_mover(self, obj: _Object, found: np.ndarray) -> bool:
         """Is ``found`` still where its object moves against the scene (a mover, ``_moving``)? Then it is not the
