@@ -256,11 +256,16 @@ def moving_pieces(motion: np.ndarray, box: tuple[int, int, int, int], seed: np.n
     grown = np.isin(pieces, np.unique(pieces[clear]))
     grown &= pieces > 0
     if seed is not None:
-        edge = np.zeros(seed.shape, bool)
-        edge[[0, -1], :] = edge[:, [0, -1]] = True
-        grown |= seed & edge
+        grown |= seed & _frame_edge(seed.shape)
     grown = fill_holes(cv2.morphologyEx(grown.astype(np.uint8), cv2.MORPH_CLOSE, ellipse(2)))
     return cv2.connectedComponentsWithStats(grown, connectivity=8)[:3]
+
+
+def _frame_edge(shape: tuple[int, ...]) -> np.ndarray:
+    """The frame's outermost rows and columns, as a mask."""
+    edge = np.zeros(shape[:2], bool)
+    edge[[0, -1], :] = edge[:, [0, -1]] = True
+    return edge
 
 
 def moving_region(motion: np.ndarray, box: tuple[int, int, int, int], seed: np.ndarray) -> np.ndarray | None:
@@ -337,9 +342,7 @@ def _with_the_group(motion: np.ndarray, box: tuple[int, int, int, int], region: 
     area = stats[:, cv2.CC_STAT_AREA]
     in_box = np.bincount(pieces[y0:y1, x0:x1].ravel(), minlength=count)
     on_region = np.bincount(pieces[region], minlength=count)
-    edge = np.zeros(region.shape, bool)
-    edge[[0, -1], :] = edge[:, [0, -1]] = True
-    at_edge = np.bincount(pieces[edge], minlength=count) > 0
+    at_edge = np.bincount(pieces[_frame_edge(region.shape)], minlength=count) > 0
     joins = (
         (in_box >= GROUP_INSIDE * area) & (area >= GROUP_PIECE * region.sum()) & (on_region == 0) & ~at_edge
     )
