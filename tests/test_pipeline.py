@@ -108,6 +108,42 @@ def test_the_frames_between_two_keyframes_follow_the_surer_pass(tmp_path, pan_fo
     assert followed_b == list(from_b) and sorted(followed_a + followed_b) == list(range(1, 10))
 
 
+class Learns(Keeps):
+    """``Keeps``, counting the frames it stepped as what it learnt; a restart keeps the count it is given, or its
+    own. Records the count each pass back started with, by the keyframe it started from."""
+
+    def __init__(self):
+        super().__init__(sure=(), tells=True)
+        self.learnt, self.started_back = 0, {}
+
+    def step(self, image):
+        self.learnt += 1
+        return super().step(image)
+
+    def traits(self):
+        return self.learnt
+
+    def restart(self, image, labels, traits=None):
+        self.reset(image, labels)
+        self.learnt = self.learnt if traits is None else traits
+        self.started_back[int(labels.max())] = self.learnt
+
+
+@pytest.mark.parametrize("tells", [True, False])
+def test_each_pass_back_starts_with_what_the_tracker_knew_at_its_keyframe(
+    tmp_path, pan_folder, pan_clip, tells
+):
+    """The pass back from keyframe 6 (object 2) starts with what the forward pass had learnt on reaching frame 6
+    (6 steps), the one from 12 (object 3) with 12, not with what it learnt by the shot's end (19 steps): what
+    the tracker learns late (that a group of walkers follows what moves, on frame 52 of 60) is not of the
+    frames before the keyframe."""
+    marks = {k: np.full((pan_clip.height, pan_clip.width), n, np.uint8) for n, k in enumerate((0, 6, 12), 1)}
+    tracker = Learns()
+    tracker.gives_confidence = tells
+    track(pan_folder, marks, Settings(), tmp_path, frame_range=(0, 20), tracker=tracker)
+    assert tracker.started_back == {2: 6, 3: 12}
+
+
 def test_windows_cover_their_targets_with_context_and_crops_cover_every_hole():
     boxes = {f: (10 + f, 20, 40 + f, 50) if f % 5 else None for f in range(30)}
     chunks = _plan(boxes, 0, 30, chunk=8, reach=3, width=200, height=100)

@@ -278,7 +278,7 @@ def test_a_corrected_keyframe_keeps_what_the_tracker_learnt_about_the_runner(tmp
 
     def after_the_correction(keep: bool) -> list[float]:
         if not keep:
-            monkeypatch.setattr(classical._Object, "keep_traits", lambda self, before: None)
+            monkeypatch.setattr(classical._Object, "keep_traits", lambda self, traits: None)
         source, folder = RunnerPastAWall(), tmp_path / str(keep)
         keyframes = {k: source.truth(k).astype(np.uint8) for k in (0, 12)}
         track(source, keyframes, Settings(backend="classical"), folder, tracker=FlowTracker())
@@ -287,6 +287,23 @@ def test_a_corrected_keyframe_keeps_what_the_tracker_learnt_about_the_runner(tmp
 
     assert min(after_the_correction(keep=True)) > 0.75
     assert min(after_the_correction(keep=False)) < 0.6
+
+
+def test_a_restart_keeps_the_traits_it_is_given_else_those_it_has(tmp_path):
+    """Started again from a keyframe, the runner keeps what the tracker knew at the moment ``traits`` were taken
+    (the pipeline's pass back from a keyframe: what it knew on reaching it), or else what it knows now."""
+    source, tracker = RunnerPastAWall(), FlowTracker()
+    image, labels = source.read(12), source.truth(12).astype(np.uint8)
+    tracker.reset(image, labels)
+    unlearnt = tracker.traits()
+    tracked(source, tmp_path, tracker)
+    learnt = tracker.traits()
+    assert learnt[1].mover and learnt[1].follows_motion and not unlearnt[1].mover
+    tracker.restart(image, labels, unlearnt)
+    assert tracker.traits() == unlearnt
+    tracker.restart(image, labels, learnt)
+    tracker.restart(image, labels)
+    assert tracker.traits() == learnt
 
 
 def test_what_moves_is_taken_from_a_flow_mask_that_holds_a_slab_of_ground(monkeypatch):

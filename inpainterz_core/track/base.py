@@ -47,8 +47,14 @@ class Tracker(ABC):
         """
         self.reset(image, labels)
 
-    def restart(self, image: np.ndarray, labels: np.ndarray) -> None:
+    def traits(self) -> object | None:
+        """What the tracker learnt about its objects so far, for a later ``restart`` to start from (None: the
+        default, nothing)."""
+        return None
+
+    def restart(self, image: np.ndarray, labels: np.ndarray, traits: object | None = None) -> None:
         """Start again from another keyframe of the shot being tracked, in either direction: the objects are
-        those tracked so far. The default starts over (``reset``); a tracker may keep what it learnt about them.
+        those tracked so far. The default starts over (``reset``); a tracker may keep what it learnt about them:
+        ``traits`` (what ``traits()`` gave), or what it knows now.
         """
         self.reset(image, labels)

@@ -82,6 +82,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -298,12 +299,25 @@ class _Object:
         # This frame's mask let go of ground it held (a slab, pieces of it): not of the object.
         self.shed_ground = False
 
-    def keep_traits(self, before: _Object) -> None:
+    def traits(self) -> _Traits:
+        """What the frames tracked so far taught about the object (``keep_traits``)."""
+        return _Traits(self.mover, self.follows_motion, self.outline.changed, self.outline.rigid)
+
+    def keep_traits(self, traits: _Traits) -> None:
         """What the frames tracked before taught about the object, kept over a new keyframe of it: whether it
         moves against the scene, changes shape or keeps its outline, and whether the flow lost it to what moves.
         Learnt anew, they take frames: a player re-seeded by a corrected keyframe lost his legs again for two."""
-        self.mover, self.follows_motion = before.mover, before.follows_motion
-        self.outline.changed, self.outline.rigid = before.outline.changed, before.outline.rigid
+        self.mover, self.follows_motion = traits.mover, traits.follows_motion
+        self.outline.changed, self.outline.rigid = traits.changed, traits.rigid
+
+
+class _Traits(NamedTuple):
+    """What tracking taught about an object (see ``_Object.keep_traits``)."""
+
+    mover: bool | None
+    follows_motion: bool
+    changed: int
+    rigid: float
 
 
 class _Outline:
@@ -891,10 +905,16 @@ class FlowTracker(Tracker):
         """A corrected keyframe: its masks replace the tracked ones; the objects keep their traits (``restart``)."""
         self.restart(image, labels)
 
-    def restart(self, image: np.ndarray, labels: np.ndarray) -> None:
-        """Start again from ``labels``, each object keeping what the frames tracked before taught about it
-        (``_Object.keep_traits``)."""
-        before = self._objects
+    def traits(self) -> dict[int, _Traits]:
+        """What the frames tracked so far taught about each object, for ``restart``."""
+        return {object_id: obj.traits() for object_id, obj in self._objects.items()}
+
+    def restart(
+        self, image: np.ndarray, labels: np.ndarray, traits: dict[int, _Traits] | None = None
+    ) -> None:
+        """Start again from ``labels``, each object keeping what the frames tracked taught about it
+        (``_Object.keep_traits``): as ``traits`` has it, or as it is now."""
+        before = self.traits() if traits is None else traits
         self.reset(image, labels)
         for object_id, obj in self._objects.items():
             if object_id in before:
