@@ -16,7 +16,9 @@ badge's dark end on dark ground, not the grid cells of a mat beside it), or when
 cut is less distinct from its surroundings than it is (the cut took the surroundings) and
 does not hold it as a small part of a cut distinct in its own right (one letter of a
 badge); either way only when it spans at least half the box across or down, as what the
-user boxed does.
+user boxed does. Where GrabCut's colour models drift until the object's holds nothing but the sure seeds around
+the clicks (a badge shaded into colours found around it), the box is read instead as its colours against
+those of a ring just outside it (``_unlike_its_ring``), which has no model to drift.
 
 A box drawn around an object is crossed by it in every row and column (the box prior of Lempitsky
 et al., ICCV 2009). Where the cut reaches three sides of the box and falls short of the fourth, the
