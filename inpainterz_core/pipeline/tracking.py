@@ -588,7 +588,7 @@ def _track_into(
         return found
 
     def backward(
-        keyframe: int, labels: np.ndarray, lo: int, detect=False, folder=masks_dir, traits=None
+        keyframe: int, labels: np.ndarray, lo: int, detect: bool = False, folder=masks_dir, traits=None
     ) -> dict:
         """Track back from ``keyframe`` to ``lo`` into ``folder``; each frame's scores, by frame. ``traits``: what
         the tracker had learnt about the objects when the forward pass met this keyframe (see ``_track_into``)."""
