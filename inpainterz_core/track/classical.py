@@ -299,6 +299,12 @@ class _Object:
         # This frame's mask let go of ground it held (a slab, pieces of it): not of the object.
         self.shed_ground = False
 
+    def moves_and_changes_shape(self) -> bool:
+        """Does it move against the scene and change shape (a person, a rider)? Such an object is found again in what
+        moves (``FlowTracker._regained``), not on the still scene (``FlowTracker._still_mover``), and its look is its
+        shape only roughly."""
+        return bool(self.mover) and self.outline.changes_shape()
+
     def traits(self) -> _Traits:
         """What the frames tracked so far taught about the object (``keep_traits``)."""
         return _Traits(self.mover, self.follows_motion, self.outline.changed, self.outline.rigid)
@@ -986,8 +992,7 @@ class FlowTracker(Tracker):
             regained = False
             if (
                 moving is None
-                and obj.mover
-                and obj.outline.changes_shape()
+                and obj.moves_and_changes_shape()
                 and (confidence < self.redetect_below or self._still_mover(obj, mask))
             ):
                 moving = self._regained(obj, image, mask)
@@ -1110,7 +1115,7 @@ class FlowTracker(Tracker):
             labels[mask] = object_id
             # Suspicion of a slab of ground in the mask lowers what the editor is told, not how it is tracked.
             confidences[object_id] = float(confidence * (1.0 - obj.suspicion))
-            if found is not None and obj.mover and obj.outline.changes_shape():
+            if found is not None and obj.moves_and_changes_shape():
                 # A person found by his look alone: the look is his shape only roughly (on a tennis player and a BMX
                 # rider such finds had J 0.21-0.57), so the editor is pointed at the frame.
                 confidences[object_id] *= _LOOK_ONLY
@@ -1347,7 +1352,7 @@ class FlowTracker(Tracker):
         """Is ``found`` still where its object moves against the scene (a mover, ``_moving``)? Then it is not the
         object, however like its look: the look of a person is his shape only roughly, and the scene is full of
         his colours."""
-        if not (obj.mover and obj.outline.changes_shape() and found.any()):
+        if not (obj.moves_and_changes_shape() and found.any()):
             return False
         scene = self._scene() if self._scene is not None else None
         return scene is not None and not motion.moves(found, scene, _around(found))
