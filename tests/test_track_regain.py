@@ -145,3 +145,40 @@ def test_a_mover_found_by_its_look_alone_is_flagged_for_the_editor(monkeypatch):
 
     assert step_with_a_find(mover=True) < tracking.LOW_CONFIDENCE  # in check_frames
     assert step_with_a_find(mover=False) == pytest.approx(0.9)
+
+
+def test_what_moves_twice_a_movers_size_is_not_taken_for_his_size(monkeypatch):
+    """What moved around a rider once held the graffiti beside him too, 1.9 times his size; taken for his size, his
+    look was searched for 1.4 times too large from then on and never found again in plain view. A person's area
+    swings, but not by that much in a frame: his size stays, and grows with a mask that grows as people do. A badge
+    (it keeps its shape) takes no step of a fifth and more."""
+    key = rider(60, 60)
+    image = scene_with((60, 60), np.zeros((H, W), bool))
+
+    def size_after(mover: bool, region: np.ndarray) -> int:
+        tracker = FlowTracker()
+        tracker.reset(image, key.astype(np.uint8))
+        obj = tracker._objects[1]
+        if mover:
+            obj.mover, obj.follows_motion = True, True
+            obj.outline.changed = classical._CHANGED_FRAMES
+        monkeypatch.setattr(FlowTracker, "_propagate", lambda self, o, im, g: (region.copy(), 1.0))
+        monkeypatch.setattr(FlowTracker, "_moving", lambda self, o, m, im: region.copy() if mover else None)
+        monkeypatch.setattr(FlowTracker, "_still_mover", lambda self, o, f: False)
+        monkeypatch.setattr(FlowTracker, "_redetect", lambda self, o, im, g, bar, *a, **k: None)
+        monkeypatch.setattr(FlowTracker, "_coming_in", lambda self, o, im, g, m: None)
+        monkeypatch.setattr(classical._Outline, "hold", lambda self, m, v, g=None: m)
+        tracker.set_motion(lambda: np.zeros((H, W), np.uint8))
+        labels = tracker.step(image)
+        assert ((labels == 1) == region).all()
+        return obj.good_area
+
+    size = int(key.sum())
+    with_the_wall = key.copy()
+    with_the_wall[60:130, 90:120] = True  # the graffiti beside him, as wide as he is: 2x his area
+    assert size_after(mover=True, region=with_the_wall) == size
+    grown = key.copy()
+    grown[60:130, 90:100] = True  # an arm and a leg swung out: a third more
+    assert size_after(mover=True, region=grown) == int(grown.sum())
+    # a badge: a step of a third is no size it took
+    assert size_after(mover=False, region=grown) == size
