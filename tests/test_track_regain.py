@@ -148,10 +148,10 @@ def test_a_mover_found_by_its_look_alone_is_flagged_for_the_editor(monkeypatch):
 
 
 def test_what_moves_twice_a_movers_size_is_not_taken_for_his_size(monkeypatch):
-    """What moved around a rider once held the graffiti beside him too, 1.9 times his size; taken for his size, his
-    look was searched for 1.4 times too large from then on and never found again in plain view. A person's area
-    swings, but not by that much in a frame: his size stays, and grows with a mask that grows as people do. A badge
-    (it keeps its shape) takes no step of a fifth and more."""
+    """What moved around a rider once held the graffiti beside him too, 1.9 times the size he had a frame before;
+    taken for his size, his look was searched for 1.4 times too large from then on and never found again in plain
+    view. A person's area swings, but not by that much in a frame: his size stays, and grows with a mask that grows
+    as people do. A badge (it keeps its shape) takes no step of a fifth and more."""
     key = rider(60, 60)
     image = scene_with((60, 60), np.zeros((H, W), bool))
 

@@ -720,8 +720,9 @@ def _a_size_step(obj: _Object, mask: np.ndarray) -> bool:
     zoom, and a mask that matches the outline, change the size in earnest.
 
     A person's area swings as he moves, but not past ``_STEADY`` of it in a frame: what moved around a rider, the
-    graffiti beside him with him, was 1.9 times his size, and taken for it, he was looked for 1.4 times too large
-    and lost in plain view for the clip's last 49 frames (J&F 0.11 tracked from his true first mask; 0.56 so)."""
+    graffiti beside him with him, was 1.9 times the size he had a frame before; taken for his size, he was looked
+    for 1.4 times too large and lost in plain view for the clip's last 49 frames (J&F 0.11 tracked from his true
+    first mask; 0.56 so)."""
     if obj.zoomed or obj.outline.matches:
         return True
     step = _STEADY if obj.outline.changes_shape() else _SIZE_STEP
