@@ -52,6 +52,18 @@ def tracker_seeing(moving: np.ndarray) -> FlowTracker:
     return tracker
 
 
+def a_tracker_on(image: np.ndarray, key: np.ndarray, mover: bool) -> tuple[FlowTracker, classical._Object]:
+    """A tracker reset on ``key`` in ``image``, and its object: a mover that changes shape (a person), or not (a
+    badge)."""
+    tracker = FlowTracker()
+    tracker.reset(image, key.astype(np.uint8))
+    obj = tracker._objects[1]
+    if mover:
+        obj.mover, obj.follows_motion = True, True
+        obj.outline.changed = classical._CHANGED_FRAMES
+    return tracker, obj
+
+
 def test_the_piece_of_what_moves_in_the_objects_colours_is_where_it_is_again():
     key = rider(60, 60)
     keyframe_image = scene_with((60, 60), np.zeros((H, W), bool))
@@ -125,12 +137,7 @@ def test_a_mover_found_by_its_look_alone_is_flagged_for_the_editor(monkeypatch):
     found = rider(150, 64)
 
     def step_with_a_find(mover: bool) -> float:
-        tracker = FlowTracker()
-        tracker.reset(image, key.astype(np.uint8))
-        obj = tracker._objects[1]
-        if mover:
-            obj.mover, obj.follows_motion = True, True
-            obj.outline.changed = classical._CHANGED_FRAMES
+        tracker, _ = a_tracker_on(image, key, mover)
         monkeypatch.setattr(FlowTracker, "_propagate", lambda self, o, im, g: (key.copy(), 0.1))  # doubted
         monkeypatch.setattr(FlowTracker, "_moving", lambda self, o, m, im: None)
         monkeypatch.setattr(FlowTracker, "_regained", lambda self, o, im, m: None)
@@ -156,12 +163,7 @@ def test_what_moves_twice_a_movers_size_is_not_taken_for_his_size(monkeypatch):
     image = scene_with((60, 60), np.zeros((H, W), bool))
 
     def size_after(mover: bool, region: np.ndarray) -> int:
-        tracker = FlowTracker()
-        tracker.reset(image, key.astype(np.uint8))
-        obj = tracker._objects[1]
-        if mover:
-            obj.mover, obj.follows_motion = True, True
-            obj.outline.changed = classical._CHANGED_FRAMES
+        tracker, obj = a_tracker_on(image, key, mover)
         monkeypatch.setattr(FlowTracker, "_propagate", lambda self, o, im, g: (region.copy(), 1.0))
         monkeypatch.setattr(FlowTracker, "_moving", lambda self, o, m, im: region.copy() if mover else None)
         monkeypatch.setattr(FlowTracker, "_still_mover", lambda self, o, f: False)
