@@ -971,6 +971,20 @@ def test_a_logo_back_in_the_picture_nearer_than_it_left_is_masked_at_its_new_siz
     assert j[16:].min() > 0.95, j[16:].round(2)
 
 
+@pytest.mark.parametrize("turn, zoom", [(6, 0.9), (3, 1.12), (0, 1.17), (6, 1.05)])
+def test_a_logo_back_in_the_picture_turned_or_resized_is_found_and_masked_as_it_is_now(turn, zoom):
+    """A gone object is looked for upright at the size it left at, and a sharp logo back 6 degrees turned, or 10-17 %
+    smaller or larger, matched there under the bar: it was never found again (J 0 from frame 16 on). A likely place
+    at another turn and size is now taken where the logo's look, fitted to the frame there, lies on it as it did,
+    fine detail and all, and the mask is the outline laid as the look fits (the blurred ghost of the test above, whose
+    detail does not lie there, is still refused)."""
+    clip = OutAndBackNearer(turn=turn, zoom=zoom, frames=20, width=480, height=270)
+    assert not clip.mask(15).any() and clip.mask(16).any() and not classical._at_edge(clip.mask(16))
+    j, _ = _run(clip, 20)
+    assert j[12:16].min() == 1.0
+    assert j[16:].min() > 0.95, j[16:].round(2)
+
+
 def test_a_quarter_of_the_object_lost_in_one_frame_is_not_taken_for_its_size(monkeypatch):
     """Area consistency over frames: on a whip pan the flow lost a part of a badge a frame, each step within the
     area check (2805 -> 2049 -> 1872 -> 1559 px), and the size it was looked for at followed, until it was found

@@ -191,6 +191,10 @@ _LOOK_SEARCH, _LOOK_CLEARER = 4, 0.5
 # outline at least this well (a badge with letters: 0.98; its look on a plain gradient badge: 0.81-0.86): the more
 # is ground in its colours, taken a few pixels a frame from the first cut on (a red badge over a red car).
 _LOOK_KEPT = 0.9
+# A found object's look is fitted to the frame within this share of its size of where it was found (fitted_by_look).
+_LOOK_FIT_REACH = 0.15
+# The fine detail of a look (its grey less a blur of this many px) must lie on a find this well (keeps_detail).
+_DETAIL_SIGMA, _DETAIL_KEPT = 1.5, 0.7
 
 
 def _distance(region: np.ndarray) -> np.ndarray:
@@ -596,6 +600,79 @@ class _Outline:
         placed = start.copy()
         placed[:, 2] += start[:, :2] @ [dx - _LOOK_SEARCH, dy - _LOOK_SEARCH]
         return placed, self._resemblance(gray, placed)
+
+    def fitted_by_look(self, gray: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """Where the keyframe's look lies best on the frame around ``mask`` (a re-detection's find, placed at one of a
+        few turns and sizes): the outline's map, fitted by ECC (affine) from the outline's own map and from the
+        keyframe's turned by each of ``_TURNS``, all centred on the mask at its size, and how well the look lies
+        there (``_resemblance``); None where nothing fits. The look says the object's turn and size to a fraction of
+        a pixel. The starts from the keyframe are needed: fitted to masks alone, the outline of a rounded badge can
+        have turned half round while it slid out of the picture, and ECC only climbs to the nearest fit."""
+        if self.look is None or not mask.any():
+            return None
+        fits = [self._look_fitted(gray, start) for start in self._starts_on(mask)]
+        return max(filter(None, fits), key=lambda fit: fit[1], default=None)
+
+    def _starts_on(self, mask: np.ndarray) -> list[np.ndarray]:
+        """The outline's map, and the keyframe's turned by each of ``_TURNS``, at ``mask``'s size and centred on it."""
+        h, w = self.mask.shape
+        centre = np.array([w / 2, h / 2])
+        starts = []
+        for base, angles in ((self.warp, (0,)), (self.keyframe, _TURNS)):
+            laid_area = float(self.mask.sum()) * abs(np.linalg.det(base[:, :2]))
+            zoom = np.sqrt(mask.sum() / max(laid_area, 1.0))
+            for angle in angles:
+                turn = cv2.getRotationMatrix2D((0, 0), angle, zoom)[:, :2]
+                linear = turn @ base[:, :2]
+                starts.append(np.hstack([linear, (_centre(mask) - linear @ centre)[:, None]]))
+        return starts
+
+    def _look_fitted(self, gray: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """The map ``start`` refined by ECC of the look on the frame, and the look's resemblance there."""
+        look, inside = self.look
+        margin = max(_LOOK_SEARCH, round(_LOOK_FIT_REACH * max(look.shape)))
+        seen = self._laid_frame(gray, start, margin)
+        if seen is None:
+            return None
+        # (findTransformECCWithMask, OpenCV 4.13: the template's mask, the look's inside alone, as its ground changed)
+        shift = np.array([[1, 0, margin], [0, 1, margin]], np.float32)  # outline px -> seen px
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4)
+        valid = np.full(seen.shape, 255, np.uint8)
+        try:
+            _, fit = cv2.findTransformECCWithMask(
+                look, seen, inside.astype(np.uint8) * 255, valid, shift, cv2.MOTION_AFFINE, criteria, 5
+            )
+        except cv2.error:  # too little texture, or it ran off: no fit
+            return None
+        # outline px -> seen px -> frame px
+        around = np.vstack([start, [0, 0, 1]]) @ [[1, 0, -margin], [0, 1, -margin], [0, 0, 1]]
+        warp = (around @ np.vstack([fit, [0, 0, 1]]))[:2]
+        return warp, self._resemblance(gray, warp)
+
+    def keeps_detail(self, gray: np.ndarray, warp: np.ndarray) -> bool:
+        """Does the keyframe look's fine detail (its grey less a blur of it) lie on the frame under the outline laid by
+        ``warp`` as it did (a correlation of ``_DETAIL_KEPT`` and more over the object's inside)?"""
+        look, inside = self.look
+        seen = self._laid_frame(gray, warp, 0)
+        if seen is None:
+            return False
+        a, b = (image - cv2.GaussianBlur(image, (0, 0), _DETAIL_SIGMA) for image in (look, seen))
+        a, b = a[inside] - a[inside].mean(), b[inside] - b[inside].mean()
+        kept = float((a * b).sum() / np.sqrt(max(float((a * a).sum() * (b * b).sum()), 1e-6)))
+        return kept >= _DETAIL_KEPT
+
+    def laid_by_look(self, gray: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+        """The outline laid where the keyframe's look fits the frame around ``mask`` (``fitted_by_look``), when the
+        look lies closer there than where the outline is: the object's mask there (and the outline moved there);
+        None otherwise."""
+        fitted = self.fitted_by_look(gray, mask)
+        if fitted is None or fitted[1] <= self._resemblance(gray, self.warp):
+            return None
+        growth = abs(np.linalg.det(fitted[0][:, :2]) / np.linalg.det(self.warp[:, :2]))
+        if not 0.5 < growth < 2.0:
+            return None
+        self.warp = fitted[0]
+        return self._laid(fitted[0], mask.shape, reach=0)
 
     def _turned_as(self, warp: np.ndarray, fitted: np.ndarray) -> np.ndarray | None:
         """``warp`` turned about the outline's centre as much as ``fitted`` turned from the last fit (its size and
@@ -1067,6 +1144,11 @@ class FlowTracker(Tracker):
                     obj.outline.seat(mask)
                     obj.exit = None
                     if gone and obj.outline.rigid >= 0.5 and not _at_edge(mask):
+                        # laid where its look fits: the search placed it at one of a few turns and sizes (a badge
+                        # back 9 % larger and a little turned, found at its old size upright: J 0.70 -> 0.9 and more)
+                        laid = obj.outline.laid_by_look(gray, mask)
+                        if laid is not None and laid.any() and not _at_edge(laid):
+                            mask = laid
                         obj.good_area = np.count_nonzero(mask)  # found whole at the size it has now
                 elif confidence < _NO_TRUST:
                     # Nothing found, and the flow's mask is as good as not the object (its colours at the edge of
@@ -1402,19 +1484,40 @@ class FlowTracker(Tracker):
         """A gone object found back in the picture: its mask there and the find's score, past ``bar``.
 
         Looked for upright at the size it left at (a third of the cost of every turn, paid on every frame it stays
-        gone). A rigid object found so is searched for again at every turn and size, and the better find taken where
-        it lies on the first: while gone, the surface it rides may have turned it and brought it nearer (a badge
-        riding a wall came back 9-20 % larger and turned 6.6 degrees: found at its old size, it was held a fifth short
-        for its last frames, J 0.67-0.78, and its rim showed in the fill). Only a find past the bar upright is settled
-        so: with fourteen looks to try, a logo's blurred ghost that matched it upright at 0.74 matched at 0.86 turned
-        and resized, past the bar of 0.8 for one that went out of the picture."""
+        gone). While gone, the surface a rigid object rides may have turned it and brought it nearer, so:
+        - found so, it is searched for again at every turn and size, and a find clearly better (by
+          ``_RESIZED_MARGIN``, as re-detection holds a resized find to) where it lies on the first is taken (a badge
+          riding a wall came back 9-20 % larger and 6.6 degrees turned: found at its old size, it was held a fifth
+          short for its last frames, J 0.67-0.78). Taken by a hair, a find a size smaller inside a badge back 9 %
+          larger (0.884 against 0.881) was held 30 % short;
+        - not found so, its likeliest place at any turn and size (past ``_FIND_BAR``) is taken where its look, fitted
+          there, lies on the frame as it did, fine detail and all (``_found_as_fitted``): a sharp logo back 6 degrees
+          turned or 10-17 % smaller or larger matched upright under the bar, and was never found again. Not by the
+          search's score alone: with fourteen looks to try, the bar set for one no longer holds (a logo's blurred
+          ghost that matched it upright at 0.74 matched at 0.86 turned and resized).
+        Either way the step then lays its outline where its look fits (``_Outline.laid_by_look``)."""
         found = self._redetect(obj, image, gray, bar, (0,), (1.0,))
-        if found is None or obj.outline.rigid < 0.5:
+        if obj.outline.rigid < 0.5:
             return found
-        again = self._redetect(obj, image, gray, found[1], _TURNS, _SIZES)
+        if found is None:
+            likely = self._redetect(obj, image, gray, _FIND_BAR, _TURNS, _SIZES)
+            return None if likely is None else self._found_as_fitted(obj, gray, likely[0])
+        again = self._redetect(obj, image, gray, found[1] + _RESIZED_MARGIN, _TURNS, _SIZES)
         if again is not None and (again[0] & found[0]).sum() >= 0.5 * min(again[0].sum(), found[0].sum()):
             return again
         return found
+
+    def _found_as_fitted(self, obj: _Object, gray, likely: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """A likely place of a gone rigid object, found at a turn and size the search tried under the bar: taken
+        where its keyframe look, fitted to the frame there (``_Outline.fitted_by_look``), lies on it as it did,
+        fine detail and all (``_Outline.keeps_detail``); the find and its score (the look's resemblance there),
+        None otherwise. The detail tells the object from a look-alike of its shape and shading: a logo's blurred
+        ghost lay under its fitted look at 0.94-0.96 (the logo back turned and resized: 0.985-0.989), its detail
+        at 0.42-0.55 (the logo's: 0.88-0.92)."""
+        fitted = obj.outline.fitted_by_look(gray, likely)
+        if fitted is None or fitted[1] < _LOOK_KEPT or not obj.outline.keeps_detail(gray, fitted[0]):
+            return None
+        return likely, fitted[1]
 
     def _entering(
         self, obj: _Object, image, gray, side: int, least: float | None = None, every_place: bool = False
