@@ -1502,7 +1502,9 @@ class FlowTracker(Tracker):
         if found is None:
             # (its keyframe look alone, whose detail tells it, at every other turn and size: 8 searches, not 14)
             ways = [(angle, 1.0) for angle in _TURNS if angle] + [(0, size) for size in _SIZES if size != 1.0]
-            finds = (self._search(obj, image, gray, *_turned(*obj.template, angle), size) for angle, size in ways)
+            finds = (
+                self._search(obj, image, gray, *_turned(*obj.template, angle), size) for angle, size in ways
+            )
             likely = max(filter(None, finds), key=_find_rank, default=None)
             if likely is None or likely[1] <= _FIND_BAR:
                 return None
