@@ -354,6 +354,26 @@ def test_a_badge_partly_past_the_edge_of_a_black_bar_is_found_at_once():
     assert j[12:].min() > 0.9, j[11:].round(3)
 
 
+def test_a_part_under_half_of_a_whole_find_at_the_edge_does_not_outscore_it(monkeypatch):
+    """Found whole against the frame's edge, a badge is also matched by its part along that edge, and a part scores
+    higher for being a part: a badge back in whole at the edge in one frame, found so at 0.93 (J 0.79), was taken for
+    its 43 % along the edge at 0.96 (J 0.43) for two frames. A part under half of the whole find is not taken over
+    it. (Here the part along the edge is given: the badge's top 40 %, scoring past the whole find.)"""
+    clip = LetterboxedBadgeClip(at=12, above=0.0, frames=14, width=480, height=270)
+    assert classical._at_edge(clip.mask(12))
+
+    def top_part(self, obj, image, gray, side, *args, **kwargs):
+        whole = clip.mask(12)
+        rows = np.flatnonzero(whole.any(axis=1))
+        part = whole.copy()
+        part[rows[0] + int(0.4 * len(rows)) :] = False
+        return part, 0.999
+
+    monkeypatch.setattr(FlowTracker, "_entering", top_part)
+    j, _ = _run(clip, 14)
+    assert j[12:].min() > 0.95, j[11:].round(2)  # (taken for the part: 0.38 and 0.44)
+
+
 def test_a_mask_the_tracker_has_no_trust_in_is_not_handed_out(monkeypatch):
     """The flow keeps a mask it cannot explain (confidence 0.004) where nothing is found instead: painted out, it
     took picture the object never covered (a badge gone over a letterbox bar, on a whip-pan composite), so the
