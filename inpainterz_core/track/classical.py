@@ -657,9 +657,7 @@ class _Outline:
         if seen is None:
             return False
         a, b = (image - cv2.GaussianBlur(image, (0, 0), _DETAIL_SIGMA) for image in (look, seen))
-        a, b = a[inside] - a[inside].mean(), b[inside] - b[inside].mean()
-        kept = float((a * b).sum() / np.sqrt(max(float((a * a).sum() * (b * b).sum()), 1e-6)))
-        return kept >= _DETAIL_KEPT
+        return _correlation(a[inside], b[inside]) >= _DETAIL_KEPT
 
     def laid_by_look(self, gray: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
         """The outline laid where the keyframe's look fits the frame around ``mask`` (``fitted_by_look``), when the
@@ -694,8 +692,7 @@ class _Outline:
         seen = self._laid_frame(gray, warp, 0)
         if seen is None:
             return -1.0
-        a, b = look[inside] - look[inside].mean(), seen[inside] - seen[inside].mean()
-        return float((a * b).sum() / np.sqrt(max(float((a * a).sum() * (b * b).sum()), 1e-6)))
+        return _correlation(look[inside], seen[inside])
 
     def _laid_frame(self, gray: np.ndarray, warp: np.ndarray, margin: int) -> np.ndarray | None:
         """The frame's grey laid on the outline by ``warp``, with ``margin`` px more on each side (float32), blurred
@@ -770,6 +767,12 @@ class _Outline:
             placed = cv2.warpAffine(self.mask, local[:2], (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR) > 0.5
             laid[y0:y1, x0:x1] = dilate(placed, reach)
         return laid
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """The correlation of two equal-sized sets of grey values (their normalised cross-correlation about their means)."""
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / np.sqrt(max(float((a * a).sum() * (b * b).sum()), 1e-6)))
 
 
 def _clearly_closer(resemblance: float, other: float) -> bool:
