@@ -123,6 +123,23 @@ def test_what_moves_is_taken_where_it_spans_the_users_box_and_the_colour_cut_doe
     assert motion.what_moves(shirt, rim_only, box, clicks, boxed=True) is None
 
 
+def test_a_box_in_a_scene_that_differs_as_much_around_it_is_not_taken_for_a_box_that_moves():
+    """A pan past trees at other depths, blurred: the scene laid onto the frame differs by about 22 grey levels
+    everywhere, past ``MIN_STEP``, in the rider's box and around it alike. That is the scene's typical difference,
+    not a box that moves: what moves past three times it is still the rider. The same box differing by 22 on a
+    still scene (3 around it) is a box that moves, as round a badge that fills it, and the colour cut stands."""
+    rider, shirt, box, clicks = rider_in_a_tight_box()
+    scene = np.random.default_rng(5).uniform(16, 28, (H, W)).astype(np.float32)
+    noisy = np.where(rider > 30, 90.0, scene).astype(np.float32)
+    x0, y0, x1, y1 = box
+    assert np.median(noisy[y0:y1, x0:x1]) >= motion.MIN_STEP
+    region = motion.what_moves(shirt, noisy, box, clicks, boxed=True)
+    assert region is not None and motion.box_coverage(region, box) > 0.9
+    still_around = np.full((H, W), 3.0, np.float32)
+    still_around[y0:y1, x0:x1] = noisy[y0:y1, x0:x1]
+    assert motion.what_moves(shirt, still_around, box, clicks, boxed=True) is None
+
+
 def test_a_badge_sliding_slowly_keeps_its_colour_cut():
     """A flat badge moving 1 px a frame over still ground moves only along its edges and letters: too little
     of its cut moves for the cue to count, and the cut is the colour cut, whole."""
