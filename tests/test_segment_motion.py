@@ -128,9 +128,10 @@ def test_a_box_in_a_scene_that_differs_as_much_around_it_is_not_taken_for_a_box_
     everywhere, past ``MIN_STEP``, in the rider's box and around it alike. That is the scene's typical difference,
     not a box that moves: what moves past three times it is still the rider. The same box differing by 22 on a
     still scene (3 around it) is a box that moves, as round a badge that fills it, and the colour cut stands."""
-    rider, shirt, box, clicks = rider_in_a_tight_box()
+    on_still_ground, shirt, box, clicks = rider_in_a_tight_box()
     scene = np.random.default_rng(5).uniform(16, 28, (H, W)).astype(np.float32)
-    noisy = np.where(rider > 30, 90.0, scene).astype(np.float32)
+    # the rider's moving parts on a scene that differs by about 22 everywhere
+    noisy = np.where(on_still_ground > 30, 90.0, scene).astype(np.float32)
     x0, y0, x1, y1 = box
     assert np.median(noisy[y0:y1, x0:x1]) >= motion.MIN_STEP
     region = motion.what_moves(shirt, noisy, box, clicks, boxed=True)
