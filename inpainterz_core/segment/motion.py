@@ -400,8 +400,9 @@ def _mostly_moves(motion: np.ndarray, box: tuple[int, int, int, int], typical: f
     quarter of the box's size around it). Where the ground around differs as much (a pan past trees at other depths,
     blurred), the box's typical difference is the scene's: a rider's box in such a pan, 21 grey levels on ground at
     14, was taken for a box that moves, and his cut kept only his flat white shirt (J 0.28; 0.51 with what moves).
-    A badge filling its box still is: on the first frames of 77 composites, 30 badges' boxes at 20-108 on ground at
-    2-20; 10 others, in whip pans on ground at 12-38, are left to the cue's other checks, which keep their cuts."""
+    A badge filling its box still is: on the first frames of 77 composites, 31 badges' boxes at 20-108 on ground at
+    2-23; 9 others (8 played twice as fast) on ground at 12-38 are left to the cue's other checks, which keep their
+    cuts."""
     if typical < MIN_STEP:
         return False
     x0, y0, x1, y1 = box
