@@ -1039,7 +1039,8 @@ class FlowTracker(Tracker):
                 if found is not None:
                     mask, confidence = found
                 elif not sides_touched(mask)[obj.entering]:
-                    # all of it is in: found whole, tracked as before, held to its outline
+                    # all of it is in: found whole, tracked as before, held to its outline (unless the flow carried a
+                    # part still coming in off the side: _carried_off_the_side)
                     side, obj.entering = obj.entering, None
                     # at sizes around good_area where that is the camera's zoom carried over frames: an estimate, a
                     # few per cent off after a dozen (a sharp logo's look 1 px off its size of 42 matched its own
@@ -1048,7 +1049,10 @@ class FlowTracker(Tracker):
                     found = self._redetect(obj, image, gray, 0.0, (0,), sizes)
                     if found is not None and _whole_in(found[0], mask, side):
                         mask, confidence = found
-                    obj.outline.seat(mask)
+                    elif (reached := _carried_off_the_side(obj, mask, side)) is not None:
+                        mask, obj.entering = reached, side
+                    if obj.entering is None:
+                        obj.outline.seat(mask)
                 # else no part of its look matched along that side, yet its mask still reaches it: not all in, the
                 # match missed on this frame. The flow's mask stands, and it is looked for there again on the
                 # next. (Taken for all in, a badge riding a wall back in by the left, a little turned, was found
@@ -1841,6 +1845,26 @@ _COMING_IN = 0.9
 _TO_THE_RIGHT = {0: 2, 1: -1, 2: 0, 3: 1}
 # Into the picture from its left, top, right and bottom sides (x, y).
 _INWARDS = np.array([(1, 0), (0, 1), (-1, 0), (0, -1)])
+
+
+def _carried_off_the_side(obj: _Object, mask: np.ndarray, side: int) -> np.ndarray | None:
+    """An object coming in by ``side``, not found whole, whose ``mask`` the flow carried off that side: still short
+    of its size (``_STEADY``), it is still coming in, and what came in past the side since the frame before is the
+    object, which no flow can carry. Its mask then reaches the side again, along the rows that end no further off it
+    than the length of the object still to come in (its missing area over the mask's height); None where it is about
+    its size (all of it in) or no row ends that near."""
+    area = np.count_nonzero(mask)
+    if _steadiness(area, obj.good_area) >= _STEADY:
+        return None
+    turned = np.rot90(mask, _TO_THE_RIGHT[side])  # the side to the right
+    rows = np.flatnonzero(turned.any(axis=1))
+    last = turned.shape[1] - 1 - np.argmax(turned[rows, ::-1], axis=1)  # each row's last column
+    near = turned.shape[1] - 1 - last <= (obj.good_area - area) / len(rows)
+    if not near.any():
+        return None
+    reached = turned.copy()
+    reached[rows[near]] |= np.arange(turned.shape[1])[None, :] > last[near, None]
+    return np.ascontiguousarray(np.rot90(reached, -_TO_THE_RIGHT[side]))
 
 
 def _whole_in(found: np.ndarray, mask: np.ndarray, side: int) -> bool:
