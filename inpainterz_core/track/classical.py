@@ -1039,19 +1039,22 @@ class FlowTracker(Tracker):
                 if found is not None:
                     mask, confidence = found
                 elif not sides_touched(mask)[obj.entering]:
-                    # all of it is in: found whole, tracked as before, held to its outline (unless the flow carried a
-                    # part still coming in off the side: _carried_off_the_side)
-                    side, obj.entering = obj.entering, None
+                    # all of it is in: found whole, tracked as before, held to its outline; unless, not found whole,
+                    # the flow carried a part still coming in off the side (_carried_off_the_side)
                     # at sizes around good_area where that is the camera's zoom carried over frames: an estimate, a
                     # few per cent off after a dozen (a sharp logo's look 1 px off its size of 42 matched its own
                     # place at 0.49); not so while it is gone, where more sizes find more look-alikes
                     sizes = _SIZES if obj.zoomed else (1.0,)
                     found = self._redetect(obj, image, gray, 0.0, (0,), sizes)
-                    if found is not None and _whole_in(found[0], mask, side):
+                    reached = None
+                    if found is not None and _whole_in(found[0], mask, obj.entering):
                         mask, confidence = found
-                    elif (reached := _carried_off_the_side(obj, mask, side)) is not None:
-                        mask, obj.entering = reached, side
-                    if obj.entering is None:
+                    else:
+                        reached = _carried_off_the_side(obj, mask, obj.entering)
+                    if reached is not None:
+                        mask = reached  # still coming in
+                    else:
+                        obj.entering = None
                         obj.outline.seat(mask)
                 # else no part of its look matched along that side, yet its mask still reaches it: not all in, the
                 # match missed on this frame. The flow's mask stands, and it is looked for there again on the
