@@ -120,7 +120,8 @@ def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=Settings.dilate,
         metavar="PX",
-        help=f"grow the mask by PX pixels before painting it out (default {Settings.dilate})",
+        help="paint out PX pixels past the object's soft edge (blur, glow), which each frame's mask is grown "
+        f"over as far as it shows (default {Settings.dilate})",
     )
     p.add_argument(
         "--reach",

@@ -28,7 +28,9 @@ _MODEL_FIELDS = {"detector": "detect", "segmenter": "segment", "tracker": "track
 @dataclass(frozen=True)
 class Settings:
     backend: str = "auto"  # auto | classical | model, for every stage
-    dilate: int = 4  # every inpainter: pixels added around the mask before painting it out
+    # every inpainter: pixels painted out past the object's soft edge, which each frame's hole is grown over as far
+    # as it shows (pipeline/holes.py)
+    dilate: int = 2
     device: str = "auto"  # model backends: auto | cpu | cuda | cuda:N
     fp16: bool = False  # model backends: half precision on CUDA
     ckpt_dir: str | None = None  # model backends: None means $INPAINTERZ_CKPT_DIR, else ckpt/

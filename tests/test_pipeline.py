@@ -10,10 +10,10 @@ import pytest
 from inpainterz_core.demo import PanClip, write_clip
 from inpainterz_core.errors import Cancelled
 from inpainterz_core.inpaint.base import Inpainter
-from inpainterz_core.masks import dilate
 from inpainterz_core.metrics import jaccard
 from inpainterz_core.outputs import write_png
 from inpainterz_core.pipeline import inpaint, track
+from inpainterz_core.pipeline.holes import grown
 from inpainterz_core.pipeline.painting import MAX_WORK_SIDE, _Chunk, _fill_chunk, _paste, _plan
 from inpainterz_core.settings import Settings
 from inpainterz_core.track.base import Tracker
@@ -195,7 +195,7 @@ def test_inpaint_changes_nothing_outside_the_grown_mask(tmp_path, pan_folder, pa
     assert all(shape[0] <= 6 + 2 * 2 for shape, _ in painter.windows)  # a window: chunk + context each side
     with open_video(tmp_path / "inpainted") as result, open_video(pan_folder) as source:
         for i, painted in result.frames():
-            hole = dilate(read_mask(masks / f"{i:06d}.png") > 0, settings.dilate)
+            hole = grown(read_mask(masks / f"{i:06d}.png"), report["hole_radius"][i])
             np.testing.assert_array_equal(painted[~hole], source.read(i)[~hole])
             if hole.any():
                 assert (painted[hole] != source.read(i)[hole]).any()
@@ -203,8 +203,9 @@ def test_inpaint_changes_nothing_outside_the_grown_mask(tmp_path, pan_folder, pa
 
 def test_an_object_running_off_the_picture_is_painted_to_the_frames_edge(tmp_path, pan_folder, pan_clip):
     # An object going out of the picture by the left side, masked 6 px short of it on some rows: the hole grown
-    # by 4 px would leave its last 2 columns in, and a fill would read them as ground. An object 6 px short of
-    # the right side, which it does not reach, leaves the ground there.
+    # by its 2 px margin would leave its last 4 columns in, and a fill would read them as ground (taken to the
+    # edge within holes.EDGE_REACH). An object 6 px short of the right side, which it does not reach, leaves the
+    # ground there.
     painter, settings = Paint(), Settings(backend="classical", write_video=False)
     folder = tmp_path / "masks"
     folder.mkdir()

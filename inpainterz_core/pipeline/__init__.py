@@ -96,6 +96,7 @@ def remove(
             "peak_gpu_mb": peak_gpu_mb(),
             "video": painted["video"],
             "audio": painted["audio"],
+            "hole_radius": painted["hole_radius"],
             "confidence": tracked["confidence"],
             "check_frames": tracked["check_frames"],
             "prompts": [o.to_dict() for o in prompts.objects],

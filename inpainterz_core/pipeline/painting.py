@@ -22,11 +22,12 @@ from .. import backends, crops
 from ..errors import InputError
 from ..inpaint.base import rounded
 from ..inpaint.letterbox import paint_bars
-from ..masks import bounding_box, dilate, feather, padded_box, sides_touched, to_the_frame_edge
+from ..masks import bounding_box, dilate, feather, padded_box
 from ..outputs import staged
 from ..settings import Settings
 from ..video import ImageFolder, Mp4Writer, frame_name, open_video, read_mask
 from .common import Progress, check_cancel, frame_range_of, open_source, report_progress
+from .holes import grown, measured_hole, most_grown
 from .writer import OutputWriter
 
 #: A crop larger than this on its long side is scaled down for inpainters of any size (classical,
@@ -59,13 +60,6 @@ def _mask_files(masks_dir: Path, start: int, stop: int) -> dict[int, Path]:
             f"give one mask per frame (000000.png, 000001.png, ...)"
         )
     return dict(zip(range(start, stop), files, strict=True))
-
-
-def _hole(labels: np.ndarray, radius: int) -> np.ndarray:
-    """What is painted out: the masks grown by ``radius``; where they run off the picture, to the frame's edge
-    wherever the grown masks come that close to it."""
-    mask = labels > 0
-    return to_the_frame_edge(dilate(mask, radius), radius, sides_touched(mask, margin=0))
 
 
 def _plan(boxes: dict[int, tuple | None], start, stop, chunk, reach, width, height) -> list[_Chunk]:
@@ -107,11 +101,13 @@ def _bars_painted(frame: np.ndarray, hole: np.ndarray, box) -> np.ndarray:
 
 def _inpaint_into(
     source, mask_files, inpainter, settings, dest: Path, start, stop, progress, cancel
-) -> list | None:
-    """Fill every frame of the range into ``dest``; returns what became of the source's audio streams
-    (None without a video)."""
+) -> tuple[list | None, dict[int, int]]:
+    """Fill every frame of the range into ``dest``; returns what became of the source's audio streams (None
+    without a video) and the radius each frame's hole was grown by (holes.py)."""
     width, height = source.width, source.height
-    # Pass 1 over the masks only: where is there something to paint, frame by frame.
+    # Pass 1 over the masks only: where is there something to paint, frame by frame (a hole is measured on its
+    # frame, read later: the box holds the most it can grow by)
+    most = most_grown(width, height, settings.dilate)
     boxes = {}
     for i in range(start, stop):
         labels = read_mask(mask_files[i])
@@ -120,7 +116,7 @@ def _inpaint_into(
                 f"mask {mask_files[i].name} is {labels.shape[1]}x{labels.shape[0]}, "
                 f"the video is {width}x{height}"
             )
-        boxes[i] = bounding_box(_hole(labels, settings.dilate))
+        boxes[i] = bounding_box(grown(labels, most))
     # Each chunk re-reads its reach frames: with a long reach (E2FGVI's references) longer chunks
     # keep that overhead small; memory stays bounded at chunk + 2 x reach crops either way.
     chunk = max(settings.chunk, 2 * inpainter.reach)
@@ -135,10 +131,12 @@ def _inpaint_into(
 
     inpainted = dest / "inpainted"
     inpainted.mkdir()
+    # the fill is feathered into the frame over half the margin of ground past the object's soft edge
     edge = min(4, settings.dilate // 2)
     lookahead = source.frames(start, stop)  # feeds crops to the inpainter
     last_read = start - 1
     cropped: dict[int, tuple[tuple, np.ndarray, np.ndarray]] = {}  # frame -> (box, image crop, hole crop)
+    radii = dict.fromkeys(range(start, stop), settings.dilate)  # nothing to paint: the margin alone
     stopping = threading.Event()  # set when the stage fails: the chunk being composed is left unfinished
     written = 0
 
@@ -179,8 +177,10 @@ def _inpaint_into(
                         check_cancel(cancel)
                         if last_read in keep:
                             x0, y0, x1, y1 = keep[last_read]
-                            hole = _hole(read_mask(mask_files[last_read]), settings.dilate)[y0:y1, x0:x1]
-                            cropped[last_read] = (keep[last_read], image[y0:y1, x0:x1].copy(), hole)
+                            labels = read_mask(mask_files[last_read])
+                            hole, radii[last_read] = measured_hole(labels, image, settings.dilate)
+                            crop = (slice(y0, y1), slice(x0, x1))
+                            cropped[last_read] = (keep[last_read], image[crop].copy(), hole[crop])
                     fills = _fill_chunk(c, cropped, inpainter, cancel, before)
                     for f in [f for f in cropped if f < c.targets.stop - inpainter.reach]:
                         del cropped[f]
@@ -198,7 +198,7 @@ def _inpaint_into(
                 job.cancel()
             composer.shutdown(wait=True)
             writer.close()
-    return video.audio_streams if video is not None else None
+    return (video.audio_streams if video is not None else None), radii
 
 
 def _fill_chunk(c: _Chunk, cropped, inpainter, cancel, before=None) -> dict[int, tuple]:
@@ -272,7 +272,7 @@ def inpaint(
         with staged(out_dir, ["inpainted", "result.mp4", "report.json"]) as scratch:
             inpainter = inpainter or backends.make_inpainter(settings)
             t0 = time.perf_counter()
-            audio = _inpaint_into(
+            audio, radii = _inpaint_into(
                 src, mask_files, inpainter, settings, scratch, start, stop, progress, cancel
             )
             report = {
@@ -285,6 +285,8 @@ def inpaint(
                 "height": src.height,
                 "video": "result.mp4" if settings.write_video else None,
                 "audio": audio,
+                # per frame of the range: how far its mask was grown into the hole painted out (holes.py)
+                "hole_radius": [radii[i] for i in range(start, stop)],
             }
             (scratch / "report.json").write_text(json.dumps(report, indent=2))
     return report
