@@ -170,6 +170,7 @@ class Job:
         self.download = None  # a Download bringing results back, in remote mode
         self.check_frames = ()  # track: the source frames whose masks the tracker doubts
         self.object_checks = {}  # track: the same per object id, where the tracker tells them apart
+        self.hole_radius = None  # inpaint: per source frame, the px the server grew its mask by into the hole
         self.cancelled = False
 
 
@@ -578,7 +579,7 @@ class Connection:
 
     # -- jobs ---------------------------------------------------------------------------------------
 
-    def run_job(self, kind, scene, source, dilate=4):
+    def run_job(self, kind, scene, source, dilate=2):
         """Start a `track` or `inpaint` job over the strip's visible frames. Track sends the prompts
         as they are now; it goes out once the previews on their way have come back, so the masks
         the panel shows are those of the prompts tracked."""
@@ -689,6 +690,7 @@ class Connection:
             for o in result.get("objects") or ()
             if o.get("check_frames")
         }
+        job.hole_radius = result.get("hole_radius")
         kind = "masks" if job.kind == "track" else "inpainted"
         if os.path.realpath(result.get("out_dir") or "") == os.path.realpath(
             job.out_dir
@@ -767,7 +769,10 @@ class Connection:
         try:
             if job.kind == "inpaint":
                 clean = [os.path.join(results, "inpainted", name) for name in names]
-                mattes = frames.write_mattes(masks, job.dilate, os.path.join(job.out_dir, "matte"))
+                radii = job.hole_radius
+                if not radii or len(radii) != len(names):  # a server that grew every mask by `dilate` alone
+                    radii = [job.dilate] * len(names)
+                mattes = frames.write_mattes(masks, radii, os.path.join(job.out_dir, "matte"))
             strips.place_results(scene, source, masks, clean, mattes)
         except (ValueError, RuntimeError, OSError) as error:
             self.report("ERROR", f"Could not add the result strips: {error}")

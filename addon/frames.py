@@ -4,9 +4,9 @@
   a scratch scene's sequencer, as PNG files to send to a server that cannot read the media.
   These are the pixels the source strip shows, so the server's clean frames agree with it.
 - `write_mattes` turns label maps into the clean strip's matte: exactly the hole the inpainter
-  painted (`hole_of`: the mask grown by the `dilate` setting with the same elliptic element as the
-  core, taken to the frame's edge as the core does), so outside it the timeline shows the source
-  strip itself.
+  painted (`hole_of`: the mask grown by the radius the server measured on that frame, over the
+  object's soft edge and the `dilate` margin, with the same elliptic element as the core, taken to
+  the frame's edge as the core does), so outside it the timeline shows the source strip itself.
 """
 
 import math
@@ -87,15 +87,16 @@ def _lone_copy(scene, source):
 # -- mattes -------------------------------------------------------------------------------------------
 
 
-def write_mattes(mask_files, dilate, folder):
+def write_mattes(mask_files, radii, folder):
     """Write one matte per label map into `folder` (replaced as a whole); returns the file paths.
 
-    A matte is white on the hole the server painted (`hole_of` the labels), black elsewhere."""
+    A matte is white on the hole the server painted (`hole_of` the labels, grown by the radius the server measured
+    on that frame, `radii`, one per file), black elsewhere."""
     scratch = f"{folder}.partial-{uuid.uuid4().hex[:8]}"
     os.makedirs(scratch)
     try:
-        for path in mask_files:
-            hole = hole_of(read_gray(path) > 0, dilate)
+        for path, radius in zip(mask_files, radii, strict=True):
+            hole = hole_of(read_gray(path) > 0, radius)
             write_gray_png(os.path.join(scratch, os.path.basename(path)), hole.astype(np.uint8) * 255)
         replace_folder(scratch, folder)
     except BaseException:
@@ -104,13 +105,17 @@ def write_mattes(mask_files, dilate, folder):
     return [os.path.join(folder, os.path.basename(path)) for path in mask_files]
 
 
+#: The core's `pipeline.holes.EDGE_REACH`: a grown mask this close to a side the object runs off by reaches it.
+EDGE_REACH = 4
+
+
 def hole_of(mask, radius):
-    """The hole the server paints for `mask`, pixel for pixel (the core's `pipeline.painting._hole`): the mask
-    grown by `radius`, and where the mask runs off the picture, taken on to the frame's edge wherever the grown
-    mask comes within `radius` of it (`masks.to_the_frame_edge`)."""
+    """The hole the server paints for `mask` grown by `radius`, pixel for pixel (the core's `pipeline.holes.grown`):
+    the mask grown by `radius`, and where the mask runs off the picture, taken on to the frame's edge wherever the
+    grown mask comes within `radius`, and at least EDGE_REACH, of it (`masks.to_the_frame_edge`)."""
     hole = grow(mask, radius)
     h, w = mask.shape
-    r = min(radius, h - 1, w - 1)
+    r = min(max(radius, EDGE_REACH), h - 1, w - 1)
     if r <= 0 or not mask.any():
         return hole
     out = hole.copy()

@@ -130,13 +130,13 @@ class InpainterzPreferences(bpy.types.AddonPreferences):
         "the server could read the media itself (it does so anyway when it cannot)",
     )
     dilate: IntProperty(
-        name="Hole growth",
-        default=4,
+        name="Hole margin",
+        default=2,
         min=0,
         max=256,
         subtype="PIXEL",
-        description="Pixels painted out around the mask (the server's dilate setting); the "
-        "clean strip shows the inpainted frames only there",
+        description="Pixels painted out past the object's soft edge, which the server grows each frame's mask "
+        "over as far as it shows (its dilate setting); the clean strip shows the inpainted frames only there",
     )
 
     def draw(self, context):

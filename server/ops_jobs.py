@@ -119,7 +119,7 @@ def inpaint(state: State, request: Request, body: dict) -> None:
 
     def work(job: Job, progress) -> dict:
         with state.job_source(session) as source:
-            run_inpaint(
+            painted = run_inpaint(
                 source,
                 masks,
                 settings,
@@ -135,6 +135,8 @@ def inpaint(state: State, request: Request, body: dict) -> None:
             "inpaint_range": list(frame_range),
             "video": str(video) if settings.write_video and video.exists() else None,
             "report": str(report) if report.exists() else None,
+            # per frame of the range: the radius its mask was grown by into the hole painted out (the matte)
+            "hole_radius": painted["hole_radius"],
         }
 
     start_job(state, request, session, "inpaint", work, out_dir)
@@ -178,6 +180,7 @@ def results(state: State, request: Request, body: dict) -> dict:
         "inpaint_range": None,
         "video": None,
         "report": None,
+        "hole_radius": None,
     }
     for kind in ("track", "inpaint"):
         job = session.latest(kind)

@@ -234,6 +234,8 @@ RESULTS = {
     "inpaint_range": RANGE_OUT,
     "video": PATH_OUT,
     "report": PATH_OUT,
+    #: per frame of inpaint_range: the px its mask was grown by into the hole painted out (the clean frames' matte)
+    "hole_radius": Out("list", nullable=True, item=Field("int", lo=0)),
 }
 JOB_RESULTS = Field(
     "map",

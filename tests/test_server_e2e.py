@@ -80,6 +80,7 @@ def test_click_track_inpaint_cancel_results_equal_remove(tmp_path):
         assert results["masks"] == tracked["masks"] and results["mask_range"] == [0, 97]
         assert results["inpainted"] == painted["inpainted"] and results["inpaint_range"] == [0, 97]
         assert results["video"].endswith("result.mp4") and results["report"].endswith("report.json")
+        assert len(results["hole_radius"]) == 97 and results["hole_radius"] == painted["hole_radius"]
 
     # The click's mask is the keyframe the track job started from.
     keyframe = cv2.imread(f"{results['masks']}/000000.png", cv2.IMREAD_UNCHANGED)
@@ -87,7 +88,8 @@ def test_click_track_inpaint_cancel_results_equal_remove(tmp_path):
 
     prompt = ObjectPrompt(frame=0, points=(Point(413, 298, 1),), box=tuple(PLATE["box"]), object_id=object_id)
     with open_video(CLIP) as source:
-        remove(source, Prompts((prompt,)), Settings(**SETTINGS), tmp_path / "remove")
+        removed = remove(source, Prompts((prompt,)), Settings(**SETTINGS), tmp_path / "remove")
+    assert removed["hole_radius"] == results["hole_radius"]  # the matte the add-on makes from them
     for kind, folder in (("masks", results["masks"]), ("inpainted", results["inpainted"])):
         expected = sorted((tmp_path / "remove" / kind).glob("*.png"))
         got = sorted(p.name for p in (served / kind).glob("*.png"))

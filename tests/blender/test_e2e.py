@@ -224,7 +224,10 @@ def test_click_track_inpaint_render(addon, scene, server, truth, tmp_path):
     # Outside the hole the server painted: exactly the source strip, as Blender decodes it; inside
     # it exactly the clean frames.
     labels = np.stack([read_png(out_dir / "masks" / f"{i:06d}.png")[..., 0] for i in range(FRAMES)]) > 0
-    hole = np.stack([addon.frames.hole_of(m, addon.props.preferences().dilate) for m in labels])
+    radii = json.loads((out_dir / "report.json").read_text())["hole_radius"]  # measured on each frame
+    hole = np.stack([addon.frames.hole_of(m, r) for m, r in zip(labels, radii, strict=True)])
+    mattes = np.stack([read_png(out_dir / "matte" / f"{i:06d}.png")[..., 0] for i in range(FRAMES)]) > 0
+    assert (mattes == hole).all()  # the add-on's matte is the hole the server painted, frame by frame
     assert (rendered[~hole] == alone[~hole]).all()
     assert (rendered[hole] == written[hole]).all()
     LOCAL_RENDER.update(picture=rendered, hole=hole, same_decode=(alone == background).all())
@@ -300,7 +303,9 @@ def test_remote_server_gets_frames_and_sends_results_back(addon, remote_server, 
         )
         > 0
     )
-    remote_hole = np.stack([addon.frames.hole_of(m, addon.props.preferences().dilate) for m in labels])
+    # the hole the server measured, by the radii it sent with its results (the add-on's matte)
+    remote_hole = np.stack([read_png(out_dir / "matte" / f"{i:06d}.png")[..., 0] for i in range(FRAMES)]) > 0
+    assert all((addon.frames.hole_of(m, 0) & ~h).sum() == 0 for m, h in zip(labels, remote_hole, strict=True))
     outside = ~(hole | remote_hole)
     print(
         f"remote vs local: holes differ in {(hole != remote_hole).sum()} of {hole.sum()} pixels, "
@@ -312,6 +317,7 @@ def test_remote_server_gets_frames_and_sends_results_back(addon, remote_server, 
         assert (rendered == local).all()
     else:
         # 4.5 and 5.0 decode it up to 3 levels off the server's decoder, and the server now works on
-        # Blender's pixels: the masks and the fill move a little (measured: 34 dB, about 1% of the hole).
-        assert (hole != remote_hole).sum() < 0.02 * hole.sum()
+        # Blender's pixels: the masks, the growth measured on each frame and the fill move a little
+        # (measured on 5.0: 36.6 dB, 2.5 % of the hole, a ring of a pixel on the frames whose growth moved).
+        assert (hole != remote_hole).sum() < 0.04 * hole.sum()
         assert psnr(rendered[hole], local[hole]) > 30

@@ -45,17 +45,17 @@ def test_results_align_and_show_the_source_itself_outside_the_hole(addon, scene,
     """Finding 5: the server decodes the movie a few levels differently from Blender; its clean frames
     show only inside the hole it painted, and everywhere else the render is the source strip's own pixels."""
     src, out, labels = media
-    hole = addon.frames.grow(labels > 0, 3)
+    radius = [3, 3, 5, 2, 4, 3]  # per source frame, as the server measured each frame's hole
     for i in range(N):  # the server's copy of the source is 3 levels off; the hole is painted green
         clean = np.empty((H, W, 3), np.uint8)
         clean[...] = np.array(SOURCE_RGB) + 3
-        clean[hole] = CLEAN_RGB
+        clean[addon.frames.grow(labels > 0, radius[i])] = CLEAN_RGB
         write_png(out / "inpainted" / f"{i:06d}.png", clean)
     set_resolution(scene, W, H)
     source = add_source(addon, scene, src)
     first, stop = addon.geometry.visible_source_range(source)
     assert (first, stop) == (1, 5)
-    mattes = addon.frames.write_mattes(files(out, "masks", first, stop), 3, str(out / "matte"))
+    mattes = addon.frames.write_mattes(files(out, "masks", first, stop), radius[first:stop], str(out / "matte"))
     mask, clean = addon.strips.place_results(
         scene, source, files(out, "masks", first, stop), files(out, "inpainted", first, stop), mattes
     )
@@ -70,9 +70,11 @@ def test_results_align_and_show_the_source_itself_outside_the_hole(addon, scene,
     assert mask.mute and matte.mute and not clean.mute
     assert len(clean.elements) == len(mask.elements) == len(matte.elements) == 4
 
-    picture = render(scene, source.frame_final_start + 1, tmp_path / "out.png")[..., :3]
-    assert (picture[hole] == CLEAN_RGB).all()
-    assert (picture[~hole] == SOURCE_RGB).all()
+    for shown in (2, 3):  # source frames grown by 5 and by 2
+        picture = render(scene, source.frame_final_start + shown - first, tmp_path / "out.png")[..., :3]
+        hole = addon.frames.grow(labels > 0, radius[shown])
+        assert (picture[hole] == CLEAN_RGB).all()
+        assert (picture[~hole] == SOURCE_RGB).all()
 
     # The mask strip on its own shows every object white.
     for strip in (source, clean):
