@@ -1,10 +1,10 @@
 """What is painted out of a frame: its objects' masks grown over their soft edge, as far as it shows, plus a margin.
 
 An object's edge is rarely one pixel sharp: motion blur, the lens, compression and glow smear it past any mask
-drawn on the object, and a fill that starts inside that smear reads it as ground and paints it back in (the
-"RAPHA" logo's letters, blurred about 8 px past their mask at 1080p, left a ghost through a hole grown by a fixed
-4 px). A fixed growth is too little on a blurred frame and more than needed on a sharp one, where every pixel
-added moves the fill's border farther from what it hides. So each frame's growth is measured: the rings of pixels
+drawn on the object (the "RAPHA" letters' blur runs 4-9 px past their tracked mask at 1080p), and a mask may fall
+a few pixels short of it; a fill that starts inside that smear or rim reads it as ground and paints it back in. A
+fixed growth is too little there and more than needed on a sharp edge, where every pixel added moves the fill's
+border farther from what it hides. So each frame's growth is measured: the rings of pixels
 around the mask that still change more than the ground farther out are the object's soft edge (``soft_edge``),
 and the hole is the mask grown over them and ``Settings.dilate`` px more.
 """
@@ -22,7 +22,7 @@ from ..masks import dilate, sides_touched, to_the_frame_edge
 #: paints out picture the object never touched.
 SOFT_REACH = 16
 #: A ring is the object's soft edge while its mean change is past SHOWS times the ground's plus NOISE levels
-#: (sums over the three channels of the two Sobel derivatives, so a step of one level scores about 8).
+#: (sums over the three channels of the two Sobel derivatives: a step of one grey level scores 12 beside it).
 SHOWS, NOISE = 1.5, 2.0
 #: A hole this close to a side of the frame its object runs off by is taken to it, however little it was grown: a
 #: strip that thin there is more likely the object's rim, masked short, than ground (``masks.to_the_frame_edge``).
