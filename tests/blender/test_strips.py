@@ -55,7 +55,9 @@ def test_results_align_and_show_the_source_itself_outside_the_hole(addon, scene,
     source = add_source(addon, scene, src)
     first, stop = addon.geometry.visible_source_range(source)
     assert (first, stop) == (1, 5)
-    mattes = addon.frames.write_mattes(files(out, "masks", first, stop), radius[first:stop], str(out / "matte"))
+    mattes = addon.frames.write_mattes(
+        files(out, "masks", first, stop), radius[first:stop], str(out / "matte")
+    )
     mask, clean = addon.strips.place_results(
         scene, source, files(out, "masks", first, stop), files(out, "inpainted", first, stop), mattes
     )
