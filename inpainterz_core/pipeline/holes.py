@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..masks import dilate, sides_touched, to_the_frame_edge
+from ..masks import bounding_box, dilate, padded_box, sides_touched, to_the_frame_edge
 
 #: Rings of pixels looked at around a mask on a frame of 480 lines (in proportion on larger ones); the outer
 #: quarter of them is taken for the ground, and the soft edge is at most a quarter of them (``most_soft``): a ground
@@ -54,14 +54,13 @@ def soft_edge(frame: np.ndarray, mask: np.ndarray) -> int:
     ground show the object: its soft edge, or its rim where the mask falls short of it (flat rings of its inside
     between, up to GAP of them). The gradient of a pixel reads its neighbours, so a sharp edge on the mask's border
     shows on the first ring out: the object reaches one ring short of the last that shows."""
-    ys, xs = np.nonzero(mask)
-    if not len(ys):
+    box = bounding_box(mask)
+    if box is None:
         return 0
     h, w = mask.shape
     reach = soft_reach(w, h)
-    pad = reach + 2  # the Sobel kernel reads one pixel more
-    y0, x0 = max(0, ys.min() - pad), max(0, xs.min() - pad)
-    y1, x1 = min(h, ys.max() + pad + 1), min(w, xs.max() + pad + 1)
+    # the rings looked at and one pixel more, which the Sobel kernel reads
+    x0, y0, x1, y1 = padded_box(box, reach + 2, w, h, min_size=0)
     crop = frame[y0:y1, x0:x1].astype(np.float32)
     change = np.zeros(crop.shape[:2], np.float32)
     for channel in cv2.split(crop):
