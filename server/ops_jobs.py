@@ -169,19 +169,7 @@ def job_status(state: State, request: Request, body: dict) -> dict:
 
 def results(state: State, request: Request, body: dict) -> dict:
     session = state.session(body["session"])
-    out = {
-        "out_dir": None,
-        "masks": None,
-        "mask_range": None,
-        "confidence": None,
-        "check_frames": None,
-        "objects": None,
-        "inpainted": None,
-        "inpaint_range": None,
-        "video": None,
-        "report": None,
-        "hole_radius": None,
-    }
+    out = dict.fromkeys(protocol.RESULTS)  # every key the reply schema lists, nil until a job has set it
     for kind in ("track", "inpaint"):
         job = session.latest(kind)
         if job is not None:
