@@ -305,6 +305,36 @@ def test_a_never_revealed_fill_follows_a_change_around_it():
     assert red[12:].max() < 0.85 * red[0]
 
 
+def test_a_carried_fill_counts_as_further_off_where_its_surroundings_changed_beyond_the_motion():
+    """A never-revealed fill carried one frame on is expected to be off by what it was, plus what changed around
+    it that it did not take in: nothing, where its surroundings are as the flow brought them; more, on the side
+    where something came in beside it (a girl walking behind a still badge leaves a carried fill stale)."""
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[0:H, 0:W]
+    stripes = np.where(((xx + yy) // 8) % 2 == 0, 48.0, 160.0)[..., None]
+    previous = np.clip(stripes + rng.normal(0, 2, (H, W, 3)), 0, 255).astype(np.uint8)
+    missing = np.zeros((H, W), bool)
+    missing[36:66, 40:90] = True
+    was = np.full((H, W), 50.0, np.float32)  # the error expected of the previous frame's fill
+    still = np.zeros((H, W, 2), np.float32)
+
+    def carried(image):
+        expected = np.full((H, W), np.inf, np.float32)
+        left = FlowGuidedInpainter._carry(image, expected, missing, (previous, was), still)
+        assert not left.any()  # the still flow brings every pixel from inside the previous frame
+        return image, expected
+
+    image, expected = carried(previous.copy())
+    assert np.allclose(expected[missing], 50.0)  # nothing changed: as far off as it was
+    assert np.array_equal(image, previous)
+    now = previous.copy()
+    now[30:72, 20:42] = (220, 30, 30)  # something red came in beside the hole's left side
+    _, expected = carried(now)
+    left, right = expected[36:66, 42:52], expected[36:66, 78:90]
+    assert left.mean() > 50 + 0.64 * 60**2 / 4  # a fifth of the change taken in, the rest expected off
+    assert right.mean() < 50 + (left.mean() - 50) / 4
+
+
 def test_telea_on_the_holes_box_equals_telea_on_the_whole_image():
     """The fill runs Telea on the hole's box only, for speed: it must give exactly what the whole image gives,
     for holes inside the image and touching its edges, on colour, grey and float (flow) images."""

@@ -48,7 +48,10 @@ For a window of frames (already cropped around the hole):
    passes into it (``_carry``): only carried, it kept for good whatever touched the hole on its first
    frame (a hand that then moved away). Every few frames it is made up again from that frame's
    surroundings and a share of the new fill averaged in (``REMAKE_EVERY``): one made-up fill is one draw
-   of what the hole may hide, and the running mean of draws made along the shot errs less than the first;
+   of what the hole may hide, and the running mean of draws made along the shot errs less than the first.
+   A made-up fill is expected to be off by the prior tau; carried on, by what it was plus what changed
+   around it that it did not take in, so that where things keep passing beside a still hole the blend of
+   step 6 leans on the frame's own spatial fill rather than on a fill carried from before them;
 6. the propagated fill is blended, per pixel, with a per-frame spatial fill (Telea and the membrane
    averaged: Telea overshoots deep in a hole on plain ground, spatial.py), each weighted
    by the inverse of its expected squared error. The propagated one's is measured, not assumed:
@@ -570,7 +573,10 @@ class FlowGuidedInpainter(Inpainter):
         previous = (
             before if before is not None and targets.start > t_lo and masks[targets.start - 1].any() else None
         )
-        self._never_revealed(frames, masks, targets, points, estimate, found, exemplars, backward, previous)
+        unseen_error = self._never_revealed(
+            frames, masks, targets, points, estimate, found, exemplars, backward, previous
+        )
+        certainty[~found] = 1.0 / unseen_error[~found]
         return estimate.astype(np.float32), disagreement, certainty
 
     def _never_revealed(self, frames, masks, targets, points, estimate, found, exemplars, backward, previous):
@@ -601,26 +607,35 @@ class FlowGuidedInpainter(Inpainter):
                 exemplars[k] = None if fill is None else (fill, missing)
             return n, (result, missing, self._made_up(result, missing, exemplars[k]))
 
+        prior = self.tau**2
+        error = np.full(len(ys), prior, np.float32)
         plan = self._remakes(ends, found, previous is not None)
         made = dict(_each(made_up, [n for n, remade in plan.items() if remade]))
+        if previous is not None:  # how far the window before's fill may be off is not known here: the prior
+            previous = (previous, np.full(masks.shape[1:], prior, np.float32))
         for n in range(len(targets)):
             if ends[n] == ends[n + 1] or (n not in plan and n + 1 not in plan):
                 previous = None  # no hole, or no lost pixel here or next: the next frame never reads this one
                 continue
             result, missing, fresh = made.pop(n) if n in made else (*with_estimate(n), None)
+            expected = np.full(missing.shape, prior, np.float32)
             if n in plan:
                 if previous is None:
                     result = fresh
                 else:
-                    result = self._carry_unseen(result, missing, previous, backward.get(targets[n]))
+                    result, expected = self._carry_unseen(result, missing, previous, backward.get(targets[n]))
                     if fresh is not None:  # a fresh draw averaged into the carried ones (REMAKE_SHARE)
                         mixed = (1 - REMAKE_SHARE) * result[missing] + REMAKE_SHARE * fresh[missing].astype(
                             np.float32
                         )
                         result[missing] = rounded(mixed)
+                        kept = (1 - REMAKE_SHARE) ** 2 * expected[missing]
+                        expected[missing] = kept + REMAKE_SHARE**2 * prior  # the draws err apart
                 rows = slice(ends[n], ends[n + 1])
                 estimate[rows] = result[ys[rows], xs[rows]]
-            previous = result
+                error[rows] = expected[ys[rows], xs[rows]]
+            previous = (result, expected)
+        return error
 
     @staticmethod
     def _remakes(ends, found, carried_in: bool) -> dict[int, bool]:
@@ -867,43 +882,53 @@ class FlowGuidedInpainter(Inpainter):
             smooth[both] = ((exemplar[both].astype(np.uint16) + smooth[both] + 1) // 2).astype(np.uint8)
         return smooth
 
-    def _carry_unseen(self, image, missing, previous, flow_to_previous) -> np.ndarray:
-        """Never-revealed pixels carried from the previous output along the flow (``_carry``); those the flow
-        brings in from outside it, Telea."""
+    def _carry_unseen(self, image, missing, previous, flow_to_previous) -> tuple[np.ndarray, np.ndarray]:
+        """Never-revealed pixels carried from the previous output, (image, expected error), along the flow
+        (``_carry``); those the flow brings in from outside it, Telea, expected off by the prior tau. Returns
+        the image and its expected squared error (per channel)."""
+        expected = np.full(missing.shape, self.tau**2, np.float32)
         if flow_to_previous is not None:
-            missing = self._carry(image, missing, previous, flow_to_previous)
+            missing = self._carry(image, expected, missing, previous, flow_to_previous)
         if missing.any():
             image = telea(image, missing.view(np.uint8), self.telea_radius)
-        return image
+        return image, expected
 
     @staticmethod
-    def _carry(image, missing, previous, flow_to_previous) -> np.ndarray:
-        """Fill ``missing`` pixels of ``image`` in place from ``previous`` along the flow; return those the
-        flow carries in from outside ``previous`` (left to fill).
+    def _carry(image, expected, missing, previous, flow_to_previous) -> np.ndarray:
+        """Fill ``missing`` pixels of ``image`` in place from ``previous`` (image, expected squared error per
+        channel) along the flow, and their expected error in ``expected``; return those the flow carries in
+        from outside ``previous`` (left to fill).
 
         The ring around the area is carried too: where it differs from what the ring shows now, the
         surroundings changed beyond the motion (a hand beside the fill moved away, the light changed), and
         the fill, made from them, should follow. The difference is spread over the area (``_spread``)
         and ``SEAM_RATE`` of it added: the fill keeps its own detail and follows its surroundings
-        in part, and one frame's noise on the ring hardly moves it.
+        in part, and one frame's noise on the ring hardly moves it. What it did not take in is how much
+        further off the carried fill may now be: its square, spread the same way, is added to the error
+        carried along, so that where the surroundings keep changing (people walking behind a still badge) the
+        blend leans on the frame's own spatial fill (step 6) rather than on a fill carried from before.
         """
         h, w = missing.shape
+        previous, previous_error = previous
         ring = cv2.dilate(missing.view(np.uint8), ellipse(SEAM_RING)).astype(bool) & ~missing
         ys, xs = np.nonzero(missing | ring)
         to = np.stack([xs + flow_to_previous[ys, xs, 0], ys + flow_to_previous[ys, xs, 1]], -1).astype(
             np.float32
         )
         inside = _inside(to, (h, w))
-        ys, xs = ys[inside], xs[inside]
-        carried = np.zeros((h, w, 3), np.float32)
-        carried[ys, xs] = _sample(previous, to[inside])
+        ys, xs, to = ys[inside], xs[inside], to[inside]
+        carried = np.zeros((h, w, 4), np.float32)  # colour, then the error it was expected to have
+        carried[ys, xs] = _sample(np.dstack([previous.astype(np.float32), previous_error]), to)
         reached = np.zeros_like(missing)
         reached[ys, xs] = True
         seam = ring & reached
         x, y, bw, bh = cv2.boundingRect((missing | ring).view(np.uint8))
         box = slice(y, y + bh), slice(x, x + bw)
-        mismatch = (image.astype(np.float32) - carried)[box]
+        mismatch = image[box].astype(np.float32) - carried[box][..., :3]
+        mismatch = np.dstack([mismatch, (mismatch**2).mean(-1)])  # and its square, per channel
         mend = _spread(mismatch, seam[box]) if seam.any() else np.zeros_like(mismatch)
         filled = (missing & reached)[box]
-        image[box][filled] = rounded(carried[box][filled] + SEAM_RATE * mend[filled])
+        image[box][filled] = rounded(carried[box][filled][:, :3] + SEAM_RATE * mend[filled][:, :3])
+        stale = (1 - SEAM_RATE) ** 2 * np.maximum(mend[filled][:, 3], 0)
+        expected[box][filled] = carried[box][filled][:, 3] + stale
         return missing & ~reached
