@@ -378,8 +378,10 @@ def test_a_worker_killed_mid_shot_is_retried_and_completes(tmp_path, local_ray):
 
 
 def test_sigterm_stops_the_running_shots_and_leaves_no_scratch(tmp_path):
-    """As a process manager stops it: the shots running are interrupted, each deletes its scratch folder."""
-    clip = PanClip(frames=40, width=160, height=120)
+    """As a process manager stops it: the shots running are interrupted, each deletes its scratch folder. The shot
+    is long enough (240 frames) that it is still running when the signal is handled, however busy the machine: a
+    40-frame one, on a machine busy with another pipeline run, had finished by then and was rightly kept."""
+    clip = PanClip(frames=240, width=160, height=120)
     _write_clip(tmp_path / "long.mp4", clip)
     shots = tmp_path / "shots.json"
     shots.write_text(
