@@ -493,6 +493,18 @@ class _ProgressTracker:
         return dict(self.done)
 
 
+def _let_ray_interrupt() -> None:
+    """Let ``ray.cancel`` stop the shot this worker runs (``_stop``). Ray interrupts a running task as if SIGINT had
+    come, which does nothing where SIGINT is ignored: it is, in every process of a batch started in the background
+    by a shell without job control (``nohup inpainterz batch ... &``, or from a Makefile's recipe so started), and
+    the shot then ran on to its end, or was killed 10 s later with its scratch folder left behind."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) in (
+        signal.SIG_IGN,
+        signal.SIG_DFL,
+    ):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _remove_shot(shot: Shot, frames: int, tracker) -> dict:
     """One shot, in a Ray worker: ``pipeline.remove``, its progress sent to ``tracker`` as frames done.
 
@@ -500,6 +512,7 @@ def _remove_shot(shot: Shot, frames: int, tracker) -> dict:
     """
     from . import pipeline
 
+    _let_ray_interrupt()
     fractions = {"track": 0.0, "inpaint": 0.0}  # tracking and inpainting each count for half the frames
     sent = -1
 
