@@ -253,8 +253,8 @@ class FlowGuidedInpainter(Inpainter):
         ):
             # expected squared error of the copies from the frames they stepped through (step 6 of the module
             # docstring), never below the rounding of 8-bit colours (1/12), which an exact copy still carries;
-            # pixels no copy reached (filled as never revealed) get the prior tau
-            path_error = np.where(certainty > 0, 1.0 / np.maximum(certainty, 1e-12) + 1 / 12, self.tau**2)
+            # for pixels no copy reached, that of their made-up fill (``_fill``: every row has a certainty)
+            path_error = 1.0 / np.maximum(certainty, 1e-12) + 1 / 12
             inverse_variance = 1.0 / (
                 path_error + self._local_mean(disagreement, (pixels, ends, starts)) ** 2
             )
@@ -527,9 +527,10 @@ class FlowGuidedInpainter(Inpainter):
         """Float estimate of the target frames' hole pixels from one completed flow (one row per pixel, in
         the order of np.nonzero(masks[targets])), how much the forward and backward copies disagree (mean
         absolute difference, as whole frames; NaN where they did not both land) and its certainty per hole
-        pixel: the sum over the copies of the inverse of their expected squared errors (0 where none landed),
-        each the sum of the per-frame ``steps`` (warp errors forward, and back) of the frames it stepped
-        through. The copies are averaged with those inverses as weights."""
+        pixel: the sum over the copies of the inverse of their expected squared errors, each the sum of the
+        per-frame ``steps`` (warp errors forward, and back) of the frames it stepped through; where none landed,
+        the inverse of the error expected of the pixel's made-up fill (``_never_revealed``). The copies are
+        averaged with those inverses as weights."""
         (frame_of, ys, xs), ends, starts = points
         window = {t: masks[t] for t in range(t_lo, t_hi)}
         total = np.zeros((len(ys), 3), np.float32)
