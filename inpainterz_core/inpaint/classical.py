@@ -624,7 +624,7 @@ class FlowGuidedInpainter(Inpainter):
                 if previous is None:
                     result = fresh
                 else:
-                    result, expected = self._carry_unseen(result, missing, previous, backward.get(targets[n]))
+                    result = self._carry_unseen(result, expected, missing, previous, backward.get(targets[n]))
                     if fresh is not None:  # a fresh draw averaged into the carried ones (REMAKE_SHARE)
                         mixed = (1 - REMAKE_SHARE) * result[missing] + REMAKE_SHARE * fresh[missing].astype(
                             np.float32
@@ -883,16 +883,15 @@ class FlowGuidedInpainter(Inpainter):
             smooth[both] = ((exemplar[both].astype(np.uint16) + smooth[both] + 1) // 2).astype(np.uint8)
         return smooth
 
-    def _carry_unseen(self, image, missing, previous, flow_to_previous) -> tuple[np.ndarray, np.ndarray]:
+    def _carry_unseen(self, image, expected, missing, previous, flow_to_previous) -> np.ndarray:
         """Never-revealed pixels carried from the previous output, (image, expected error), along the flow
-        (``_carry``); those the flow brings in from outside it, Telea, expected off by the prior tau. Returns
-        the image and its expected squared error (per channel)."""
-        expected = np.full(missing.shape, self.tau**2, np.float32)
+        (``_carry``, which sets their ``expected`` squared error, per channel); those the flow brings in from
+        outside it, Telea, as far off as ``expected`` already holds (the prior tau)."""
         if flow_to_previous is not None:
             missing = self._carry(image, expected, missing, previous, flow_to_previous)
         if missing.any():
             image = telea(image, missing.view(np.uint8), self.telea_radius)
-        return image, expected
+        return image
 
     @staticmethod
     def _carry(image, expected, missing, previous, flow_to_previous) -> np.ndarray:
