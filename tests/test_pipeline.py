@@ -12,9 +12,10 @@ from inpainterz_core.errors import Cancelled
 from inpainterz_core.inpaint.base import Inpainter
 from inpainterz_core.metrics import jaccard
 from inpainterz_core.outputs import write_png
-from inpainterz_core.pipeline import inpaint, track
+from inpainterz_core.pipeline import Keyframes, inpaint, track
 from inpainterz_core.pipeline.holes import grown
 from inpainterz_core.pipeline.painting import MAX_WORK_SIDE, _Chunk, _fill_chunk, _paste, _plan
+from inpainterz_core.prompts import ObjectPrompt, Point
 from inpainterz_core.settings import Settings
 from inpainterz_core.track.base import Tracker
 from inpainterz_core.video import open_video, read_mask
@@ -106,6 +107,46 @@ def test_the_frames_between_two_keyframes_follow_the_surer_pass(tmp_path, pan_fo
     followed_b = [i for i in range(1, 10) if (read_mask(tmp_path / "masks" / f"{i:06d}.png") == b).all()]
     followed_a = [i for i in range(1, 10) if (read_mask(tmp_path / "masks" / f"{i:06d}.png") == a).all()]
     assert followed_b == list(from_b) and sorted(followed_a + followed_b) == list(range(1, 10))
+
+
+class Doubts(Keeps):
+    """``Keeps``, in doubt of every mask it carries on (as of a frame it names to check)."""
+
+    def __init__(self):
+        super().__init__(sure=())
+
+    def step(self, image):
+        self.confidence = 0.2
+        return self.labels
+
+
+@pytest.mark.parametrize(
+    "sure_of, cut_part, box, kept",
+    [
+        ("a", "left", True, True),  # the cut spans a part of the box, the tracked mask all of it: kept
+        ("", "left", True, False),  # the tracker doubts its mask (a frame it names to check): the cut
+        ("a", "holed", True, False),  # the cut spans the box: the cut, however it differs inside
+        ("a", "left", False, False),  # a click alone says nothing of the object's extent: the cut
+    ],
+)
+def test_a_keyframe_cut_short_of_its_box_gives_way_to_a_sure_tracked_mask_that_spans_it(
+    tmp_path, pan_folder, sure_of, cut_part, box, kept
+):
+    """An editor's box on frame 10 is drawn around all of the object. A classical cut from it that spans a part of
+    the box (two girls of a group) is further from the object than a tracked mask the tracker is sure of that
+    spans it and holds the click."""
+    a = np.zeros((108, 192), np.uint8)
+    a[20:80, 40:140] = 1
+    cut = a.copy()
+    if cut_part == "left":
+        cut[:, 80:] = 0
+    else:
+        cut[40:60, 70:110] = 0
+    prompt = ObjectPrompt(frame=10, points=(Point(60, 50, 1),), box=(40, 20, 139, 79) if box else None)
+    keyframes = Keyframes({0: a, 10: cut}, prompts={(10, 1): prompt})
+    tracker = Keeps([a]) if sure_of else Doubts()
+    track(pan_folder, keyframes, Settings(), tmp_path, frame_range=(0, 11), tracker=tracker)
+    assert (read_mask(tmp_path / "masks" / "000010.png") == (a if kept else cut)).all()
 
 
 class Learns(Keeps):

@@ -23,6 +23,7 @@ import numpy as np
 from .. import backends
 from ..detect import missing_phrases
 from ..errors import InputError
+from ..masks import bounding_box
 from ..outputs import staged, write_png
 from ..prompts import ObjectPrompt, Prompts, TextPrompt
 from ..segment.motion import offer_neighbours, scene_motion
@@ -38,8 +39,9 @@ MAX_OBJECT_ID = 255  # a label map is 8-bit
 
 
 class Keyframes(dict):
-    """The label map of every prompted frame (``{frame: uint8 HxW}``), ``objects``: what each id is, and
-    ``shadows``: the cast shadow each boxed prompt's box held beside its object.
+    """The label map of every prompted frame (``{frame: uint8 HxW}``), ``objects``: what each id is,
+    ``shadows``: the cast shadow each boxed prompt's box held beside its object, and ``prompts``: the prompt
+    each object's mask on each frame was cut from (``{(frame, object_id): ObjectPrompt}``).
 
     ``objects`` is a list of ``{"object_id", "phrase", "first_frame", "score", "box"}``, by id: the
     phrase, score and box a detector gave it, or null phrase and score for an object clicked (its box
@@ -49,10 +51,11 @@ class Keyframes(dict):
     shadows to every frame's mask.
     """
 
-    def __init__(self, maps=(), objects=(), shadows=None):
+    def __init__(self, maps=(), objects=(), shadows=None, prompts=None):
         super().__init__(maps)
         self.objects = sorted(objects, key=lambda o: o["object_id"])
         self.shadows = dict(shadows or {})
+        self.prompts = dict(prompts or {})
 
 
 def _object(object_id, first_frame, phrase=None, score=None, box=None) -> dict:
@@ -179,6 +182,7 @@ def segment_keyframes(source: FrameSource, prompts: Prompts, segmenter, *, detec
         for prompt in sorted((o for o in prompts.objects if o.frame == frame), key=lambda o: o.object_id):
             mask = segmenter.predict(frame, prompt)
             labels[mask] = prompt.object_id
+            keyframes.prompts[frame, prompt.object_id] = prompt
             if prompt.box is not None:
                 keyframes.shadows[frame, prompt.object_id] = ShadowSpan.of(image, mask, prompt.box)
         keyframes[frame] = labels
@@ -355,13 +359,67 @@ def _ids(labels: np.ndarray) -> set[int]:
     return {int(k) for k in np.flatnonzero(counts)} - {0}
 
 
-def _merge_keyframe(tracked: np.ndarray, keyframe: np.ndarray) -> np.ndarray:
-    """A corrected keyframe wins for the objects it names; the other objects keep their tracked masks."""
+#: A corrected keyframe's cut gives way to the tracked mask where the tracked mask spans the box the editor drew
+#: by this much more (the IoU of each mask's bounding box with it).
+CLEARLY_BETTER_FIT = 0.15
+
+
+def _by_frame(prompts: dict) -> dict[int, dict[int, ObjectPrompt]]:
+    """``Keyframes.prompts`` as ``{frame: {object_id: prompt}}``."""
+    frames = {}
+    for (frame, object_id), prompt in prompts.items():
+        frames.setdefault(frame, {})[object_id] = prompt
+    return frames
+
+
+def _merge_keyframe(
+    tracked: np.ndarray, keyframe: np.ndarray, prompts: dict, scores=(None, {})
+) -> np.ndarray:
+    """A corrected keyframe wins for the objects it names, the other objects keep their tracked masks; unless the
+    cut clearly falls short of the box the editor drew on that frame while the tracked mask spans it, holds the
+    clicks, and the tracker had no doubt of it (``_kept_over_the_cut``). ``prompts``: ``Keyframes.prompts`` of
+    this frame, by object id; ``scores``: the tracker's confidence in its masks there, overall and by object
+    (as ``_track_into`` keeps them)."""
+    overall, by_object = scores
     merged = tracked.copy()
     for k in np.unique(keyframe[keyframe > 0]):
+        cut, prompt, sure = keyframe == k, prompts.get(int(k)), by_object.get(int(k), overall)
+        if prompt is not None and sure is not None and sure >= LOW_CONFIDENCE:
+            if _kept_over_the_cut(tracked == k, cut, prompt):
+                continue
         merged[merged == k] = 0
-    merged[keyframe > 0] = keyframe[keyframe > 0]
+        merged[cut] = k
     return merged
+
+
+def _kept_over_the_cut(tracked: np.ndarray, cut: np.ndarray, prompt: ObjectPrompt) -> bool:
+    """Whether a tracked mask says what the editor's box and clicks say clearly better than the keyframe's cut.
+
+    A box is drawn around all of an object. A cut that spans a part of the box is a part of the object (a
+    classical cut of a group of walkers took two girls of it, J 0.53 where the tracked mask had 0.70); a tracked
+    mask that spans the box and holds the clicks is then nearer the object. A cut that spans the box wins as
+    before, however the masks differ inside it: that is what a click there corrects."""
+    if prompt.box is None or not tracked.any():
+        return False
+    height, width = tracked.shape
+    for point in prompt.points:
+        x, y = min(int(point.x), width - 1), min(int(point.y), height - 1)
+        if tracked[y, x] != (point.label == 1):
+            return False
+    return _box_fit(tracked, prompt.box) >= _box_fit(cut, prompt.box) + CLEARLY_BETTER_FIT
+
+
+def _box_fit(mask: np.ndarray, box) -> float:
+    """The IoU of a mask's bounding box with a prompt's box (inclusive pixel corners); 0 for an empty mask."""
+    found = bounding_box(mask)
+    if found is None:
+        return 0.0
+    x0, y0, x1, y1 = box[0], box[1], box[2] + 1, box[3] + 1
+    across = max(0.0, min(found[2], x1) - max(found[0], x0))
+    down = max(0.0, min(found[3], y1) - max(found[1], y0))
+    shared = across * down
+    area = (found[2] - found[0]) * (found[3] - found[1]) + (x1 - x0) * (y1 - y0) - shared
+    return shared / area
 
 
 def _add_alone(
@@ -515,6 +573,7 @@ def _track_into(
     kept: set[int] | frozenset[int] = frozenset(),
     maps: _SceneMaps | None = None,
     spare: Path | None = None,
+    prompts: dict[int, dict[int, ObjectPrompt]] | None = None,
 ) -> tuple[dict[int, float | None], dict[int, dict[int, float]]]:
     """Every frame of the range gets its mask from a keyframe: the nearest in time, unless the pass from the
     other one is clearly surer of the frames between.
@@ -536,12 +595,14 @@ def _track_into(
     direction is held at a time. With ``redetect``, the first two passes look for new objects on its frames,
     which are then tracked back. Last, each object found again after frames without it is tracked back into
     them (``track_returns``). With ``maps``, the tracker is offered each frame's motion map before it is
-    given the frame.
+    given the frame. ``prompts`` (by frame, then object id) are those the keyframes were cut from: a later
+    keyframe's cut that falls short of its box gives way to a tracked mask that spans it (``_merge_keyframe``).
     Returns each frame's confidence as the tracker gave it for the mask written (None: it cannot tell),
     and each object's where the tracker tells them apart ({} on a keyframe), both over the objects painted
     out: the ``kept`` ids are tracked, never painted, so their doubts do not count.
     """
     keys = sorted(keyframes)
+    prompts = prompts or {}
     # with the tracker's confidence, run back over all the frames between two keyframes, and choose
     choose = tracker.gives_confidence and spare is not None
     back_from_later = [
@@ -653,7 +714,7 @@ def _track_into(
                 labels = tracker.step(image)
                 scores = doubts()
                 if index in keyframes:
-                    labels = _merge_keyframe(labels, keyframes[index])
+                    labels = _merge_keyframe(labels, keyframes[index], prompts.get(index, {}), scores)
                     feed(index)
                     tracker.correct(image, labels)
                     seeded[index] = labels, tracker.traits()
@@ -777,6 +838,7 @@ def track(
                 kept,
                 maps if tracker.uses_motion else None,
                 spare=scratch / "back",
+                prompts=_by_frame(getattr(keyframes, "prompts", {})),
             )
             if kept:
                 _strip(scratch / "masks", kept, start, stop, cancel)
