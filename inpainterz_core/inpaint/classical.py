@@ -37,7 +37,9 @@ For a window of frames (already cropped around the hole):
    Averaging largely independent misalignments cuts their error and steadies the fill in time.
    The three local completions share the measured flow's errors, and the global one is
    independent of them: two independent estimates;
-5. pixels never revealed in the window are made up on the first frame that has them (unless the
+5. pixels never revealed in the window, and those whose copies are expected to be further off than a made-up
+   fill (the prior tau: copies that landed on something passing over what the hole hides), are made up on the
+   first frame that has them (unless the
    window before painted the frame before it: the fill then carries on from that output), by
    the average of two spatial fills whose errors differ: the membrane (spatial.py), the smoothest
    surface meeting the border, least wrong where the border's texture cannot be predicted, and an
@@ -51,7 +53,8 @@ For a window of frames (already cropped around the hole):
    of what the hole may hide, and the running mean of draws made along the shot errs less than the first.
    A made-up fill is expected to be off by the prior tau; carried on, by what it was plus what changed
    around it that it did not take in, so that where things keep passing beside a still hole the blend of
-   step 6 leans on the frame's own spatial fill rather than on a fill carried from before them;
+   step 6 leans on the frame's own spatial fill rather than on a fill carried from before them. Where the
+   copies were less certain than that, they and the made-up fill are averaged by their expected errors;
 6. the propagated fill is blended, per pixel, with a per-frame spatial fill (Telea and the membrane
    averaged: Telea overshoots deep in a hole on plain ground, spatial.py), each weighted
    by the inverse of its expected squared error. The propagated one's is measured, not assumed:
@@ -530,7 +533,7 @@ class FlowGuidedInpainter(Inpainter):
         pixel: the sum over the copies of the inverse of their expected squared errors, each the sum of the
         per-frame ``steps`` (warp errors forward, and back) of the frames it stepped through; where none landed,
         the inverse of the error expected of the pixel's made-up fill (``_never_revealed``). The copies are
-        averaged with those inverses as weights."""
+        averaged with those inverses as weights; where they are less certain than a made-up fill, with it too."""
         (frame_of, ys, xs), ends, starts = points
         window = {t: masks[t] for t in range(t_lo, t_hi)}
         total = np.zeros((len(ys), 3), np.float32)
@@ -567,16 +570,28 @@ class FlowGuidedInpainter(Inpainter):
         disagreement = np.full(masks[targets].shape, np.nan, np.float32)
         disagreement[frame_of, ys, xs] = np.abs(copies[0] - copies[1]).mean(1) * balance
         found = certainty > 0
-        estimate = np.zeros((len(ys), 3), np.uint8)
-        estimate[found] = rounded(total[found] / certainty[found, None])
+        copied = np.zeros((len(ys), 3), np.float32)
+        copied[found] = total[found] / certainty[found, None]
+        estimate = rounded(copied)
+        # Copies expected to be further off than a made-up fill (the prior tau) are made up too, from the hole's
+        # real surroundings: a fill made up from a border of such copies takes their colours in (where the only
+        # copies landed on a dog walking over the sky a badge hides, the whole hole was made up in his colours).
+        # Each is then averaged with its made-up fill, by the inverses of their expected errors.
+        sure = certainty >= 1.0 / self.tau**2
         # pixels no copy reached are filled frame by frame: from the previous output frame when it has a hole
         # (for the first target, the output the window before made of it, when there is one)
         previous = (
             before if before is not None and targets.start > t_lo and masks[targets.start - 1].any() else None
         )
         unseen_error = self._never_revealed(
-            frames, masks, targets, points, estimate, found, exemplars, backward, previous
+            frames, masks, targets, points, estimate, sure, exemplars, backward, previous
         )
+        unsure = found & ~sure
+        made_up, made_up_certainty = estimate[unsure].astype(np.float32), 1.0 / unseen_error[unsure]
+        both = certainty[unsure] + made_up_certainty
+        mixed = copied[unsure] * certainty[unsure, None] + made_up * made_up_certainty[:, None]
+        estimate[unsure] = rounded(mixed / both[:, None])
+        certainty[unsure] = both
         certainty[~found] = 1.0 / unseen_error[~found]
         return estimate.astype(np.float32), disagreement, certainty
 
