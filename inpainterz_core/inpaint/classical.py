@@ -596,12 +596,13 @@ class FlowGuidedInpainter(Inpainter):
         return estimate.astype(np.float32), disagreement, certainty
 
     def _never_revealed(self, frames, masks, targets, points, estimate, found, exemplars, backward, previous):
-        """Step 5 of the module docstring, in place on the rows of ``estimate`` no copy reached (``found`` False):
-        made up on the first frame that has them, then carried along the flow from the previous output frame
-        (``previous``: the one before the first target, or None), made again every REMAKE_EVERY frames and a
-        share of the new fill averaged in. A made-up fill depends only on its frame and the estimate there, so
-        those are made first, side by side (each a few exemplar fills and a membrane: a fifth of the inpainting's
-        time at 854x480, on one core when they were made in turn); the carrying runs in order."""
+        """Step 5 of the module docstring, in place on the rows of ``estimate`` no copy reached, or none as sure
+        as a made-up fill (``found`` False): made up on the first frame that has them, then carried along the
+        flow from the previous output frame (``previous``: the one before the first target, or None), made again
+        every REMAKE_EVERY frames and a share of the new fill averaged in. A made-up fill depends only on its frame
+        and the estimate there, so those are made first, side by side (each a few exemplar fills and a membrane: a
+        fifth of the inpainting's time at 854x480, on one core when they were made in turn); the carrying runs in
+        order."""
         (_, ys, xs), ends, _ = points
 
         def with_estimate(n: int) -> tuple[np.ndarray, np.ndarray]:
