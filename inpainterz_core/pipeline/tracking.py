@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import backends
 from ..detect import missing_phrases
+from ..detect.base import box_iou
 from ..errors import InputError
 from ..masks import bounding_box
 from ..outputs import staged, write_png
@@ -384,9 +385,9 @@ def _merge_keyframe(
     merged = tracked.copy()
     for k in np.unique(keyframe[keyframe > 0]):
         cut, prompt, sure = keyframe == k, prompts.get(int(k)), by_object.get(int(k), overall)
-        if prompt is not None and sure is not None and sure >= LOW_CONFIDENCE:
-            if _kept_over_the_cut(tracked == k, cut, prompt):
-                continue
+        doubted = sure is None or sure < LOW_CONFIDENCE
+        if prompt is not None and not doubted and _kept_over_the_cut(tracked == k, cut, prompt):
+            continue
         merged[merged == k] = 0
         merged[cut] = k
     return merged
@@ -412,14 +413,7 @@ def _kept_over_the_cut(tracked: np.ndarray, cut: np.ndarray, prompt: ObjectPromp
 def _box_fit(mask: np.ndarray, box) -> float:
     """The IoU of a mask's bounding box with a prompt's box (inclusive pixel corners); 0 for an empty mask."""
     found = bounding_box(mask)
-    if found is None:
-        return 0.0
-    x0, y0, x1, y1 = box[0], box[1], box[2] + 1, box[3] + 1
-    across = max(0.0, min(found[2], x1) - max(found[0], x0))
-    down = max(0.0, min(found[3], y1) - max(found[1], y0))
-    shared = across * down
-    area = (found[2] - found[0]) * (found[3] - found[1]) + (x1 - x0) * (y1 - y0) - shared
-    return shared / area
+    return 0.0 if found is None else box_iou(found, (box[0], box[1], box[2] + 1, box[3] + 1))
 
 
 def _add_alone(
