@@ -354,6 +354,49 @@ def test_a_badge_partly_past_the_edge_of_a_black_bar_is_found_at_once():
     assert j[12:].min() > 0.9, j[11:].round(3)
 
 
+def test_a_badge_found_whole_a_few_px_short_of_the_frames_edge_is_placed_by_the_part_that_shows(monkeypatch):
+    """A look is placed as its box, and a turned look's box pads its mask: a badge half past the right edge of a
+    rally composite was found whole with its end 3 px short of the edge (0.75), taken so, 40 px inside (J 0.69).
+    Here the whole find is put 4 px below the top edge: that near, the part along the edge is matched too."""
+    clip = LetterboxedBadgeClip(at=12, above=0.1, frames=14, width=480, height=270)
+    found_whole = FlowTracker._redetect
+
+    def short_of_the_edge(self, *args, **kwargs):
+        found = found_whole(self, *args, **kwargs)
+        if found is not None and classical.sides_touched(found[0])[1]:
+            whole = np.zeros_like(found[0])
+            x0, _, x1, _ = bounding_box(found[0])
+            whole[4 : 4 + clip.badge.shape[0], x0:x1] = True  # all of the badge, its top 4 px below the edge
+            return whole, found[1]
+        return found
+
+    monkeypatch.setattr(FlowTracker, "_redetect", short_of_the_edge)
+    j, _ = _run(clip, 14)
+    assert j[12:].min() > 0.95, j[11:].round(3)  # (taken whole: 0.71)
+
+
+def test_a_doubted_mask_that_lost_most_of_a_badge_at_the_edge_gives_way_to_its_look_there(monkeypatch):
+    """A rally composite's badge, half past the right edge after a fast pan, kept 30 % of its mask in the flow, at
+    confidence 0.46; heading out, it was not looked for along that edge (only one coming in is), and its other 70 %
+    stayed in the picture. A mask the editor would be pointed at is now checked against the look along the edge
+    whichever way the object moves."""
+    clip = LeavingClip(frames=30, width=480, height=270)
+    whole = clip.mask(0).sum()
+    half = next(i for i in range(30) if 0 < clip.mask(i).sum() < 0.6 * whole)
+    tracker = FlowTracker()
+    tracker.reset(clip.frame(0), clip.mask(0).astype(np.uint8))
+    for i in range(1, half):
+        tracker.step(clip.frame(i))
+    truth = clip.mask(half)
+    ys, xs = np.nonzero(truth)
+    kept = truth & (np.arange(truth.shape[1]) >= xs.max() - 0.3 * (xs.max() - xs.min()))[None, :]
+    monkeypatch.setattr(FlowTracker, "_propagate", lambda self, obj, image, gray: (kept, 0.46))
+    labels = tracker.step(clip.frame(half))
+    assert jaccard(kept, truth) < 0.4
+    assert jaccard(labels > 0, truth) > 0.9
+    assert tracker._objects[1].entering is None  # the flow follows on from the find
+
+
 def test_a_part_under_half_of_a_whole_find_at_the_edge_does_not_outscore_it(monkeypatch):
     """Found whole against the frame's edge, a badge is also matched by its part along that edge, and a part scores
     higher for being a part: a badge back in whole at the edge in one frame, found so at 0.93 (J 0.79), was taken for

@@ -873,6 +873,14 @@ def _at_edge(mask: np.ndarray) -> bool:
     return any(sides_touched(mask))
 
 
+def _near_edge(found: np.ndarray) -> int:
+    """How near (px) a side of the frame a find placed whole may lie and still be partly past it: ``_EDGE_SLACK``
+    of its size. A look is placed as its box, and a turned look's box pads its mask: a badge half past the right
+    edge, found whole at 0.75 with its end 3 px short of the edge, was placed 40 px inside (J 0.69) and its
+    part along the edge never matched (0.97 on the next frame)."""
+    return max(2, round(_EDGE_SLACK * box_side(bounding_box(found))))
+
+
 def _centre(mask: np.ndarray) -> np.ndarray:
     x0, y0, x1, y1 = bounding_box(mask)
     return np.array([x0 + x1, y0 + y1], float) / 2
@@ -907,6 +915,8 @@ _SIZES = (0.87, 0.93, 1.0, 1.07, 1.15)
 # sizes 7 % apart score within 0.02 of each other by chance (on the city-pan composites' whip pans the wrong size
 # won by 0.005 and 0.012, and the badge was masked 7 % short), while a badge 7 % smaller won by 0.05.
 _RESIZED_MARGIN = 0.03
+# A find placed whole this share of its size from a side of the frame may be partly past it (see _near_edge).
+_EDGE_SLACK = 0.04
 
 
 def _likely_places(
@@ -1066,7 +1076,7 @@ class FlowTracker(Tracker):
                 # the edge are none the flow can carry, so its mask stayed as short as it was when it turned (a
                 # badge half out of the picture kept half its length as it came back, J 0.47). Its look matched
                 # along that edge shows how much of it is in; placed so while it shows more than the flow's mask.
-                coming_in = self._coming_in(obj, image, gray, mask)
+                coming_in = self._coming_in(obj, image, gray, mask, confidence)
                 if coming_in is not None:
                     (mask, confidence), obj.entering = coming_in
             if obj.entering is None:  # (a part placed by its look is the outline's part already)
@@ -1140,11 +1150,11 @@ class FlowTracker(Tracker):
                     if found is None and gone and obj.exit is not None:
                         found = self._returning(obj, image)
                         obj.entering = obj.exit if found is not None else None
-                elif _at_edge(found[0]):
+                elif any(near_edge := sides_touched(found[0], _near_edge(found[0]))):
                     # Found whole against the frame's edge, it may be partly out of the picture, and the whole
                     # look, placed inside, shifted off it (a badge over the top edge after a whip pan, its mask
                     # 5 px low): the part that shows is also matched along that edge, and the better find taken.
-                    touched = [side for side, touches in enumerate(sides_touched(found[0])) if touches]
+                    touched = [side for side, touches in enumerate(near_edge) if touches]
                     parts = [f for side in touched if (f := self._entering(obj, image, gray, side))]
                     # A part under half of the whole find is weaker evidence than it, whatever it scores (a part of a
                     # look matches more easily than all of it): a badge back in whole at the frame's edge, found so at
@@ -1620,20 +1630,27 @@ class FlowTracker(Tracker):
         return np.ascontiguousarray(np.rot90(found, -turns)), score
 
     def _coming_in(
-        self, obj: _Object, image, gray, mask: np.ndarray
-    ) -> tuple[tuple[np.ndarray, float], int] | None:
+        self, obj: _Object, image, gray, mask: np.ndarray, confidence: float
+    ) -> tuple[tuple[np.ndarray, float], int | None] | None:
         """A rigid object cut off by one side of the frame and moving in from it, placed by its look along that side
         (``_entering``), and the side: when the find shows more of it than the flow's ``mask`` and holds nearly all
         of that mask (the same object, further in); None otherwise. (Not one leaving, which the flow follows out,
         nor one cut off at a corner, which a look placed against one side misplaces: a badge leaving by a corner
-        was placed 6 px high and lost in three frames.)"""
+        was placed 6 px high and lost in three frames.) Where the flow's mask holds clearly less of it (``_STEADY``)
+        than its last mask moved on by its last move leaves in the picture, it is looked for so whichever way it moves, and the
+        side is None: the find stands for this frame, and the flow follows on from it (a badge half past the edge in
+        a fast pan kept 30 % of its mask, J 0.28; placed by its look on the frames after too, J 0.88-0.94, under the
+        flow's 0.97)."""
         sides = [side for side, touched in enumerate(sides_touched(obj.mask)) if touched]
-        if len(sides) != 1 or _INWARDS[sides[0]] @ obj.velocity <= 0:
+        if len(sides) != 1:
+            return None
+        inwards = _INWARDS[sides[0]] @ obj.velocity > 0
+        if not inwards and confidence >= _DOUBTED:
             return None
         found = self._entering(obj, image, gray, sides[0])
         if found is None or found[0].sum() <= mask.sum() or not _holds(found[0], mask):
             return None
-        return found, sides[0]
+        return found, sides[0] if inwards else None
 
     def _entering_as(
         self,
@@ -1827,6 +1844,9 @@ def _find_score(obj: _Object, image: np.ndarray, candidate: np.ndarray, match: f
 _NO_TRUST = 0.05
 # How sure the tracker is of an empty mask once the object went out of the picture (it may come back unseen).
 _WENT_OUT = 0.9
+# A mask the tracker is less sure of than this is one the editor is pointed at (``pipeline.tracking.LOW_CONFIDENCE``):
+# the flow may have lost part of the object (see _coming_in).
+_DOUBTED = 0.5
 # A find is taken only past this score (its match times its colours), whatever the mask it would replace: a hidden
 # or gone object's mask has confidence 0, and the shape of the object matched on a blurred wall of other colours
 # scored 0.02-0.03 there (the object's own finds on the eval's clips and composites: 0.86-0.98).
