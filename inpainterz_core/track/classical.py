@@ -449,6 +449,15 @@ class _Outline:
         self.matches = found is not None and found[1] >= _OUTLINE_MATCH
         moved = found is not None and self.moved(found[0])
         covers = found is not None and found[2] >= _OUTLINE_MATCH  # all of the outline (it may hold more)
+        if self.rigid < 0.5 and covers and not cut_off and gray is not None and self.look is not None:
+            # The fit follows the mask: a mask creeping onto something of its colours beside the object (a girl's
+            # shirt passing a still badge) stretches it a little every frame, and the outline laid by it lets the
+            # mask creep on (0.9 of a badge's width past it in four frames). Where the keyframe's look lies as it
+            # did where the outline was, moved on, and clearly better than under the fit, that is where the object
+            # is (as for a rigid one, below), and what the mask holds past it is not the object.
+            placed, resemblance = self._look_placed(gray, self._moved_on(velocity))
+            if resemblance >= _LOOK_KEPT and _clearly_closer(resemblance, self._resemblance(gray, warp)):
+                warp, placed_by_look = placed, True
         if self.rigid < 0.5 and covers and not cut_off and self._keeps_look(gray, warp):
             # Not yet taken for rigid (that takes a few matches, four times as many before the object has moved), but
             # its mask covers its outline and it looks as it did: held to it already (a piece of a red car joined a
@@ -459,9 +468,11 @@ class _Outline:
             # ground). Where the mask holds more than a match allows, what joins the outline may be the object
             # changing shape (a runner's limbs swung out), but a piece apart from it is not: a badge passing a
             # graffiti wall took a blob of the wall 10-15 px off it (IoU 0.88 with its outline), painted out past
-            # the 15 px around the badge that the eval allows.
+            # the 15 px around the badge that the eval allows. Unless its look placed the outline: then the object
+            # is as it was, and what joins it is not it.
             laid = self._laid(warp, mask.shape)
-            held = mask & laid if self.matches else _supported(mask.view(np.uint8), laid).astype(bool)
+            cut = self.matches or placed_by_look
+            held = mask & laid if cut else _supported(mask.view(np.uint8), laid).astype(bool)
             mask = held if held.sum() >= _OUTLINE_KEPT * mask.sum() else mask
         elif self.rigid < 0.5 and not self.matches and not cut_off and self.changed == 0:
             # It does not match its outline, yet its look may say where it is (_kept_in_place)
