@@ -354,6 +354,19 @@ def test_a_badge_partly_past_the_edge_of_a_black_bar_is_found_at_once():
     assert j[12:].min() > 0.9, j[11:].round(3)
 
 
+def _tracked_until_it_shows(share: float) -> tuple[LeavingClip, FlowTracker, int]:
+    """LeavingClip's logo tracked up to the first frame that shows under ``share`` of it: the clip, the tracker,
+    and that frame (not yet stepped)."""
+    clip = LeavingClip(frames=30, width=480, height=270)
+    whole = clip.mask(0).sum()
+    frame = next(i for i in range(30) if 0 < clip.mask(i).sum() < share * whole)
+    tracker = FlowTracker()
+    tracker.reset(clip.frame(0), clip.mask(0).astype(np.uint8))
+    for i in range(1, frame):
+        tracker.step(clip.frame(i))
+    return clip, tracker, frame
+
+
 def test_a_badge_found_whole_a_few_px_short_of_the_frames_edge_is_placed_by_the_part_that_shows(monkeypatch):
     """A look is placed as its box, and a turned look's box pads its mask: a badge half past the right edge of a
     rally composite was found whole with its end 3 px short of the edge (0.75), taken so, 40 px inside (J 0.69).
@@ -380,13 +393,7 @@ def test_a_doubted_mask_that_lost_most_of_a_badge_at_the_edge_gives_way_to_its_l
     confidence 0.46; heading out, it was not looked for along that edge (only one coming in is), and its other 70 %
     stayed in the picture. A mask the editor would be pointed at is now checked against the look along the edge
     whichever way the object moves."""
-    clip = LeavingClip(frames=30, width=480, height=270)
-    whole = clip.mask(0).sum()
-    half = next(i for i in range(30) if 0 < clip.mask(i).sum() < 0.6 * whole)
-    tracker = FlowTracker()
-    tracker.reset(clip.frame(0), clip.mask(0).astype(np.uint8))
-    for i in range(1, half):
-        tracker.step(clip.frame(i))
+    clip, tracker, half = _tracked_until_it_shows(0.6)
     truth = clip.mask(half)
     ys, xs = np.nonzero(truth)
     kept = truth & (np.arange(truth.shape[1]) >= xs.max() - 0.3 * (xs.max() - xs.min()))[None, :]
@@ -690,13 +697,7 @@ def test_a_logo_whose_last_sliver_the_flow_lost_is_masked_as_it_goes_out(monkeyp
     showed its last 14 %, 16 px wide, unmasked for two frames): gone by that side, it was looked for only as coming
     back in, from a third of it on. Its look along the side its mask was against is now also matched from a tenth
     of it on, where it was; and once it has left, nothing is masked."""
-    clip = LeavingClip(frames=30, width=480, height=270)
-    whole = clip.mask(0).sum()
-    sliver = next(i for i in range(30) if 0 < clip.mask(i).sum() < 0.25 * whole)
-    tracker = FlowTracker()
-    tracker.reset(clip.frame(0), clip.mask(0).astype(np.uint8))
-    for i in range(1, sliver):
-        tracker.step(clip.frame(i))
+    clip, tracker, sliver = _tracked_until_it_shows(0.25)
     lost = np.zeros_like(clip.mask(sliver))
     monkeypatch.setattr(FlowTracker, "_propagate", lambda self, obj, image, gray: (lost, 0.0))
     assert jaccard(tracker.step(clip.frame(sliver)) > 0, clip.mask(sliver)) > 0.7
