@@ -1647,11 +1647,11 @@ class FlowTracker(Tracker):
         (``_entering``), and the side: when the find shows more of it than the flow's ``mask`` and holds nearly all
         of that mask (the same object, further in); None otherwise. (Not one leaving, which the flow follows out,
         nor one cut off at a corner, which a look placed against one side misplaces: a badge leaving by a corner
-        was placed 6 px high and lost in three frames.) Where the flow's mask holds clearly less of it (``_STEADY``)
-        than its last mask moved on by its last move leaves in the picture, it is looked for so whichever way it moves, and the
-        side is None: the find stands for this frame, and the flow follows on from it (a badge half past the edge in
-        a fast pan kept 30 % of its mask, J 0.28; placed by its look on the frames after too, J 0.88-0.94, under the
-        flow's 0.97)."""
+        was placed 6 px high and lost in three frames.) Where the flow's mask is one the editor would be pointed at
+        (its ``confidence`` under ``_DOUBTED``), the flow may have lost part of the object: it is looked for so
+        whichever way it moves, and the side is None: the find stands for this frame, and the flow follows on from it
+        (a badge half past the edge in a fast pan kept 30 % of its mask at 0.46, J 0.28; placed by its look on the
+        frames after too, J 0.88-0.94, under the flow's 0.97)."""
         sides = [side for side, touched in enumerate(sides_touched(obj.mask)) if touched]
         if len(sides) != 1:
             return None
