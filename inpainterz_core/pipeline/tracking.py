@@ -30,6 +30,7 @@ from ..prompts import ObjectPrompt, Prompts, TextPrompt
 from ..segment.motion import offer_neighbours, scene_motion
 from ..segment.shadow import ShadowSpan, find_shadow
 from ..settings import Settings
+from ..track.base import LOW_CONFIDENCE
 from ..video import FrameSource, VideoFile, frame_name, open_video, read_ahead, read_mask
 from .common import Progress, check_cancel, frame_range_of, open_source, report_progress
 from .writer import OutputWriter
@@ -244,10 +245,6 @@ def _switch(forward: list, backward: list, halfway: int) -> int:
     )
     best = int(np.argmax(summed))
     return best if summed[best] >= summed[halfway] + CLEARLY_SURER else halfway
-
-
-#: A frame whose tracker confidence is below this is listed in ``check_frames``.
-LOW_CONFIDENCE = 0.5
 
 
 #: A mask tracked back into the frames an object was gone from is kept down to this confidence: under it, the

@@ -13,6 +13,10 @@ from types import MappingProxyType
 
 import numpy as np
 
+#: A frame whose tracker confidence is below this is one the editor is pointed at (``pipeline.tracking``'s
+#: ``check_frames``); a tracker may take such a mask for one that lost part of its object.
+LOW_CONFIDENCE = 0.5
+
 
 class Tracker(ABC):
     name: str = ""

@@ -91,7 +91,7 @@ from .. import crops
 from ..masks import bounding_box, box_side, dilate, ellipse, padded_box, sides_touched
 from ..segment import motion
 from ..segment.classical import take_mixed_rim
-from .base import Tracker
+from .base import LOW_CONFIDENCE, Tracker
 
 _NOISE = (
     6.0  # grey levels: a warped frame differs from the real one by about this much where the flow is right
@@ -1648,7 +1648,7 @@ class FlowTracker(Tracker):
         of that mask (the same object, further in); None otherwise. (Not one leaving, which the flow follows out,
         nor one cut off at a corner, which a look placed against one side misplaces: a badge leaving by a corner
         was placed 6 px high and lost in three frames.) Where the flow's mask is one the editor would be pointed at
-        (its ``confidence`` under ``_DOUBTED``), the flow may have lost part of the object: it is looked for so
+        (its ``confidence`` under ``LOW_CONFIDENCE``), the flow may have lost part of the object: it is looked for so
         whichever way it moves, and the side is None: the find stands for this frame, and the flow follows on from it
         (a badge half past the edge in a fast pan kept 30 % of its mask at 0.46, J 0.28; placed by its look on the
         frames after too, J 0.88-0.94, under the flow's 0.97)."""
@@ -1656,7 +1656,7 @@ class FlowTracker(Tracker):
         if len(sides) != 1:
             return None
         inwards = _INWARDS[sides[0]] @ obj.velocity > 0
-        if not inwards and confidence >= _DOUBTED:
+        if not inwards and confidence >= LOW_CONFIDENCE:
             return None
         found = self._entering(obj, image, gray, sides[0])
         if found is None or found[0].sum() <= mask.sum() or not _holds(found[0], mask):
@@ -1855,9 +1855,6 @@ def _find_score(obj: _Object, image: np.ndarray, candidate: np.ndarray, match: f
 _NO_TRUST = 0.05
 # How sure the tracker is of an empty mask once the object went out of the picture (it may come back unseen).
 _WENT_OUT = 0.9
-# A mask the tracker is less sure of than this is one the editor is pointed at (``pipeline.tracking.LOW_CONFIDENCE``):
-# the flow may have lost part of the object (see _coming_in).
-_DOUBTED = 0.5
 # A find is taken only past this score (its match times its colours), whatever the mask it would replace: a hidden
 # or gone object's mask has confidence 0, and the shape of the object matched on a blurred wall of other colours
 # scored 0.02-0.03 there (the object's own finds on the eval's clips and composites: 0.86-0.98).
